@@ -1,0 +1,59 @@
+// Decodes a function's machine code (Capstone: x86-64 and arm64) to find
+// where a uprobe can go cheaply and safely:
+//  - the entry site: the first instruction the kernel emulates (branch, call,
+//    push, nop) that comes before any change to argument registers, memory or
+//    the stack pointer. On a Go function that is the conditional branch of the
+//    stack-bound check, e.g. `CMPQ SP, 16(R14); JBE morestack` -> the JBE.
+//  - every RET, and every tail JMP that leaves the function.
+// See shared/design/probe-costs.md for why the instruction matters.
+#pragma once
+
+#include "gotrace/elf/elf_image.h"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace gotrace {
+
+// How the kernel executes a probed instruction.
+enum class SiteKind : uint8_t { Emulated, SingleStepped };
+std::string_view site_kind_name(SiteKind k);  // "emulated", "single-step"
+
+struct StackCheck {
+  // The entry site is the branch of `CMP <sp - frame_adjust>, stackguard0`.
+  // A BPF program can tell whether the branch will be taken (the function
+  // will call morestack and be entered again): sp - frame_adjust <= guard.
+  uint64_t frame_adjust = 0;
+  uint32_t guard_offset = 16;  // offset of stackguard0 in g
+};
+
+struct CodeSite {
+  uint64_t address = 0;
+  SiteKind kind = SiteKind::SingleStepped;
+  std::string text;  // "jbe 0x4321" (for display)
+};
+
+struct FunctionCode {
+  uint64_t entry = 0;
+  uint64_t end = 0;
+  bool decoded = false;          // every byte up to the end decoded cleanly
+  std::string decode_error;      // why not
+  std::optional<CodeSite> entry_site;
+  std::string no_entry_site_reason;  // set when entry_site is empty
+  std::optional<StackCheck> stack_check;  // entry site is a stack-check branch
+  CodeSite first_instruction;             // what a naive probe would hit
+  std::vector<CodeSite> rets;
+  std::vector<CodeSite> tail_jumps;  // unconditional jumps to outside [entry, end)
+  std::vector<uint64_t> instruction_starts;  // every decoded instruction
+};
+
+// Analyses code = bytes of [entry, end).
+FunctionCode analyze_function(Arch arch, std::span<const uint8_t> code, uint64_t entry);
+
+// Whether the kernel emulates (vs single-steps) this instruction on uprobes.
+SiteKind classify_instruction(Arch arch, std::span<const uint8_t> insn_bytes);
+
+}  // namespace gotrace

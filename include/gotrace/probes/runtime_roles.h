@@ -1,0 +1,81 @@
+// The runtime functions gotrace probes, named by what they do ("role") rather
+// than by symbol, because the symbol moves between releases: the mutex
+// semaphore acquire is sync.runtime_SemacquireMutex up to 1.23 and
+// internal/sync.runtime_SemacquireMutex from 1.24; runtime.goready is inlined
+// from 1.21, so wakes are seen at runtime.ready. go-runtime-facts.md §3–§8.
+#pragma once
+
+#include "gotrace/gobin/go_version.h"
+
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace gotrace {
+
+class Pclntab;
+
+enum class ProbeRole : uint8_t {
+  Gopark,               // a goroutine blocks (R14 = it; CL = wait reason)
+  Ready,                // a goroutine is made runnable (RAX = it; waker = g0.m.curg)
+  InjectGlist,          // netpoll wakes a list of goroutines (bypasses ready)
+  Semacquire1,          // runtime semaphore acquire (every sync primitive)
+  SemacquireMutex,      // sync.Mutex slow path
+  SemacquireRWMutexR,   // RWMutex.RLock slow path (1.20+)
+  SemacquireRWMutex,    // RWMutex.Lock writer wait (1.20+)
+  SemacquireWaitGroup,  // WaitGroup.Wait (1.24+)
+  SyncSemacquire,       // sync.runtime_Semacquire (WaitGroup ≤1.23)
+  Semrelease1,          // runtime semaphore release (R14 = releaser)
+  NotifyListWait,       // sync.Cond.Wait
+  NotifyListNotifyOne,  // sync.Cond.Signal
+  NotifyListNotifyAll,  // sync.Cond.Broadcast
+  Newproc1,             // goroutine creation (on g0)
+  Goexit1,              // goroutine exit (on the exiting g)
+  Goexit0,              // goroutine teardown (on g0)
+  Mallocgc,             // every heap allocation (hot: not probed by default)
+  MallocgcTiny,         // 1.24+ mallocgc helpers (type pointer in RBX)
+  MallocgcSmallNoscan,
+  MallocgcSmallScanNoHeader,
+  MallocgcSmallScanHeader,
+  MallocgcLarge,
+  Profilealloc,         // sampled allocation (one per MemProfileRate bytes)
+  MProfMalloc,
+  Mapassign,            // map writes, each variant
+  MapassignFast32,
+  MapassignFast32ptr,
+  MapassignFast64,
+  MapassignFast64ptr,
+  MapassignFaststr,
+  Lock2,                // runtime-internal lock slow path
+  Unlock2,
+  Count
+};
+inline constexpr size_t kProbeRoleCount = static_cast<size_t>(ProbeRole::Count);
+
+struct RoleCandidate {
+  std::string_view symbol;
+  int min_minor = 0;   // first Go 1.x release with this name (0: any)
+  int max_minor = 99;  // last one
+};
+
+struct RoleSpec {
+  ProbeRole role;
+  std::string_view id;           // stable short name: "gopark", "semacquire_mutex"
+  std::string_view description;  // one line for `gotrace info`
+  std::vector<RoleCandidate> candidates;
+  int min_minor = 0;  // the role exists from this release on (0: always)
+  int max_minor = 99; // … up to this one
+};
+
+const RoleSpec& role_spec(ProbeRole role);
+std::span<const RoleSpec> all_roles();
+
+// The symbol that plays the role in this binary: the candidate whose version
+// range holds the binary's version and which the pclntab has; failing that,
+// any candidate the pclntab has (a binary can surprise a table). nullopt when
+// the role does not exist in this build.
+std::optional<std::string_view> resolve_role(ProbeRole role, const std::optional<GoVersion>& version,
+                                             const Pclntab& pclntab);
+
+}  // namespace gotrace

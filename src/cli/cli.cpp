@@ -1,0 +1,5 @@
+#include "gotrace/cli/cli.h"
+
+namespace gotrace::cli {
+int main(int, char**) { return 0; }
+}  // namespace gotrace::cli

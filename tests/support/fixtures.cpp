@@ -1,0 +1,75 @@
+#include "support/fixtures.h"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace gotrace::test {
+
+std::string Fixture::label() const { return fmt::format("go1.{}/{}-{}/{}", minor, arch, variant, program); }
+
+static std::string fixtures_dir() {
+  if (const char* d = std::getenv("GOTRACE_FIXTURES")) return d;
+  return GOTRACE_FIXTURES_DIR;
+}
+
+const std::vector<Fixture>& fixtures() {
+  static std::vector<Fixture> all;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::ifstream in(fixtures_dir() + "/manifest.tsv");
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream ls(line);
+      Fixture f;
+      std::string minor;
+      if (std::getline(ls, minor, '\t') && std::getline(ls, f.version, '\t') && std::getline(ls, f.arch, '\t') &&
+          std::getline(ls, f.variant, '\t') && std::getline(ls, f.program, '\t') && std::getline(ls, f.path)) {
+        f.minor = std::stoi(minor);
+        all.push_back(std::move(f));
+      }
+    }
+  });
+  if (all.empty())
+    FAIL("no Go fixtures in " << fixtures_dir() << "/manifest.tsv: run scripts/build-fixtures.sh (scripts/test.sh does)");
+  return all;
+}
+
+std::vector<Fixture> fixtures_of(const std::string& program, const std::string& arch) {
+  std::vector<Fixture> out;
+  for (const auto& f : fixtures())
+    if (f.program == program && (arch.empty() || f.arch == arch)) out.push_back(f);
+  if (out.empty()) FAIL("no fixture named " << program << " for arch '" << arch << "'");
+  return out;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+CommandResult run_command(const std::string& command) {
+  CommandResult r;
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return r;
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string go_command() {
+  if (const char* g = std::getenv("GOTRACE_GO")) return g;
+  return "go";
+}
+
+}  // namespace gotrace::test
