@@ -1,0 +1,54 @@
+// ProbePlan: which runtime functions a command probes, where (link-time
+// address and file offset of an emulated instruction), and whether the
+// command can run against this binary on this host. Pure data from the
+// binary and the host facts; unit-testable without root.
+#pragma once
+
+#include "gotrace/disasm/code_analysis.h"
+#include "gotrace/gobin/go_binary.h"
+#include "gotrace/host/features.h"
+#include "gotrace/probes/runtime_roles.h"
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace gotrace {
+
+enum class Command { Block, Lock, Alloc };
+std::string_view command_name(Command c);
+std::span<const Command> all_commands();
+
+struct RoleNeed {
+  ProbeRole role;
+  bool required;  // the command cannot work without it
+};
+// The roles a command attaches to.
+std::vector<RoleNeed> roles_for(Command command, const GoVersion& version);
+
+struct PlannedSite {
+  ProbeRole role;
+  std::string symbol;  // empty when the role does not resolve in this binary
+  GoFunc function;
+  FunctionCode code;
+  std::optional<uint64_t> site_file_offset;  // where the uprobe attaches
+  bool usable() const { return code.entry_site.has_value() && site_file_offset.has_value(); }
+};
+
+// Resolves a role and plans its entry site (nullopt symbol → not present).
+PlannedSite plan_site(const GoBinary& binary, ProbeRole role);
+// Every role gotrace knows, for `info`.
+std::vector<PlannedSite> plan_all_sites(const GoBinary& binary);
+
+struct Verdict {
+  Command command;
+  bool can_run = false;
+  std::vector<std::string> reasons;   // why not (each one line)
+  std::vector<std::string> warnings;  // runs, but the user should know
+};
+// Whether a command can trace this binary on this host, and why not.
+Verdict check_command(Command command, const GoBinary& binary, const HostFeatures& host,
+                      std::span<const PlannedSite> sites);
+
+}  // namespace gotrace

@@ -1,0 +1,51 @@
+// The traced process: its executable (read through /proc/PID/exe, so deleted
+// files and other mount namespaces work), where it is mapped (the load bias
+// of a PIE), and whether it is still alive.
+#pragma once
+
+#include "gotrace/util/result.h"
+
+#include <cstdint>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace gotrace {
+
+class ElfImage;
+
+struct Mapping {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  uint64_t offset = 0;
+  std::string perms;  // "r-xp"
+  std::string path;
+};
+
+class Process {
+ public:
+  // Fails with a one-line reason: no such process, not permitted, kernel thread.
+  static Result<Process> open(pid_t pid);
+
+  pid_t pid() const { return pid_; }
+  const std::string& comm() const { return comm_; }
+  // Path usable to read and to attach uprobes: /proc/PID/exe.
+  std::string exe_link() const;
+  // What /proc/PID/exe points at ("(deleted)" suffix kept).
+  const std::string& exe_target() const { return exe_target_; }
+  bool alive() const;
+
+  Result<std::vector<Mapping>> mappings() const;
+  // Runtime address = link-time address + bias. 0 for non-PIE executables.
+  Result<uint64_t> load_bias(const ElfImage& image) const;
+
+ private:
+  pid_t pid_ = 0;
+  std::string comm_;
+  std::string exe_target_;
+  uint64_t start_time_ = 0;  // /proc/PID/stat field 22: detects PID reuse
+};
+
+bool process_alive(pid_t pid);
+
+}  // namespace gotrace

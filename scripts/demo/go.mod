@@ -1,0 +1,3 @@
+module gotrace.demo
+
+go 1.19

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The README's second command: installs what is missing (packages and Go
+# toolchains), builds gotrace with AddressSanitizer, builds the Go fixture
+# matrix, and runs every test. Under CI=true the BPF tests must run: not
+# being root there is a failure, not a skip.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${GOTRACE_TEST_BUILD_DIR:-$root/build-test}
+
+if [[ ${CI:-} == true && $(id -u) -ne 0 ]]; then
+  echo "test.sh: CI=true but not root: the BPF tests cannot run" >&2
+  exit 1
+fi
+"$root/scripts/setup.sh"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOTRACE_SANITIZE=ON >/dev/null
+ninja -C "$build" gotrace gotrace_tests
+"$root/scripts/build-fixtures.sh" "$build/fixtures"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+cd "$build"
+ctest --output-on-failure "$@"

@@ -1,0 +1,48 @@
+#include "gotrace/cli/commands.h"
+#include "gotrace/gobin/go_binary.h"
+#include "gotrace/host/features.h"
+#include "gotrace/report/info_report.h"
+#include "gotrace/target/process.h"
+
+#include <fmt/format.h>
+
+#include <iostream>
+
+namespace gotrace {
+
+int run_info(const InfoConfig& config) {
+  std::optional<Process> process;
+  std::string path = config.target.binary;
+  if (config.target.pid) {
+    auto p = Process::open(*config.target.pid);
+    if (!p) {
+      fmt::print(stderr, "gotrace: {}\n", p.error().message);
+      return kExitFailure;
+    }
+    process = std::move(*p);
+    path = process->exe_link();
+  }
+  auto binary = GoBinary::open(path);
+  if (!binary) {
+    if (process)
+      fmt::print(stderr, "gotrace: PID {} ({}): {}\n", process->pid(), process->comm(), binary.error().message);
+    else
+      fmt::print(stderr, "gotrace: {}\n", binary.error().message);
+    return kExitFailure;
+  }
+  InfoReport report = build_info_report(**binary, probe_host());
+  if (process) {
+    report.pid = process->pid();
+    report.comm = process->comm();
+    report.path = process->exe_target();
+    report.alive = process->alive();
+    if (auto bias = process->load_bias((*binary)->elf())) report.load_bias = *bias;
+  }
+  if (config.json)
+    write_info_json(report, std::cout);
+  else
+    write_info_text(report, std::cout);
+  return kExitOk;
+}
+
+}  // namespace gotrace

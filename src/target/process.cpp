@@ -1,0 +1,102 @@
+#include "gotrace/target/process.h"
+
+#include "gotrace/elf/elf_image.h"
+
+#include <elf.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace gotrace {
+
+namespace {
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Field 22 (starttime) of /proc/PID/stat; the comm field may contain spaces
+// and parentheses, so parse from the last ')'.
+uint64_t start_time_of(pid_t pid) {
+  std::string stat = read_first_line(fmt::format("/proc/{}/stat", pid));
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i)
+    if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
+  return 0;
+}
+}  // namespace
+
+bool process_alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
+Result<Process> Process::open(pid_t pid) {
+  if (pid <= 0) return make_error("invalid PID {}", pid);
+  if (!process_alive(pid)) return make_error("no process with PID {}", pid);
+  Process p;
+  p.pid_ = pid;
+  p.comm_ = read_first_line(fmt::format("/proc/{}/comm", pid));
+  p.start_time_ = start_time_of(pid);
+  char buf[PATH_MAX];
+  ssize_t n = readlink(fmt::format("/proc/{}/exe", pid).c_str(), buf, sizeof buf - 1);
+  if (n < 0) {
+    if (errno == EACCES || errno == EPERM)
+      return make_error("cannot read /proc/{}/exe: {} (run as root)", pid, std::strerror(errno));
+    if (errno == ENOENT) return make_error("PID {} ({}) has no executable (a kernel thread or a zombie)", pid, p.comm_);
+    return make_error("cannot read /proc/{}/exe: {}", pid, std::strerror(errno));
+  }
+  buf[n] = 0;
+  p.exe_target_ = buf;
+  return p;
+}
+
+std::string Process::exe_link() const { return fmt::format("/proc/{}/exe", pid_); }
+
+bool Process::alive() const { return process_alive(pid_) && start_time_of(pid_) == start_time_; }
+
+Result<std::vector<Mapping>> Process::mappings() const {
+  std::ifstream in(fmt::format("/proc/{}/maps", pid_));
+  if (!in) return make_error("cannot read /proc/{}/maps: {}", pid_, std::strerror(errno));
+  std::vector<Mapping> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    Mapping m;
+    char perms[8] = {};
+    unsigned long long start, end, offset;
+    int path_pos = 0;
+    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset, &path_pos) < 4)
+      continue;
+    m.start = start;
+    m.end = end;
+    m.offset = offset;
+    m.perms = perms;
+    if (path_pos > 0 && static_cast<size_t>(path_pos) <= line.size()) m.path = line.substr(path_pos);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+Result<uint64_t> Process::load_bias(const ElfImage& image) const {
+  if (image.elf_type() != ET_DYN) return uint64_t{0};
+  // The mapping of the executable's file offset 0 holds the first PT_LOAD.
+  uint64_t first_vaddr = UINT64_MAX;
+  for (const auto& seg : image.segments())
+    if (seg.type == PT_LOAD && seg.offset == 0) first_vaddr = std::min(first_vaddr, seg.vaddr);
+  if (first_vaddr == UINT64_MAX) return make_error("{}: no PT_LOAD segment at file offset 0", image.path());
+  auto maps = mappings();
+  if (!maps) return maps.error();
+  for (const auto& m : *maps)
+    if (m.offset == 0 && m.path == exe_target_) return m.start - (first_vaddr & ~uint64_t{0xfff});
+  return make_error("cannot find the mapping of {} in /proc/{}/maps", exe_target_, pid_);
+}
+
+}  // namespace gotrace
