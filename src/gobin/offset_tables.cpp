@@ -1,0 +1,90 @@
+// gotrace's runtime struct offsets per Go release, for binaries without DWARF.
+//
+// Every row was measured from the DWARF of a test program built by that
+// release's toolchain (go1.17.13, go1.18.10, go1.19.8, go1.20.14, go1.21.13,
+// go1.22.12, go1.23.12, go1.24.13, go1.25.14, go1.26.x) for both GOARCH=amd64
+// and GOARCH=arm64, whose g/m/gobuf/stack/sudog layouts are identical, and
+// checked against the struct definitions in that release's
+// src/runtime/runtime2.go. The unit tests compare the rows with the DWARF of
+// every fixture binary.
+#include "offset_tables.h"
+
+namespace gotrace::detail {
+
+namespace {
+
+constexpr int64_t kAbsent = -1;
+
+// The fields whose offsets move between releases; the others are constant.
+struct Moving {
+  int64_t sched_bp;      // g.sched + gobuf.bp (gobuf.ret removed in 1.25)
+  int64_t atomicstatus;  // g.atomicstatus
+  int64_t goid;          // g.goid
+  int64_t waitsince;     // g.waitsince
+  int64_t waitreason;    // g.waitreason
+  int64_t parent_goid;   // g.parentGoid (1.21+)
+  int64_t gopc;          // g.gopc
+  int64_t startpc;       // g.startpc
+  int64_t labels;        // g.labels
+  int64_t m_procid;      // m.procid
+  int64_t m_curg;        // m.curg
+  int64_t m_id;          // m.id
+};
+
+// 1.17 – 1.20: g has sysblocktraced/sysexitticks/traceseq/tracelastp, no parentGoid.
+constexpr Moving kGo117 = {104, 144, 152, 168, 176, kAbsent, 296, 312, 360, 72, 192, 232};
+// 1.21 – 1.22: tracer state moved into g.trace; parentGoid added before gopc.
+constexpr Moving kGo121 = {104, 144, 152, 168, 176, 272, 280, 296, 344, 72, 192, 232};
+// 1.23 – 1.24: syscallbp inserted after syscallpc (+8 from stktopsp on).
+constexpr Moving kGo123 = {104, 152, 160, 176, 184, 280, 288, 304, 352, 72, 192, 232};
+// 1.25: gobuf.ret removed (sched 56 -> 48 bytes, -8 after it; m.morebuf too).
+constexpr Moving kGo125 = {96, 144, 152, 168, 176, 272, 280, 296, 344, 64, 184, 224};
+// 1.26: fipsOnlyBypass/ditWanted/secret before writebuf (+8 from parentGoid);
+// m.signalSecret moves m.p/m.id back by +8.
+constexpr Moving kGo126 = {96, 144, 152, 168, 176, 280, 288, 304, 352, 64, 184, 232};
+
+OffsetRow make_row(const Moving& v) {
+  OffsetRow row{};
+  auto set = [&row](RtField f, int64_t value) { row[static_cast<size_t>(f)] = value; };
+  set(RtField::GStackLo, 0);       // g.stack (0) + stack.lo (0)
+  set(RtField::GStackHi, 8);       // g.stack (0) + stack.hi (8)
+  set(RtField::GStackguard0, 16);
+  set(RtField::GM, 48);
+  set(RtField::GSchedSp, 56);      // g.sched (56) + gobuf.sp (0)
+  set(RtField::GSchedPc, 64);      // g.sched (56) + gobuf.pc (8)
+  set(RtField::GSchedBp, v.sched_bp);
+  set(RtField::GAtomicstatus, v.atomicstatus);
+  set(RtField::GGoid, v.goid);
+  set(RtField::GWaitsince, v.waitsince);
+  set(RtField::GWaitreason, v.waitreason);
+  set(RtField::GParentGoid, v.parent_goid);
+  set(RtField::GGopc, v.gopc);
+  set(RtField::GStartpc, v.startpc);
+  set(RtField::GLabels, v.labels);
+  set(RtField::MG0, 0);
+  set(RtField::MProcid, v.m_procid);
+  set(RtField::MCurg, v.m_curg);
+  set(RtField::MId, v.m_id);
+  set(RtField::SudogG, 0);
+  return row;
+}
+
+}  // namespace
+
+std::optional<OffsetRow> offset_table_row(int minor) {
+  switch (minor) {
+    case 17:
+    case 18:
+    case 19:
+    case 20: return make_row(kGo117);
+    case 21:
+    case 22: return make_row(kGo121);
+    case 23:
+    case 24: return make_row(kGo123);
+    case 25: return make_row(kGo125);
+    case 26: return make_row(kGo126);
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace gotrace::detail
