@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -53,7 +54,17 @@ class Pclntab {
   // Finds and parses the table of an image: .gopclntab, .data.rel.ro.gopclntab,
   // the runtime.pclntab symbol, or a scan for the header. Locates moduledata.
   static Result<std::unique_ptr<Pclntab>> load(const ElfImage& image);
+  // Parses table bytes held elsewhere (tests, fuzzing): `table` starts at the
+  // pcHeader, which lives at link-time address `table_vaddr`; `image` supplies
+  // moduledata, the text start and the inline trees. `table` must outlive the
+  // Pclntab, as the image must.
+  static Result<std::unique_ptr<Pclntab>> load(const ElfImage& image, std::span<const uint8_t> table,
+                                               uint64_t table_vaddr);
   ~Pclntab();
+
+  // Where the table was found: ".gopclntab", ".data.rel.ro.gopclntab",
+  // "runtime.pclntab symbol", "scan of PT_LOAD segments" or "caller".
+  std::string_view source() const;
 
   PclntabFormat format() const;
   uint64_t table_vaddr() const;  // address of the pcHeader
@@ -72,7 +83,8 @@ class Pclntab {
   // For a return address pass pc-1 (or use symbolize_return_address).
   std::vector<GoFrame> symbolize(uint64_t pc) const;
   void symbolize(uint64_t pc, std::vector<GoFrame>& out) const;
-  // Only the physical function's file:line (fast path, no inline expansion).
+  // Fast path without inline expansion: the physical function's name with the
+  // innermost source position at pc (what `go tool objdump` prints).
   std::optional<GoFrame> line_of(uint64_t pc) const;
 
   // Sizes of the stack frame at pc (pcsp table): 0 at entry. Used to unwind

@@ -1,0 +1,293 @@
+// Pclntab: load() and the queries. Loading reads only the header and finds
+// moduledata; functions are decoded on demand straight from the mapped bytes
+// (no per-function allocation), and the name index is built on first use.
+#include "pclntab_impl.h"
+
+namespace gotrace {
+
+using pcln::FuncView;
+
+std::string_view format_name(PclntabFormat f) {
+  switch (f) {
+    case PclntabFormat::Go116: return "go1.16";
+    case PclntabFormat::Go118: return "go1.18";
+    case PclntabFormat::Go120: return "go1.20";
+  }
+  return "unknown";
+}
+
+// --- Impl: raw decoding ---------------------------------------------------
+
+std::optional<uint32_t> Pclntab::Impl::find_index(uint64_t pc) const {
+  if (format == PclntabFormat::Go116) {
+    if (pc < entry_at(0) || pc >= entry_at(nfunc)) return std::nullopt;
+    uint32_t lo = 0, hi = nfunc;  // entry(lo) <= pc < entry(hi)
+    while (hi - lo > 1) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (entry_at(mid) <= pc) lo = mid; else hi = mid;
+    }
+    return lo;
+  }
+  // 1.18+: compare 32-bit offsets from the text start in place.
+  if (pc < text_start || pc - text_start > UINT32_MAX) return std::nullopt;
+  const uint32_t off = static_cast<uint32_t>(pc - text_start);
+  const uint8_t* tab = pclntable.data();
+  if (off < rd32(tab) || off >= rd32(tab + size_t{nfunc} * 8)) return std::nullopt;
+  uint32_t lo = 0, hi = nfunc;
+  while (hi - lo > 1) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (rd32(tab + size_t{mid} * 8) <= off) lo = mid; else hi = mid;
+  }
+  return lo;
+}
+
+bool Pclntab::Impl::decode_func(uint32_t index, FuncView& f) const {
+  if (index >= nfunc) return false;
+  const uint64_t funcoff = funcoff_at(index);
+  const uint64_t size = pclntable.size();
+  if (funcoff > size || size - funcoff < func_header_size) return false;
+  const uint8_t* p = pclntable.data() + funcoff;
+  const uint8_t* fields = p + 4;
+  if (format == PclntabFormat::Go116) {
+    f.entry = rdword(p);
+    fields = p + ptr_size;
+  } else {
+    f.entry = entry_at(index);
+  }
+  f.name_off = static_cast<int32_t>(rd32(fields));
+  f.pcsp = rd32(fields + 12);
+  f.pcfile = rd32(fields + 16);
+  f.pcln = rd32(fields + 20);
+  f.npcdata = rd32(fields + 24);
+  f.cu_offset = rd32(fields + 28);
+  f.nfuncdata = p[func_header_size - 1];
+
+  uint64_t pos = funcoff + func_header_size;
+  if (uint64_t{f.npcdata} * 4 > size - pos) return false;
+  f.pcdata = pclntable.data() + pos;
+  pos += uint64_t{f.npcdata} * 4;
+  uint64_t slot = 4;
+  if (format == PclntabFormat::Go116) {
+    slot = ptr_size;
+    // funcdata pointers are aligned to the pointer size in memory.
+    uint64_t addr = table_vaddr + static_cast<uint64_t>(pclntable.data() - table.data()) + pos;
+    if (ptr_size == 8 && (addr & 4)) pos += 4;
+  }
+  if (pos > size || uint64_t{f.nfuncdata} * slot > size - pos) return false;
+  f.funcdata = pclntable.data() + pos;
+  return true;
+}
+
+std::optional<int32_t> Pclntab::Impl::pcvalue(uint32_t off, uint64_t entry, uint64_t target) const {
+  if (off == 0 || off >= pctab.size()) return std::nullopt;
+  const uint8_t* p = pctab.data() + off;
+  const uint8_t* end = pctab.data() + pctab.size();
+  uint32_t val = static_cast<uint32_t>(-1);
+  uint64_t pc = entry;
+  for (bool first = true;; first = false) {
+    uint32_t uv, pcdelta;
+    if (!pcln::read_varint(p, end, uv)) return std::nullopt;
+    if (uv == 0 && !first) return std::nullopt;  // end of table: target not covered
+    val += (uv & 1) ? ~(uv >> 1) : (uv >> 1);    // zig-zag, in modular arithmetic
+    if (!pcln::read_varint(p, end, pcdelta)) return std::nullopt;
+    pc += uint64_t{pcdelta} * quantum;
+    if (target < pc) return static_cast<int32_t>(val);
+  }
+}
+
+std::string_view Pclntab::Impl::func_name(int32_t name_off) const {
+  if (name_off < 0 || static_cast<uint64_t>(name_off) >= funcnametab.size()) return {};
+  const char* s = reinterpret_cast<const char*>(funcnametab.data()) + name_off;
+  size_t limit = funcnametab.size() - static_cast<size_t>(name_off);
+  const void* nul = std::memchr(s, 0, limit);
+  return nul ? std::string_view(s, static_cast<const char*>(nul) - s) : std::string_view();
+}
+
+std::string_view Pclntab::Impl::file_name(uint32_t cu_offset, int32_t fileno) const {
+  if (fileno < 0) return {};
+  uint64_t idx = uint64_t{cu_offset} + static_cast<uint32_t>(fileno);
+  if (idx >= cutab.size() / 4) return {};
+  uint32_t off = rd32(cutab.data() + idx * 4);
+  if (off == UINT32_MAX || off >= filetab.size()) return {};
+  const char* s = reinterpret_cast<const char*>(filetab.data()) + off;
+  const void* nul = std::memchr(s, 0, filetab.size() - off);
+  return nul ? std::string_view(s, static_cast<const char*>(nul) - s) : std::string_view();
+}
+
+std::optional<int32_t> Pclntab::Impl::pcdata_value(const FuncView& f, uint32_t table, uint64_t pc) const {
+  if (table >= f.npcdata) return std::nullopt;
+  return pcvalue(rd32(f.pcdata + table * 4), f.entry, pc);
+}
+
+bool Pclntab::Impl::inline_entry(const FuncView& f, int32_t ix, int32_t& name_off, int32_t& parent_pc) const {
+  if (ix < 0 || f.nfuncdata <= static_cast<uint32_t>(pcln::kFuncdataInlTree)) return false;
+  const uint64_t at = uint64_t{static_cast<uint32_t>(ix)} * inline_call_size;
+  const uint8_t* rec = nullptr;
+  if (format == PclntabFormat::Go116) {
+    uint64_t base = rdword(f.funcdata + pcln::kFuncdataInlTree * ptr_size);
+    if (base == 0 || !image) return false;
+    auto bytes = image->bytes_at_vaddr(base + at, inline_call_size);
+    if (!bytes) return false;
+    rec = bytes->data();
+  } else {
+    uint32_t off = rd32(f.funcdata + pcln::kFuncdataInlTree * 4);
+    if (off == UINT32_MAX) return false;
+    uint64_t pos = uint64_t{off} + at;
+    if (pos > gofunc_bytes.size() || gofunc_bytes.size() - pos < inline_call_size) return false;
+    rec = gofunc_bytes.data() + pos;
+  }
+  if (format == PclntabFormat::Go120) {
+    // {funcID u8, _ [3]u8, nameOff i32, parentPc i32, startLine i32}
+    name_off = static_cast<int32_t>(rd32(rec + 4));
+    parent_pc = static_cast<int32_t>(rd32(rec + 8));
+  } else {
+    // {parent i16, funcID u8, _ u8, file i32, line i32, func_ i32, parentPc i32}
+    name_off = static_cast<int32_t>(rd32(rec + 12));
+    parent_pc = static_cast<int32_t>(rd32(rec + 16));
+  }
+  return true;
+}
+
+std::string_view Pclntab::Impl::name_of_index(uint32_t index) const {
+  if (index >= nfunc) return {};
+  uint64_t pos = funcoff_at(index) + (format == PclntabFormat::Go116 ? ptr_size : 4);
+  if (pos > pclntable.size() || pclntable.size() - pos < 4) return {};
+  return func_name(static_cast<int32_t>(rd32(pclntable.data() + pos)));
+}
+
+void Pclntab::Impl::build_name_index() const {
+  by_name.reserve(nfunc);
+  for (uint32_t i = 0; i < nfunc; ++i) {
+    std::string_view name = name_of_index(i);
+    if (!name.empty()) by_name.emplace(name, i);  // the first of duplicates wins
+  }
+}
+
+// --- load -------------------------------------------------------------------
+
+namespace {
+
+Result<std::unique_ptr<Pclntab::Impl>> parse(const ElfImage& image, std::span<const uint8_t> table,
+                                             uint64_t vaddr, std::string source) {
+  auto impl = std::make_unique<Pclntab::Impl>();
+  impl->image = &image;
+  impl->source = std::move(source);
+  if (auto r = pcln::parse_header(*impl, table, vaddr); !r) return r.error();
+  impl->moduledata = pcln::locate_moduledata(image, *impl);
+  auto text = pcln::choose_text_start(image, *impl);
+  if (!text) return text.error();
+  impl->text_start = *text;
+  if (impl->format != PclntabFormat::Go116) {
+    uint64_t gofunc = impl->moduledata ? impl->moduledata->gofunc : 0;
+    if (!gofunc) {
+      const char* sym = impl->format == PclntabFormat::Go120 ? "go:func.*" : "go.func.*";
+      if (const ElfSymbol* s = image.symbol(sym)) gofunc = s->value;
+    }
+    if (gofunc) impl->gofunc_bytes = image.bytes_from_vaddr(gofunc);
+  }
+  return impl;
+}
+
+}  // namespace
+
+Pclntab::Pclntab(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Pclntab::~Pclntab() = default;
+
+Result<std::unique_ptr<Pclntab>> Pclntab::load(const ElfImage& image) {
+  auto loc = pcln::locate_table(image);
+  if (!loc) return Error{fmt::format("{}: {}", image.path(), loc.error().message)};
+  auto impl = parse(image, loc->bytes, loc->vaddr, loc->source);
+  if (!impl) return Error{fmt::format("{}: reading {}: {}", image.path(), loc->source, impl.error().message)};
+  return std::unique_ptr<Pclntab>(new Pclntab(std::move(*impl)));
+}
+
+Result<std::unique_ptr<Pclntab>> Pclntab::load(const ElfImage& image, std::span<const uint8_t> table,
+                                               uint64_t table_vaddr) {
+  auto impl = parse(image, table, table_vaddr, "caller");
+  if (!impl) return impl.error();
+  return std::unique_ptr<Pclntab>(new Pclntab(std::move(*impl)));
+}
+
+// --- queries ----------------------------------------------------------------
+
+std::string_view Pclntab::source() const { return impl_->source; }
+PclntabFormat Pclntab::format() const { return impl_->format; }
+uint64_t Pclntab::table_vaddr() const { return impl_->table_vaddr; }
+uint64_t Pclntab::text_start() const { return impl_->text_start; }
+unsigned Pclntab::pc_quantum() const { return impl_->quantum; }
+unsigned Pclntab::ptr_size() const { return impl_->ptr_size; }
+size_t Pclntab::function_count() const { return impl_->nfunc; }
+const std::optional<ModuleData>& Pclntab::moduledata() const { return impl_->moduledata; }
+
+GoFunc Pclntab::function_by_index(size_t i) const {
+  const Impl& m = *impl_;
+  if (i >= m.nfunc) return {};
+  auto idx = static_cast<uint32_t>(i);
+  return GoFunc{m.entry_at(idx), m.entry_at(idx + 1), m.name_of_index(idx), idx};
+}
+
+std::optional<GoFunc> Pclntab::function_at(uint64_t pc) const {
+  auto idx = impl_->find_index(pc);
+  if (!idx) return std::nullopt;
+  return function_by_index(*idx);
+}
+
+std::optional<GoFunc> Pclntab::function_by_name(std::string_view name) const {
+  std::call_once(impl_->names_once, [this] { impl_->build_name_index(); });
+  auto it = impl_->by_name.find(name);
+  if (it == impl_->by_name.end()) return std::nullopt;
+  return function_by_index(it->second);
+}
+
+void Pclntab::symbolize(uint64_t pc, std::vector<GoFrame>& out) const {
+  out.clear();
+  const Impl& m = *impl_;
+  auto idx = m.find_index(pc);
+  FuncView f;
+  if (!idx || !m.decode_func(*idx, f)) return;
+  auto frame = [&](std::string_view name, uint64_t at, bool inlined) {
+    GoFrame fr;
+    fr.function = name;
+    fr.inlined = inlined;
+    if (auto fileno = m.pcvalue(f.pcfile, f.entry, at)) fr.file = m.file_name(f.cu_offset, *fileno);
+    if (auto line = m.pcvalue(f.pcln, f.entry, at)) fr.line = *line;
+    out.push_back(fr);
+  };
+  uint64_t cur = pc;
+  for (int depth = 0; depth < pcln::kMaxInlineDepth; ++depth) {
+    auto ix = m.pcdata_value(f, pcln::kPcdataInlTreeIndex, cur);
+    int32_t name_off, parent_pc;
+    if (!ix || *ix < 0 || !m.inline_entry(f, *ix, name_off, parent_pc)) break;
+    frame(m.func_name(name_off), cur, true);
+    cur = f.entry + static_cast<uint32_t>(parent_pc);  // an instruction at the call site, in the caller
+  }
+  frame(m.func_name(f.name_off), cur, false);
+}
+
+std::vector<GoFrame> Pclntab::symbolize(uint64_t pc) const {
+  std::vector<GoFrame> out;
+  symbolize(pc, out);
+  return out;
+}
+
+std::optional<GoFrame> Pclntab::line_of(uint64_t pc) const {
+  const Impl& m = *impl_;
+  auto idx = m.find_index(pc);
+  FuncView f;
+  if (!idx || !m.decode_func(*idx, f)) return std::nullopt;
+  GoFrame fr;
+  fr.function = m.func_name(f.name_off);
+  if (auto fileno = m.pcvalue(f.pcfile, f.entry, pc)) fr.file = m.file_name(f.cu_offset, *fileno);
+  if (auto line = m.pcvalue(f.pcln, f.entry, pc)) fr.line = *line;
+  return fr;
+}
+
+std::optional<int32_t> Pclntab::sp_delta(uint64_t pc) const {
+  const Impl& m = *impl_;
+  auto idx = m.find_index(pc);
+  FuncView f;
+  if (!idx || !m.decode_func(*idx, f)) return std::nullopt;
+  return m.pcvalue(f.pcsp, f.entry, pc);
+}
+
+}  // namespace gotrace
