@@ -35,7 +35,7 @@ foreach(src ${BPF_SOURCES})
     COMMENT "BPF ${name}")
   add_custom_command(
     OUTPUT ${skel}
-    COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name} > ${skel}
+    COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name}_bpf > ${skel}
     DEPENDS ${obj}
     COMMENT "Skeleton ${name}")
   list(APPEND BPF_SKELETONS ${skel})

@@ -10,5 +10,6 @@ inline constexpr int kExitFailure = 1;  // the target or host cannot be traced, 
 inline constexpr int kExitUsage = 2;
 
 int run_info(const InfoConfig& config);
+int run_block(const BlockConfig& config);
 
 }  // namespace gotrace

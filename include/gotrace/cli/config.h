@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace gotrace {
 
@@ -17,6 +18,25 @@ struct TargetConfig {
 struct InfoConfig {
   TargetConfig target;
   bool json = false;
+};
+
+}  // namespace gotrace
+
+namespace gotrace {
+
+// Options every tracing command shares (bpftrace/BCC conventions).
+struct TraceConfig {
+  pid_t pid = 0;
+  std::optional<std::chrono::milliseconds> duration;  // none: until Ctrl-C or the target exits
+  size_t top = 10;
+  std::chrono::nanoseconds min{0};
+  bool json = false;
+  bool status_line = true;
+};
+
+struct BlockConfig {
+  TraceConfig trace;
+  std::vector<std::string> reasons;  // categories or runtime names; empty: default set
 };
 
 }  // namespace gotrace

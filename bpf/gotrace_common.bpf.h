@@ -1,0 +1,162 @@
+/* Helpers shared by gotrace's BPF programs: reading Go runtime structs,
+ * unwinding Go stacks by frame pointer, interning stacks, counters and
+ * log2 histograms. Every read of target memory goes through
+ * bpf_probe_read_user and is checked; nothing is ever written to the target. */
+#ifndef GOTRACE_COMMON_BPF_H
+#define GOTRACE_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "gotrace/bpf/common_types.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile struct gt_offsets off = {};
+const volatile __u32 target_tgid = 0;
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, GT_CNT__COUNT);
+  __type(key, __u32);
+  __type(value, __u64);
+} counters SEC(".maps");
+
+/* Interned stacks: id (a hash of the PCs) -> PCs. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 32768);
+  __type(key, __u64);
+  __type(value, struct gt_stack);
+} stacks SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct gt_stack);
+} stack_scratch SEC(".maps");
+
+static __always_inline void count(enum gt_counter c) {
+  __u32 k = c;
+  __u64 *v = bpf_map_lookup_elem(&counters, &k);
+  if (v) *v += 1;
+}
+
+static __always_inline bool in_target(void) {
+  return target_tgid == 0 || (bpf_get_current_pid_tgid() >> 32) == target_tgid;
+}
+
+static __always_inline __u64 read_u64(__u64 addr) {
+  __u64 v = 0;
+  if (addr && bpf_probe_read_user(&v, sizeof(v), (void *)addr) != 0) v = 0;
+  return v;
+}
+
+static __always_inline __u64 goid_of(__u64 g) { return g ? read_u64(g + off.g_goid) : 0; }
+
+/* At an entry site that is the branch of the stack-bound check: will the
+ * branch be taken (morestack, then the function is entered again)? */
+static __always_inline bool will_call_morestack(struct pt_regs *ctx, __u64 g, __u64 check_plus1) {
+  if (!check_plus1 || !g) return false;
+  __u64 guard = read_u64(g + off.g_stackguard0);
+  return PT_REGS_SP(ctx) - (check_plus1 - 1) <= guard;
+}
+
+/* The user goroutine on whose behalf code runs: g itself, or m.curg when g
+ * is the M's g0 (system stack). 0 when g0 runs with no user goroutine. */
+static __always_inline __u64 user_g(__u64 g) {
+  if (!g) return 0;
+  __u64 m = read_u64(g + off.g_m);
+  if (!m) return g;
+  __u64 g0 = read_u64(m + off.m_g0);
+  if (g0 != g) return g;
+  return read_u64(m + off.m_curg);
+}
+
+static __always_inline __u32 log2_bucket(__u64 v) {
+  __u32 r = 0, shift;
+  shift = (v > 0xFFFFFFFF) << 5; v >>= shift; r |= shift;
+  shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
+  shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
+  shift = (v > 0xF) << 2; v >>= shift; r |= shift;
+  shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+  r |= (v >> 1);
+  return r < GT_HIST_BUCKETS ? r : GT_HIST_BUCKETS - 1;
+}
+
+struct stack_bounds {
+  __u64 lo1, hi1; /* the stack the probe runs on */
+  __u64 lo2, hi2; /* the user goroutine's stack when running on g0 (else 0) */
+};
+
+static __always_inline bool in_bounds(__u64 fp, __u64 lo, __u64 hi) { return fp >= lo && fp + 16 <= hi; }
+
+/* Unwinds from a probe at a function's entry (before its prologue ran): the
+ * PC, the return address at [SP], then the frame-pointer chain (return
+ * address at [fp+8], caller's fp at [fp]). Frames must lie on the current
+ * stack, or — once, when running on g0 — on the user goroutine's stack that
+ * systemstack switched from. Returns the interned stack id (0 = unknown). */
+static __always_inline __u64 capture_stack(struct pt_regs *ctx, struct stack_bounds *b) {
+  __u32 zero = 0;
+  struct gt_stack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+  if (!st) return GT_NO_STACK;
+
+  __u64 hash = 0xcbf29ce484222325ULL;
+  __u64 pc = PT_REGS_IP(ctx);
+  st->pcs[0] = pc;
+  hash = (hash ^ pc) * 0x100000001b3ULL;
+  __u64 ret = read_u64(PT_REGS_SP(ctx));
+  __u32 n = 1;
+  if (ret) {
+    st->pcs[1] = ret;
+    hash = (hash ^ ret) * 0x100000001b3ULL;
+    n = 2;
+  }
+  __u64 fp = PT_REGS_FP(ctx);
+  bool switched = false;
+  for (int i = 0; i < GT_MAX_STACK_DEPTH - 2; i++) {
+    if (!fp || (fp & 7)) break;
+    bool on_first = !switched && in_bounds(fp, b->lo1, b->hi1);
+    bool on_second = b->hi2 && in_bounds(fp, b->lo2, b->hi2);
+    if (!on_first && !on_second) break;
+    if (on_second && !on_first) switched = true;
+    __u64 frame[2] = {};
+    if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp) != 0) break;
+    if (!frame[1]) break;
+    if (n >= GT_MAX_STACK_DEPTH) {
+      count(GT_CNT_STACK_TRUNCATED);
+      break;
+    }
+    st->pcs[n] = frame[1];
+    hash = (hash ^ frame[1]) * 0x100000001b3ULL;
+    n++;
+    /* Frames grow towards higher addresses on one stack. */
+    if (frame[0] <= fp && !(b->hi2 && !switched && in_bounds(frame[0], b->lo2, b->hi2))) break;
+    fp = frame[0];
+  }
+  st->len = n;
+  __u64 id = hash | 1;
+  if (bpf_map_lookup_elem(&stacks, &id)) return id;
+  long err = bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST);
+  if (err && err != -17 /* EEXIST */) {
+    count(GT_CNT_DROP_STACKS_FULL);
+    return GT_NO_STACK;
+  }
+  return id;
+}
+
+/* Bounds for unwinding from a probe whose g register holds g. */
+static __always_inline void bounds_for(__u64 g, struct stack_bounds *b) {
+  b->lo1 = read_u64(g + off.g_stack_lo);
+  b->hi1 = read_u64(g + off.g_stack_hi);
+  b->lo2 = b->hi2 = 0;
+  __u64 ug = user_g(g);
+  if (ug && ug != g) {
+    b->lo2 = read_u64(ug + off.g_stack_lo);
+    b->hi2 = read_u64(ug + off.g_stack_hi);
+  }
+}
+
+#endif

@@ -1,0 +1,55 @@
+/* Records of the `block` BPF program (bpf/block.bpf.c). */
+#ifndef GOTRACE_BPF_BLOCK_TYPES_H
+#define GOTRACE_BPF_BLOCK_TYPES_H
+
+#include "gotrace/bpf/common_types.h"
+
+/* A goroutine that parked and has not been woken yet; key: goid. */
+struct gt_parked {
+  __u64 t_park_ns;
+  __u64 stack_id;
+  __u32 reason;
+  __u32 pad;
+};
+
+/* Blocked time aggregated by (stack, reason). */
+struct gt_block_key {
+  __u64 stack_id;
+  __u32 reason;
+  __u32 pad;
+};
+struct gt_block_val {
+  __u64 count;
+  __u64 total_ns;
+  __u64 max_ns;
+  __u64 max_goid;
+  __u64 hist[GT_HIST_BUCKETS];
+};
+
+/* Who woke them: (blocked stack, reason, waker stack). waker_stack_id 0 with
+ * waker_kind NETPOLL means the network poller, with NONE no goroutine. */
+enum gt_waker_kind { GT_WAKER_GOROUTINE = 0, GT_WAKER_NETPOLL = 1, GT_WAKER_RUNTIME = 2 };
+struct gt_waker_key {
+  __u64 stack_id;
+  __u64 waker_stack_id;
+  __u32 reason;
+  __u32 waker_kind;
+};
+struct gt_waker_val {
+  __u64 count;
+  __u64 total_ns;
+};
+
+/* One long wait (>= min_ns), sent through the ring buffer. */
+struct gt_block_event {
+  __u64 goid;
+  __u64 waker_goid;
+  __u64 duration_ns;
+  __u64 t_wake_ns;
+  __u64 stack_id;
+  __u64 waker_stack_id;
+  __u32 reason;
+  __u32 waker_kind;
+};
+
+#endif

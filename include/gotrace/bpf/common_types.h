@@ -1,0 +1,58 @@
+/* Types shared by the BPF programs and the C++ side. Plain C, fixed widths. */
+#ifndef GOTRACE_BPF_COMMON_TYPES_H
+#define GOTRACE_BPF_COMMON_TYPES_H
+
+#ifdef __BPF__
+/* vmlinux.h provides __u64 & co. */
+#else
+#include <linux/types.h>
+#endif
+
+#define GT_MAX_STACK_DEPTH 48
+#define GT_HIST_BUCKETS 40 /* log2(ns): 1ns .. ~9 minutes */
+#define GT_NO_STACK 0ULL
+
+/* Offsets of runtime struct fields, filled in from GoBinary before load. */
+struct gt_offsets {
+  __u32 g_goid;
+  __u32 g_m;
+  __u32 g_stack_lo;
+  __u32 g_stack_hi;
+  __u32 g_stackguard0;
+  __u32 g_schedlink;
+  __u32 m_g0;
+  __u32 m_curg;
+};
+
+/* How to tell, at an entry site that is the branch of the stack-bound check,
+ * that the branch will be taken (the function calls morestack and is entered
+ * again, so this hit must be ignored). 0 = no stack check at that site. */
+struct gt_site_check {
+  __u64 frame_adjust_plus1; /* frame_adjust + 1; 0 = no check */
+};
+
+/* An interned user stack: return addresses, innermost first. */
+struct gt_stack {
+  __u32 len;
+  __u32 pad;
+  __u64 pcs[GT_MAX_STACK_DEPTH];
+};
+
+/* Counters the user side reads; every loss is counted here. */
+enum gt_counter {
+  GT_CNT_PARKS = 0,          /* gopark hits accepted */
+  GT_CNT_PARK_RETRY,         /* gopark hits about to call morestack (ignored) */
+  GT_CNT_WAKES,              /* parks matched with a wake */
+  GT_CNT_WAKES_UNMATCHED,    /* ready/injectglist for a goroutine we never saw park */
+  GT_CNT_FILTERED,           /* parks whose reason was filtered out */
+  GT_CNT_DROP_STACKS_FULL,   /* stack table full: stack recorded as unknown */
+  GT_CNT_DROP_PARKED_FULL,   /* parked-goroutine table full */
+  GT_CNT_DROP_AGG_FULL,      /* aggregation table full */
+  GT_CNT_DROP_RINGBUF,       /* ring buffer full: event lost (aggregates still count it) */
+  GT_CNT_EVENTS,             /* events sent to the ring buffer */
+  GT_CNT_STACK_TRUNCATED,    /* stacks cut at GT_MAX_STACK_DEPTH */
+  GT_CNT_INJECT_TRUNCATED,   /* injectglist lists longer than we walk */
+  GT_CNT__COUNT
+};
+
+#endif

@@ -1,0 +1,50 @@
+// StackTable: the stacks the BPF programs interned (id -> runtime PCs),
+// symbolized lazily and once each through the binary's pclntab.
+#pragma once
+
+#include "gotrace/gobin/pclntab.h"
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace gotrace {
+
+struct Frame {
+  std::string function;
+  std::string file;
+  int line = 0;
+  bool inlined = false;
+  uint64_t pc = 0;  // runtime address
+};
+
+class StackTable {
+ public:
+  // bias: runtime address - link-time address (PIE load bias).
+  StackTable(const Pclntab& pclntab, uint64_t bias) : pclntab_(pclntab), bias_(bias) {}
+
+  // pcs[0] is the probed instruction itself; the rest are return addresses.
+  void add(uint64_t id, std::vector<uint64_t> pcs);
+  bool has(uint64_t id) const { return raw_.count(id) != 0; }
+  size_t size() const { return raw_.size(); }
+
+  // Symbolized frames, innermost first, inlined frames expanded. Unknown id:
+  // empty. Unknown PCs appear as "?" with the address.
+  const std::vector<Frame>& frames(uint64_t id);
+  // The first frame outside the standard library (what the user's code was doing).
+  const Frame* user_frame(uint64_t id);
+
+ private:
+  const Pclntab& pclntab_;
+  uint64_t bias_;
+  std::unordered_map<uint64_t, std::vector<uint64_t>> raw_;
+  std::unordered_map<uint64_t, std::vector<Frame>> symbolized_;
+};
+
+// A standard-library function (its import path has no domain and it is not
+// package main): runtime, sync, net, … — what a user reads past to find
+// their own code.
+bool is_std_function(std::string_view name);
+
+}  // namespace gotrace

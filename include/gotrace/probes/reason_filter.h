@@ -1,0 +1,24 @@
+// Which wait reasons `block --reason` keeps, as a 256-bit mask the BPF
+// program tests at gopark. Categories (chan, select, mutex, cond, waitgroup,
+// io, sleep, sema, gc, all) or exact runtime names ("sync.Cond.Wait").
+#pragma once
+
+#include "gotrace/gobin/wait_reasons.h"
+#include "gotrace/util/result.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gotrace {
+
+using ReasonMask = std::array<uint64_t, 4>;
+
+// Empty selection: every reason except the runtime's own idle background
+// waits (GC workers, sweeper, scavenger, finalizer, trace reader …).
+Result<ReasonMask> reason_mask(const WaitReasons& reasons, const std::vector<std::string>& selection);
+bool mask_has(const ReasonMask& m, unsigned reason);
+std::vector<std::string> reason_categories();
+
+}  // namespace gotrace

@@ -1,0 +1,24 @@
+// Writers for BlockReport: a text report for people, JSON for machines.
+#pragma once
+
+#include "gotrace/model/block_report.h"
+
+#include <ostream>
+
+namespace gotrace {
+
+struct BlockWriterOptions {
+  size_t top = 10;
+  size_t wakers_per_entry = 3;
+  size_t longest = 5;
+  size_t max_frames = 12;  // per stack in text output
+};
+
+void write_block_text(BlockReport& report, std::ostream& out, const BlockWriterOptions& options);
+void write_block_json(BlockReport& report, std::ostream& out, const BlockWriterOptions& options);
+
+// Shared by every command's writers.
+std::string format_duration(uint64_t ns);  // "1.23s", "45.6ms", "789µs", "12ns"
+void write_summary_text(const TraceSummary& s, std::ostream& out);
+
+}  // namespace gotrace

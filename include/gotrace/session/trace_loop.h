@@ -1,0 +1,39 @@
+// The loop every tracing command runs once its probes are attached: poll,
+// print a status line to stderr, stop on --duration, Ctrl-C/SIGTERM or the
+// target's exit, and say which it was.
+#pragma once
+
+#include "gotrace/target/process.h"
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace gotrace {
+
+enum class StopReason { Duration, Interrupted, TargetExited, Error };
+std::string_view stop_reason_text(StopReason r);
+
+struct TraceLoopOptions {
+  std::optional<std::chrono::milliseconds> duration;
+  std::chrono::milliseconds poll_interval{100};
+  bool status_line = true;  // one updating line on stderr
+};
+
+struct TraceLoopResult {
+  StopReason reason = StopReason::Duration;
+  std::chrono::duration<double> elapsed{};
+  std::string error;
+};
+
+// poll(timeout) consumes events (e.g. ring_buffer__poll); returns <0 on error.
+// status() returns the text of the status line ("events 123/s, drops 0").
+TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& options,
+                               const std::function<int(int timeout_ms)>& poll,
+                               const std::function<std::string(double elapsed_s)>& status);
+
+// Parses "10s", "500ms", "100us", "2m", "1h", "1.5s", or a plain number of seconds.
+std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text);
+
+}  // namespace gotrace

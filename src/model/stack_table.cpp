@@ -1,0 +1,48 @@
+#include "gotrace/model/stack_table.h"
+
+#include <fmt/format.h>
+
+namespace gotrace {
+
+bool is_std_function(std::string_view name) {
+  // Package path = everything before the first '.' that follows the last '/'.
+  size_t slash = name.rfind('/', name.find('('));
+  size_t dot = name.find('.', slash == std::string_view::npos ? 0 : slash);
+  std::string_view pkg = name.substr(0, dot);
+  if (pkg == "main" || pkg.empty()) return false;
+  std::string_view first = pkg.substr(0, pkg.find('/'));
+  return first.find('.') == std::string_view::npos;  // no domain: the standard library
+}
+
+void StackTable::add(uint64_t id, std::vector<uint64_t> pcs) { raw_[id] = std::move(pcs); }
+
+const std::vector<Frame>& StackTable::frames(uint64_t id) {
+  auto it = symbolized_.find(id);
+  if (it != symbolized_.end()) return it->second;
+  std::vector<Frame> out;
+  auto raw = raw_.find(id);
+  if (raw != raw_.end()) {
+    std::vector<GoFrame> tmp;
+    for (size_t i = 0; i < raw->second.size(); ++i) {
+      uint64_t pc = raw->second[i];
+      uint64_t lookup = pc - bias_ - (i == 0 ? 0 : 1);
+      tmp.clear();
+      pclntab_.symbolize(lookup, tmp);
+      if (tmp.empty()) {
+        out.push_back({"?", fmt::format("{:#x}", pc), 0, false, pc});
+        continue;
+      }
+      for (const auto& f : tmp) out.push_back({std::string(f.function), std::string(f.file), f.line, f.inlined, pc});
+    }
+  }
+  return symbolized_.emplace(id, std::move(out)).first->second;
+}
+
+const Frame* StackTable::user_frame(uint64_t id) {
+  const auto& fs = frames(id);
+  for (const auto& f : fs)
+    if (!is_std_function(f.function)) return &f;
+  return fs.empty() ? nullptr : &fs.back();
+}
+
+}  // namespace gotrace

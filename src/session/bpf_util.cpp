@@ -1,0 +1,52 @@
+#include "gotrace/session/bpf_util.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+
+namespace gotrace {
+
+namespace {
+int libbpf_to_spdlog(enum libbpf_print_level level, const char* format, va_list args) {
+  char buf[1024];
+  int n = vsnprintf(buf, sizeof buf, format, args);
+  std::string_view msg(buf, n > 0 ? std::min<size_t>(n, sizeof buf - 1) : 0);
+  while (!msg.empty() && msg.back() == '\n') msg.remove_suffix(1);
+  if (level == LIBBPF_DEBUG) spdlog::trace("libbpf: {}", msg);
+  else spdlog::debug("libbpf: {}", msg);
+  return n;
+}
+}  // namespace
+
+void install_libbpf_logging() { libbpf_set_print(libbpf_to_spdlog); }
+
+void LinkSet::clear() {
+  for (auto it = links_.rbegin(); it != links_.rend(); ++it) bpf_link__destroy(*it);
+  links_.clear();
+}
+
+std::string explain_bpf_error(int err, const std::string& what) {
+  err = err < 0 ? -err : err;
+  if (err == EPERM || err == EACCES)
+    return fmt::format("{}: {} (needs CAP_BPF and CAP_PERFMON: run as root)", what, std::strerror(err));
+  if (err == ENOENT) return fmt::format("{}: {} (the target binary or process is gone)", what, std::strerror(err));
+  if (err == ESRCH) return fmt::format("{}: the target process exited", what);
+  return fmt::format("{}: {}", what, std::strerror(err));
+}
+
+Result<void> attach_uprobe(bpf_program* prog, pid_t pid, const std::string& binary, uint64_t file_offset,
+                           const std::string& what, LinkSet& links) {
+  LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = false);
+  bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, binary.c_str(), file_offset, &opts);
+  if (!link) {
+    int err = errno;
+    return Error{explain_bpf_error(err, fmt::format("attaching a uprobe to {} (file offset {:#x})", what, file_offset))};
+  }
+  spdlog::debug("attached {} at {}+{:#x} (pid {})", what, binary, file_offset, pid);
+  links.add(link);
+  return {};
+}
+
+}  // namespace gotrace
