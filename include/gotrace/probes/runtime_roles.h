@@ -66,10 +66,20 @@ struct RoleSpec {
   std::vector<RoleCandidate> candidates;
   int min_minor = 0;  // the role exists from this release on (0: always)
   int max_minor = 99; // … up to this one
+  // The runtime links the symbol into every program of the range. When false
+  // it is there only if the program uses what calls it (a sync primitive, a
+  // map kind): the linker drops unreachable functions.
+  bool always_linked = true;
+  bool only_32bit = false;  // never present on amd64/arm64 (e.g. mapassign_fast32ptr)
 };
 
 const RoleSpec& role_spec(ProbeRole role);
 std::span<const RoleSpec> all_roles();
+
+// Whether Go 1.<minor> has the role at all, and the symbol the table names
+// for it in that release (nullopt outside the role's range).
+bool role_expected(const RoleSpec& spec, int minor);
+std::optional<std::string_view> expected_symbol(ProbeRole role, int minor);
 
 // The symbol that plays the role in this binary: the candidate whose version
 // range holds the binary's version and which the pclntab has; failing that,

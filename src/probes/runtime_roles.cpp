@@ -1,0 +1,146 @@
+// The role table: which runtime symbol plays each role in which Go release.
+// Sources: shared/design/go-runtime-facts.md §3–§8 and Appendix A, checked
+// with `go tool nm` against the analyze fixture built by Go 1.19–1.26 for
+// amd64 and arm64 (tests/unit/runtime_roles_test.cpp keeps it honest).
+//
+// Corrections to the facts file found that way:
+//  - sync.runtime_SemacquireRWMutexR / sync.runtime_SemacquireRWMutex are
+//    present in 1.20 binaries (the facts had 1.20 as inferred); 1.19's
+//    RWMutex uses sync.runtime_SemacquireMutex.
+//  - sync.runtime_Semacquire is still defined in 1.24+ sources but nothing in
+//    sync calls it (WaitGroup moved to runtime_SemacquireWaitGroup), so the
+//    linker drops it: the role ends at 1.23.
+//  - runtime.mapassign_fast32ptr is only called by 32-bit compilers and is
+//    never linked into an amd64 or arm64 binary.
+#include "gotrace/probes/runtime_roles.h"
+
+#include "gotrace/gobin/pclntab.h"
+
+#include <array>
+
+namespace gotrace {
+namespace {
+
+std::vector<RoleSpec> build_table() {
+  using R = ProbeRole;
+  // Symbols the runtime always links (scheduler, semaphores, allocator, locks)
+  // versus those present only when the program uses the sync primitive or map
+  // kind that calls them (the linker drops unreachable functions).
+  std::vector<RoleSpec> t = {
+      {R::Gopark, "gopark", "a goroutine blocks (runtime.gopark)", {{"runtime.gopark"}}},
+      {R::Ready, "ready", "a goroutine is made runnable (runtime.ready; goready is inlined from 1.21)",
+       {{"runtime.ready"}}},
+      {R::InjectGlist, "injectglist", "netpoll makes a list of goroutines runnable (bypasses ready)",
+       {{"runtime.injectglist"}}},
+      {R::Semacquire1, "semacquire1", "runtime semaphore acquire, every sync primitive (runtime.semacquire1)",
+       {{"runtime.semacquire1"}}},
+      {R::SemacquireMutex, "semacquire_mutex", "sync.Mutex slow path waits on its semaphore",
+       {{"sync.runtime_SemacquireMutex", 0, 23}, {"internal/sync.runtime_SemacquireMutex", 24}}},
+      {R::SemacquireRWMutexR, "semacquire_rwmutex_r", "sync.RWMutex.RLock waits for a writer",
+       {{"sync.runtime_SemacquireRWMutexR", 20}}, 20},
+      {R::SemacquireRWMutex, "semacquire_rwmutex", "sync.RWMutex.Lock waits for readers",
+       {{"sync.runtime_SemacquireRWMutex", 20}}, 20},
+      {R::SemacquireWaitGroup, "semacquire_waitgroup", "sync.WaitGroup.Wait blocks",
+       {{"sync.runtime_SemacquireWaitGroup", 24}}, 24},
+      {R::SyncSemacquire, "sync_semacquire", "sync.runtime_Semacquire (WaitGroup.Wait up to 1.23)",
+       {{"sync.runtime_Semacquire", 0, 23}}, 0, 23},
+      {R::Semrelease1, "semrelease1", "runtime semaphore release, on the releasing goroutine",
+       {{"runtime.semrelease1"}}},
+      {R::NotifyListWait, "notifylist_wait", "sync.Cond.Wait blocks", {{"sync.runtime_notifyListWait"}}},
+      {R::NotifyListNotifyOne, "notifylist_notify_one", "sync.Cond.Signal",
+       {{"sync.runtime_notifyListNotifyOne"}}},
+      {R::NotifyListNotifyAll, "notifylist_notify_all", "sync.Cond.Broadcast",
+       {{"sync.runtime_notifyListNotifyAll"}}},
+      {R::Newproc1, "newproc1", "goroutine creation, on g0 (runtime.newproc1)", {{"runtime.newproc1"}}},
+      {R::Goexit1, "goexit1", "goroutine exit, on the exiting goroutine (runtime.goexit1)",
+       {{"runtime.goexit1"}}},
+      {R::Goexit0, "goexit0", "goroutine teardown, on g0 (runtime.goexit0)", {{"runtime.goexit0"}}},
+      {R::Mallocgc, "mallocgc", "every heap allocation (runtime.mallocgc; hot)", {{"runtime.mallocgc"}}},
+      {R::MallocgcTiny, "mallocgc_tiny", "tiny noscan allocation (1.24+)", {{"runtime.mallocgcTiny", 24}}, 24},
+      {R::MallocgcSmallNoscan, "mallocgc_small_noscan", "small pointer-free allocation (1.24+)",
+       {{"runtime.mallocgcSmallNoscan", 24}}, 24},
+      {R::MallocgcSmallScanNoHeader, "mallocgc_small_scan_noheader",
+       "small allocation with pointers, no malloc header (1.24+)", {{"runtime.mallocgcSmallScanNoHeader", 24}},
+       24},
+      {R::MallocgcSmallScanHeader, "mallocgc_small_scan_header",
+       "small allocation with pointers and a malloc header (1.24+)", {{"runtime.mallocgcSmallScanHeader", 24}},
+       24},
+      {R::MallocgcLarge, "mallocgc_large", "large allocation (1.24+)", {{"runtime.mallocgcLarge", 24}}, 24},
+      {R::Profilealloc, "profilealloc", "sampled allocation, one per MemProfileRate bytes",
+       {{"runtime.profilealloc"}}},
+      {R::MProfMalloc, "mprof_malloc", "memory profile records a sampled allocation", {{"runtime.mProf_Malloc"}}},
+      {R::Mapassign, "mapassign", "map write, generic key", {{"runtime.mapassign"}}},
+      {R::MapassignFast32, "mapassign_fast32", "map write, 4-byte key", {{"runtime.mapassign_fast32"}}},
+      {R::MapassignFast32ptr, "mapassign_fast32ptr", "map write, 4-byte pointer key (32-bit platforms only)",
+       {{"runtime.mapassign_fast32ptr"}}},
+      {R::MapassignFast64, "mapassign_fast64", "map write, 8-byte key", {{"runtime.mapassign_fast64"}}},
+      {R::MapassignFast64ptr, "mapassign_fast64ptr", "map write, 8-byte pointer key",
+       {{"runtime.mapassign_fast64ptr"}}},
+      {R::MapassignFaststr, "mapassign_faststr", "map write, string key", {{"runtime.mapassign_faststr"}}},
+      {R::Lock2, "lock2", "runtime-internal lock (runtime.lock2)", {{"runtime.lock2"}}},
+      {R::Unlock2, "unlock2", "runtime-internal unlock (runtime.unlock2)", {{"runtime.unlock2"}}},
+  };
+  for (auto& spec : t) {
+    switch (spec.role) {
+      case R::SemacquireMutex: case R::SemacquireRWMutexR: case R::SemacquireRWMutex:
+      case R::SemacquireWaitGroup: case R::SyncSemacquire: case R::NotifyListWait:
+      case R::NotifyListNotifyOne: case R::NotifyListNotifyAll: case R::Mapassign: case R::MapassignFast32:
+      case R::MapassignFast32ptr: case R::MapassignFast64: case R::MapassignFast64ptr:
+      case R::MapassignFaststr:
+        spec.always_linked = false;
+        break;
+      default:
+        spec.always_linked = true;
+    }
+    // Roles named after 32-bit-only symbols never exist on amd64 or arm64.
+    if (spec.role == R::MapassignFast32ptr) spec.only_32bit = true;
+  }
+  return t;
+}
+
+const std::vector<RoleSpec>& table() {
+  static const std::vector<RoleSpec> t = [] {
+    auto built = build_table();
+    // Index by role: the table above is written in enum order; keep it so.
+    std::vector<RoleSpec> by_role;
+    by_role.reserve(kProbeRoleCount);
+    for (size_t i = 0; i < kProbeRoleCount; ++i)
+      for (auto& s : built)
+        if (static_cast<size_t>(s.role) == i) by_role.push_back(s);
+    return by_role;
+  }();
+  return t;
+}
+
+bool in_range(int minor, int lo, int hi) { return minor >= lo && minor <= hi; }
+
+}  // namespace
+
+const RoleSpec& role_spec(ProbeRole role) { return table().at(static_cast<size_t>(role)); }
+
+std::span<const RoleSpec> all_roles() { return table(); }
+
+bool role_expected(const RoleSpec& spec, int minor) { return in_range(minor, spec.min_minor, spec.max_minor); }
+
+std::optional<std::string_view> expected_symbol(ProbeRole role, int minor) {
+  const RoleSpec& spec = role_spec(role);
+  if (!role_expected(spec, minor)) return std::nullopt;
+  for (const auto& c : spec.candidates)
+    if (in_range(minor, c.min_minor, c.max_minor)) return c.symbol;
+  return std::nullopt;
+}
+
+std::optional<std::string_view> resolve_role(ProbeRole role, const std::optional<GoVersion>& version,
+                                             const Pclntab& pclntab) {
+  const RoleSpec& spec = role_spec(role);
+  if (version && version->major == 1) {
+    for (const auto& c : spec.candidates)
+      if (in_range(version->minor, c.min_minor, c.max_minor) && pclntab.function_by_name(c.symbol)) return c.symbol;
+  }
+  // Unknown version, or a binary that surprises the table.
+  for (const auto& c : spec.candidates)
+    if (pclntab.function_by_name(c.symbol)) return c.symbol;
+  return std::nullopt;
+}
+
+}  // namespace gotrace
