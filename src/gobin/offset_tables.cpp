@@ -3,7 +3,7 @@
 // Every row was measured from the DWARF of a test program built by that
 // release's toolchain (go1.17.13, go1.18.10, go1.19.8, go1.20.14, go1.21.13,
 // go1.22.12, go1.23.12, go1.24.13, go1.25.14, go1.26.x) for both GOARCH=amd64
-// and GOARCH=arm64, whose g/m/gobuf/stack/sudog layouts are identical, and
+// and GOARCH=arm64, whose g/m/gobuf/stack/sudog/pollDesc layouts are identical, and
 // checked against the struct definitions in that release's
 // src/runtime/runtime2.go. The unit tests compare the rows with the DWARF of
 // every fixture binary.
@@ -29,19 +29,22 @@ struct Moving {
   int64_t m_procid;      // m.procid
   int64_t m_curg;        // m.curg
   int64_t m_id;          // m.id
+  int64_t schedlink;     // g.schedlink
+  int64_t pd_rg;         // pollDesc.rg (pollDesc.wg follows it)
 };
 
 // 1.17 – 1.20: g has sysblocktraced/sysexitticks/traceseq/tracelastp, no parentGoid.
-constexpr Moving kGo117 = {104, 144, 152, 168, 176, kAbsent, 296, 312, 360, 72, 192, 232};
-// 1.21 – 1.22: tracer state moved into g.trace; parentGoid added before gopc.
-constexpr Moving kGo121 = {104, 144, 152, 168, 176, 272, 280, 296, 344, 72, 192, 232};
+constexpr Moving kGo117 = {104, 144, 152, 168, 176, kAbsent, 296, 312, 360, 72, 192, 232, 160, 24};
+// 1.21 – 1.22: tracer state moved into g.trace; parentGoid added before gopc;
+// pollDesc gained fdseq before rg.
+constexpr Moving kGo121 = {104, 144, 152, 168, 176, 272, 280, 296, 344, 72, 192, 232, 160, 32};
 // 1.23 – 1.24: syscallbp inserted after syscallpc (+8 from stktopsp on).
-constexpr Moving kGo123 = {104, 152, 160, 176, 184, 280, 288, 304, 352, 72, 192, 232};
+constexpr Moving kGo123 = {104, 152, 160, 176, 184, 280, 288, 304, 352, 72, 192, 232, 168, 32};
 // 1.25: gobuf.ret removed (sched 56 -> 48 bytes, -8 after it; m.morebuf too).
-constexpr Moving kGo125 = {96, 144, 152, 168, 176, 272, 280, 296, 344, 64, 184, 224};
+constexpr Moving kGo125 = {96, 144, 152, 168, 176, 272, 280, 296, 344, 64, 184, 224, 160, 32};
 // 1.26: fipsOnlyBypass/ditWanted/secret before writebuf (+8 from parentGoid);
 // m.signalSecret moves m.p/m.id back by +8.
-constexpr Moving kGo126 = {96, 144, 152, 168, 176, 280, 288, 304, 352, 64, 184, 232};
+constexpr Moving kGo126 = {96, 144, 152, 168, 176, 280, 288, 304, 352, 64, 184, 232, 160, 32};
 
 OffsetRow make_row(const Moving& v) {
   OffsetRow row{};
@@ -66,6 +69,9 @@ OffsetRow make_row(const Moving& v) {
   set(RtField::MCurg, v.m_curg);
   set(RtField::MId, v.m_id);
   set(RtField::SudogG, 0);
+  set(RtField::GSchedlink, v.schedlink);
+  set(RtField::PollDescRg, v.pd_rg);
+  set(RtField::PollDescWg, v.pd_rg + 8);
   return row;
 }
 

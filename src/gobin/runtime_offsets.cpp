@@ -11,7 +11,11 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -40,6 +44,9 @@ std::string_view field_name(RtField f) {
     case RtField::MCurg: return "m.curg";
     case RtField::MId: return "m.id";
     case RtField::SudogG: return "sudog.g";
+    case RtField::GSchedlink: return "g.schedlink";
+    case RtField::PollDescRg: return "pollDesc.rg";
+    case RtField::PollDescWg: return "pollDesc.wg";
     case RtField::Count: break;
   }
   return "?";
@@ -57,7 +64,8 @@ std::string_view source_name(OffsetSource s) {
 bool RuntimeOffsets::complete_for_tracing() const {
   for (size_t i = 0; i < kRtFieldCount; ++i) {
     auto f = static_cast<RtField>(i);
-    if (f == RtField::GParentGoid || f == RtField::GLabels) continue;
+    if (f == RtField::GParentGoid || f == RtField::GLabels || f == RtField::PollDescRg || f == RtField::PollDescWg)
+      continue;
     if (!fields[i].known()) return false;
   }
   return true;
@@ -65,18 +73,76 @@ bool RuntimeOffsets::complete_for_tracing() const {
 
 namespace {
 
+// The sections type lookups need: DIEs, abbreviations and the string tables
+// DWARF 4/5 strings may live in. Line, frame, location and range tables are
+// left out, which spares decompressing them (most of the debug data).
+bool needed_debug_section(std::string_view name) {
+  if (name.starts_with(".zdebug_")) name.remove_prefix(8);
+  else if (name.starts_with(".debug_")) name.remove_prefix(7);
+  else return false;
+  return name == "info" || name == "abbrev" || name == "str" || name == "str_offsets" || name == "line_str" ||
+         name == "addr";
+}
+
+// libdw decompresses SHF_COMPRESSED sections through elf_compress, which
+// rewrites the section header in the ELF image it was given. The image's own
+// bytes may be a read-only file mapping, and other modules read them, so
+// libdw gets a private, sparse copy instead: an anonymous mapping the size of
+// the file holding only the ELF header, the program and section header
+// tables, the section name table and the debug sections it needs. Pages never written
+// cost nothing.
 class DwarfSession {
  public:
-  explicit DwarfSession(Dwarf* d) : d_(d) {}
   ~DwarfSession() {
-    if (d_) dwarf_end(d_);
+    if (dwarf_) dwarf_end(dwarf_);
+    if (elf_) elf_end(elf_);
+    if (map_) munmap(map_, size_);
   }
+  DwarfSession() = default;
   DwarfSession(const DwarfSession&) = delete;
   DwarfSession& operator=(const DwarfSession&) = delete;
-  Dwarf* get() const { return d_; }
+
+  Result<void> open(const ElfImage& image) {
+    auto file = image.file_bytes();
+    GElf_Ehdr eh;
+    if (file.empty() || !gelf_getehdr(image.elf(), &eh)) return make_error("{}: bad ELF header", image.path());
+    size_ = file.size();
+    void* m = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return make_error("{}: cannot map {} bytes for DWARF reading", image.path(), size_);
+    map_ = m;
+    auto* dst = static_cast<uint8_t*>(map_);
+    auto copy = [&](uint64_t off, uint64_t n) {
+      if (off >= size_) return;
+      n = std::min<uint64_t>(n, size_ - off);
+      std::memcpy(dst + off, file.data() + off, n);
+    };
+    copy(0, std::max<uint64_t>(eh.e_ehsize, sizeof(Elf64_Ehdr)));
+    size_t phnum = 0, shnum = 0, shstrndx = 0;
+    if (elf_getphdrnum(image.elf(), &phnum) == 0) copy(eh.e_phoff, uint64_t{eh.e_phentsize} * phnum);
+    if (elf_getshdrnum(image.elf(), &shnum) == 0) copy(eh.e_shoff, uint64_t{eh.e_shentsize} * std::max<size_t>(shnum, 1));
+    bool names = elf_getshdrstrndx(image.elf(), &shstrndx) == 0;
+    size_t index = 0;
+    for (Elf_Scn* scn = elf_nextscn(image.elf(), nullptr); scn; scn = elf_nextscn(image.elf(), scn)) {
+      GElf_Shdr sh;
+      if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS) continue;
+      index = elf_ndxscn(scn);
+      const char* n = names ? elf_strptr(image.elf(), shstrndx, sh.sh_name) : nullptr;
+      bool wanted = index == shstrndx || (n && needed_debug_section(n));
+      if (wanted) copy(sh.sh_offset, sh.sh_size);
+    }
+    elf_ = elf_memory(static_cast<char*>(map_), size_);
+    if (!elf_) return make_error("{}: cannot read the ELF file for DWARF: {}", image.path(), elf_errmsg(-1));
+    dwarf_ = dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
+    if (!dwarf_) return make_error("{}: cannot read DWARF: {}", image.path(), dwarf_errmsg(-1));
+    return {};
+  }
+  Dwarf* get() const { return dwarf_; }
 
  private:
-  Dwarf* d_;
+  void* map_ = nullptr;
+  size_t size_ = 0;
+  Elf* elf_ = nullptr;
+  Dwarf* dwarf_ = nullptr;
 };
 
 // A member's constant DW_AT_data_member_location (or the DWARF 2 form
@@ -154,15 +220,17 @@ void scan_unit(Dwarf_Die* cudie, std::vector<Wanted>& wanted, size_t& remaining)
 Result<RuntimeOffsets> offsets_from_dwarf(const ElfImage& image) {
   if (!image.has_dwarf())
     return make_error("{} has no DWARF debug information (built with -ldflags=-w or stripped)", image.path());
-  DwarfSession dw(dwarf_begin_elf(image.elf(), DWARF_C_READ, nullptr));
-  if (!dw.get()) return make_error("{}: cannot read DWARF: {}", image.path(), dwarf_errmsg(-1));
+  DwarfSession dw;
+  if (auto r = dw.open(image); !r) return r.error();
 
-  std::vector<Wanted> wanted = {{"runtime.g"}, {"runtime.m"}, {"runtime.sudog"}};
+  std::vector<Wanted> wanted = {{"runtime.g"}, {"runtime.m"}, {"runtime.sudog"}, {"runtime.pollDesc"}};
   size_t remaining = wanted.size();
 
   // Pass 0: only the unit named "runtime" (where the Go linker puts the
-  // runtime's types); pass 1: every unit, in case some other linker did not.
+  // runtime's types); pass 1: every unit, in case some other linker did not,
+  // but only when g or m is still missing (not for an unused pollDesc).
   for (int pass = 0; pass < 2 && remaining > 0; ++pass) {
+    if (pass == 1 && wanted[0].found && wanted[1].found) break;
     Dwarf_CU* cu = nullptr;
     Dwarf_CU* next = nullptr;
     Dwarf_Half version = 0;
@@ -183,6 +251,7 @@ Result<RuntimeOffsets> offsets_from_dwarf(const ElfImage& image) {
   Dwarf_Die* g = wanted[0].found ? &wanted[0].die : nullptr;
   Dwarf_Die* m = wanted[1].found ? &wanted[1].die : nullptr;
   Dwarf_Die* sudog = wanted[2].found ? &wanted[2].die : nullptr;
+  Dwarf_Die* poll = wanted[3].found ? &wanted[3].die : nullptr;
   if (!g) return make_error("{}: the DWARF has no runtime.g struct type", image.path());
 
   RuntimeOffsets out;
@@ -204,6 +273,7 @@ Result<RuntimeOffsets> offsets_from_dwarf(const ElfImage& image) {
   set(RtField::GGopc, find_member(g, "gopc"));
   set(RtField::GStartpc, find_member(g, "startpc"));
   set(RtField::GLabels, find_member(g, "labels"));
+  set(RtField::GSchedlink, find_member(g, "schedlink"));
   if (m) {
     set(RtField::MG0, find_member(m, "g0"));
     set(RtField::MProcid, find_member(m, "procid"));
@@ -211,6 +281,10 @@ Result<RuntimeOffsets> offsets_from_dwarf(const ElfImage& image) {
     set(RtField::MId, find_member(m, "id"));
   }
   if (sudog) set(RtField::SudogG, find_member(sudog, "g"));
+  if (poll) {
+    set(RtField::PollDescRg, find_member(poll, "rg"));
+    set(RtField::PollDescWg, find_member(poll, "wg"));
+  }
   return out;
 }
 

@@ -36,6 +36,9 @@ enum class RtField : uint8_t {
   MCurg,         // m.curg
   MId,           // m.id
   SudogG,        // sudog.g
+  GSchedlink,    // g.schedlink (the run-queue / gList link)
+  PollDescRg,    // pollDesc.rg (netpoll; optional for tracing)
+  PollDescWg,    // pollDesc.wg (netpoll; optional for tracing)
   Count
 };
 inline constexpr size_t kRtFieldCount = static_cast<size_t>(RtField::Count);
@@ -54,7 +57,8 @@ struct RuntimeOffsets {
   std::array<FieldOffset, kRtFieldCount> fields{};
   FieldOffset& operator[](RtField f) { return fields[static_cast<size_t>(f)]; }
   const FieldOffset& operator[](RtField f) const { return fields[static_cast<size_t>(f)]; }
-  // Known for everything a tracer must read (parentGoid/labels may be missing).
+  // Known for everything a tracer must read (parentGoid, labels and the
+  // pollDesc fields may be missing).
   bool complete_for_tracing() const;
 };
 
