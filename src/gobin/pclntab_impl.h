@@ -10,6 +10,7 @@
 #include "gotrace/gobin/pclntab.h"
 
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <span>
 #include <string>
@@ -110,6 +111,7 @@ struct Pclntab::Impl {
 
   mutable std::once_flag names_once;
   mutable std::unordered_map<std::string_view, uint32_t> by_name;
+  mutable std::deque<std::string> alias_names;  // "X.abi0" keys of by_name
 
   uint32_t rd32(const uint8_t* p) const { return pcln::load_u32(p, big_endian); }
   uint64_t rdword(const uint8_t* p) const { return pcln::load_word(p, ptr_size, big_endian); }
@@ -135,6 +137,7 @@ struct Pclntab::Impl {
   // The inline tree entry ix of f: its name offset and parentPc.
   bool inline_entry(const pcln::FuncView& f, int32_t ix, int32_t& name_off, int32_t& parent_pc) const;
   std::string_view name_of_index(uint32_t index) const;
+  std::string_view file_at_entry(uint32_t index) const;
   void build_name_index() const;
 };
 

@@ -129,8 +129,15 @@ Result<TableLocation> locate_table(const ElfImage& image) {
   auto plausible = [&](std::span<const uint8_t> bytes) {
     bool big = false;
     MagicKind k = read_magic(bytes, big);
-    if (k == MagicKind::Go12) saw_go12 = true;
-    return k != MagicKind::None && k != MagicKind::Go12;
+    if (k == MagicKind::None) return false;
+    // The fixed part of every header: zero padding, a PC quantum, a pointer size.
+    bool shaped = bytes.size() >= 8 && bytes[4] == 0 && bytes[5] == 0 &&
+                  (bytes[6] == 1 || bytes[6] == 2 || bytes[6] == 4) && (bytes[7] == 4 || bytes[7] == 8);
+    if (k == MagicKind::Go12) {
+      saw_go12 = saw_go12 || shaped;
+      return false;
+    }
+    return shaped;
   };
 
   for (const char* name : {".gopclntab", ".data.rel.ro.gopclntab"}) {
