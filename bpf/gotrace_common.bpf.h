@@ -93,51 +93,67 @@ struct stack_bounds {
 
 static __always_inline bool in_bounds(__u64 fp, __u64 lo, __u64 hi) { return fp >= lo && fp + 16 <= hi; }
 
+struct gt_unwind {
+  struct gt_stack *st;
+  struct stack_bounds *b;
+  __u64 fp;
+  __u64 hash;
+  __u32 n;
+  __u32 switched;
+};
+
+/* One frame-pointer step (a bpf_loop callback, so the verifier checks it
+ * once): return address at [fp+8], caller's fp at [fp]. 1 stops the walk. */
+static long unwind_step(__u32 i, void *data) {
+  struct gt_unwind *u = data;
+  __u64 fp = u->fp;
+  if (!fp || (fp & 7)) return 1;
+  bool on_first = !u->switched && in_bounds(fp, u->b->lo1, u->b->hi1);
+  bool on_second = u->b->hi2 && in_bounds(fp, u->b->lo2, u->b->hi2);
+  if (!on_first && !on_second) return 1;
+  if (!on_first) u->switched = 1;
+  __u64 frame[2] = {};
+  if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp) != 0 || !frame[1]) return 1;
+  __u32 n = u->n;
+  if (n >= GT_MAX_STACK_DEPTH) {
+    count(GT_CNT_STACK_TRUNCATED);
+    return 1;
+  }
+  u->st->pcs[n] = frame[1];
+  u->hash = (u->hash ^ frame[1]) * 0x100000001b3ULL;
+  u->n = n + 1;
+  /* On one stack, callers' frames are at higher addresses; the one allowed
+   * exception is the jump from g0 to the user goroutine's stack. */
+  if (frame[0] <= fp && !(u->b->hi2 && !u->switched && in_bounds(frame[0], u->b->lo2, u->b->hi2))) return 1;
+  u->fp = frame[0];
+  return 0;
+}
+
 /* Unwinds from a probe at a function's entry (before its prologue ran): the
- * PC, the return address at [SP], then the frame-pointer chain (return
- * address at [fp+8], caller's fp at [fp]). Frames must lie on the current
- * stack, or — once, when running on g0 — on the user goroutine's stack that
- * systemstack switched from. Returns the interned stack id (0 = unknown). */
+ * PC, the return address at [SP], then the frame-pointer chain. Frames must
+ * lie on the current stack, or — once, when running on g0 — on the user
+ * goroutine's stack that systemstack switched from. Returns the interned
+ * stack id (0 = unknown). */
 static __always_inline __u64 capture_stack(struct pt_regs *ctx, struct stack_bounds *b) {
   __u32 zero = 0;
   struct gt_stack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
   if (!st) return GT_NO_STACK;
 
-  __u64 hash = 0xcbf29ce484222325ULL;
+  struct gt_unwind u = {.st = st, .b = b, .hash = 0xcbf29ce484222325ULL};
   __u64 pc = PT_REGS_IP(ctx);
   st->pcs[0] = pc;
-  hash = (hash ^ pc) * 0x100000001b3ULL;
+  u.hash = (u.hash ^ pc) * 0x100000001b3ULL;
+  u.n = 1;
   __u64 ret = read_u64(PT_REGS_SP(ctx));
-  __u32 n = 1;
   if (ret) {
     st->pcs[1] = ret;
-    hash = (hash ^ ret) * 0x100000001b3ULL;
-    n = 2;
+    u.hash = (u.hash ^ ret) * 0x100000001b3ULL;
+    u.n = 2;
   }
-  __u64 fp = PT_REGS_FP(ctx);
-  bool switched = false;
-  for (int i = 0; i < GT_MAX_STACK_DEPTH - 2; i++) {
-    if (!fp || (fp & 7)) break;
-    bool on_first = !switched && in_bounds(fp, b->lo1, b->hi1);
-    bool on_second = b->hi2 && in_bounds(fp, b->lo2, b->hi2);
-    if (!on_first && !on_second) break;
-    if (on_second && !on_first) switched = true;
-    __u64 frame[2] = {};
-    if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp) != 0) break;
-    if (!frame[1]) break;
-    if (n >= GT_MAX_STACK_DEPTH) {
-      count(GT_CNT_STACK_TRUNCATED);
-      break;
-    }
-    st->pcs[n] = frame[1];
-    hash = (hash ^ frame[1]) * 0x100000001b3ULL;
-    n++;
-    /* Frames grow towards higher addresses on one stack. */
-    if (frame[0] <= fp && !(b->hi2 && !switched && in_bounds(frame[0], b->lo2, b->hi2))) break;
-    fp = frame[0];
-  }
-  st->len = n;
-  __u64 id = hash | 1;
+  u.fp = PT_REGS_FP(ctx);
+  bpf_loop(GT_MAX_STACK_DEPTH, unwind_step, &u, 0);
+  st->len = u.n;
+  __u64 id = u.hash | 1;
   if (bpf_map_lookup_elem(&stacks, &id)) return id;
   long err = bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST);
   if (err && err != -17 /* EEXIST */) {

@@ -1,6 +1,7 @@
 #include "gotrace/cli/cli.h"
 
 #include "gotrace/cli/commands.h"
+#include "gotrace/session/trace_loop.h"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -29,6 +30,36 @@ void add_target_options(CLI::App* cmd, TargetConfig& t, bool allow_binary) {
   }
 }
 
+void add_trace_options(CLI::App* cmd, TraceConfig& t, std::string& duration, std::string& min) {
+  cmd->add_option("-p,--pid", t.pid, "PID of the running Go program")->required();
+  cmd->add_option("-d,--duration", duration, "how long to trace (10s, 500ms, 2m); default: until Ctrl-C or the target exits");
+  cmd->add_option("--top", t.top, "how many entries to show")->capture_default_str();
+  cmd->add_option("--min", min, "ignore waits shorter than this (e.g. 1ms)");
+  cmd->add_flag("--json", t.json, "machine-readable output on stdout");
+  cmd->add_flag("!--no-status", t.status_line, "no live status line on stderr");
+}
+
+// Turns the duration strings into the config; false (with a message) if malformed.
+bool finish_trace_options(const char* cmd, TraceConfig& t, const std::string& duration, const std::string& min) {
+  if (!duration.empty()) {
+    auto d = parse_duration(duration);
+    if (d) t.duration = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    if (!t.duration || t.duration->count() == 0) {
+      fmt::print(stderr, "gotrace {}: bad --duration '{}' (examples: 10s, 500ms, 2m)\n", cmd, duration);
+      return false;
+    }
+  }
+  if (!min.empty()) {
+    auto m = parse_duration(min);
+    if (!m) {
+      fmt::print(stderr, "gotrace {}: bad --min '{}' (examples: 100us, 1ms)\n", cmd, min);
+      return false;
+    }
+    t.min = *m;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -47,6 +78,16 @@ int main(int argc, char** argv) {
   info_cmd->add_option("path", info.target.binary, "a Go executable (same as --binary)")->check(CLI::ExistingFile);
   info_cmd->add_flag("--json", info.json, "machine-readable output");
 
+  BlockConfig block;
+  std::string block_duration, block_min;
+  auto* block_cmd = app.add_subcommand(
+      "block", "where goroutines wait, why, for how long, and who woke them (Ctrl-C ends and prints)");
+  add_trace_options(block_cmd, block.trace, block_duration, block_min);
+  block_cmd->add_option("--reason", block.reasons,
+                        "only these wait reasons: chan, select, mutex, cond, waitgroup, sema, io, sleep, gc, all, "
+                        "or runtime names (\"chan receive\"); default: all but the runtime's idle background waits")
+      ->delimiter(',');
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -60,6 +101,10 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     return run_info(info);
+  }
+  if (block_cmd->parsed()) {
+    if (!finish_trace_options("block", block.trace, block_duration, block_min)) return kExitUsage;
+    return run_block(block);
   }
   return kExitUsage;
 }

@@ -25,6 +25,8 @@ uint64_t Log2Histogram::percentile(double q, uint64_t max_ns) const {
     if (static_cast<double>(seen + buckets[b]) >= rank) {
       double lo = b == 0 ? 0.0 : std::ldexp(1.0, static_cast<int>(b));
       double hi = std::ldexp(1.0, static_cast<int>(b) + 1);
+      // The exact maximum bounds the last bucket: interpolate below it.
+      if (max_ns && static_cast<double>(max_ns) < hi && static_cast<double>(max_ns) >= lo) hi = static_cast<double>(max_ns);
       double frac = (rank - static_cast<double>(seen)) / static_cast<double>(buckets[b]);
       auto est = static_cast<uint64_t>(lo + (hi - lo) * std::clamp(frac, 0.0, 1.0));
       return max_ns ? std::min(est, max_ns) : est;

@@ -24,7 +24,10 @@ std::vector<RoleNeed> roles_for(Command command, const GoVersion& version) {
   switch (command) {
     case Command::Block:
       // park -> ready of the same goroutine; netpoll wakes bypass ready.
-      return {{ProbeRole::Gopark, true}, {ProbeRole::Ready, true}, {ProbeRole::InjectGlist, false}};
+      return {{ProbeRole::Gopark, true},
+              {ProbeRole::Ready, true},
+              {ProbeRole::Netpollready, false},
+              {ProbeRole::InjectGlist, false}};
     case Command::Lock:
       return {{ProbeRole::Semacquire1, true},         {ProbeRole::Semrelease1, true},
               {ProbeRole::Ready, true},               {ProbeRole::Gopark, true},

@@ -32,6 +32,8 @@ std::vector<RoleSpec> build_table() {
        {{"runtime.ready"}}},
       {R::InjectGlist, "injectglist", "netpoll makes a list of goroutines runnable (bypasses ready)",
        {{"runtime.injectglist"}}},
+      {R::Netpollready, "netpollready", "the network poller readies the goroutines waiting on an fd (IO wait)",
+       {{"runtime.netpollready"}}},
       {R::Semacquire1, "semacquire1", "runtime semaphore acquire, every sync primitive (runtime.semacquire1)",
        {{"runtime.semacquire1"}}},
       {R::SemacquireMutex, "semacquire_mutex", "sync.Mutex slow path waits on its semaphore",

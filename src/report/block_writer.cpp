@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include <algorithm>
+
 namespace gotrace {
 
 std::string_view waker_kind_name(WakerKind k) {
@@ -83,14 +85,29 @@ void print_stack(StackTable& st, uint64_t id, std::ostream& out, size_t max_fram
   if (start + shown < fs.size()) fmt::print(out, "{}… {} more frames\n", indent, fs.size() - start - shown);
 }
 
+// What the runtime was doing when it woke a goroutine without a user
+// goroutine of its own: firing a timer, GC, the scheduler.
+std::string runtime_waker(StackTable& st, uint64_t stack_id) {
+  const auto& fs = st.frames(stack_id);
+  for (const auto& f : fs)
+    if (f.function.find("imer") != std::string::npos || f.function == "runtime.goroutineReady")
+      return "a timer (time.Sleep, time.After, Ticker), fired by the scheduler";
+  for (const auto& f : fs)
+    if (f.function.starts_with("runtime.gc")) return fmt::format("the garbage collector ({})", f.function);
+  for (const auto& f : fs)
+    if (f.function != "runtime.ready" && !f.function.ends_with(".func1") && f.function != "runtime.systemstack")
+      return fmt::format("the runtime ({})", f.function);
+  return "the runtime";
+}
+
 std::string waker_label(StackTable& st, const WakerShare& w) {
   if (w.kind == WakerKind::Netpoll) return "the network poller (fd ready)";
-  if (!w.stack_id) return w.kind == WakerKind::Runtime ? "the runtime (no goroutine)" : "unknown";
+  if (w.kind == WakerKind::Runtime) return w.stack_id ? runtime_waker(st, w.stack_id) : "the runtime";
+  if (!w.stack_id) return "unknown";
   StackSummary s = summarize(st, w.stack_id);
   if (!s.user) return "unknown";
   std::string label = fmt::format("{} ({}:{})", s.user->function, s.user->file, s.user->line);
   if (s.via) label += fmt::format(" via {}", s.via->function);
-  if (w.kind == WakerKind::Runtime && is_std_function(s.user->function)) label = "runtime: " + label;
   return label;
 }
 
@@ -132,14 +149,19 @@ void write_block_text(BlockReport& r, std::ostream& out, const BlockWriterOption
                format_duration(e.p99()), format_duration(e.max_ns), e.max_goid);
     print_stack(st, e.stack_id, out, o.max_frames, "       ");
     if (!e.wakers.empty()) {
-      fmt::print(out, "     woken by:\n");
-      for (size_t w = 0; w < std::min(o.wakers_per_entry, e.wakers.size()); ++w) {
-        const WakerShare& ws = e.wakers[w];
-        fmt::print(out, "       {:>5.1f}%  {}\n", 100.0 * ws.count / std::max<uint64_t>(e.count, 1),
-                   waker_label(st, ws));
+      // Stacks that read the same to a person (same function and line) are one row.
+      std::vector<std::pair<std::string, uint64_t>> rows;
+      for (const auto& ws : e.wakers) {
+        std::string label = waker_label(st, ws);
+        auto it = std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.first == label; });
+        if (it == rows.end()) rows.emplace_back(std::move(label), ws.count);
+        else it->second += ws.count;
       }
-      if (e.wakers.size() > o.wakers_per_entry)
-        fmt::print(out, "       … {} more waker stacks\n", e.wakers.size() - o.wakers_per_entry);
+      std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+      fmt::print(out, "     woken by:\n");
+      for (size_t w = 0; w < std::min(o.wakers_per_entry, rows.size()); ++w)
+        fmt::print(out, "       {:>5.1f}%  {}\n", 100.0 * rows[w].second / std::max<uint64_t>(e.count, 1), rows[w].first);
+      if (rows.size() > o.wakers_per_entry) fmt::print(out, "       … {} more wakers\n", rows.size() - o.wakers_per_entry);
     }
   }
   if (!r.longest.empty()) {

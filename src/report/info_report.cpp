@@ -84,17 +84,17 @@ void write_info_text(const InfoReport& r, std::ostream& out) {
   }
 
   fmt::print(out, "\nProbe sites (entry = first emulated instruction before any state change)\n");
-  fmt::print(out, "  {:<24}{:<44}{:>10}{:>10}  {:>4}  {}\n", "ROLE", "FUNCTION", "ADDRESS", "FILE OFF", "RETS", "ENTRY SITE");
+  fmt::print(out, "  {:<30}{:<44}{:>10}{:>10}  {:>4}  {}\n", "ROLE", "FUNCTION", "ADDRESS", "FILE OFF", "RETS", "ENTRY SITE");
   for (const auto& s : r.sites) {
     const RoleSpec& spec = role_spec(s.role);
     if (s.symbol.empty()) {
-      fmt::print(out, "  {:<24}{:<44}{:>10}{:>10}  {:>4}  {}\n", spec.id, "(not in this build)", "-", "-", "-", "-");
+      fmt::print(out, "  {:<30}{:<44}{:>10}{:>10}  {:>4}  {}\n", spec.id, "(not in this build)", "-", "-", "-", "-");
       continue;
     }
     std::string off = s.site_file_offset ? fmt::format("{:#x}", *s.site_file_offset) : "-";
     std::string rets = std::to_string(s.code.rets.size());
     if (!s.code.tail_jumps.empty()) rets += fmt::format("+{}j", s.code.tail_jumps.size());
-    fmt::print(out, "  {:<24}{:<44}{:>10}{:>10}  {:>4}  {}\n", spec.id, s.symbol, fmt::format("{:#x}", s.function.entry),
+    fmt::print(out, "  {:<30}{:<44}{:>10}{:>10}  {:>4}  {}\n", spec.id, s.symbol, fmt::format("{:#x}", s.function.entry),
                off, rets, site_column(s));
   }
 

@@ -10,7 +10,7 @@ namespace gotrace {
 
 namespace {
 int libbpf_to_spdlog(enum libbpf_print_level level, const char* format, va_list args) {
-  char buf[1024];
+  char buf[8192];
   int n = vsnprintf(buf, sizeof buf, format, args);
   std::string_view msg(buf, n > 0 ? std::min<size_t>(n, sizeof buf - 1) : 0);
   while (!msg.empty() && msg.back() == '\n') msg.remove_suffix(1);

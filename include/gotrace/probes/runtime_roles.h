@@ -20,6 +20,7 @@ enum class ProbeRole : uint8_t {
   Gopark,               // a goroutine blocks (R14 = it; CL = wait reason)
   Ready,                // a goroutine is made runnable (RAX = it; waker = g0.m.curg)
   InjectGlist,          // netpoll wakes a list of goroutines (bypasses ready)
+  Netpollready,         // the poller found an fd ready: pd.rg / pd.wg wake (IO wait)
   Semacquire1,          // runtime semaphore acquire (every sync primitive)
   SemacquireMutex,      // sync.Mutex slow path
   SemacquireRWMutexR,   // RWMutex.RLock slow path (1.20+)
