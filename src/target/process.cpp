@@ -37,7 +37,18 @@ uint64_t start_time_of(pid_t pid) {
 }
 }  // namespace
 
-bool process_alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+// The state letter of /proc/PID/stat ('Z' for a zombie: exited, not yet reaped).
+static char state_of(pid_t pid) {
+  std::string stat = read_first_line(fmt::format("/proc/{}/stat", pid));
+  auto close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() ? 0 : stat[close + 2];
+}
+
+bool process_alive(pid_t pid) {
+  if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return false;
+  char st = state_of(pid);
+  return st != 0 && st != 'Z' && st != 'X';
+}
 
 Result<Process> Process::open(pid_t pid) {
   if (pid <= 0) return make_error("invalid PID {}", pid);

@@ -31,7 +31,7 @@ const std::vector<Fixture>& fixtures() {
       std::string minor;
       if (std::getline(ls, minor, '\t') && std::getline(ls, f.version, '\t') && std::getline(ls, f.arch, '\t') &&
           std::getline(ls, f.variant, '\t') && std::getline(ls, f.program, '\t') && std::getline(ls, f.path)) {
-        f.minor = std::stoi(minor);
+        f.minor = std::stoi(minor.substr(minor.find('.') + 1));  // "1.22" -> 22
         all.push_back(std::move(f));
       }
     }

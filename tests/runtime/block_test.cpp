@@ -1,0 +1,210 @@
+// `gotrace block` against the block fixture (tests/fixtures/go/block), for
+// every Go release and build variant: each known blocking site must be found
+// with the right reason, user function, duration and waker; the ranking must
+// agree with Go's own block profile of the same run; the fixture must finish
+// unharmed, and nothing may stay attached.
+#include "support/fixtures.h"
+#include "support/json.h"
+#include "support/process.h"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+using namespace gotrace::test;
+
+namespace {
+
+struct Expect {
+  const char* waiter;
+  std::string reason;
+  const char* waker;  // first main.* frame of the waker; "netpoller"; nullptr: not checked
+  int goroutines;
+  double nominal_ms;  // one wait
+};
+
+std::vector<Expect> expectations(int minor) {
+  std::string mutex = minor >= 20 ? "sync.Mutex.Lock" : "semacquire";
+  std::string wg = minor >= 24 ? "sync.WaitGroup.Wait" : "semacquire";
+  return {
+      {"main.chanRecvWaiter", "chan receive", "main.chanSender", 4, 80},
+      {"main.selectWaiter", "select", "main.selectWaker", 3, 75},
+      {"main.wgWaiter", wg, "main.wgDoner", 2, 12},
+      {"main.chanSendWaiter", "chan send", "main.chanSlowReceiver", 1, 15},
+      {"main.condWaiter", "sync.Cond.Wait", "main.condSignaler", 1, 20},
+      {"main.mutexWaiter", mutex, "main.mutexHolder", 1, 10},
+      {"main.sleeper", "sleep", nullptr, 1, 30},
+      {"main.ioReader", "IO wait", "netpoller", 1, 20},
+  };
+}
+
+std::string first_main(const Json& stack) {
+  for (const auto& f : stack.arr)
+    if (f["func"].str.rfind("main.", 0) == 0) return f["func"].str;
+  return "";
+}
+
+// Go's block profile (pprof debug=1 text): total delay per first main.* function.
+std::map<std::string, double> block_profile_by_function(const std::string& path) {
+  std::ifstream in(path);
+  std::map<std::string, double> out;
+  std::string line;
+  double cycles = 0;
+  bool have_record = false;
+  while (std::getline(in, line)) {
+    if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) {
+      std::istringstream ls(line);
+      ls >> cycles;
+      have_record = true;
+    } else if (have_record && line.rfind("#\t", 0) == 0) {
+      std::istringstream ls(line.substr(2));
+      std::string pc, fn;
+      ls >> pc >> fn;
+      fn = fn.substr(0, fn.find('+'));
+      if (fn.rfind("main.", 0) == 0) {
+        out[fn] += cycles;
+        have_record = false;
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> top_functions(const std::map<std::string, double>& totals, size_t n) {
+  std::vector<std::pair<std::string, double>> v(totals.begin(), totals.end());
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < std::min(n, v.size()); ++i) out.push_back(v[i].first);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("block finds every known blocking site, across Go versions and builds", "[root][block]") {
+  require_bpf_host();
+  const double trace_s = 2.0;
+  for (const auto& f : fixtures_of("block", "amd64")) {
+    INFO(f.label());
+    std::string profile = (std::filesystem::temp_directory_path() / fmt::format("gotrace-block-{}.pprof", getpid())).string();
+    RunningProgram target(f.path, {"-duration", "4s", "-blockprofile", profile});
+    REQUIRE(target.wait_for_line("ready", 5000));
+
+    auto r = run_command(fmt::format("{} block -p {} -d {}s --top 100 --json --no-status", GOTRACE_BINARY,
+                                     target.pid(), trace_s));
+    REQUIRE(r.status == 0);
+    Json report = parse_json(r.out);
+    CHECK(report["go_version"].str == f.version);
+    CHECK(report["dropped"].u == 0);
+    CHECK(report["events"].u > 1000);
+    CHECK(report["duration_s"].num == Approx(trace_s).epsilon(0.2));
+
+    std::map<std::string, double> ours;  // total ns per waiter, reasons the block profile also covers
+    for (const auto& e : expectations(f.minor)) {
+      INFO(e.waiter << " / " << e.reason);
+      const Json* entry = nullptr;
+      for (const auto& x : report["entries"].arr)
+        if (x["reason"].str == e.reason && first_main(x["stack"]) == e.waiter) entry = &x;
+      REQUIRE(entry);
+      const Json& en = *entry;
+      double mean_ms = en["total_ns"].num / en["count"].num / 1e6;
+      CHECK(mean_ms >= 0.7 * e.nominal_ms);
+      CHECK(mean_ms <= 1.6 * e.nominal_ms);
+      CHECK(en["max_ns"].num / 1e6 <= 4 * e.nominal_ms);
+      CHECK(en["p50_ns"].u <= en["max_ns"].u);
+      CHECK(en["p50_ns"].u <= en["p99_ns"].u);
+      // Blocked most of the time: total ≈ goroutines × trace time.
+      double total_s = en["total_ns"].num / 1e9;
+      CHECK(total_s >= 0.5 * e.goroutines * trace_s);
+      CHECK(total_s <= 1.15 * e.goroutines * trace_s);
+      if (e.waker) {
+        REQUIRE(en["wakers"].size() > 0);
+        const Json& top = en["wakers"][0];
+        if (std::string(e.waker) == "netpoller") {
+          CHECK(top["kind"].str == "netpoller");
+        } else {
+          CHECK(top["kind"].str == "goroutine");
+          CHECK(first_main(top["stack"]) == e.waker);
+        }
+        CHECK(top["count"].num >= 0.9 * en["count"].num);
+      }
+      if (e.reason != "sleep" && e.reason != "IO wait") ours[e.waiter] += en["total_ns"].num;
+    }
+
+    CHECK(target.wait_exit(10000) == 0);  // the fixture checked its own progress
+    CHECK(target.output().find("\nok\n") != std::string::npos);
+    CHECK(loaded_gotrace_programs().empty());
+
+    // Go's own view of the same run ranks the blocking sites the same way.
+    auto theirs = block_profile_by_function(profile);
+    std::filesystem::remove(profile);
+    CHECK(top_functions(theirs, 3) == top_functions(ours, 3));
+  }
+}
+
+TEST_CASE("block refuses bad targets with one clear line", "[root][block]") {
+  require_bpf_host();
+  auto no_pid = run_command(fmt::format("{} block -p 999999999 -d 1s 2>&1", GOTRACE_BINARY));
+  CHECK(no_pid.status == 1);
+  CHECK(no_pid.out == "gotrace: no process with PID 999999999\n");
+
+  RunningProgram sleeper("/bin/sleep", {"30"});
+  auto not_go = run_command(fmt::format("{} block -p {} -d 1s 2>&1", GOTRACE_BINARY, sleeper.pid()));
+  CHECK(not_go.status == 1);
+  CHECK(not_go.out.find("is not a Go program") != std::string::npos);
+  CHECK(std::count(not_go.out.begin(), not_go.out.end(), '\n') == 1);
+
+  // An unsupported Go version: a copy of a fixture whose build info says go1.16.
+  auto fx = fixtures_of("block", "amd64");
+  const Fixture& f = fx.front();
+  std::string old = (std::filesystem::temp_directory_path() / fmt::format("gotrace-go116-{}", getpid())).string();
+  {
+    std::ifstream in(f.path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t pos = bytes.find(std::string("\xff Go buildinf:", 14));
+    REQUIRE(pos != std::string::npos);
+    size_t v = bytes.find(f.version, pos);
+    REQUIRE(v != std::string::npos);
+    bytes.replace(v, 6, "go1.16");
+    std::ofstream out(old, std::ios::binary);
+    out << bytes;
+  }
+  std::filesystem::permissions(old, std::filesystem::perms::owner_all);
+  {
+    RunningProgram target(old, {"-duration", "10s"});
+    REQUIRE(target.wait_for_line("ready", 5000));
+    auto too_old = run_command(fmt::format("{} block -p {} -d 1s 2>&1", GOTRACE_BINARY, target.pid()));
+    CHECK(too_old.status == 1);
+    CHECK(too_old.out.find("go1.16") != std::string::npos);
+    CHECK(too_old.out.find("not supported") != std::string::npos);
+    CHECK(std::count(too_old.out.begin(), too_old.out.end(), '\n') == 1);
+  }
+  std::filesystem::remove(old);
+
+  // Not root: the same command as an unprivileged user.
+  RunningProgram target(f.path, {"-duration", "10s"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+  auto unpriv = run_command(fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups {} block -p {} -d 1s 2>&1",
+                                        GOTRACE_BINARY, target.pid()));
+  CHECK(unpriv.status == 1);
+  CHECK(unpriv.out.find("run as root") != std::string::npos);
+  CHECK(std::count(unpriv.out.begin(), unpriv.out.end(), '\n') == 1);
+}
+
+TEST_CASE("block reports what it collected when the target exits mid-trace", "[root][block]") {
+  require_bpf_host();
+  auto fx = fixtures_of("block", "amd64");
+  RunningProgram target(fx.back().path, {"-duration", "1500ms"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+  auto r = run_command(fmt::format("{} block -p {} -d 30s --json --no-status", GOTRACE_BINARY, target.pid()));
+  CHECK(r.status == 0);
+  Json report = parse_json(r.out);
+  CHECK(report["stopped_by"].str == "target exited");
+  CHECK_FALSE(report["target_alive"].b);
+  CHECK(report["duration_s"].num < 5);
+  CHECK(report["entries"].size() > 3);
+}
