@@ -49,38 +49,43 @@ const ArchDesc* arch_desc(Arch arch) {
   }
 }
 
-// One Capstone handle per architecture and thread, opened on first use.
+// Capstone handles per architecture and thread, opened on first use: one
+// with instruction detail (registers, operands) for the few instructions the
+// entry walk looks at, and a faster one without for the rest.
 class Decoder {
  public:
   explicit Decoder(const ArchDesc& desc) {
-    if (cs_open(desc.arch, desc.mode, &handle_) != CS_ERR_OK) {
-      handle_ = 0;
-      return;
-    }
-    cs_option(handle_, CS_OPT_DETAIL, CS_OPT_ON);
-    insn_ = cs_malloc(handle_);
+    if (cs_open(desc.arch, desc.mode, &detailed_) != CS_ERR_OK) detailed_ = 0;
+    if (cs_open(desc.arch, desc.mode, &plain_) != CS_ERR_OK) plain_ = 0;
+    if (!detailed_ || !plain_) return;
+    cs_option(detailed_, CS_OPT_DETAIL, CS_OPT_ON);
+    detailed_insn_ = cs_malloc(detailed_);
+    plain_insn_ = cs_malloc(plain_);
   }
   ~Decoder() {
-    if (insn_) cs_free(insn_, 1);
-    if (handle_) cs_close(&handle_);
+    if (detailed_insn_) cs_free(detailed_insn_, 1);
+    if (plain_insn_) cs_free(plain_insn_, 1);
+    if (detailed_) cs_close(&detailed_);
+    if (plain_) cs_close(&plain_);
   }
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
 
-  bool ok() const { return handle_ != 0 && insn_ != nullptr; }
-  csh handle() const { return handle_; }
+  bool ok() const { return detailed_insn_ != nullptr && plain_insn_ != nullptr; }
+  csh handle() const { return detailed_; }
   // Decodes one instruction at code[0..]; nullptr if the bytes are not one.
-  const cs_insn* decode(std::span<const uint8_t> code, uint64_t address) {
+  // Only a detailed decode fills insn->detail.
+  const cs_insn* decode(std::span<const uint8_t> code, uint64_t address, bool detail) {
     const uint8_t* p = code.data();
     size_t n = code.size();
     uint64_t a = address;
-    if (!cs_disasm_iter(handle_, &p, &n, &a, insn_)) return nullptr;
-    return insn_;
+    cs_insn* insn = detail ? detailed_insn_ : plain_insn_;
+    if (!cs_disasm_iter(detail ? detailed_ : plain_, &p, &n, &a, insn)) return nullptr;
+    return insn;
   }
 
   static Decoder* for_arch(Arch arch) {
-    const ArchDesc* desc = arch_desc(arch);
-    if (!desc) return nullptr;
+    if (!arch_desc(arch)) return nullptr;
     thread_local Decoder x86(*arch_desc(Arch::X86_64));
     thread_local Decoder arm64(*arch_desc(Arch::Arm64));
     Decoder* d = arch == Arch::X86_64 ? &x86 : &arm64;
@@ -88,14 +93,25 @@ class Decoder {
   }
 
  private:
-  csh handle_ = 0;
-  cs_insn* insn_ = nullptr;
+  csh detailed_ = 0;
+  csh plain_ = 0;
+  cs_insn* detailed_insn_ = nullptr;
+  cs_insn* plain_insn_ = nullptr;
 };
 
 // A decoded instruction kept by value (Capstone's cs_insn points at its detail).
+// Copies and moves re-point the detail at the copy's own storage.
 struct Kept {
   cs_insn insn{};
   cs_detail detail{};
+  Kept() = default;
+  Kept(const Kept& o) : insn(o.insn), detail(o.detail) { insn.detail = &detail; }
+  Kept& operator=(const Kept& o) {
+    insn = o.insn;
+    detail = o.detail;
+    insn.detail = &detail;
+    return *this;
+  }
   void set(const cs_insn& from) {
     insn = from;
     if (from.detail) detail = *from.detail;
@@ -162,12 +178,6 @@ void find_entry_site(Arch arch, csh handle, const std::vector<Kept>& head, Funct
   }
 }
 
-bool all_zero(std::span<const uint8_t> bytes) {
-  for (uint8_t b : bytes)
-    if (b != 0) return false;
-  return true;
-}
-
 }  // namespace
 }  // namespace disasm
 
@@ -197,16 +207,43 @@ FunctionCode analyze_function(Arch arch, std::span<const uint8_t> code, uint64_t
   while (off < code.size()) {
     uint64_t address = entry + off;
     std::span<const uint8_t> rest = code.subspan(off);
-    const cs_insn* insn = rest.size() >= step ? decoder->decode(rest, address) : nullptr;
-    if (!insn) {
-      // Go's objdump prints "?" and moves on by the minimum instruction size;
-      // arm64 functions end in zero words of padding, which are not errors.
-      out.instruction_starts.push_back(address);
-      if (arch == Arch::Arm64 && all_zero(rest)) {
-        for (size_t z = step; z < rest.size(); z += step) out.instruction_starts.push_back(address + z);
-        break;
+    const cs_insn* insn = rest.size() >= step ? decoder->decode(rest, address, false) : nullptr;
+    if (!insn && arch == Arch::X86_64) {
+      if (auto len = x86_vex_length(rest)) {
+        // A VEX instruction Capstone 4 does not know: its length is certain,
+        // its effects are not, so the entry walk stops here.
+        out.instruction_starts.push_back(address);
+        if (out.instruction_starts.size() == 1)
+          out.first_instruction = CodeSite{address, SiteKind::SingleStepped, "(vex)"};
+        head_open = false;
+        off += *len;
+        continue;
       }
-      if (clean) out.decode_error = fmt::format("cannot decode the bytes at {:#x}", address);
+    }
+    if (!insn && arch == Arch::Arm64 && rest.size() >= 4) {
+      const uint32_t word = read_le32(rest.data());
+      if (const char* name = arm64_opaque_insn(word); name || word == 0) {
+        // An LSE atomic Capstone 4 does not know (its effects unknown: the
+        // entry walk stops here), or a zero word of padding.
+        out.instruction_starts.push_back(address);
+        if (out.instruction_starts.size() == 1)
+          out.first_instruction = CodeSite{address, SiteKind::SingleStepped, name ? name : "udf #0"};
+        head_open = false;
+        off += step;
+        continue;
+      }
+    }
+    if (!insn) {
+      // Go's objdump prints "?" and moves on by the minimum instruction size.
+      out.instruction_starts.push_back(address);
+      if (clean) {
+        out.decode_error =
+            arch == Arch::Arm64 && rest.size() >= 4
+                ? fmt::format("cannot decode the word {:#010x} at {:#x} (a literal pool, or an instruction "
+                              "Capstone 4 does not know)",
+                              read_le32(rest.data()), address)
+                : fmt::format("cannot decode the bytes at {:#x}", address);
+      }
       clean = false;
       head_open = false;
       off += std::min<size_t>(step, rest.size());
@@ -215,8 +252,9 @@ FunctionCode analyze_function(Arch arch, std::span<const uint8_t> code, uint64_t
     out.instruction_starts.push_back(address);
     if (out.instruction_starts.size() == 1) out.first_instruction = site_of(arch, *insn);
     if (head_open) {
-      if (head.size() < kWalkLimit + kLookahead) {
-        head.emplace_back().set(*insn);
+      const cs_insn* detailed = head.size() < kWalkLimit + kLookahead ? decoder->decode(rest, address, true) : nullptr;
+      if (detailed && detailed->size == insn->size) {
+        head.emplace_back().set(*detailed);
       } else {
         head_open = false;
       }
@@ -238,7 +276,7 @@ SiteKind classify_instruction(Arch arch, std::span<const uint8_t> insn_bytes) {
   using namespace disasm;
   Decoder* decoder = Decoder::for_arch(arch);
   if (!decoder || insn_bytes.empty()) return SiteKind::SingleStepped;
-  const cs_insn* insn = decoder->decode(insn_bytes, 0);
+  const cs_insn* insn = decoder->decode(insn_bytes, 0, false);
   if (!insn) return SiteKind::SingleStepped;
   return classify_decoded(arch, *insn);
 }

@@ -272,12 +272,23 @@ Effect arm64_effect(csh handle, const cs_insn& insn) {
 bool arm64_is_ret(const cs_insn& insn) { return insn.id == ARM64_INS_RET; }
 
 std::optional<uint64_t> arm64_direct_jump_target(const cs_insn& insn) {
-  if (insn.id != ARM64_INS_B) return std::nullopt;
-  const cs_arm64& d = insn.detail->arm64;
-  if (d.cc != ARM64_CC_INVALID && d.cc != ARM64_CC_AL) return std::nullopt;
-  return Arm64Tracker::arm64_branch_target(insn);
+  // From the word (no Capstone detail needed): B imm26.
+  if (insn.size != 4) return std::nullopt;
+  uint32_t w = read_le32(insn.bytes);
+  if (!matches(w, 0xfc000000, 0x14000000)) return std::nullopt;
+  int64_t imm = static_cast<int64_t>(static_cast<int32_t>(w << 6) >> 6) * 4;
+  return insn.address + static_cast<uint64_t>(imm);
 }
 
 std::unique_ptr<StackCheckTracker> arm64_stack_tracker() { return std::make_unique<Arm64Tracker>(); }
+
+const char* arm64_opaque_insn(uint32_t w) {
+  // Arm ARM C4.1.94 "Loads and Stores": compare and swap, and the atomic
+  // memory operations (size 111 0 00 A R 1 Rs o3 opc 00 Rn Rt).
+  if (matches(w, 0x3fa07c00, 0x08a07c00)) return "cas";
+  if (matches(w, 0xbfa07c00, 0x08207c00)) return "casp";
+  if (matches(w, 0x3f200c00, 0x38200000)) return "ldop/swp";
+  return nullptr;
+}
 
 }  // namespace gotrace::disasm

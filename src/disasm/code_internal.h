@@ -51,6 +51,10 @@ Effect x86_effect(csh handle, const cs_insn& insn);
 bool x86_is_ret(const cs_insn& insn);
 std::optional<uint64_t> x86_direct_jump_target(const cs_insn& insn);  // unconditional JMP rel
 std::unique_ptr<StackCheckTracker> x86_stack_tracker();
+// Length of a VEX-encoded (c4/c5) instruction Capstone 4 cannot decode, such
+// as the AVX-512 mask moves (KMOVQ) in Go 1.26's asyncPreempt; nullopt if the
+// bytes are not a well-formed VEX instruction.
+std::optional<size_t> x86_vex_length(std::span<const uint8_t> code);
 
 // --- arm64 (code_arm64.cpp) -------------------------------------------------
 SiteKind arm64_classify(uint32_t word);
@@ -58,6 +62,10 @@ Effect arm64_effect(csh handle, const cs_insn& insn);
 bool arm64_is_ret(const cs_insn& insn);
 std::optional<uint64_t> arm64_direct_jump_target(const cs_insn& insn);  // B (not BL)
 std::unique_ptr<StackCheckTracker> arm64_stack_tracker();
+// Names the ARMv8.1 LSE atomics (CAS*, CASP*, LDADD*/LDCLR*/…/SWP*) that
+// Capstone 4 does not decode but Go emits behind its CPU-feature checks;
+// nullptr for any other word.
+const char* arm64_opaque_insn(uint32_t word);
 
 // Helpers shared by both halves.
 uint32_t read_le32(const uint8_t* p);

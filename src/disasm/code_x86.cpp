@@ -261,12 +261,59 @@ Effect x86_effect(csh handle, const cs_insn& insn) {
 bool x86_is_ret(const cs_insn& insn) { return insn.id == X86_INS_RET; }
 
 std::optional<uint64_t> x86_direct_jump_target(const cs_insn& insn) {
-  if (insn.id != X86_INS_JMP) return std::nullopt;
-  const cs_x86& d = insn.detail->x86;
-  if (d.op_count != 1 || d.operands[0].type != X86_OP_IMM) return std::nullopt;
-  return static_cast<uint64_t>(d.operands[0].imm);
+  // From the bytes (no Capstone detail needed): JMP rel8 (eb) / rel32 (e9).
+  RawX86 r = parse_raw(insn.bytes, insn.size);
+  if (r.two_byte || r.prefix_66) return std::nullopt;
+  const uint64_t next = insn.address + insn.size;
+  if (r.opc1 == 0xeb && insn.size >= 2) return next + static_cast<int8_t>(insn.bytes[insn.size - 1]);
+  if (r.opc1 == 0xe9 && insn.size >= 5)
+    return next + static_cast<int32_t>(read_le32(insn.bytes + insn.size - 4));
+  return std::nullopt;
 }
 
 std::unique_ptr<StackCheckTracker> x86_stack_tracker() { return std::make_unique<X86Tracker>(); }
+
+std::optional<size_t> x86_vex_length(std::span<const uint8_t> code) {
+  // VEX2: c5 [R vvvv L pp] opcode modrm …       (map 0f)
+  // VEX3: c4 [R X B mmmmm] [W vvvv L pp] opcode modrm …
+  if (code.size() < 4) return std::nullopt;
+  size_t i;
+  unsigned map;
+  if (code[0] == 0xc5) {
+    map = 1;
+    i = 2;
+  } else if (code[0] == 0xc4) {
+    map = code[1] & 0x1f;
+    if (map < 1 || map > 3) return std::nullopt;
+    i = 3;
+  } else {
+    return std::nullopt;
+  }
+  const uint8_t opcode = code[i++];
+  if (i >= code.size()) return std::nullopt;
+  const uint8_t modrm = code[i++];
+  const unsigned mod = modrm >> 6, rm = modrm & 7;
+  if (mod != 3 && rm == 4) {
+    if (i >= code.size()) return std::nullopt;
+    const uint8_t sib = code[i++];
+    if (mod == 0 && (sib & 7) == 5) i += 4;
+  }
+  if (mod == 0 && rm == 5) i += 4;  // RIP-relative
+  if (mod == 1) i += 1;
+  if (mod == 2) i += 4;
+  // An 8-bit immediate: every map-0f3a instruction, and a few in map 0f.
+  if (map == 3) i += 1;
+  if (map == 1) {
+    switch (opcode) {
+      case 0x70: case 0x71: case 0x72: case 0x73: case 0xc2: case 0xc4: case 0xc5: case 0xc6:
+        i += 1;
+        break;
+      default:
+        break;
+    }
+  }
+  if (i > code.size() || i > 15) return std::nullopt;
+  return i;
+}
 
 }  // namespace gotrace::disasm
