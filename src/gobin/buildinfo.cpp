@@ -72,8 +72,8 @@ std::optional<Located> locate(const ElfImage& image) {
 }
 
 // A Go string whose header {ptr, len} is at `header_vaddr` (pre-1.18 format).
-Result<std::string> read_go_string(const ElfImage& image, uint64_t header_vaddr, unsigned ptr_size, bool big_endian,
-                                   std::string_view what) {
+Result<std::string> read_go_string(const ElfImage& image, uint64_t header_vaddr, unsigned ptr_size,
+                                   bool big_endian, std::string_view what) {
   auto header = image.bytes_at_vaddr(header_vaddr, 2ull * ptr_size);
   if (!header) return make_error("{} string header at {:#x} is outside the file", what, header_vaddr);
   ByteReader r(*header, big_endian);
@@ -168,16 +168,36 @@ std::optional<std::string> unquote(std::string_view lit) {
     if (++i >= s.size()) return std::nullopt;
     char e = s[i];
     switch (e) {
-      case 'a': out += '\a'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'v': out += '\v'; break;
-      case '\\': out += '\\'; break;
-      case '"': out += '"'; break;
-      case '\'': out += '\''; break;
+      case 'a':
+        out += '\a';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '"':
+        out += '"';
+        break;
+      case '\'':
+        out += '\'';
+        break;
       case 'x':
       case 'u':
       case 'U': {
@@ -275,7 +295,8 @@ Result<BuildInfo> read_buildinfo(const ElfImage& image) {
     ByteReader r(found->bytes);
     uint64_t off = kHeaderSize;
     auto version = read_inline_string(r, off, "Go version");
-    if (!version) return make_error("{}: reading Go build information: {}", image.path(), version.error().message);
+    if (!version)
+      return make_error("{}: reading Go build information: {}", image.path(), version.error().message);
     auto mod = read_inline_string(r, off, "module information");
     if (!mod) return make_error("{}: reading Go build information: {}", image.path(), mod.error().message);
     info.version_string = std::move(*version);
@@ -288,7 +309,8 @@ Result<BuildInfo> read_buildinfo(const ElfImage& image) {
     uint64_t vers_ptr = *r.word(16, ptr_size);  // in range: the header is 32 bytes
     uint64_t mod_ptr = *r.word(16 + ptr_size, ptr_size);
     auto version = read_go_string(image, vers_ptr, ptr_size, big_endian, "Go version");
-    if (!version) return make_error("{}: reading Go build information: {}", image.path(), version.error().message);
+    if (!version)
+      return make_error("{}: reading Go build information: {}", image.path(), version.error().message);
     auto mod = read_go_string(image, mod_ptr, ptr_size, big_endian, "module information");
     if (!mod) return make_error("{}: reading Go build information: {}", image.path(), mod.error().message);
     info.version_string = std::move(*version);

@@ -49,12 +49,12 @@ constexpr Moving kGo126 = {96, 144, 152, 168, 176, 280, 288, 304, 352, 64, 184, 
 OffsetRow make_row(const Moving& v) {
   OffsetRow row{};
   auto set = [&row](RtField f, int64_t value) { row[static_cast<size_t>(f)] = value; };
-  set(RtField::GStackLo, 0);       // g.stack (0) + stack.lo (0)
-  set(RtField::GStackHi, 8);       // g.stack (0) + stack.hi (8)
+  set(RtField::GStackLo, 0);  // g.stack (0) + stack.lo (0)
+  set(RtField::GStackHi, 8);  // g.stack (0) + stack.hi (8)
   set(RtField::GStackguard0, 16);
   set(RtField::GM, 48);
-  set(RtField::GSchedSp, 56);      // g.sched (56) + gobuf.sp (0)
-  set(RtField::GSchedPc, 64);      // g.sched (56) + gobuf.pc (8)
+  set(RtField::GSchedSp, 56);  // g.sched (56) + gobuf.sp (0)
+  set(RtField::GSchedPc, 64);  // g.sched (56) + gobuf.pc (8)
   set(RtField::GSchedBp, v.sched_bp);
   set(RtField::GAtomicstatus, v.atomicstatus);
   set(RtField::GGoid, v.goid);
@@ -82,14 +82,20 @@ std::optional<OffsetRow> offset_table_row(int minor) {
     case 17:
     case 18:
     case 19:
-    case 20: return make_row(kGo117);
+    case 20:
+      return make_row(kGo117);
     case 21:
-    case 22: return make_row(kGo121);
+    case 22:
+      return make_row(kGo121);
     case 23:
-    case 24: return make_row(kGo123);
-    case 25: return make_row(kGo125);
-    case 26: return make_row(kGo126);
-    default: return std::nullopt;
+    case 24:
+      return make_row(kGo123);
+    case 25:
+      return make_row(kGo125);
+    case 26:
+      return make_row(kGo126);
+    default:
+      return std::nullopt;
   }
 }
 

@@ -24,39 +24,66 @@ namespace gotrace {
 
 std::string_view field_name(RtField f) {
   switch (f) {
-    case RtField::GStackLo: return "g.stack.lo";
-    case RtField::GStackHi: return "g.stack.hi";
-    case RtField::GStackguard0: return "g.stackguard0";
-    case RtField::GM: return "g.m";
-    case RtField::GSchedSp: return "g.sched.sp";
-    case RtField::GSchedPc: return "g.sched.pc";
-    case RtField::GSchedBp: return "g.sched.bp";
-    case RtField::GAtomicstatus: return "g.atomicstatus";
-    case RtField::GGoid: return "g.goid";
-    case RtField::GWaitsince: return "g.waitsince";
-    case RtField::GWaitreason: return "g.waitreason";
-    case RtField::GParentGoid: return "g.parentGoid";
-    case RtField::GGopc: return "g.gopc";
-    case RtField::GStartpc: return "g.startpc";
-    case RtField::GLabels: return "g.labels";
-    case RtField::MG0: return "m.g0";
-    case RtField::MProcid: return "m.procid";
-    case RtField::MCurg: return "m.curg";
-    case RtField::MId: return "m.id";
-    case RtField::SudogG: return "sudog.g";
-    case RtField::GSchedlink: return "g.schedlink";
-    case RtField::PollDescRg: return "pollDesc.rg";
-    case RtField::PollDescWg: return "pollDesc.wg";
-    case RtField::Count: break;
+    case RtField::GStackLo:
+      return "g.stack.lo";
+    case RtField::GStackHi:
+      return "g.stack.hi";
+    case RtField::GStackguard0:
+      return "g.stackguard0";
+    case RtField::GM:
+      return "g.m";
+    case RtField::GSchedSp:
+      return "g.sched.sp";
+    case RtField::GSchedPc:
+      return "g.sched.pc";
+    case RtField::GSchedBp:
+      return "g.sched.bp";
+    case RtField::GAtomicstatus:
+      return "g.atomicstatus";
+    case RtField::GGoid:
+      return "g.goid";
+    case RtField::GWaitsince:
+      return "g.waitsince";
+    case RtField::GWaitreason:
+      return "g.waitreason";
+    case RtField::GParentGoid:
+      return "g.parentGoid";
+    case RtField::GGopc:
+      return "g.gopc";
+    case RtField::GStartpc:
+      return "g.startpc";
+    case RtField::GLabels:
+      return "g.labels";
+    case RtField::MG0:
+      return "m.g0";
+    case RtField::MProcid:
+      return "m.procid";
+    case RtField::MCurg:
+      return "m.curg";
+    case RtField::MId:
+      return "m.id";
+    case RtField::SudogG:
+      return "sudog.g";
+    case RtField::GSchedlink:
+      return "g.schedlink";
+    case RtField::PollDescRg:
+      return "pollDesc.rg";
+    case RtField::PollDescWg:
+      return "pollDesc.wg";
+    case RtField::Count:
+      break;
   }
   return "?";
 }
 
 std::string_view source_name(OffsetSource s) {
   switch (s) {
-    case OffsetSource::Dwarf: return "dwarf";
-    case OffsetSource::VersionTable: return "table";
-    case OffsetSource::None: break;
+    case OffsetSource::Dwarf:
+      return "dwarf";
+    case OffsetSource::VersionTable:
+      return "table";
+    case OffsetSource::None:
+      break;
   }
   return "none";
 }
@@ -64,7 +91,8 @@ std::string_view source_name(OffsetSource s) {
 bool RuntimeOffsets::complete_for_tracing() const {
   for (size_t i = 0; i < kRtFieldCount; ++i) {
     auto f = static_cast<RtField>(i);
-    if (f == RtField::GParentGoid || f == RtField::GLabels || f == RtField::PollDescRg || f == RtField::PollDescWg)
+    if (f == RtField::GParentGoid || f == RtField::GLabels || f == RtField::PollDescRg ||
+        f == RtField::PollDescWg)
       continue;
     if (!fields[i].known()) return false;
   }
@@ -77,9 +105,12 @@ namespace {
 // DWARF 4/5 strings may live in. Line, frame, location and range tables are
 // left out, which spares decompressing them (most of the debug data).
 bool needed_debug_section(std::string_view name) {
-  if (name.starts_with(".zdebug_")) name.remove_prefix(8);
-  else if (name.starts_with(".debug_")) name.remove_prefix(7);
-  else return false;
+  if (name.starts_with(".zdebug_"))
+    name.remove_prefix(8);
+  else if (name.starts_with(".debug_"))
+    name.remove_prefix(7);
+  else
+    return false;
   return name == "info" || name == "abbrev" || name == "str" || name == "str_offsets" || name == "line_str" ||
          name == "addr";
 }
@@ -105,9 +136,11 @@ class DwarfSession {
   Result<void> open(const ElfImage& image) {
     auto file = image.file_bytes();
     GElf_Ehdr eh;
-    if (file.empty() || !gelf_getehdr(image.elf(), &eh)) return make_error("{}: bad ELF header", image.path());
+    if (file.empty() || !gelf_getehdr(image.elf(), &eh))
+      return make_error("{}: bad ELF header", image.path());
     size_ = file.size();
-    void* m = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* m =
+        mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return make_error("{}: cannot map {} bytes for DWARF reading", image.path(), size_);
     map_ = m;
     auto* dst = static_cast<uint8_t*>(map_);
@@ -119,7 +152,8 @@ class DwarfSession {
     copy(0, std::max<uint64_t>(eh.e_ehsize, sizeof(Elf64_Ehdr)));
     size_t phnum = 0, shnum = 0, shstrndx = 0;
     if (elf_getphdrnum(image.elf(), &phnum) == 0) copy(eh.e_phoff, uint64_t{eh.e_phentsize} * phnum);
-    if (elf_getshdrnum(image.elf(), &shnum) == 0) copy(eh.e_shoff, uint64_t{eh.e_shentsize} * std::max<size_t>(shnum, 1));
+    if (elf_getshdrnum(image.elf(), &shnum) == 0)
+      copy(eh.e_shoff, uint64_t{eh.e_shentsize} * std::max<size_t>(shnum, 1));
     bool names = elf_getshdrstrndx(image.elf(), &shstrndx) == 0;
     size_t index = 0;
     for (Elf_Scn* scn = elf_nextscn(image.elf(), nullptr); scn; scn = elf_nextscn(image.elf(), scn)) {
@@ -237,7 +271,8 @@ Result<RuntimeOffsets> offsets_from_dwarf(const ElfImage& image) {
     uint8_t unit_type = 0;
     Dwarf_Die cudie;
     size_t units = 0;
-    while (remaining > 0 && dwarf_get_units(dw.get(), cu, &next, &version, &unit_type, &cudie, nullptr) == 0) {
+    while (remaining > 0 &&
+           dwarf_get_units(dw.get(), cu, &next, &version, &unit_type, &cudie, nullptr) == 0) {
       cu = next;
       if (++units > 1000000) break;  // corrupt unit chain
       if (dwarf_tag(&cudie) != DW_TAG_compile_unit && dwarf_tag(&cudie) != DW_TAG_partial_unit) continue;

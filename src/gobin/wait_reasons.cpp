@@ -30,12 +30,12 @@ constexpr uint64_t kMaxNameLen = 256;
 
 Result<WaitReasons> wait_reasons_from_binary(const ElfImage& image) {
   const ElfSymbol* sym = image.symbol("runtime.waitReasonStrings");
-  if (!sym)
-    return make_error("{} has no runtime.waitReasonStrings symbol (stripped binary?)", image.path());
+  if (!sym) return make_error("{} has no runtime.waitReasonStrings symbol (stripped binary?)", image.path());
   const unsigned ptr = image.ptr_size();
   const uint64_t entry = 2ull * ptr;  // a Go string header {ptr, len}
   if (sym->size == 0 || sym->size % entry != 0 || sym->size / entry > kMaxReasons)
-    return make_error("{}: runtime.waitReasonStrings has an unexpected size ({} bytes)", image.path(), sym->size);
+    return make_error("{}: runtime.waitReasonStrings has an unexpected size ({} bytes)", image.path(),
+                      sym->size);
   auto table = image.bytes_at_vaddr(sym->value, sym->size);
   if (!table)
     return make_error("{}: runtime.waitReasonStrings at {:#x} is not in the file", image.path(), sym->value);
@@ -66,6 +66,7 @@ Result<WaitReasons> wait_reasons_from_table(const GoVersion& version) {
   // Verified against src/runtime/runtime2.go (the waitReason constants and
   // waitReasonStrings) of go1.17.13 … go1.26.11, and against the
   // runtime.waitReasonStrings of binaries those toolchains built.
+  // clang-format off
   static const std::vector<std::string> kGo117 = {
       "", "GC assist marking", "IO wait", "chan receive (nil chan)", "chan send (nil chan)", "dumping heap",
       "garbage collection", "garbage collection scan", "panicwait", "select", "select (no cases)", "GC assist wait",
@@ -124,22 +125,38 @@ Result<WaitReasons> wait_reasons_from_table(const GoVersion& version) {
     return v;
   }();
 
+  // clang-format on
+
   if (version.major != 1 || version.minor < kOldestSupportedMinor || version.minor > kNewestKnownMinor)
-    return make_error("no wait reason table for {} (gotrace has tables for go1.{} to go1.{})", version.short_name(),
-                      kOldestSupportedMinor, kNewestKnownMinor);
+    return make_error("no wait reason table for {} (gotrace has tables for go1.{} to go1.{})",
+                      version.short_name(), kOldestSupportedMinor, kNewestKnownMinor);
   WaitReasons out;
   out.source = WaitReasonSource::VersionTable;
   switch (version.minor) {
     case 17:
     case 18:
-    case 19: out.names = kGo117; break;
+    case 19:
+      out.names = kGo117;
+      break;
     case 20:
-    case 21: out.names = kGo120; break;
-    case 22: out.names = kGo122; break;
-    case 23: out.names = kGo123; break;
-    case 24: out.names = kGo124; break;
-    case 25: out.names = kGo125; break;
-    default: out.names = kGo126; break;
+    case 21:
+      out.names = kGo120;
+      break;
+    case 22:
+      out.names = kGo122;
+      break;
+    case 23:
+      out.names = kGo123;
+      break;
+    case 24:
+      out.names = kGo124;
+      break;
+    case 25:
+      out.names = kGo125;
+      break;
+    default:
+      out.names = kGo126;
+      break;
   }
   return out;
 }
@@ -148,9 +165,10 @@ Result<WaitReasons> resolve_wait_reasons(const ElfImage& image, const std::optio
   auto from_binary = wait_reasons_from_binary(image);
   if (from_binary) return from_binary;
   if (!version)
-    return make_error("cannot determine the wait reason names: {}; the Go version is unknown, so the built-in "
-                      "table cannot be used",
-                      from_binary.error().message);
+    return make_error(
+        "cannot determine the wait reason names: {}; the Go version is unknown, so the built-in "
+        "table cannot be used",
+        from_binary.error().message);
   auto table = wait_reasons_from_table(*version);
   if (!table)
     return make_error("cannot determine the wait reason names: {}; {}", from_binary.error().message,

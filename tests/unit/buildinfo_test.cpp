@@ -259,7 +259,7 @@ TEST_CASE("the pre-1.18 pointer format is read through string headers", "[buildi
 TEST_CASE("truncated and mutated buildinfo never crashes the reader", "[buildinfo]") {
   std::mt19937_64 rng(0x60b11d1f0);
   int accepted = 0, rejected = 0;
-  for (const auto& f : fixtures()) {
+  for (const auto& f : fixtures_of("analyze")) {
     if (f.variant != "stripped" || (minor_of(f) != 19 && minor_of(f) != 26)) continue;  // 4 fixtures
     INFO(f.label());
     auto img = open_image(f.path);
@@ -309,10 +309,11 @@ TEST_CASE("truncated and mutated buildinfo never crashes the reader", "[buildinf
 // Whole files mutated where it hurts most (ELF header, program and section
 // header tables) or anywhere, or cut short: ElfImage::from_bytes and the
 // readers of this module must fail cleanly or return sane values.
-TEST_CASE("mutated and truncated whole fixture files never crash the readers", "[buildinfo][offsets][waitreasons]") {
+TEST_CASE("mutated and truncated whole fixture files never crash the readers",
+          "[buildinfo][offsets][waitreasons]") {
   std::mt19937_64 rng(0xe1f5eed);
   int images = 0, parsed = 0;
-  for (const auto& f : fixtures()) {
+  for (const auto& f : fixtures_of("analyze")) {
     if (f.arch != "amd64" || (f.variant != "default" && f.variant != "stripped") ||
         (minor_of(f) != 19 && minor_of(f) != 26))
       continue;  // 4 fixtures
@@ -328,9 +329,15 @@ TEST_CASE("mutated and truncated whole fixture files never crash the readers", "
       for (int k = 0; k < n; ++k) {
         uint64_t at;
         switch (rng() % 3) {
-          case 0: at = rng() % 4096; break;                       // ELF header, program headers
-          case 1: at = shtab + rng() % std::max<uint64_t>(shtab_size, 1); break;  // section headers
-          default: at = rng() % bytes.size(); break;
+          case 0:
+            at = rng() % 4096;
+            break;  // ELF header, program headers
+          case 1:
+            at = shtab + rng() % std::max<uint64_t>(shtab_size, 1);
+            break;  // section headers
+          default:
+            at = rng() % bytes.size();
+            break;
         }
         bytes[at] = static_cast<uint8_t>(rng());
       }
