@@ -77,7 +77,7 @@ int gopark_entry(struct pt_regs *ctx) {
   struct gt_parked p = {};
   p.t_park_ns = bpf_ktime_get_ns();
   p.reason = reason;
-  p.stack_id = capture_stack(ctx, &b);
+  p.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
   if (bpf_map_update_elem(&parked, &goid, &p, BPF_ANY) != 0) {
     count(GT_CNT_DROP_PARKED_FULL);
     return 0;
@@ -165,9 +165,14 @@ int ready_entry(struct pt_regs *ctx) {
     return 0;
   }
   __u64 waker = user_g(g);
-  struct stack_bounds b = {};
-  bounds_for(g, &b);
-  __u64 waker_stack = capture_stack(ctx, &b);
+  __u64 waker_stack;
+  if (waker && waker != g) {
+    waker_stack = capture_saved_stack(waker);  /* on g0 via systemstack: its saved context */
+  } else {
+    struct stack_bounds b = {};
+    bounds_for(g, &b);
+    waker_stack = capture_entry_stack(ctx, &b, GT_MAX_WAKER_DEPTH);  /* the runtime itself (timers, GC) */
+  }
   end_wait(goid, waker ? GT_WAKER_GOROUTINE : GT_WAKER_RUNTIME, goid_of(waker), waker_stack);
   return 0;
 }

@@ -23,7 +23,8 @@ struct {
   __type(value, __u64);
 } counters SEC(".maps");
 
-/* Interned stacks: id (a hash of the PCs) -> PCs. */
+/* Stacks we walk ourselves (wakers, from a goroutine's saved context):
+ * id (a hash of the PCs) -> PCs. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 32768);
@@ -129,38 +130,65 @@ static long unwind_step(__u32 i, void *data) {
   return 0;
 }
 
-/* Unwinds from a probe at a function's entry (before its prologue ran): the
- * PC, the return address at [SP], then the frame-pointer chain. Frames must
- * lie on the current stack, or — once, when running on g0 — on the user
- * goroutine's stack that systemstack switched from. Returns the interned
- * stack id (0 = unknown). */
-static __always_inline __u64 capture_stack(struct pt_regs *ctx, struct stack_bounds *b) {
-  __u32 zero = 0;
-  struct gt_stack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
-  if (!st) return GT_NO_STACK;
-
-  struct gt_unwind u = {.st = st, .b = b, .hash = 0xcbf29ce484222325ULL};
-  __u64 pc = PT_REGS_IP(ctx);
-  st->pcs[0] = pc;
-  u.hash = (u.hash ^ pc) * 0x100000001b3ULL;
-  u.n = 1;
-  __u64 ret = read_u64(PT_REGS_SP(ctx));
-  if (ret) {
-    st->pcs[1] = ret;
-    u.hash = (u.hash ^ ret) * 0x100000001b3ULL;
-    u.n = 2;
-  }
-  u.fp = PT_REGS_FP(ctx);
-  bpf_loop(GT_MAX_STACK_DEPTH, unwind_step, &u, 0);
-  st->len = u.n;
-  __u64 id = u.hash | 1;
+/* Interns the stack walked so far in *u; returns its id (0 = unknown). */
+static __always_inline __u64 intern_walk(struct gt_unwind *u) {
+  u->st->len = u->n;
+  __u64 id = u->hash | 1;
   if (bpf_map_lookup_elem(&stacks, &id)) return id;
-  long err = bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST);
+  long err = bpf_map_update_elem(&stacks, &id, u->st, BPF_NOEXIST);
   if (err && err != -17 /* EEXIST */) {
     count(GT_CNT_DROP_STACKS_FULL);
     return GT_NO_STACK;
   }
   return id;
+}
+
+static __always_inline struct gt_stack *walk_scratch(void) {
+  __u32 zero = 0;
+  return bpf_map_lookup_elem(&stack_scratch, &zero);
+}
+
+static __always_inline void walk_push(struct gt_unwind *u, __u64 pc) {
+  __u32 n = u->n;
+  if (n < GT_MAX_STACK_DEPTH) {
+    u->st->pcs[n] = pc;
+    u->hash = (u->hash ^ pc) * 0x100000001b3ULL;
+    u->n = n + 1;
+  }
+}
+
+/* The stack of a goroutine that is not running on this thread right now,
+ * from its saved context (g.sched.pc / g.sched.bp): how Go's own tracer gets
+ * a waker's stack while it runs ready() on the system stack. */
+static __always_inline __u64 capture_saved_stack(__u64 g) {
+  struct gt_stack *st = walk_scratch();
+  if (!st || !g) return GT_NO_STACK;
+  struct stack_bounds b = {.lo1 = read_u64(g + off.g_stack_lo), .hi1 = read_u64(g + off.g_stack_hi)};
+  struct gt_unwind u = {.st = st, .b = &b, .hash = 0xcbf29ce484222325ULL};
+  __u64 pc = read_u64(g + off.g_sched_pc);
+  if (!pc) return GT_NO_STACK;
+  walk_push(&u, pc);
+  u.fp = read_u64(g + off.g_sched_bp);
+  bpf_loop(GT_MAX_WAKER_DEPTH, unwind_step, &u, 0);
+  return intern_walk(&u);
+}
+
+/* The stack at a function-entry probe (before the prologue ran): the PC, the
+ * return address at [SP], then the frame-pointer chain, at most max_frames
+ * deep. Frames must lie on the current stack, or — once, when running on
+ * g0 — on the user goroutine's stack that systemstack switched from.
+ * (bpf_get_stackid's kernel unwinder would miss [SP], and measured slower
+ * here than this walk.) Returns the interned stack id (0 = unknown). */
+static __always_inline __u64 capture_entry_stack(struct pt_regs *ctx, struct stack_bounds *b, __u32 max_frames) {
+  struct gt_stack *st = walk_scratch();
+  if (!st) return GT_NO_STACK;
+  struct gt_unwind u = {.st = st, .b = b, .hash = 0xcbf29ce484222325ULL};
+  walk_push(&u, PT_REGS_IP(ctx));
+  __u64 ret = read_u64(PT_REGS_SP(ctx));
+  if (ret) walk_push(&u, ret);
+  u.fp = PT_REGS_FP(ctx);
+  bpf_loop(max_frames, unwind_step, &u, 0);
+  return intern_walk(&u);
 }
 
 /* Bounds for unwinding from a probe whose g register holds g. */

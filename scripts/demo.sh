@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds gotrace, starts
-# the bundled demo service (scripts/demo) and shows what gotrace sees in it.
+# the bundled demo service (scripts/demo: HTTP handlers, a worker pool fed by
+# channels, a mutex-guarded cache, a ticker, and its own load), traces where
+# its goroutines block for a few seconds, prints the report, stops the demo.
+#   scripts/demo.sh [SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/build.sh"
+secs=${1:-5}
+"$root/scripts/build.sh" >/dev/null
 build=${GOTRACE_BUILD_DIR:-$root/build}
 (cd "$root/scripts/demo" && go build -o "$build/demo" .)
 
-"$build/demo" -duration 60s >"$build/demo.log" 2>&1 &
+"$build/demo" >"$build/demo.log" 2>&1 &
 demo_pid=$!
 trap 'kill $demo_pid 2>/dev/null || true' EXIT
-sleep 1
-echo "== gotrace info -p $demo_pid"
-"$build/gotrace" info -p "$demo_pid"
+until grep -q "serving" "$build/demo.log" 2>/dev/null; do sleep 0.1; done
+cat "$build/demo.log"
+
+run() { echo; echo "\$ $*"; "$@"; }
+if [[ $(id -u) -ne 0 ]]; then
+  echo "demo: tracing needs root; showing what gotrace sees without it" >&2
+  run "$build/gotrace" info -p "$demo_pid"
+  exit 0
+fi
+run "$build/gotrace" block -p "$demo_pid" -d "${secs}s" --top 5

@@ -38,11 +38,27 @@ const std::vector<Frame>& StackTable::frames(uint64_t id) {
   return symbolized_.emplace(id, std::move(out)).first->second;
 }
 
-const Frame* StackTable::user_frame(uint64_t id) {
+std::optional<size_t> StackTable::headline_index(uint64_t id) {
   const auto& fs = frames(id);
-  for (const auto& f : fs)
-    if (!is_std_function(f.function)) return &f;
-  return fs.empty() ? nullptr : &fs.back();
+  for (size_t i = 0; i < fs.size(); ++i)
+    if (!is_std_function(fs[i].function)) return i;
+  // All standard library (net/http's own goroutines, timers …): the function
+  // the goroutine was started with says the most.
+  for (size_t i = fs.size(); i-- > 0;) {
+    const std::string& f = fs[i].function;
+    if (f == "runtime.goexit" || f == "runtime.main" || f.find(".gowrap") != std::string::npos ||
+        f == "runtime.mstart" || f == "runtime.mstart0" || f == "runtime.mstart1" || f == "runtime.systemstack" ||
+        f == "runtime.mcall")
+      continue;
+    return i;
+  }
+  if (fs.empty()) return std::nullopt;
+  return 0;
+}
+
+const Frame* StackTable::user_frame(uint64_t id) {
+  auto i = headline_index(id);
+  return i ? &frames(id)[*i] : nullptr;
 }
 
 }  // namespace gotrace

@@ -51,15 +51,11 @@ struct StackSummary {
 
 StackSummary summarize(StackTable& st, uint64_t id) {
   StackSummary s;
+  auto i = st.headline_index(id);
+  if (!i) return s;
   const auto& fs = st.frames(id);
-  for (size_t i = 0; i < fs.size(); ++i) {
-    if (!is_std_function(fs[i].function)) {
-      s.user = &fs[i];
-      if (i > 0) s.via = &fs[i - 1];
-      return s;
-    }
-  }
-  if (!fs.empty()) s.user = &fs.back();
+  s.user = &fs[*i];
+  if (*i > 0 && !is_std_function(s.user->function)) s.via = &fs[*i - 1];
   return s;
 }
 
@@ -69,13 +65,9 @@ void print_stack(StackTable& st, uint64_t id, std::ostream& out, size_t max_fram
     fmt::print(out, "{}(stack not recorded)\n", indent);
     return;
   }
-  size_t first_user = fs.size();
-  for (size_t i = 0; i < fs.size(); ++i)
-    if (!is_std_function(fs[i].function)) {
-      first_user = i;
-      break;
-    }
-  size_t start = first_user == fs.size() ? 0 : (first_user > 0 ? first_user - 1 : 0);
+  // From just above the user's frame; a stack that is all standard library in full.
+  size_t headline = st.headline_index(id).value_or(0);
+  size_t start = headline > 0 && !is_std_function(fs[headline].function) ? headline - 1 : 0;
   if (start > 0) fmt::print(out, "{}… {} runtime frames\n", indent, start);
   size_t shown = 0;
   for (size_t i = start; i < fs.size() && shown < max_frames; ++i, ++shown) {

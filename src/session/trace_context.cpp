@@ -82,6 +82,8 @@ gt_offsets TraceContext::bpf_offsets() const {
   out.g_stack_hi = v(RtField::GStackHi);
   out.g_stackguard0 = v(RtField::GStackguard0);
   out.g_schedlink = v(RtField::GSchedlink);
+  out.g_sched_pc = v(RtField::GSchedPc);
+  out.g_sched_bp = v(RtField::GSchedBp);
   out.m_g0 = v(RtField::MG0);
   out.m_curg = v(RtField::MCurg);
   return out;

@@ -8,7 +8,8 @@
 #include <linux/types.h>
 #endif
 
-#define GT_MAX_STACK_DEPTH 48
+#define GT_MAX_STACK_DEPTH 48      /* frames kept per stack */
+#define GT_MAX_WAKER_DEPTH 16      /* frames walked for a waker (its user code is near the top) */
 #define GT_HIST_BUCKETS 40 /* log2(ns): 1ns .. ~9 minutes */
 #define GT_NO_STACK 0ULL
 
@@ -20,6 +21,8 @@ struct gt_offsets {
   __u32 g_stack_hi;
   __u32 g_stackguard0;
   __u32 g_schedlink;
+  __u32 g_sched_pc;
+  __u32 g_sched_bp;
   __u32 m_g0;
   __u32 m_curg;
 };

@@ -5,6 +5,7 @@
 #include "gotrace/gobin/pclntab.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -32,7 +33,10 @@ class StackTable {
   // Symbolized frames, innermost first, inlined frames expanded. Unknown id:
   // empty. Unknown PCs appear as "?" with the address.
   const std::vector<Frame>& frames(uint64_t id);
-  // The first frame outside the standard library (what the user's code was doing).
+  // The frame that names the stack for a person: the first frame outside the
+  // standard library (what the user's code was doing), or, for a stack that
+  // is all standard library, the function its goroutine was started with.
+  std::optional<size_t> headline_index(uint64_t id);
   const Frame* user_frame(uint64_t id);
 
  private:

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Overhead of `gotrace block`, measured side by side in one run:
+#   untraced  |  gotrace block  |  the naive way (bpftrace: a uprobe on the first
+#   instruction of runtime.gopark, counting by user stack and wait reason)
+# on (1) a channel ping-pong (park-heavy) and (2) a net/http server under wrk.
+# Prints ratios and the cost per probed event. Needs root.
+#   scripts/bench-overhead.sh [ROUNDS] [WRK_SECONDS]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+rounds=${1:-200000}
+wrk_s=${2:-8}
+build=${GOTRACE_BUILD_DIR:-$root/build}
+[[ $(id -u) -eq 0 ]] || { echo "bench-overhead: needs root" >&2; exit 1; }
+"$root/scripts/build.sh" >/dev/null
+"$root/scripts/setup.sh" --no-toolchains >/dev/null
+out=$build/bench
+mkdir -p "$out"
+(cd "$root/scripts/bench" && go build -o "$out/pingpong" ./pingpong && go build -o "$out/httpserver" ./httpserver)
+gotrace=$build/gotrace
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+# Starts a tracer (mode: none|gotrace|naive) on PID and waits until it is attached.
+start_tracer() {  # mode pid binary
+  local mode=$1 pid=$2 bin=$3
+  case $mode in
+    none) tracer_pid="" ;;
+    gotrace)
+      "$gotrace" block -p "$pid" --no-status >"$tmp/gotrace.out" 2>"$tmp/gotrace.err" &
+      tracer_pid=$!
+      until grep -q "^Tracing" "$tmp/gotrace.err" 2>/dev/null; do sleep 0.05; done ;;
+    naive)
+      # BEGIN fires once every probe is attached.
+      bpftrace -p "$pid" -e "BEGIN { printf(\"attached\\n\"); }
+        uprobe:$bin:runtime.gopark { @[ustack(perf, 48), reg(\"cx\") & 0xff] = count(); }" \
+        >"$tmp/naive.out" 2>&1 &
+      tracer_pid=$!
+      until grep -q "^attached" "$tmp/naive.out" 2>/dev/null; do sleep 0.05; done ;;
+  esac
+}
+stop_tracer() {
+  [[ -n ${tracer_pid:-} ]] || return 0
+  kill -INT "$tracer_pid" 2>/dev/null || true
+  wait "$tracer_pid" 2>/dev/null || true
+}
+
+pingpong() {  # mode -> elapsed ns
+  local mode=$1
+  coproc PP { "$out/pingpong" -rounds "$rounds"; }
+  local line pid
+  read -r line <&"${PP[0]}"
+  pid=${line#ready }
+  start_tracer "$mode" "$pid" "$out/pingpong"
+  kill -USR1 "$pid"
+  read -r line <&"${PP[0]}"
+  wait "$PP_PID" 2>/dev/null || true
+  stop_tracer
+  echo "${line#elapsed_ns }"
+}
+
+http() {  # mode -> requests/s
+  local mode=$1
+  coproc HS { "$out/httpserver"; }
+  local line pid addr
+  read -r line <&"${HS[0]}"
+  pid=$(echo "$line" | awk '{print $2}')
+  addr=$(echo "$line" | awk '{print $3}')
+  start_tracer "$mode" "$pid" "$out/httpserver"
+  wrk -t2 -c64 -d"${wrk_s}s" "http://$addr/x" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+  stop_tracer
+  kill "$pid" 2>/dev/null; wait "$HS_PID" 2>/dev/null || true
+}
+
+echo "gotrace overhead, $(date -u +%F), $(nproc) CPUs, Linux $(uname -r)"
+echo
+echo "1) channel ping-pong, $rounds round trips ($((2 * rounds)) parks)"
+pp_none=$(pingpong none); pp_gt=$(pingpong gotrace); pp_naive=$(pingpong naive)
+parks=$((2 * rounds))
+awk -v n="$pp_none" -v g="$pp_gt" -v b="$pp_naive" -v p="$parks" 'BEGIN {
+  printf "   untraced        %8.1f ms\n", n/1e6
+  printf "   gotrace block   %8.1f ms   x%.2f   %.2f µs per park\n", g/1e6, g/n, (g-n)/p/1e3
+  printf "   naive bpftrace  %8.1f ms   x%.2f   %.2f µs per park\n", b/1e6, b/n, (b-n)/p/1e3
+  printf "   gotrace slowdown is %.1f%% of the naive one ((x_gotrace-1)/(x_naive-1))\n", 100*(g-n)/(b-n)
+}'
+echo
+echo "2) net/http server, wrk -t2 -c64 ${wrk_s}s"
+h_none=$(http none); h_gt=$(http gotrace); h_naive=$(http naive)
+awk -v n="$h_none" -v g="$h_gt" -v b="$h_naive" 'BEGIN {
+  printf "   untraced        %9.0f req/s\n", n
+  printf "   gotrace block   %9.0f req/s   %.1f%% of untraced\n", g, 100*g/n
+  printf "   naive bpftrace  %9.0f req/s   %.1f%% of untraced\n", b, 100*b/n
+}'

@@ -1,0 +1,3 @@
+module gotrace.bench
+
+go 1.19
