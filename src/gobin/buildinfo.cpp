@@ -312,9 +312,14 @@ Result<BuildInfo> read_buildinfo(const ElfImage& image) {
     if (!version)
       return make_error("{}: reading Go build information: {}", image.path(), version.error().message);
     auto mod = read_go_string(image, mod_ptr, ptr_size, big_endian, "module information");
-    if (!mod) return make_error("{}: reading Go build information: {}", image.path(), mod.error().message);
+    // A program built without module information (GOPATH mode, e.g. the go1.17
+    // toolchain's own `go`) keeps a zero string header in .bss: no bytes in
+    // the file, and no module information — not an error.
+    bool zero_initialised = !mod && image.segment_of_vaddr(mod_ptr) && !image.bytes_at_vaddr(mod_ptr, ptr_size);
+    if (!mod && !zero_initialised)
+      return make_error("{}: reading Go build information: {}", image.path(), mod.error().message);
     info.version_string = std::move(*version);
-    raw_mod = std::move(*mod);
+    if (mod) raw_mod = std::move(*mod);
   }
 
   if (info.version_string.empty())
