@@ -18,31 +18,9 @@ std::string_view format_name(PclntabFormat f) {
 
 // --- Impl: raw decoding ---------------------------------------------------
 
-std::optional<uint32_t> Pclntab::Impl::find_index(uint64_t pc) const {
-  if (format == PclntabFormat::Go116) {
-    if (pc < entry_at(0) || pc >= entry_at(nfunc)) return std::nullopt;
-    uint32_t lo = 0, hi = nfunc;  // entry(lo) <= pc < entry(hi)
-    while (hi - lo > 1) {
-      uint32_t mid = lo + (hi - lo) / 2;
-      if (entry_at(mid) <= pc) lo = mid; else hi = mid;
-    }
-    return lo;
-  }
-  // 1.18+: compare 32-bit offsets from the text start in place.
-  if (pc < text_start || pc - text_start > UINT32_MAX) return std::nullopt;
-  const uint32_t off = static_cast<uint32_t>(pc - text_start);
-  const uint8_t* tab = pclntable.data();
-  if (off < rd32(tab) || off >= rd32(tab + size_t{nfunc} * 8)) return std::nullopt;
-  uint32_t lo = 0, hi = nfunc;
-  while (hi - lo > 1) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    if (rd32(tab + size_t{mid} * 8) <= off) lo = mid; else hi = mid;
-  }
-  return lo;
-}
-
 bool Pclntab::Impl::decode_func(uint32_t index, FuncView& f) const {
   if (index >= nfunc) return false;
+  f.index = index;
   const uint64_t funcoff = funcoff_at(index);
   const uint64_t size = pclntable.size();
   if (funcoff > size || size - funcoff < func_header_size) return false;
@@ -78,23 +56,6 @@ bool Pclntab::Impl::decode_func(uint32_t index, FuncView& f) const {
   return true;
 }
 
-std::optional<int32_t> Pclntab::Impl::pcvalue(uint32_t off, uint64_t entry, uint64_t target) const {
-  if (off == 0 || off >= pctab.size()) return std::nullopt;
-  const uint8_t* p = pctab.data() + off;
-  const uint8_t* end = pctab.data() + pctab.size();
-  uint32_t val = static_cast<uint32_t>(-1);
-  uint64_t pc = entry;
-  for (bool first = true;; first = false) {
-    uint32_t uv, pcdelta;
-    if (!pcln::read_varint(p, end, uv)) return std::nullopt;
-    if (uv == 0 && !first) return std::nullopt;  // end of table: target not covered
-    val += (uv & 1) ? ~(uv >> 1) : (uv >> 1);    // zig-zag, in modular arithmetic
-    if (!pcln::read_varint(p, end, pcdelta)) return std::nullopt;
-    pc += uint64_t{pcdelta} * quantum;
-    if (target < pc) return static_cast<int32_t>(val);
-  }
-}
-
 std::string_view Pclntab::Impl::func_name(int32_t name_off) const {
   if (name_off < 0 || static_cast<uint64_t>(name_off) >= funcnametab.size()) return {};
   const char* s = reinterpret_cast<const char*>(funcnametab.data()) + name_off;
@@ -112,11 +73,6 @@ std::string_view Pclntab::Impl::file_name(uint32_t cu_offset, int32_t fileno) co
   const char* s = reinterpret_cast<const char*>(filetab.data()) + off;
   const void* nul = std::memchr(s, 0, filetab.size() - off);
   return nul ? std::string_view(s, static_cast<const char*>(nul) - s) : std::string_view();
-}
-
-std::optional<int32_t> Pclntab::Impl::pcdata_value(const FuncView& f, uint32_t table, uint64_t pc) const {
-  if (table >= f.npcdata) return std::nullopt;
-  return pcvalue(rd32(f.pcdata + table * 4), f.entry, pc);
 }
 
 bool Pclntab::Impl::inline_entry(const FuncView& f, int32_t ix, int32_t& name_off, int32_t& parent_pc) const {
@@ -148,6 +104,14 @@ bool Pclntab::Impl::inline_entry(const FuncView& f, int32_t ix, int32_t& name_of
   return true;
 }
 
+bool Pclntab::Impl::has_inline_tree(const FuncView& f) const {
+  if (f.npcdata <= static_cast<uint32_t>(pcln::kPcdataInlTreeIndex) ||
+      f.nfuncdata <= static_cast<uint32_t>(pcln::kFuncdataInlTree))
+    return false;
+  if (format == PclntabFormat::Go116) return rdword(f.funcdata + pcln::kFuncdataInlTree * ptr_size) != 0;
+  return rd32(f.funcdata + pcln::kFuncdataInlTree * 4) != UINT32_MAX;
+}
+
 std::string_view Pclntab::Impl::name_of_index(uint32_t index) const {
   if (index >= nfunc) return {};
   uint64_t pos = funcoff_at(index) + (format == PclntabFormat::Go116 ? ptr_size : 4);
@@ -158,7 +122,7 @@ std::string_view Pclntab::Impl::name_of_index(uint32_t index) const {
 std::string_view Pclntab::Impl::file_at_entry(uint32_t index) const {
   FuncView f;
   if (!decode_func(index, f)) return {};
-  auto fileno = pcvalue(f.pcfile, f.entry, f.entry);
+  auto fileno = pcvalue(f, pcln::PcTable::File, f.entry);
   return fileno ? file_name(f.cu_offset, *fileno) : std::string_view();
 }
 
@@ -270,8 +234,38 @@ std::optional<GoFunc> Pclntab::function_by_name(std::string_view name) const {
 }
 
 void Pclntab::symbolize(uint64_t pc, std::vector<GoFrame>& out) const {
+  Impl& m = *impl_;
+  // The cache (~700 KB) pays off only for a table that is queried a lot.
+  if (m.uncached_calls.load(std::memory_order_relaxed) < pcln::ResultCache::kWarmup) {
+    m.uncached_calls.fetch_add(1, std::memory_order_relaxed);
+    m.symbolize_uncached(pc, out);
+    return;
+  }
+  std::call_once(m.results_once, [&m] { m.results = std::make_unique<pcln::ResultCache>(); });
+  pcln::ResultCache& cache = *m.results;
+  const size_t slot = pcln::ResultCache::slot_of(pc);
+  {
+    std::lock_guard lock(cache.stripe(slot));
+    const auto& e = cache.slots[slot];
+    if (e.valid && e.pc == pc) {
+      out.assign(e.frames, e.frames + e.n);
+      return;
+    }
+  }
+  m.symbolize_uncached(pc, out);
+  if (out.size() <= pcln::ResultCache::kMaxFrames) {
+    std::lock_guard lock(cache.stripe(slot));
+    auto& e = cache.slots[slot];
+    e.valid = true;
+    e.pc = pc;
+    e.n = static_cast<uint8_t>(out.size());
+    std::copy(out.begin(), out.end(), e.frames);
+  }
+}
+
+void Pclntab::Impl::symbolize_uncached(uint64_t pc, std::vector<GoFrame>& out) const {
   out.clear();
-  const Impl& m = *impl_;
+  const Impl& m = *this;
   auto idx = m.find_index(pc);
   FuncView f;
   if (!idx || !m.decode_func(*idx, f)) return;
@@ -279,13 +273,14 @@ void Pclntab::symbolize(uint64_t pc, std::vector<GoFrame>& out) const {
     GoFrame fr;
     fr.function = name;
     fr.inlined = inlined;
-    if (auto fileno = m.pcvalue(f.pcfile, f.entry, at)) fr.file = m.file_name(f.cu_offset, *fileno);
-    if (auto line = m.pcvalue(f.pcln, f.entry, at)) fr.line = *line;
+    if (auto fileno = m.pcvalue(f, pcln::PcTable::File, at)) fr.file = m.file_name(f.cu_offset, *fileno);
+    if (auto line = m.pcvalue(f, pcln::PcTable::Line, at)) fr.line = *line;
     out.push_back(fr);
   };
   uint64_t cur = pc;
-  for (int depth = 0; depth < pcln::kMaxInlineDepth; ++depth) {
-    auto ix = m.pcdata_value(f, pcln::kPcdataInlTreeIndex, cur);
+  const int max_depth = m.has_inline_tree(f) ? pcln::kMaxInlineDepth : 0;
+  for (int depth = 0; depth < max_depth; ++depth) {
+    auto ix = m.pcvalue(f, pcln::PcTable::Inline, cur);
     int32_t name_off, parent_pc;
     if (!ix || *ix < 0 || !m.inline_entry(f, *ix, name_off, parent_pc)) break;
     frame(m.func_name(name_off), cur, true);
@@ -307,8 +302,8 @@ std::optional<GoFrame> Pclntab::line_of(uint64_t pc) const {
   if (!idx || !m.decode_func(*idx, f)) return std::nullopt;
   GoFrame fr;
   fr.function = m.func_name(f.name_off);
-  if (auto fileno = m.pcvalue(f.pcfile, f.entry, pc)) fr.file = m.file_name(f.cu_offset, *fileno);
-  if (auto line = m.pcvalue(f.pcln, f.entry, pc)) fr.line = *line;
+  if (auto fileno = m.pcvalue(f, pcln::PcTable::File, pc)) fr.file = m.file_name(f.cu_offset, *fileno);
+  if (auto line = m.pcvalue(f, pcln::PcTable::Line, pc)) fr.line = *line;
   return fr;
 }
 
@@ -317,7 +312,7 @@ std::optional<int32_t> Pclntab::sp_delta(uint64_t pc) const {
   auto idx = m.find_index(pc);
   FuncView f;
   if (!idx || !m.decode_func(*idx, f)) return std::nullopt;
-  return m.pcvalue(f.pcsp, f.entry, pc);
+  return m.pcvalue(f, pcln::PcTable::Sp, pc);
 }
 
 }  // namespace gotrace

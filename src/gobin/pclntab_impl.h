@@ -9,6 +9,7 @@
 
 #include "gotrace/gobin/pclntab.h"
 
+#include <atomic>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -62,9 +63,47 @@ inline bool read_varint(const uint8_t*& p, const uint8_t* end, uint32_t& out) {
   return false;
 }
 
+// Decoder state after some entries of a pcvalue table, relative to the
+// function entry: lets a query on a long table resume near its target.
+struct Checkpoint {
+  uint32_t pc_off;  // end PC of the entry, minus the function entry
+  uint32_t val;     // its value
+  uint32_t pos;     // offset in pctab of the next entry
+};
+
+struct CheckpointTable {
+  std::vector<Checkpoint> cps;
+};
+
+// The pcvalue tables symbolization reads, each with its checkpoint slot.
+enum class PcTable : unsigned { Sp = 0, File = 1, Line = 2, Inline = 3 };
+inline constexpr unsigned kPcTables = 4;
+
+// Recent symbolize() results: PCs repeat (a traced program's stacks do), and
+// a hit costs a hash and a copy instead of the table walk. Direct-mapped,
+// lock-striped so that queries from several threads stay safe.
+struct ResultCache {
+  static constexpr size_t kSlots = 4096;  // power of two
+  static constexpr size_t kStripes = 64;
+  static constexpr size_t kMaxFrames = 4;  // deeper expansions are not cached
+  static constexpr uint32_t kWarmup = 1024;  // calls answered before the cache is made
+  struct Entry {
+    uint64_t pc = 0;
+    bool valid = false;
+    uint8_t n = 0;
+    GoFrame frames[kMaxFrames];
+  };
+  static size_t slot_of(uint64_t pc) { return (pc * 0x9e3779b97f4a7c15ull) >> 52; }  // top 12 bits
+  std::mutex& stripe(size_t slot) { return stripes[slot % kStripes]; }
+  std::mutex stripes[kStripes];
+  Entry slots[kSlots];
+};
+static_assert(ResultCache::kSlots == size_t{1} << 12);
+
 // One decoded _func record. Pointers are into pclntable and already checked
 // to hold npcdata u32s and nfuncdata funcdata slots.
 struct FuncView {
+  uint32_t index = 0;
   uint64_t entry = 0;
   int32_t name_off = 0;
   uint32_t pcsp = 0;
@@ -109,6 +148,19 @@ struct Pclntab::Impl {
   std::optional<ModuleData> moduledata;
   std::span<const uint8_t> gofunc_bytes;  // moduledata.gofunc to the end of its segment (1.18+)
 
+  // Lazily built accelerators; every query is safe to call from several threads.
+  mutable std::once_flag buckets_once;
+  mutable std::vector<uint32_t> bucket_first;  // first function of each text bucket
+  mutable unsigned bucket_shift = 8;
+  // Checkpoints of long pcvalue tables: kPcTables slots per function,
+  // allocated on first need, filled lock-free (first writer wins).
+  mutable std::once_flag slots_once;
+  mutable std::unique_ptr<std::atomic<const pcln::CheckpointTable*>[]> checkpoint_slots;
+
+  std::atomic<uint32_t> uncached_calls{0};
+  std::once_flag results_once;
+  std::unique_ptr<pcln::ResultCache> results;
+
   mutable std::once_flag names_once;
   mutable std::unordered_map<std::string_view, uint32_t> by_name;
   mutable std::deque<std::string> alias_names;  // "X.abi0" keys of by_name
@@ -129,14 +181,19 @@ struct Pclntab::Impl {
   }
   // Index of the function containing pc.
   std::optional<uint32_t> find_index(uint64_t pc) const;
+  void build_buckets() const;
+  const pcln::CheckpointTable* checkpoints_of(const pcln::FuncView& f, pcln::PcTable which, uint32_t off) const;
+  ~Impl();
   bool decode_func(uint32_t index, pcln::FuncView& out) const;
-  std::optional<int32_t> pcvalue(uint32_t off, uint64_t entry, uint64_t target) const;
+  // Value of one of f's tables at target (nullopt: no table, or target not covered).
+  std::optional<int32_t> pcvalue(const pcln::FuncView& f, pcln::PcTable which, uint64_t target) const;
   std::string_view func_name(int32_t name_off) const;
   std::string_view file_name(uint32_t cu_offset, int32_t fileno) const;
-  std::optional<int32_t> pcdata_value(const pcln::FuncView& f, uint32_t table, uint64_t pc) const;
   // The inline tree entry ix of f: its name offset and parentPc.
   bool inline_entry(const pcln::FuncView& f, int32_t ix, int32_t& name_off, int32_t& parent_pc) const;
   std::string_view name_of_index(uint32_t index) const;
+  bool has_inline_tree(const pcln::FuncView& f) const;
+  void symbolize_uncached(uint64_t pc, std::vector<GoFrame>& out) const;
   std::string_view file_at_entry(uint32_t index) const;
   void build_name_index() const;
 };
