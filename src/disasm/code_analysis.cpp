@@ -2,19 +2,21 @@
 // collect RETs and tail jumps, and find the entry site (see code_analysis.h).
 // Which instructions the kernel emulates, and what a Go stack check looks
 // like, is per architecture: code_x86.cpp and code_arm64.cpp.
-#include "code_internal.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "code_internal.h"
+
 namespace gotrace {
 
 std::string_view site_kind_name(SiteKind k) {
   switch (k) {
-    case SiteKind::Emulated: return "emulated";
-    case SiteKind::SingleStepped: return "single-step";
+    case SiteKind::Emulated:
+      return "emulated";
+    case SiteKind::SingleStepped:
+      return "single-step";
   }
   return "single-step";
 }
@@ -43,9 +45,12 @@ const ArchDesc* arch_desc(Arch arch) {
   static const ArchDesc x86{CS_ARCH_X86, CS_MODE_64, 1};
   static const ArchDesc arm64{CS_ARCH_ARM64, CS_MODE_ARM, 4};
   switch (arch) {
-    case Arch::X86_64: return &x86;
-    case Arch::Arm64: return &arm64;
-    default: return nullptr;
+    case Arch::X86_64:
+      return &x86;
+    case Arch::Arm64:
+      return &arm64;
+    default:
+      return nullptr;
   }
 }
 
@@ -125,7 +130,9 @@ SiteKind classify_decoded(Arch arch, const cs_insn& insn) {
   return arm64_classify(read_le32(insn.bytes));
 }
 
-bool is_ret(Arch arch, const cs_insn& insn) { return arch == Arch::X86_64 ? x86_is_ret(insn) : arm64_is_ret(insn); }
+bool is_ret(Arch arch, const cs_insn& insn) {
+  return arch == Arch::X86_64 ? x86_is_ret(insn) : arm64_is_ret(insn);
+}
 
 std::optional<uint64_t> direct_jump_target(Arch arch, const cs_insn& insn) {
   return arch == Arch::X86_64 ? x86_direct_jump_target(insn) : arm64_direct_jump_target(insn);
@@ -158,13 +165,13 @@ void find_entry_site(Arch arch, csh handle, const std::vector<Kept>& head, Funct
     }
     Effect e = effect_of(arch, handle, insn);
     if (e.changes_state) {
-      out.no_entry_site_reason = fmt::format("{:#x} `{}` {} before any emulated instruction", insn.address,
-                                             insn_text(insn), e.what);
+      out.no_entry_site_reason =
+          fmt::format("{:#x} `{}` {} before any emulated instruction", insn.address, insn_text(insn), e.what);
       return;
     }
     if (e.leaves_line) {
-      out.no_entry_site_reason = fmt::format("{:#x} `{}` {} before any emulated instruction", insn.address,
-                                             insn_text(insn), e.what);
+      out.no_entry_site_reason =
+          fmt::format("{:#x} `{}` {} before any emulated instruction", insn.address, insn_text(insn), e.what);
       return;
     }
     tracker->step(insn);
@@ -172,7 +179,8 @@ void find_entry_site(Arch arch, csh handle, const std::vector<Kept>& head, Funct
   if (head.empty()) {
     out.no_entry_site_reason = "the function has no decodable instruction at its entry";
   } else if (limit >= kWalkLimit) {
-    out.no_entry_site_reason = fmt::format("no emulated instruction in the first {} instructions", kWalkLimit);
+    out.no_entry_site_reason =
+        fmt::format("no emulated instruction in the first {} instructions", kWalkLimit);
   } else {
     out.no_entry_site_reason = "the function ends (or stops decoding) before any emulated instruction";
   }
@@ -239,9 +247,10 @@ FunctionCode analyze_function(Arch arch, std::span<const uint8_t> code, uint64_t
       if (clean) {
         out.decode_error =
             arch == Arch::Arm64 && rest.size() >= 4
-                ? fmt::format("cannot decode the word {:#010x} at {:#x} (a literal pool, or an instruction "
-                              "Capstone 4 does not know)",
-                              read_le32(rest.data()), address)
+                ? fmt::format(
+                      "cannot decode the word {:#010x} at {:#x} (a literal pool, or an instruction "
+                      "Capstone 4 does not know)",
+                      read_le32(rest.data()), address)
                 : fmt::format("cannot decode the bytes at {:#x}", address);
       }
       clean = false;
@@ -252,7 +261,8 @@ FunctionCode analyze_function(Arch arch, std::span<const uint8_t> code, uint64_t
     out.instruction_starts.push_back(address);
     if (out.instruction_starts.size() == 1) out.first_instruction = site_of(arch, *insn);
     if (head_open) {
-      const cs_insn* detailed = head.size() < kWalkLimit + kLookahead ? decoder->decode(rest, address, true) : nullptr;
+      const cs_insn* detailed =
+          head.size() < kWalkLimit + kLookahead ? decoder->decode(rest, address, true) : nullptr;
       if (detailed && detailed->size == insn->size) {
         head.emplace_back().set(*detailed);
       } else {
@@ -265,7 +275,8 @@ FunctionCode analyze_function(Arch arch, std::span<const uint8_t> code, uint64_t
     off += insn->size;
   }
   out.decoded = clean && !out.instruction_starts.empty();
-  if (out.instruction_starts.empty() && out.decode_error.empty()) out.decode_error = "the function has no code";
+  if (out.instruction_starts.empty() && out.decode_error.empty())
+    out.decode_error = "the function has no code";
 
   find_entry_site(arch, decoder->handle(), head, out);
   if (out.entry_site) out.no_entry_site_reason.clear();

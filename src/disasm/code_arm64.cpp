@@ -31,12 +31,29 @@ bool matches(uint32_t word, uint32_t mask, uint32_t value) { return (word & mask
 
 bool is_scratch(arm64_reg reg) {
   switch (reg) {
-    case ARM64_REG_X16: case ARM64_REG_W16: case ARM64_REG_X17: case ARM64_REG_W17:
-    case ARM64_REG_X19: case ARM64_REG_W19: case ARM64_REG_X20: case ARM64_REG_W20:
-    case ARM64_REG_X21: case ARM64_REG_W21: case ARM64_REG_X22: case ARM64_REG_W22:
-    case ARM64_REG_X23: case ARM64_REG_W23: case ARM64_REG_X24: case ARM64_REG_W24:
-    case ARM64_REG_X25: case ARM64_REG_W25: case ARM64_REG_X27: case ARM64_REG_W27:
-    case ARM64_REG_XZR: case ARM64_REG_WZR: case ARM64_REG_NZCV:
+    case ARM64_REG_X16:
+    case ARM64_REG_W16:
+    case ARM64_REG_X17:
+    case ARM64_REG_W17:
+    case ARM64_REG_X19:
+    case ARM64_REG_W19:
+    case ARM64_REG_X20:
+    case ARM64_REG_W20:
+    case ARM64_REG_X21:
+    case ARM64_REG_W21:
+    case ARM64_REG_X22:
+    case ARM64_REG_W22:
+    case ARM64_REG_X23:
+    case ARM64_REG_W23:
+    case ARM64_REG_X24:
+    case ARM64_REG_W24:
+    case ARM64_REG_X25:
+    case ARM64_REG_W25:
+    case ARM64_REG_X27:
+    case ARM64_REG_W27:
+    case ARM64_REG_XZR:
+    case ARM64_REG_WZR:
+    case ARM64_REG_NZCV:
       return true;
     default:
       return false;
@@ -47,8 +64,15 @@ bool is_scratch(arm64_reg reg) {
 // xzr, CMN, TST) as written; they only set NZCV.
 bool is_compare(unsigned id) {
   switch (id) {
-    case ARM64_INS_CMP: case ARM64_INS_CMN: case ARM64_INS_TST: case ARM64_INS_CCMP: case ARM64_INS_CCMN:
-    case ARM64_INS_FCMP: case ARM64_INS_FCMPE: case ARM64_INS_FCCMP: case ARM64_INS_FCCMPE:
+    case ARM64_INS_CMP:
+    case ARM64_INS_CMN:
+    case ARM64_INS_TST:
+    case ARM64_INS_CCMP:
+    case ARM64_INS_CCMN:
+    case ARM64_INS_FCMP:
+    case ARM64_INS_FCMPE:
+    case ARM64_INS_FCCMP:
+    case ARM64_INS_FCCMPE:
       return true;
     default:
       return false;
@@ -157,7 +181,8 @@ class Arm64Tracker : public StackCheckTracker {
 
   static std::optional<uint64_t> arm64_branch_target(const cs_insn& insn) {
     const cs_arm64& d = insn.detail->arm64;
-    if (d.op_count == 1 && d.operands[0].type == ARM64_OP_IMM) return static_cast<uint64_t>(d.operands[0].imm);
+    if (d.op_count == 1 && d.operands[0].type == ARM64_OP_IMM)
+      return static_cast<uint64_t>(d.operands[0].imm);
     return std::nullopt;
   }
 
@@ -258,7 +283,11 @@ Effect arm64_effect(csh handle, const cs_insn& insn) {
   }
   for (uint8_t i = 0; i < insn.detail->groups_count; ++i) {
     switch (insn.detail->groups[i]) {
-      case CS_GRP_JUMP: case CS_GRP_CALL: case CS_GRP_RET: case CS_GRP_INT: case CS_GRP_IRET:
+      case CS_GRP_JUMP:
+      case CS_GRP_CALL:
+      case CS_GRP_RET:
+      case CS_GRP_INT:
+      case CS_GRP_IRET:
         e.leaves_line = true;
         e.what = "transfers control (and is not simulated)";
         return e;

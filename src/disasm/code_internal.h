@@ -5,8 +5,6 @@
 // like on their architecture.
 #pragma once
 
-#include "gotrace/disasm/code_analysis.h"
-
 #include <capstone/capstone.h>
 
 #include <cstdint>
@@ -14,6 +12,8 @@
 #include <optional>
 #include <span>
 #include <string>
+
+#include "gotrace/disasm/code_analysis.h"
 
 namespace gotrace::disasm {
 

@@ -20,10 +20,10 @@
 //    the XOL slot and single-stepped (default_xol_ops).
 // This agrees with shared/design/probe-costs.md (JBE/PUSH/NOP/CALL cheap;
 // CMP/MOV/SUB/RET expensive).
-#include "code_internal.h"
-
 #include <array>
 #include <cstring>
+
+#include "code_internal.h"
 
 namespace gotrace::disasm {
 namespace {
@@ -43,8 +43,17 @@ constexpr std::array<std::array<uint8_t, 8>, 9> kX86Nops = {{
 
 bool is_legacy_prefix(uint8_t b) {
   switch (b) {
-    case 0xf0: case 0xf2: case 0xf3: case 0x2e: case 0x36: case 0x3e: case 0x26: case 0x64: case 0x65:
-    case 0x66: case 0x67:
+    case 0xf0:
+    case 0xf2:
+    case 0xf3:
+    case 0x2e:
+    case 0x36:
+    case 0x3e:
+    case 0x26:
+    case 0x64:
+    case 0x65:
+    case 0x66:
+    case 0x67:
       return true;
     default:
       return false;
@@ -66,9 +75,18 @@ RawX86 parse_raw(const uint8_t* b, size_t n) {
   size_t i = 0;
   while (i < n && is_legacy_prefix(b[i])) {
     switch (b[i]) {
-      case 0x66: r.prefix_66 = true; break;
-      case 0x26: case 0x2e: case 0x36: case 0x3e: case 0xf0: r.bad_prefix = true; break;
-      default: break;
+      case 0x66:
+        r.prefix_66 = true;
+        break;
+      case 0x26:
+      case 0x2e:
+      case 0x36:
+      case 0x3e:
+      case 0xf0:
+        r.bad_prefix = true;
+        break;
+      default:
+        break;
     }
     ++i;
   }
@@ -83,10 +101,20 @@ RawX86 parse_raw(const uint8_t* b, size_t n) {
 
 bool is_scratch(x86_reg reg) {
   switch (reg) {
-    case X86_REG_R12: case X86_REG_R12D: case X86_REG_R12W: case X86_REG_R12B:
-    case X86_REG_R13: case X86_REG_R13D: case X86_REG_R13W: case X86_REG_R13B:
-    case X86_REG_R15: case X86_REG_R15D: case X86_REG_R15W: case X86_REG_R15B:
-    case X86_REG_EFLAGS: case X86_REG_RIP:
+    case X86_REG_R12:
+    case X86_REG_R12D:
+    case X86_REG_R12W:
+    case X86_REG_R12B:
+    case X86_REG_R13:
+    case X86_REG_R13D:
+    case X86_REG_R13W:
+    case X86_REG_R13B:
+    case X86_REG_R15:
+    case X86_REG_R15D:
+    case X86_REG_R15W:
+    case X86_REG_R15B:
+    case X86_REG_EFLAGS:
+    case X86_REG_RIP:
       return true;
     default:
       return false;
@@ -172,7 +200,8 @@ class X86Tracker : public StackCheckTracker {
     for (uint8_t i = 0; i < d.op_count; ++i) {
       const cs_x86_op& op = d.operands[i];
       if (op.type == X86_OP_REG && (op.access & CS_AC_WRITE) &&
-          (op.reg == X86_REG_R12 || op.reg == X86_REG_R12D || op.reg == X86_REG_R12W || op.reg == X86_REG_R12B))
+          (op.reg == X86_REG_R12 || op.reg == X86_REG_R12D || op.reg == X86_REG_R12W ||
+           op.reg == X86_REG_R12B))
         return true;
     }
     return false;
@@ -202,7 +231,9 @@ SiteKind x86_classify(const cs_insn& insn) {
         // The kernel takes any 0x90 as a NOP; with REX.B it is XCHG r8, rax,
         // which it would then skip. Never offer that as a cheap site.
         return (r.rex & 0x1) ? SiteKind::SingleStepped : SiteKind::Emulated;
-      case 0xeb: case 0xe9: case 0xe8:
+      case 0xeb:
+      case 0xe9:
+      case 0xe8:
         return r.prefix_66 ? SiteKind::SingleStepped : SiteKind::Emulated;
       default:
         break;
@@ -247,7 +278,11 @@ Effect x86_effect(csh handle, const cs_insn& insn) {
   }
   for (uint8_t i = 0; i < insn.detail->groups_count; ++i) {
     switch (insn.detail->groups[i]) {
-      case CS_GRP_JUMP: case CS_GRP_CALL: case CS_GRP_RET: case CS_GRP_INT: case CS_GRP_IRET:
+      case CS_GRP_JUMP:
+      case CS_GRP_CALL:
+      case CS_GRP_RET:
+      case CS_GRP_INT:
+      case CS_GRP_IRET:
         e.leaves_line = true;
         e.what = "transfers control (and is single-stepped)";
         return e;
@@ -305,7 +340,14 @@ std::optional<size_t> x86_vex_length(std::span<const uint8_t> code) {
   if (map == 3) i += 1;
   if (map == 1) {
     switch (opcode) {
-      case 0x70: case 0x71: case 0x72: case 0x73: case 0xc2: case 0xc4: case 0xc5: case 0xc6:
+      case 0x70:
+      case 0x71:
+      case 0x72:
+      case 0x73:
+      case 0xc2:
+      case 0xc4:
+      case 0xc5:
+      case 0xc6:
         i += 1;
         break;
       default:

@@ -14,9 +14,9 @@
 //    never linked into an amd64 or arm64 binary.
 #include "gotrace/probes/runtime_roles.h"
 
-#include "gotrace/gobin/pclntab.h"
-
 #include <array>
+
+#include "gotrace/gobin/pclntab.h"
 
 namespace gotrace {
 namespace {
@@ -26,6 +26,7 @@ std::vector<RoleSpec> build_table() {
   // Symbols the runtime always links (scheduler, semaphores, allocator, locks)
   // versus those present only when the program uses the sync primitive or map
   // kind that calls them (the linker drops unreachable functions).
+  // clang-format off
   std::vector<RoleSpec> t = {
       {R::Gopark, "gopark", "a goroutine blocks (runtime.gopark)", {{"runtime.gopark"}}},
       {R::Ready, "ready", "a goroutine is made runnable (runtime.ready; goready is inlined from 1.21)",
@@ -82,12 +83,22 @@ std::vector<RoleSpec> build_table() {
       {R::Lock2, "lock2", "runtime-internal lock (runtime.lock2)", {{"runtime.lock2"}}},
       {R::Unlock2, "unlock2", "runtime-internal unlock (runtime.unlock2)", {{"runtime.unlock2"}}},
   };
+  // clang-format on
   for (auto& spec : t) {
     switch (spec.role) {
-      case R::SemacquireMutex: case R::SemacquireRWMutexR: case R::SemacquireRWMutex:
-      case R::SemacquireWaitGroup: case R::SyncSemacquire: case R::NotifyListWait:
-      case R::NotifyListNotifyOne: case R::NotifyListNotifyAll: case R::Mapassign: case R::MapassignFast32:
-      case R::MapassignFast32ptr: case R::MapassignFast64: case R::MapassignFast64ptr:
+      case R::SemacquireMutex:
+      case R::SemacquireRWMutexR:
+      case R::SemacquireRWMutex:
+      case R::SemacquireWaitGroup:
+      case R::SyncSemacquire:
+      case R::NotifyListWait:
+      case R::NotifyListNotifyOne:
+      case R::NotifyListNotifyAll:
+      case R::Mapassign:
+      case R::MapassignFast32:
+      case R::MapassignFast32ptr:
+      case R::MapassignFast64:
+      case R::MapassignFast64ptr:
       case R::MapassignFaststr:
         spec.always_linked = false;
         break;
@@ -122,7 +133,9 @@ const RoleSpec& role_spec(ProbeRole role) { return table().at(static_cast<size_t
 
 std::span<const RoleSpec> all_roles() { return table(); }
 
-bool role_expected(const RoleSpec& spec, int minor) { return in_range(minor, spec.min_minor, spec.max_minor); }
+bool role_expected(const RoleSpec& spec, int minor) {
+  return in_range(minor, spec.min_minor, spec.max_minor);
+}
 
 std::optional<std::string_view> expected_symbol(ProbeRole role, int minor) {
   const RoleSpec& spec = role_spec(role);
@@ -137,7 +150,8 @@ std::optional<std::string_view> resolve_role(ProbeRole role, const std::optional
   const RoleSpec& spec = role_spec(role);
   if (version && version->major == 1) {
     for (const auto& c : spec.candidates)
-      if (in_range(version->minor, c.min_minor, c.max_minor) && pclntab.function_by_name(c.symbol)) return c.symbol;
+      if (in_range(version->minor, c.min_minor, c.max_minor) && pclntab.function_by_name(c.symbol))
+        return c.symbol;
   }
   // Unknown version, or a binary that surprises the table.
   for (const auto& c : spec.candidates)

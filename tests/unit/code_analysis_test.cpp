@@ -3,17 +3,12 @@
 // equal `go tool objdump`'s, each entry site must be an instruction start, and
 // a function that opens with a stack check must get its branch as the site.
 #include "gotrace/disasm/code_analysis.h"
-#include "gotrace/elf/elf_image.h"
-#include "gotrace/gobin/go_version.h"
-#include "gotrace/gobin/pclntab.h"
-#include "gotrace/probes/runtime_roles.h"
-#include "support/fixtures.h"
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +18,12 @@
 #include <regex>
 #include <set>
 #include <sstream>
+
+#include "gotrace/elf/elf_image.h"
+#include "gotrace/gobin/go_version.h"
+#include "gotrace/gobin/pclntab.h"
+#include "gotrace/probes/runtime_roles.h"
+#include "support/fixtures.h"
 
 using namespace gotrace;
 using gotrace::test::Fixture;
@@ -37,9 +38,9 @@ constexpr size_t kTextRows = 12;  // rows whose text is kept (prologue recogniti
 struct OdRow {
   uint64_t addr = 0;
   bool ret = false;
-  bool tail = false;  // an unconditional direct jump out of the function
+  bool tail = false;               // an unconditional direct jump out of the function
   std::optional<uint64_t> target;  // of an unconditional direct jump (while parsing)
-  bool vex = false;  // hex starts c4/c5/62: VEX/EVEX, which Go's x86 decoder does not know
+  bool vex = false;                // hex starts c4/c5/62: VEX/EVEX, which Go's x86 decoder does not know
   uint8_t len = 0;
   std::string text;  // only for the first kTextRows rows of a function
 };
@@ -92,7 +93,8 @@ std::optional<uint64_t> go_jump_target(const OdFunc& f, const OdRow& row, const 
   std::smatch m;
   if (std::regex_match(text, m, hex)) return std::stoull(m[1], nullptr, 16);
   if (std::regex_match(text, m, pc)) return row.addr + std::stoll(m[1]) * 4;
-  if (std::regex_match(text, m, sym)) return m[1] == f.name && !f.rows.empty() ? f.rows.front().addr : ~uint64_t{0};
+  if (std::regex_match(text, m, sym))
+    return m[1] == f.name && !f.rows.empty() ? f.rows.front().addr : ~uint64_t{0};
   return std::nullopt;
 }
 
@@ -136,7 +138,11 @@ void save(const std::string& file, const Objdump& od) {
   for (const auto& f : od) {
     out << "T " << f.name << '\n';
     for (const auto& r : f.rows)
-      out << std::hex << r.addr << std::dec << ' ' << (r.ret ? 'R' : r.tail ? 'J' : '-') << ' ' << r.text << '\n';
+      out << std::hex << r.addr << std::dec << ' '
+          << (r.ret    ? 'R'
+              : r.tail ? 'J'
+                       : '-')
+          << ' ' << r.text << '\n';
   }
   out.close();
   std::filesystem::rename(file + ".tmp", file);
@@ -172,8 +178,9 @@ void repair_vex_functions(const std::string& path, Objdump& od) {
   for (auto& f : od) {
     if (std::none_of(f.rows.begin(), f.rows.end(), [](const OdRow& r) { return r.vex; })) continue;
     uint64_t start = f.rows.front().addr, stop = f.rows.back().addr + f.rows.back().len;
-    auto r = test::run_command(fmt::format("objdump -d --no-show-raw-insn --start-address={:#x} --stop-address={:#x} {}",
-                                           start, stop, test::shell_quote(path)));
+    auto r = test::run_command(
+        fmt::format("objdump -d --no-show-raw-insn --start-address={:#x} --stop-address={:#x} {}", start,
+                    stop, test::shell_quote(path)));
     REQUIRE(r.status == 0);
     std::vector<OdRow> rows;
     std::istringstream in(r.out);
@@ -240,7 +247,9 @@ struct ExpectedCheck {
   uint64_t frame_adjust = 0;
 };
 
-uint64_t hex_or_dec(const std::string& s) { return s.rfind("0x", 0) == 0 ? std::stoull(s, nullptr, 16) : std::stoull(s); }
+uint64_t hex_or_dec(const std::string& s) {
+  return s.rfind("0x", 0) == 0 ? std::stoull(s, nullptr, 16) : std::stoull(s);
+}
 
 // Recognises Go's stack-check prologues in objdump text; nullopt if the
 // function does not open with one. Sets `unknown` when it starts like one
@@ -369,8 +378,10 @@ TEST_CASE("analysis agrees with go tool objdump on every function of every fixtu
     std::vector<std::string> problems;
     std::map<std::string, int> no_site, undecoded;
     auto problem = [&](std::string s) {
-      if (problems.size() < 20) problems.push_back(std::move(s));
-      else if (problems.size() == 20) problems.push_back("…");
+      if (problems.size() < 20)
+        problems.push_back(std::move(s));
+      else if (problems.size() == 20)
+        problems.push_back("…");
     };
 
     // Every function of the default build, every second of the stripped one
@@ -402,7 +413,8 @@ TEST_CASE("analysis agrees with go tool objdump on every function of every fixtu
       uint64_t truth_end = relative ? theirs(fn.rows.back().addr) + 1 : fn.rows.back().addr + 1;
       for (uint64_t a : fc.instruction_starts) {
         uint64_t v = relative ? ours(a) : a;
-        if (v < truth_end) got.push_back(v);
+        if (v < truth_end)
+          got.push_back(v);
         else if (auto b = code.image().bytes_at_vaddr(a, 1); !b || ((*b)[0] != 0xcc && (*b)[0] != 0))
           problem(fmt::format("{}: instruction at {:#x} beyond objdump's end is not padding", fn.name, a));
       }
@@ -429,13 +441,15 @@ TEST_CASE("analysis agrees with go tool objdump on every function of every fixtu
         if (v < truth_end) tails_got.push_back(v);
       }
       if (tails_got != tails_expected)
-        problem(fmt::format("{}: {} tail jumps vs objdump's {}", fn.name, tails_got.size(), tails_expected.size()));
+        problem(fmt::format("{}: {} tail jumps vs objdump's {}", fn.name, tails_got.size(),
+                            tails_expected.size()));
 
       std::set<uint64_t> starts(expected.begin(), expected.end());
       if (fc.entry_site) {
         ++with_site;
         uint64_t s = relative ? ours(fc.entry_site->address) : fc.entry_site->address;
-        if (!starts.count(s)) problem(fmt::format("{}: entry site {:#x} is not an instruction start", fn.name, s));
+        if (!starts.count(s))
+          problem(fmt::format("{}: entry site {:#x} is not an instruction start", fn.name, s));
         if (fc.entry_site->kind != SiteKind::Emulated)
           problem(fmt::format("{}: entry site `{}` is not emulated", fn.name, fc.entry_site->text));
       } else {
@@ -459,9 +473,10 @@ TEST_CASE("analysis agrees with go tool objdump on every function of every fixtu
 
       bool unknown = false;
       auto exp = expected_check(fn, amd64, unknown);
-      if (unknown) problem(fmt::format("{}: a stack-check prologue this test does not know: {} / {} / {}", fn.name,
-                                       fn.rows[0].text, fn.rows.size() > 1 ? fn.rows[1].text : "",
-                                       fn.rows.size() > 2 ? fn.rows[2].text : ""));
+      if (unknown)
+        problem(fmt::format("{}: a stack-check prologue this test does not know: {} / {} / {}", fn.name,
+                            fn.rows[0].text, fn.rows.size() > 1 ? fn.rows[1].text : "",
+                            fn.rows.size() > 2 ? fn.rows[2].text : ""));
       if (exp) {
         ++check_funcs;
         uint64_t want = relative ? theirs(fn.rows[exp->site_row].addr) : fn.rows[exp->site_row].addr;
@@ -476,20 +491,22 @@ TEST_CASE("analysis agrees with go tool objdump on every function of every fixtu
             problem(fmt::format("{}: stack check not recognised at `{}`", fn.name, fc.entry_site->text));
           else if (fc.stack_check->frame_adjust != exp->frame_adjust || fc.stack_check->guard_offset != 16)
             problem(fmt::format("{}: frame_adjust {} guard {}, objdump says {} / 16", fn.name,
-                                fc.stack_check->frame_adjust, fc.stack_check->guard_offset, exp->frame_adjust));
+                                fc.stack_check->frame_adjust, fc.stack_check->guard_offset,
+                                exp->frame_adjust));
         }
       } else if (fc.stack_check) {
         problem(fmt::format("{}: stack_check claimed at `{}` but objdump shows no stack-check prologue ({})",
                             fn.name, fc.entry_site ? fc.entry_site->text : "?", fn.rows[0].text));
       }
     }
-    INFO(f.label() << ": " << checked << " functions, problems:\n" << fmt::format("{}", fmt::join(problems, "\n")));
+    INFO(f.label() << ": " << checked << " functions, problems:\n"
+                   << fmt::format("{}", fmt::join(problems, "\n")));
     CHECK(checked == sampled);
     CHECK(check_funcs > sampled / 2);  // most Go functions open with a stack check
     CHECK(problems.empty());
     if (stats_wanted()) {
-      fmt::print("{}: {} functions, {} with an entry site, {} stack checks ({} expected from objdump)\n", f.label(),
-                 checked, with_site, with_check, check_funcs);
+      fmt::print("{}: {} functions, {} with an entry site, {} stack checks ({} expected from objdump)\n",
+                 f.label(), checked, with_site, with_check, check_funcs);
       for (auto& [why, n] : no_site) fmt::print("    no site x{}: {}\n", n, why);
       for (auto& [why, n] : undecoded) fmt::print("    not decoded x{}: {}\n", n, why);
     }
@@ -497,11 +514,21 @@ TEST_CASE("analysis agrees with go tool objdump on every function of every fixtu
 }
 
 TEST_CASE("core runtime functions have an emulated stack-check entry site in every fixture", "[code]") {
-  const ProbeRole core[] = {ProbeRole::Gopark,          ProbeRole::Ready,           ProbeRole::Semrelease1,
-                            ProbeRole::Newproc1,        ProbeRole::Mallocgc,        ProbeRole::Semacquire1,
-                            ProbeRole::SemacquireMutex, ProbeRole::SemacquireRWMutexR, ProbeRole::SemacquireRWMutex,
-                            ProbeRole::SemacquireWaitGroup, ProbeRole::SyncSemacquire, ProbeRole::Mapassign,
-                            ProbeRole::MapassignFast32, ProbeRole::MapassignFast64, ProbeRole::MapassignFast64ptr,
+  const ProbeRole core[] = {ProbeRole::Gopark,
+                            ProbeRole::Ready,
+                            ProbeRole::Semrelease1,
+                            ProbeRole::Newproc1,
+                            ProbeRole::Mallocgc,
+                            ProbeRole::Semacquire1,
+                            ProbeRole::SemacquireMutex,
+                            ProbeRole::SemacquireRWMutexR,
+                            ProbeRole::SemacquireRWMutex,
+                            ProbeRole::SemacquireWaitGroup,
+                            ProbeRole::SyncSemacquire,
+                            ProbeRole::Mapassign,
+                            ProbeRole::MapassignFast32,
+                            ProbeRole::MapassignFast64,
+                            ProbeRole::MapassignFast64ptr,
                             ProbeRole::MapassignFaststr};
   for (const auto& f : test::fixtures()) {
     auto img = ElfImage::open(f.path);
@@ -560,8 +587,8 @@ SiteKind classify_bytes(Arch arch, std::initializer_list<uint8_t> b) {
   return classify_instruction(arch, v);
 }
 SiteKind classify_word(uint32_t w) {
-  std::vector<uint8_t> v = {static_cast<uint8_t>(w), static_cast<uint8_t>(w >> 8), static_cast<uint8_t>(w >> 16),
-                            static_cast<uint8_t>(w >> 24)};
+  std::vector<uint8_t> v = {static_cast<uint8_t>(w), static_cast<uint8_t>(w >> 8),
+                            static_cast<uint8_t>(w >> 16), static_cast<uint8_t>(w >> 24)};
   return classify_instruction(Arch::Arm64, v);
 }
 constexpr auto E = SiteKind::Emulated;
@@ -582,27 +609,27 @@ TEST_CASE("x86-64 classification follows arch/x86/kernel/uprobes.c and the measu
   CHECK(classify_bytes(X, {0x48, 0x89, 0xe5}) == S);                    // MOV RBP, RSP
   CHECK(classify_bytes(X, {0x48, 0x83, 0xec, 0x10}) == S);              // SUB RSP, 0x10
   // The rest of branch_setup_xol_ops / push_setup_xol_ops.
-  CHECK(classify_bytes(X, {0xeb, 0x05}) == E);                          // JMP rel8
-  CHECK(classify_bytes(X, {0xe9, 0, 0, 0, 0}) == E);                    // JMP rel32
-  CHECK(classify_bytes(X, {0x72, 0x05}) == E);                          // JB rel8
-  CHECK(classify_bytes(X, {0x0f, 0x82, 0, 0, 0, 0}) == E);              // JB rel32
-  CHECK(classify_bytes(X, {0x41, 0x54}) == E);                          // PUSH R12
-  CHECK(classify_bytes(X, {0x48, 0x55}) == S);                          // REX.W PUSH: not 0x41
-  CHECK(classify_bytes(X, {0x66, 0x90}) == E);                          // NOP2
-  CHECK(classify_bytes(X, {0x0f, 0x1f, 0x00}) == E);                    // NOP3
-  CHECK(classify_bytes(X, {0x0f, 0x1f, 0x44, 0x00, 0x00}) == E);        // NOP5
-  CHECK(classify_bytes(X, {0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0}) == E);     // NOP8
+  CHECK(classify_bytes(X, {0xeb, 0x05}) == E);                             // JMP rel8
+  CHECK(classify_bytes(X, {0xe9, 0, 0, 0, 0}) == E);                       // JMP rel32
+  CHECK(classify_bytes(X, {0x72, 0x05}) == E);                             // JB rel8
+  CHECK(classify_bytes(X, {0x0f, 0x82, 0, 0, 0, 0}) == E);                 // JB rel32
+  CHECK(classify_bytes(X, {0x41, 0x54}) == E);                             // PUSH R12
+  CHECK(classify_bytes(X, {0x48, 0x55}) == S);                             // REX.W PUSH: not 0x41
+  CHECK(classify_bytes(X, {0x66, 0x90}) == E);                             // NOP2
+  CHECK(classify_bytes(X, {0x0f, 0x1f, 0x00}) == E);                       // NOP3
+  CHECK(classify_bytes(X, {0x0f, 0x1f, 0x44, 0x00, 0x00}) == E);           // NOP5
+  CHECK(classify_bytes(X, {0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0}) == E);        // NOP8
   CHECK(classify_bytes(X, {0x66, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0}) == S);  // 9-byte NOP: not in x86_nops
-  CHECK(classify_bytes(X, {0x0f, 0x1f, 0x40, 0x08}) == S);              // NOPL 8(AX): not canonical
-  CHECK(classify_bytes(X, {0xf3, 0x90}) == E);                          // PAUSE: prefix + 0x90
-  CHECK(classify_bytes(X, {0x41, 0x90}) == S);                          // XCHG R8, RAX (kernel would skip it)
-  CHECK(classify_bytes(X, {0x66, 0xe8, 0, 0}) == S);                    // CALLW: refused
-  CHECK(classify_bytes(X, {0x3e, 0x74, 0x05}) == S);                    // DS-prefixed JE: bad prefix
-  CHECK(classify_bytes(X, {0xff, 0xe0}) == S);                          // JMP RAX
-  CHECK(classify_bytes(X, {0xff, 0xd0}) == S);                          // CALL RAX
-  CHECK(classify_bytes(X, {0xf0, 0x0f, 0xb1, 0x0a}) == S);              // LOCK CMPXCHG
+  CHECK(classify_bytes(X, {0x0f, 0x1f, 0x40, 0x08}) == S);                 // NOPL 8(AX): not canonical
+  CHECK(classify_bytes(X, {0xf3, 0x90}) == E);                             // PAUSE: prefix + 0x90
+  CHECK(classify_bytes(X, {0x41, 0x90}) == S);              // XCHG R8, RAX (kernel would skip it)
+  CHECK(classify_bytes(X, {0x66, 0xe8, 0, 0}) == S);        // CALLW: refused
+  CHECK(classify_bytes(X, {0x3e, 0x74, 0x05}) == S);        // DS-prefixed JE: bad prefix
+  CHECK(classify_bytes(X, {0xff, 0xe0}) == S);              // JMP RAX
+  CHECK(classify_bytes(X, {0xff, 0xd0}) == S);              // CALL RAX
+  CHECK(classify_bytes(X, {0xf0, 0x0f, 0xb1, 0x0a}) == S);  // LOCK CMPXCHG
   CHECK(classify_bytes(X, {}) == S);
-  CHECK(classify_bytes(X, {0x0f}) == S);                                // truncated
+  CHECK(classify_bytes(X, {0x0f}) == S);  // truncated
 }
 
 TEST_CASE("arm64 classification follows arch/arm64/kernel/probes/decode-insn.c", "[code]") {
