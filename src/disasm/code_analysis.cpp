@@ -244,6 +244,8 @@ FunctionCode analyze_function(Arch arch, std::span<const uint8_t> code, uint64_t
     if (!insn) {
       // Go's objdump prints "?" and moves on by the minimum instruction size.
       out.instruction_starts.push_back(address);
+      if (out.instruction_starts.size() == 1)
+        out.first_instruction = CodeSite{address, SiteKind::SingleStepped, "?"};
       if (clean) {
         out.decode_error =
             arch == Arch::Arm64 && rest.size() >= 4

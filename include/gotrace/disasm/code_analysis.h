@@ -4,7 +4,16 @@
 //    push, nop) that comes before any change to argument registers, memory or
 //    the stack pointer. On a Go function that is the conditional branch of the
 //    stack-bound check, e.g. `CMPQ SP, 16(R14); JBE morestack` -> the JBE.
+//    For frames over 4 KiB Go first checks SP - N for underflow
+//    (`MOVQ SP, R12; SUBQ $N, R12; JB morestack; CMPQ R12, 16(R14); JBE …`,
+//    arm64 `SUBS R27, RSP, R17; BLO …; CMP R16, R17; BLS …`): the site is then
+//    the JB/BLO, which goes to the same morestack call, with stack_check set.
 //  - every RET, and every tail JMP that leaves the function.
+// What the kernel emulates is taken from Linux 6.18 (arch/x86/kernel/uprobes.c,
+// arch/arm64/kernel/probes/decode-insn.c): on x86-64 JMP/Jcc/CALL rel, PUSH
+// reg and the canonical NOPs; on arm64 every PC-relative or register branch
+// including RET, ADR/ADRP and NOP. So an arm64 RET probe is cheap, an x86 one
+// is not. Instructions the kernel refuses to probe are reported SingleStepped.
 // See shared/design/probe-costs.md for why the instruction matters.
 #pragma once
 
