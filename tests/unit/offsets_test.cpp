@@ -54,11 +54,13 @@ void require_equal_offsets(const RuntimeOffsets& got, const RuntimeOffsets& want
 }
 
 std::string scratch_dir() {
-  static std::string dir = [] {
-    char tmpl[] = "/tmp/gotrace-offsets-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    return std::string(tmpl);
+  static char dir[] = "/tmp/gotrace-offsets-XXXXXX";
+  static const bool made = [] {
+    if (mkdtemp(dir) == nullptr) return false;
+    std::atexit([] { rmdir(dir); });  // the tests remove their files
+    return true;
   }();
+  REQUIRE(made);
   return dir;
 }
 
