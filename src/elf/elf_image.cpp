@@ -47,7 +47,10 @@ Result<std::unique_ptr<ElfImage>> ElfImage::open(const std::string& path) {
     ::close(fd);
     return make_error("{} is too small to be an ELF file ({} bytes)", path, st.st_size);
   }
-  void* map = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+  // Copy-on-write: libelf points section headers into the image, and libdw
+  // updates them when it decompresses an SHF_COMPRESSED section. The file
+  // itself is never written.
+  void* map = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   int e = errno;
   ::close(fd);
   if (map == MAP_FAILED) return make_error("cannot map {}: {}", path, std::strerror(e));
@@ -80,9 +83,7 @@ Result<void> ElfImage::parse() {
   if (!libelf_ready()) return make_error("libelf initialisation failed");
   if (size_ < EI_NIDENT || std::memcmp(data_, ELFMAG, SELFMAG) != 0)
     return make_error("{} is not an ELF file", path_);
-  // libelf wants a mutable pointer; with ELF_C_READ semantics it does not
-  // write through it for files in the host byte order, which are the only
-  // ones we accept below.
+  // libelf wants a mutable pointer; the mapping (or owned_) is a private copy.
   elf_ = elf_memory(const_cast<char*>(reinterpret_cast<const char*>(data_)), size_);
   if (!elf_ || elf_kind(elf_) != ELF_K_ELF) return make_error("{}: not an ELF file ({})", path_, elf_errmsg(-1));
 
