@@ -7,8 +7,6 @@
 // the bytes are untrusted.
 #pragma once
 
-#include "gotrace/gobin/pclntab.h"
-
 #include <atomic>
 #include <cstring>
 #include <deque>
@@ -16,6 +14,8 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+
+#include "gotrace/gobin/pclntab.h"
 
 namespace gotrace {
 
@@ -85,7 +85,7 @@ inline constexpr unsigned kPcTables = 4;
 struct ResultCache {
   static constexpr size_t kSlots = 4096;  // power of two
   static constexpr size_t kStripes = 64;
-  static constexpr size_t kMaxFrames = 4;  // deeper expansions are not cached
+  static constexpr size_t kMaxFrames = 4;    // deeper expansions are not cached
   static constexpr uint32_t kWarmup = 1024;  // calls answered before the cache is made
   struct Entry {
     uint64_t pc = 0;
@@ -182,7 +182,8 @@ struct Pclntab::Impl {
   // Index of the function containing pc.
   std::optional<uint32_t> find_index(uint64_t pc) const;
   void build_buckets() const;
-  const pcln::CheckpointTable* checkpoints_of(const pcln::FuncView& f, pcln::PcTable which, uint32_t off) const;
+  const pcln::CheckpointTable* checkpoints_of(const pcln::FuncView& f, pcln::PcTable which,
+                                              uint32_t off) const;
   ~Impl();
   bool decode_func(uint32_t index, pcln::FuncView& out) const;
   // Value of one of f's tables at target (nullopt: no table, or target not covered).

@@ -2,11 +2,11 @@
 // text start, in every layout gotrace meets: .gopclntab,
 // .data.rel.ro.gopclntab (PIE 1.19–1.25), the runtime.pclntab symbol, and
 // files without section headers (a scan of the PT_LOAD bytes).
-#include "pclntab_impl.h"
-
 #include <elf.h>
 
 #include <array>
+
+#include "pclntab_impl.h"
 
 namespace gotrace::pcln {
 
@@ -16,11 +16,16 @@ enum class MagicKind { None, Go12, Go116, Go118, Go120 };
 
 MagicKind magic_kind(uint32_t m) {
   switch (m) {
-    case kMagicGo12: return MagicKind::Go12;
-    case kMagicGo116: return MagicKind::Go116;
-    case kMagicGo118: return MagicKind::Go118;
-    case kMagicGo120: return MagicKind::Go120;
-    default: return MagicKind::None;
+    case kMagicGo12:
+      return MagicKind::Go12;
+    case kMagicGo116:
+      return MagicKind::Go116;
+    case kMagicGo118:
+      return MagicKind::Go118;
+    case kMagicGo120:
+      return MagicKind::Go120;
+    default:
+      return MagicKind::None;
   }
 }
 
@@ -51,9 +56,12 @@ struct ModuleLayout {
 };
 ModuleLayout module_layout(PclntabFormat f) {
   switch (f) {
-    case PclntabFormat::Go116: return {22, 23, 35, 36, 0};   // 1.16–1.17: no rodata/gofunc
-    case PclntabFormat::Go118: return {22, 23, 35, 36, 38};  // 1.18–1.19: + rodata, gofunc
-    case PclntabFormat::Go120: return {22, 23, 37, 38, 40};  // 1.20–1.26: + covctrs, ecovctrs
+    case PclntabFormat::Go116:
+      return {22, 23, 35, 36, 0};  // 1.16–1.17: no rodata/gofunc
+    case PclntabFormat::Go118:
+      return {22, 23, 35, 36, 38};  // 1.18–1.19: + rodata, gofunc
+    case PclntabFormat::Go120:
+      return {22, 23, 37, 38, 40};  // 1.20–1.26: + covctrs, ecovctrs
   }
   return {22, 23, 37, 38, 40};
 }
@@ -97,7 +105,8 @@ Result<void> parse_header(Pclntab::Impl& impl, std::span<const uint8_t> bytes, u
   impl.nfiles = w[1];
   unsigned k = 2;
   impl.header_text_start = go116 ? 0 : w[k++];
-  uint64_t funcname_off = w[k++], cu_off = w[k++], filetab_off = w[k++], pctab_off = w[k++], pcln_off = w[k++];
+  uint64_t funcname_off = w[k++], cu_off = w[k++], filetab_off = w[k++], pctab_off = w[k++],
+           pcln_off = w[k++];
 
   if (nfunc == 0 || nfunc >= (1u << 31))
     return make_error("pclntab at {:#x} claims {} functions", vaddr, nfunc);
@@ -170,8 +179,9 @@ Result<TableLocation> locate_table(const ElfImage& image) {
     }
   }
   if (saw_go12) return go12_error();
-  return make_error("no Go pclntab found (no .gopclntab section, no runtime.pclntab symbol, and no table header "
-                    "in the loaded segments): not a Go 1.16+ program");
+  return make_error(
+      "no Go pclntab found (no .gopclntab section, no runtime.pclntab symbol, and no table header "
+      "in the loaded segments): not a Go 1.16+ program");
 }
 
 std::optional<ModuleData> locate_moduledata(const ElfImage& image, const Pclntab::Impl& impl) {
@@ -234,9 +244,10 @@ Result<uint64_t> choose_text_start(const ElfImage& image, const Pclntab::Impl& i
   // 1.18–1.25 store it in the header too (0 in 1.26; possibly unrelocated in PIE).
   if (fits(impl.header_text_start)) return impl.header_text_start;
   if (const ElfSection* s = image.section(".text"); s && fits(s->addr)) return s->addr;
-  return make_error("cannot tell where the functions of the pclntab at {:#x} start: no moduledata, no "
-                    "runtime.text symbol and no usable .text section",
-                    impl.table_vaddr);
+  return make_error(
+      "cannot tell where the functions of the pclntab at {:#x} start: no moduledata, no "
+      "runtime.text symbol and no usable .text section",
+      impl.table_vaddr);
 }
 
 }  // namespace gotrace::pcln

@@ -2,9 +2,9 @@
 // by a bucket table built on first use) and PC -> value of a pcvalue table
 // (a delta-encoded run read from the function entry, sped up for long tables
 // by checkpoints recorded the first time each table is read past its start).
-#include "pclntab_impl.h"
-
 #include <algorithm>
+
+#include "pclntab_impl.h"
 
 namespace gotrace {
 
@@ -16,7 +16,8 @@ constexpr int kCheckpointInterval = 8;  // entries between checkpoints
 enum class Step { Ok, End, Bad };
 
 // Reads one (value delta, pc delta) pair of a pcvalue table.
-inline Step step(const uint8_t*& p, const uint8_t* end, uint32_t& val, uint64_t& pc, bool first, unsigned quantum) {
+inline Step step(const uint8_t*& p, const uint8_t* end, uint32_t& val, uint64_t& pc, bool first,
+                 unsigned quantum) {
   uint32_t uv, pcdelta;
   if (!pcln::read_varint(p, end, uv)) return Step::Bad;
   if (uv == 0 && !first) return Step::End;
@@ -60,7 +61,10 @@ std::optional<uint32_t> Pclntab::Impl::find_index(uint64_t pc) const {
   if (format == PclntabFormat::Go116) {
     while (h - l > 1) {
       uint32_t mid = l + (h - l) / 2;
-      if (entry_at(mid) <= pc) l = mid; else h = mid;
+      if (entry_at(mid) <= pc)
+        l = mid;
+      else
+        h = mid;
     }
     return l;
   }
@@ -70,7 +74,10 @@ std::optional<uint32_t> Pclntab::Impl::find_index(uint64_t pc) const {
   const uint8_t* tab = pclntable.data();
   while (h - l > 1) {
     uint32_t mid = l + (h - l) / 2;
-    if (rd32(tab + size_t{mid} * 8) <= off) l = mid; else h = mid;
+    if (rd32(tab + size_t{mid} * 8) <= off)
+      l = mid;
+    else
+      h = mid;
   }
   return l;
 }
@@ -81,7 +88,7 @@ Pclntab::Impl::~Impl() {
 }
 
 const pcln::CheckpointTable* Pclntab::Impl::checkpoints_of(const pcln::FuncView& f, pcln::PcTable which,
-                                                          uint32_t off) const {
+                                                           uint32_t off) const {
   std::call_once(slots_once, [this] {
     checkpoint_slots.reset(new std::atomic<const pcln::CheckpointTable*>[size_t{nfunc} * pcln::kPcTables]());
   });
@@ -106,12 +113,19 @@ const pcln::CheckpointTable* Pclntab::Impl::checkpoints_of(const pcln::FuncView&
   return expected;  // another thread was first; ours is dropped
 }
 
-std::optional<int32_t> Pclntab::Impl::pcvalue(const pcln::FuncView& f, pcln::PcTable which, uint64_t target) const {
+std::optional<int32_t> Pclntab::Impl::pcvalue(const pcln::FuncView& f, pcln::PcTable which,
+                                              uint64_t target) const {
   uint32_t off = 0;
   switch (which) {
-    case pcln::PcTable::Sp: off = f.pcsp; break;
-    case pcln::PcTable::File: off = f.pcfile; break;
-    case pcln::PcTable::Line: off = f.pcln; break;
+    case pcln::PcTable::Sp:
+      off = f.pcsp;
+      break;
+    case pcln::PcTable::File:
+      off = f.pcfile;
+      break;
+    case pcln::PcTable::Line:
+      off = f.pcln;
+      break;
     case pcln::PcTable::Inline:
       if (f.npcdata <= pcln::kPcdataInlTreeIndex) return std::nullopt;
       off = rd32(f.pcdata + pcln::kPcdataInlTreeIndex * 4);

@@ -5,17 +5,18 @@
 // For each binary: the time to map it, to load the table (best of 5), to
 // build the name index, and the rate of function_at, line_of and symbolize
 // (with inline expansion) over N deterministic random PCs, spread over the
-// whole text (cold) or drawn from 4096 distinct PCs (hot). Times are thread CPU time. Suggested inputs: $(go env GOROOT)/bin/go and
+// whole text (cold) or drawn from 4096 distinct PCs (hot). Times are thread CPU time. Suggested inputs: $(go
+// env GOROOT)/bin/go and
 // $(go env GOROOT)/pkg/tool/linux_amd64/compile.
-#include "gotrace/gobin/pclntab.h"
-
 #include <fmt/format.h>
 
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "gotrace/gobin/pclntab.h"
 
 using namespace gotrace;
 
@@ -68,8 +69,8 @@ int bench(const std::string& path, size_t npcs) {
 
   fmt::print("{}\n  {} functions, {} table ({}), {} bytes of file\n", path, t.function_count(),
              format_name(t.format()), t.source(), (*image)->file_bytes().size());
-  fmt::print("  open {:.2f} ms, load {:.3f} ms (best of 5), name index {:.2f} ms (main.main {})\n", open_s * 1e3,
-             load_s * 1e3, index_s * 1e3, main_fn ? "found" : "missing");
+  fmt::print("  open {:.2f} ms, load {:.3f} ms (best of 5), name index {:.2f} ms (main.main {})\n",
+             open_s * 1e3, load_s * 1e3, index_s * 1e3, main_fn ? "found" : "missing");
 
   const uint64_t lo = t.function_by_index(0).entry;
   const uint64_t hi = t.function_by_index(t.function_count() - 1).end;
@@ -101,10 +102,11 @@ int bench(const std::string& path, size_t npcs) {
         inlined_pcs += frames.size() > 1;
       }
     });
-    fmt::print("  {}: function_at {:.1f} M PCs/s, line_of {:.1f} M PCs/s, symbolize {:.2f} M PCs/s "
-               "({:.0f} ns/PC; {:.2f} frames/PC, {:.0f}% inlined; checksum {})\n",
-               set == &pcs ? "cold" : "hot ", npcs / at_s / 1e6, npcs / line_s / 1e6, npcs / sym_s / 1e6,
-               sym_s / npcs * 1e9, double(nframes) / npcs, 100.0 * inlined_pcs / npcs, sink % 1000);
+    fmt::print(
+        "  {}: function_at {:.1f} M PCs/s, line_of {:.1f} M PCs/s, symbolize {:.2f} M PCs/s "
+        "({:.0f} ns/PC; {:.2f} frames/PC, {:.0f}% inlined; checksum {})\n",
+        set == &pcs ? "cold" : "hot ", npcs / at_s / 1e6, npcs / line_s / 1e6, npcs / sym_s / 1e6,
+        sym_s / npcs * 1e9, double(nframes) / npcs, 100.0 * inlined_pcs / npcs, sink % 1000);
   }
   return 0;
 }
@@ -116,8 +118,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--pcs" && i + 1 < argc) npcs = std::stoull(argv[++i]);
-    else paths.push_back(a);
+    if (a == "--pcs" && i + 1 < argc)
+      npcs = std::stoull(argv[++i]);
+    else
+      paths.push_back(a);
   }
   if (paths.empty()) {
     fmt::print(stderr, "usage: symbolize_bench [--pcs N] GO_BINARY...\n");

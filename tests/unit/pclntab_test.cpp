@@ -2,16 +2,14 @@
 // `go tool objdump` (function and innermost file:line per instruction),
 // `go tool addr2line`, the ELF symbol table, and the runtime's own inline
 // expansion (runtime.CallersFrames, printed by the fixture's -stack mode).
-#include "gotrace/gobin/go_version.h"
 #include "gotrace/gobin/pclntab.h"
-#include "support/fixtures.h"
 
-#include <catch2/catch.hpp>
 #include <elf.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +17,9 @@
 #include <random>
 #include <set>
 #include <sstream>
+
+#include "gotrace/gobin/go_version.h"
+#include "support/fixtures.h"
 
 using namespace gotrace;
 using gotrace::test::Fixture;
@@ -30,7 +31,9 @@ int minor_of(const Fixture& fx) {
   auto v = GoVersion::parse(fx.version);
   return v ? v->minor : 0;
 }
-std::string label(const Fixture& fx) { return fmt::format("{}/{}-{}/{}", fx.version, fx.arch, fx.variant, fx.program); }
+std::string label(const Fixture& fx) {
+  return fmt::format("{}/{}-{}/{}", fx.version, fx.arch, fx.variant, fx.program);
+}
 
 struct Loaded {
   std::unique_ptr<ElfImage> image;
@@ -209,7 +212,8 @@ std::vector<uint64_t> sample_pcs(const Pclntab& t, size_t n, uint32_t seed) {
 
 std::string frames_text(const std::vector<GoFrame>& fs) {
   std::string s;
-  for (const auto& f : fs) s += fmt::format("[{} {}:{}{}] ", f.function, f.file, f.line, f.inlined ? " inl" : "");
+  for (const auto& f : fs)
+    s += fmt::format("[{} {}:{}{}] ", f.function, f.file, f.line, f.inlined ? " inl" : "");
   return s;
 }
 
@@ -246,8 +250,10 @@ TEST_CASE("pclntab: every fixture loads with the format, quantum and moduledata 
       CHECK(md.etext == sym("runtime.etext"));
       CHECK(md.types == sym("runtime.types"));
       CHECK(md.etypes == sym("runtime.etypes"));
-      if (minor_of(fx) >= 18) CHECK(md.gofunc == sym(minor_of(fx) >= 20 ? "go:func.*" : "go.func.*"));
-      else CHECK(md.gofunc == 0);  // 1.16/1.17: funcdata are absolute pointers
+      if (minor_of(fx) >= 18)
+        CHECK(md.gofunc == sym(minor_of(fx) >= 20 ? "go:func.*" : "go.func.*"));
+      else
+        CHECK(md.gofunc == 0);  // 1.16/1.17: funcdata are absolute pointers
     }
   }
 }
@@ -271,10 +277,12 @@ TEST_CASE("pclntab: the function table agrees with the ELF symbol table", "[pcln
       // By name: exact for every symbol whose name the table has (all but
       // the ".N"-renamed duplicates of local symbols).
       std::string_view key = s.name;
-      if (f->name != key && !(key.size() == f->name.size() + 5 && key.substr(f->name.size()) == ".abi0")) continue;
+      if (f->name != key && !(key.size() == f->name.size() + 5 && key.substr(f->name.size()) == ".abi0"))
+        continue;
       auto byname = t->function_by_name(s.name);
       if (!byname || byname->entry != s.value) {
-        if (bad_by_name++ < 5) examples += fmt::format("by name {}: {:#x}; ", s.name, byname ? byname->entry : 0);
+        if (bad_by_name++ < 5)
+          examples += fmt::format("by name {}: {:#x}; ", s.name, byname ? byname->entry : 0);
       }
     }
     INFO(examples);
@@ -298,7 +306,9 @@ TEST_CASE("pclntab: stripped builds list the same functions as their unstripped 
     INFO(label(fx));
     const Fixture* sibling = nullptr;
     for (const auto& o : test::fixtures())
-      if (minor_of(o) == minor_of(fx) && o.arch == fx.arch && o.program == fx.program && o.variant == "default") sibling = &o;
+      if (minor_of(o) == minor_of(fx) && o.arch == fx.arch && o.program == fx.program &&
+          o.variant == "default")
+        sibling = &o;
     REQUIRE(sibling);
     const auto& a = *loaded(fx).table;
     const auto& b = *loaded(*sibling).table;
@@ -342,17 +352,21 @@ TEST_CASE("pclntab: function and file:line of each instruction match go tool obj
       uint64_t pc = std::stoull(std::string(tok[1]), nullptr, 16);
       auto colon = tok[0].rfind(':');
       std::string_view file = tok[0].substr(0, colon);
-      int want_line = colon == std::string_view::npos ? -1 : std::atoi(std::string(tok[0].substr(colon + 1)).c_str());
+      int want_line =
+          colon == std::string_view::npos ? -1 : std::atoi(std::string(tok[0].substr(colon + 1)).c_str());
       ++insns;
       auto lo = t.line_of(pc);
       t.symbolize(pc, frames);
-      bool ok = lo && same_function(current, lo->function) && basename(lo->file) == file && lo->line == want_line &&
-                !frames.empty() && frames.front().file == lo->file && frames.front().line == lo->line &&
-                frames.back().function == lo->function && !frames.back().inlined;
-      for (size_t i = 0; ok && i + 1 < frames.size(); ++i) ok = frames[i].inlined && !frames[i].function.empty();
+      bool ok = lo && same_function(current, lo->function) && basename(lo->file) == file &&
+                lo->line == want_line && !frames.empty() && frames.front().file == lo->file &&
+                frames.front().line == lo->line && frames.back().function == lo->function &&
+                !frames.back().inlined;
+      for (size_t i = 0; ok && i + 1 < frames.size(); ++i)
+        ok = frames[i].inlined && !frames[i].function.empty();
       if (frames.size() > 1) ++inlined_pcs;
       if (!ok && bad++ < 5)
-        examples += fmt::format("{:#x} objdump {} {}:{} ours {}; ", pc, current, file, want_line, frames_text(frames));
+        examples += fmt::format("{:#x} objdump {} {}:{} ours {}; ", pc, current, file, want_line,
+                                frames_text(frames));
     }
     INFO(examples);
     CHECK(insns > 2000);
@@ -365,7 +379,8 @@ TEST_CASE("pclntab: function and file:line agree with go tool addr2line", "[pcln
   auto cmd_for = [](const Fixture& fx, const Pclntab& t) {
     std::string list;
     for (uint64_t pc : sample_pcs(t, 300, 7)) list += fmt::format("{:#x}\\n", pc);
-    return fmt::format("printf '{}' | {} tool addr2line {}", list, test::go_command(), test::shell_quote(fx.path));
+    return fmt::format("printf '{}' | {} tool addr2line {}", list, test::go_command(),
+                       test::shell_quote(fx.path));
   };
   std::vector<std::pair<std::string, std::string>> jobs;
   for (const auto& fx : test::fixtures()) jobs.emplace_back(cmd_for(fx, *loaded(fx).table), fx.path);
@@ -388,8 +403,8 @@ TEST_CASE("pclntab: function and file:line agree with go tool addr2line", "[pcln
       auto lo = t.line_of(pcs[i]);
       bool ok = lo && lo->function == name && lo->file == file && lo->line == line;
       if (!ok && bad++ < 5)
-        examples += fmt::format("{:#x} addr2line {} {} ours {} {}:{}; ", pcs[i], name, pos, lo ? lo->function : "-",
-                                lo ? lo->file : "", lo ? lo->line : 0);
+        examples += fmt::format("{:#x} addr2line {} {} ours {} {}:{}; ", pcs[i], name, pos,
+                                lo ? lo->function : "-", lo ? lo->file : "", lo ? lo->line : 0);
     }
     INFO(examples);
     CHECK(bad == 0);
@@ -421,8 +436,10 @@ TEST_CASE("pclntab: inline expansion matches runtime.CallersFrames in the runnin
     auto main_fn = t.function_by_name("main.main");
     REQUIRE(main_fn);
     const uint64_t bias = anchor - main_fn->entry;
-    if (fx.variant == "pie") CHECK(bias != 0);
-    else CHECK(bias == 0);
+    if (fx.variant == "pie")
+      CHECK(bias != 0);
+    else
+      CHECK(bias == 0);
 
     // For each PC, our expansion of pc-1 must equal the runtime's frames from
     // that PC on, and end where some PC's frames end (runtime.Callers lists
@@ -463,7 +480,8 @@ TEST_CASE("pclntab: sp_delta is 0 at entry and the frame size inside", "[pclntab
       CHECK(t.sp_delta(f->entry) == 0);
       // Somewhere inside, the frame is allocated (positive, pointer-aligned).
       int32_t max = 0;
-      for (uint64_t pc = f->entry; pc < f->end; pc += t.pc_quantum()) max = std::max(max, t.sp_delta(pc).value_or(0));
+      for (uint64_t pc = f->entry; pc < f->end; pc += t.pc_quantum())
+        max = std::max(max, t.sp_delta(pc).value_or(0));
       CHECK(max > 0);
       CHECK(max % 8 == 0);
     }
@@ -481,8 +499,10 @@ TEST_CASE("pclntab: files without section headers are found by scanning the segm
     std::vector<uint8_t> copy(bytes.begin(), bytes.end());
     REQUIRE(copy.size() > 64);
     REQUIRE(copy[EI_CLASS] == ELFCLASS64);
-    std::fill(copy.begin() + offsetof(Elf64_Ehdr, e_shoff), copy.begin() + offsetof(Elf64_Ehdr, e_shoff) + 8, 0);
-    std::fill(copy.begin() + offsetof(Elf64_Ehdr, e_shnum), copy.begin() + offsetof(Elf64_Ehdr, e_shnum) + 4, 0);
+    std::fill(copy.begin() + offsetof(Elf64_Ehdr, e_shoff), copy.begin() + offsetof(Elf64_Ehdr, e_shoff) + 8,
+              0);
+    std::fill(copy.begin() + offsetof(Elf64_Ehdr, e_shnum), copy.begin() + offsetof(Elf64_Ehdr, e_shnum) + 4,
+              0);
     auto bare = ElfImage::from_bytes(std::move(copy), "sectionless");
     REQUIRE(bare.ok());
     REQUIRE((*bare)->sections().empty());
@@ -598,8 +618,10 @@ TEST_CASE("pclntab: corrupt tables fail or answer without crashing", "[pclntab]"
       std::vector<uint8_t> bytes(file.begin(), file.end());
       if (iter % 3 == 0) {
         // Drop the section headers, then corrupt: exercises the scan.
-        std::fill(bytes.begin() + offsetof(Elf64_Ehdr, e_shoff), bytes.begin() + offsetof(Elf64_Ehdr, e_shoff) + 8, 0);
-        std::fill(bytes.begin() + offsetof(Elf64_Ehdr, e_shnum), bytes.begin() + offsetof(Elf64_Ehdr, e_shnum) + 4, 0);
+        std::fill(bytes.begin() + offsetof(Elf64_Ehdr, e_shoff),
+                  bytes.begin() + offsetof(Elf64_Ehdr, e_shoff) + 8, 0);
+        std::fill(bytes.begin() + offsetof(Elf64_Ehdr, e_shnum),
+                  bytes.begin() + offsetof(Elf64_Ehdr, e_shnum) + 4, 0);
       }
       uint64_t table_off = *image->vaddr_to_file_offset(t->table_vaddr());
       for (int f = 0; f < 16; ++f) {

@@ -5,10 +5,14 @@
 //
 // All addresses are link-time virtual addresses (what the file says). For a
 // running PIE, subtract the load bias before asking.
+//
+// load() reads only the header and finds moduledata; functions are decoded
+// on demand from the mapped file, and names, files and frames are
+// string_views into it, so the ElfImage must outlive the Pclntab. Lookup
+// accelerators (a bucket index over the functab, checkpoints of long pcvalue
+// tables, a cache of recent symbolize() results, the name index) are built on
+// first use. All queries are const and safe to call from several threads.
 #pragma once
-
-#include "gotrace/elf/elf_image.h"
-#include "gotrace/util/result.h"
 
 #include <cstdint>
 #include <memory>
@@ -16,6 +20,9 @@
 #include <span>
 #include <string_view>
 #include <vector>
+
+#include "gotrace/elf/elf_image.h"
+#include "gotrace/util/result.h"
 
 namespace gotrace {
 
@@ -76,6 +83,9 @@ class Pclntab {
 
   // The function containing pc (nullopt if outside every function).
   std::optional<GoFunc> function_at(uint64_t pc) const;
+  // By the name in the table. An assembly function and its ABI wrapper share
+  // a name here; as in the ELF symbol table, "X" is the ABIInternal one and
+  // "X.abi0" the ABI0 one.
   std::optional<GoFunc> function_by_name(std::string_view name) const;
   GoFunc function_by_index(size_t i) const;  // i < function_count()
 
