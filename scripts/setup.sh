@@ -7,7 +7,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config
   clang llvm libbpf-dev bpftool
   libelf-dev libdw-dev zlib1g-dev libzstd-dev liblzma-dev libbz2-dev
-  libzydis-dev libzycore-dev
+  libcapstone-dev
   libcli11-dev libfmt-dev libspdlog-dev catch2
 )
 test_pkgs=(golang-1.19-go gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu wrk bpftrace file)
