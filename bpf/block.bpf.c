@@ -1,37 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* gotrace block: how long goroutines wait, where, why, and who woke them.
- *
- *   runtime.gopark        (entry site)  the goroutine in R14 parks: remember
- *                                       goid -> (time, stack, reason)
- *   runtime.ready         (entry site)  RAX is made runnable by g0.m.curg: the
- *                                       wait ends; aggregate by (stack, reason)
- *                                       and by (stack, reason, waker stack)
- *   runtime.netpollready  (entry site)  the poller wakes pd.rg / pd.wg (IO wait;
- *                                       bypasses ready)
- *   runtime.injectglist   (entry site)  the runtime readies a list of goroutines
- *
- * Everything is keyed by goroutine id, never by thread. No uretprobes; no
- * per-event trip to user space except waits longer than min_event_ns. */
+ * The waits themselves are followed in park_tracking.bpf.h (gopark -> ready,
+ * netpollready, injectglist); this file aggregates each finished wait by
+ * (stack, reason) and by (stack, reason, waker stack) in kernel maps, and
+ * sends only waits longer than min_event_ns through the ring buffer. */
 #include "gotrace_common.bpf.h"
 
 #include "gotrace/bpf/block_types.h"
 
 const volatile __u64 min_event_ns = ~0ULL;
-const volatile __u64 reason_mask[4] = {~0ULL, ~0ULL, ~0ULL, ~0ULL};
-const volatile __u32 io_wait_reason = 2;
-const volatile __u64 gopark_check = 0;      /* gt_site_check.frame_adjust_plus1 */
-const volatile __u64 ready_check = 0;
-const volatile __u64 netpollready_check = 0;
-const volatile __u64 injectglist_check = 0;
-const volatile __u32 polldesc_rg = 0;
-const volatile __u32 polldesc_wg = 0;
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 131072);
-  __type(key, __u64); /* goid */
-  __type(value, struct gt_parked);
-} parked SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -52,65 +29,14 @@ struct {
   __uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
-static __always_inline bool reason_wanted(__u32 reason) {
-  return (reason_mask[(reason >> 6) & 3] >> (reason & 63)) & 1;
-}
-
-SEC("uprobe")
-int gopark_entry(struct pt_regs *ctx) {
-  if (!in_target()) return 0;
-  __u64 g = ctx->r14;
-  if (will_call_morestack(ctx, g, gopark_check)) {
-    count(GT_CNT_PARK_RETRY);
-    return 0;
-  }
-  __u32 reason = ctx->cx & 0xff; /* gopark(unlockf, lock, reason, …): 3rd int arg */
-  if (!reason_wanted(reason)) {
-    count(GT_CNT_FILTERED);
-    return 0;
-  }
-  __u64 goid = goid_of(g);
-  if (!goid) return 0;
-
-  struct stack_bounds b = {};
-  bounds_for(g, &b);
-  struct gt_parked p = {};
-  p.t_park_ns = bpf_ktime_get_ns();
-  p.reason = reason;
-  p.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
-  if (bpf_map_update_elem(&parked, &goid, &p, BPF_ANY) != 0) {
-    count(GT_CNT_DROP_PARKED_FULL);
-    return 0;
-  }
-  count(GT_CNT_PARKS);
-  return 0;
-}
-
-/* The wait of goroutine goid ends now; waker_stack/waker_goid describe who ended it. */
-static __always_inline void end_wait(__u64 goid, __u32 waker_kind, __u64 waker_goid, __u64 waker_stack) {
-  struct gt_parked *p = bpf_map_lookup_elem(&parked, &goid);
-  if (!p) {
-    count(GT_CNT_WAKES_UNMATCHED);
-    return;
-  }
+static __always_inline void on_wait_end(__u64 goid, const struct gt_parked *p, __u64 now, __u64 dt,
+                                        __u32 waker_kind, __u64 waker_goid, __u64 waker_stack) {
   struct gt_parked park = *p;
-  bpf_map_delete_elem(&parked, &goid);
-  __u64 now = bpf_ktime_get_ns();
-  __u64 dt = now > park.t_park_ns ? now - park.t_park_ns : 0;
-  count(GT_CNT_WAKES);
 
   struct gt_block_key key = {.stack_id = park.stack_id, .reason = park.reason};
-  struct gt_block_val *v = bpf_map_lookup_elem(&block_agg, &key);
-  if (!v) {
-    struct gt_block_val zero = {};
-    if (bpf_map_update_elem(&block_agg, &key, &zero, BPF_NOEXIST) != 0 &&
-        !bpf_map_lookup_elem(&block_agg, &key)) {
-      count(GT_CNT_DROP_AGG_FULL);
-      return;
-    }
-    v = bpf_map_lookup_elem(&block_agg, &key);
-    if (!v) return;
-  }
+  static const struct gt_block_val zero_block;
+  struct gt_block_val *v = agg_lookup_or_init(&block_agg, &key, &zero_block);
+  if (!v) return;
   __sync_fetch_and_add(&v->count, 1);
   __sync_fetch_and_add(&v->total_ns, dt);
   __sync_fetch_and_add(&v->hist[log2_bucket(dt)], 1);
@@ -121,17 +47,11 @@ static __always_inline void end_wait(__u64 goid, __u32 waker_kind, __u64 waker_g
 
   struct gt_waker_key wk = {.stack_id = park.stack_id, .waker_stack_id = waker_stack,
                             .reason = park.reason, .waker_kind = waker_kind};
-  struct gt_waker_val *w = bpf_map_lookup_elem(&waker_agg, &wk);
-  if (!w) {
-    struct gt_waker_val zero = {};
-    bpf_map_update_elem(&waker_agg, &wk, &zero, BPF_NOEXIST);
-    w = bpf_map_lookup_elem(&waker_agg, &wk);
-  }
+  static const struct gt_waker_val zero_waker;
+  struct gt_waker_val *w = agg_lookup_or_init(&waker_agg, &wk, &zero_waker);
   if (w) {
     __sync_fetch_and_add(&w->count, 1);
     __sync_fetch_and_add(&w->total_ns, dt);
-  } else {
-    count(GT_CNT_DROP_AGG_FULL);
   }
 
   if (dt >= min_event_ns) {
@@ -153,65 +73,5 @@ static __always_inline void end_wait(__u64 goid, __u32 waker_kind, __u64 waker_g
   }
 }
 
-SEC("uprobe")
-int ready_entry(struct pt_regs *ctx) {
-  if (!in_target()) return 0;
-  __u64 g = ctx->r14; /* g0: ready runs on the system stack */
-  if (will_call_morestack(ctx, g, ready_check)) return 0;
-  __u64 woken = ctx->ax;
-  __u64 goid = goid_of(woken);
-  if (!goid || !bpf_map_lookup_elem(&parked, &goid)) {
-    count(GT_CNT_WAKES_UNMATCHED);
-    return 0;
-  }
-  __u64 waker = user_g(g);
-  __u64 waker_stack;
-  if (waker && waker != g) {
-    waker_stack = capture_saved_stack(waker);  /* on g0 via systemstack: its saved context */
-  } else {
-    struct stack_bounds b = {};
-    bounds_for(g, &b);
-    waker_stack = capture_entry_stack(ctx, &b, GT_MAX_WAKER_DEPTH);  /* the runtime itself (timers, GC) */
-  }
-  end_wait(goid, waker ? GT_WAKER_GOROUTINE : GT_WAKER_RUNTIME, goid_of(waker), waker_stack);
-  return 0;
-}
-
-/* netpollready(toRun *gList, pd *pollDesc, mode int32): the goroutines parked
- * in pd.rg (mode 'r') and pd.wg (mode 'w') are about to be made runnable. */
-SEC("uprobe")
-int netpollready_entry(struct pt_regs *ctx) {
-  if (!in_target()) return 0;
-  if (will_call_morestack(ctx, ctx->r14, netpollready_check)) return 0;
-  __u64 pd = ctx->bx;
-  __u32 mode = ctx->cx & 0xffffffff;
-  __u64 gs[2] = {};
-  if (mode == 'r' || mode == 'r' + 'w') gs[0] = read_u64(pd + polldesc_rg);
-  if (mode == 'w' || mode == 'r' + 'w') gs[1] = read_u64(pd + polldesc_wg);
-  for (int i = 0; i < 2; i++) {
-    if (gs[i] <= 2) continue; /* pdNil, pdReady, pdWait */
-    __u64 goid = goid_of(gs[i]);
-    if (goid) end_wait(goid, GT_WAKER_NETPOLL, 0, GT_NO_STACK);
-  }
-  return 0;
-}
-
-/* injectglist(glist *gList): goroutines linked through g.schedlink. */
-SEC("uprobe")
-int injectglist_entry(struct pt_regs *ctx) {
-  if (!in_target()) return 0;
-  if (will_call_morestack(ctx, ctx->r14, injectglist_check)) return 0;
-  __u64 gp = read_u64(ctx->ax);
-  for (int i = 0; i < 64; i++) {
-    if (!gp) return 0;
-    __u64 goid = goid_of(gp);
-    if (goid && bpf_map_lookup_elem(&parked, &goid)) {
-      struct gt_parked *p = bpf_map_lookup_elem(&parked, &goid);
-      __u32 kind = (p && p->reason == io_wait_reason) ? GT_WAKER_NETPOLL : GT_WAKER_RUNTIME;
-      end_wait(goid, kind, 0, GT_NO_STACK);
-    }
-    gp = read_u64(gp + off.g_schedlink);
-  }
-  if (gp) count(GT_CNT_INJECT_TRUNCATED);
-  return 0;
-}
+#define PARK_WAKER_STACKS 1
+#include "park_tracking.bpf.h"

@@ -45,7 +45,23 @@ static __always_inline void count(enum gt_counter c) {
   if (v) *v += 1;
 }
 
+/* The aggregate for key, created zeroed when absent; NULL (and counted as a
+ * drop) when the map is full. */
+static __always_inline void *agg_lookup_or_init(void *map, const void *key, const void *zero) {
+  void *v = bpf_map_lookup_elem(map, key);
+  if (v) return v;
+  bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+  v = bpf_map_lookup_elem(map, key);
+  if (!v) count(GT_CNT_DROP_AGG_FULL);
+  return v;
+}
+
+/* Set by user space when the trace ends: detaching probes one by one takes
+ * a while, and what happens meanwhile must not be counted. */
+volatile __u32 tracing_stopped = 0;
+
 static __always_inline bool in_target(void) {
+  if (tracing_stopped) return false;
   return target_tgid == 0 || (bpf_get_current_pid_tgid() >> 32) == target_tgid;
 }
 

@@ -164,6 +164,7 @@ int run_block(const BlockConfig& config) {
       });
   // Detach first, then drain what is left and read the maps.
   const size_t attached = links.size();
+  skel->bss->tracing_stopped = 1;  // nothing after the end counts, while the probes come off
   links.clear();
   ring_buffer__consume(rb);
 

@@ -37,8 +37,8 @@ std::string explain_bpf_error(int err, const std::string& what) {
 }
 
 Result<void> attach_uprobe(bpf_program* prog, pid_t pid, const std::string& binary, uint64_t file_offset,
-                           const std::string& what, LinkSet& links) {
-  LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = false);
+                           const std::string& what, LinkSet& links, uint64_t cookie) {
+  LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = false);
   bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, binary.c_str(), file_offset, &opts);
   if (!link) {
     int err = errno;

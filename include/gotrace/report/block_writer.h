@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gotrace/model/block_report.h"
+#include "gotrace/report/report_common.h"
 
 #include <ostream>
 
@@ -16,9 +17,5 @@ struct BlockWriterOptions {
 
 void write_block_text(BlockReport& report, std::ostream& out, const BlockWriterOptions& options);
 void write_block_json(BlockReport& report, std::ostream& out, const BlockWriterOptions& options);
-
-// Shared by every command's writers.
-std::string format_duration(uint64_t ns);  // "1.23s", "45.6ms", "789µs", "12ns"
-void write_summary_text(const TraceSummary& s, std::ostream& out);
 
 }  // namespace gotrace

@@ -32,9 +32,10 @@ class LinkSet {
   std::vector<bpf_link*> links_;
 };
 
-// Attaches prog as a uprobe at a file offset of binary, for one process.
+// Attaches prog as a uprobe at a file offset of binary, for one process;
+// the program reads cookie with bpf_get_attach_cookie().
 Result<void> attach_uprobe(bpf_program* prog, pid_t pid, const std::string& binary, uint64_t file_offset,
-                           const std::string& what, LinkSet& links);
+                           const std::string& what, LinkSet& links, uint64_t cookie = 0);
 
 // Owns a skeleton: SkeletonPtr<block_bpf> p(block_bpf__open(), block_bpf__destroy).
 template <typename T>

@@ -1,0 +1,116 @@
+#include "gotrace/report/report_common.h"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+namespace gotrace {
+
+std::string format_duration(uint64_t ns) {
+  if (ns >= 10'000'000'000ULL) return fmt::format("{:.1f}s", ns / 1e9);
+  if (ns >= 1'000'000'000ULL) return fmt::format("{:.2f}s", ns / 1e9);
+  if (ns >= 1'000'000ULL) return fmt::format("{:.1f}ms", ns / 1e6);
+  if (ns >= 1'000ULL) return fmt::format("{:.1f}µs", ns / 1e3);
+  return fmt::format("{}ns", ns);
+}
+
+void write_summary_text(const TraceSummary& s, std::ostream& out) {
+  fmt::print(out, "PID {} ({}), {}, traced {:.1f}s ({}){}\n", s.pid, s.comm, s.go_version, s.duration_s, s.stopped_by,
+             s.target_alive ? "" : "; the target has exited, showing what was collected");
+  fmt::print(out, "{} probes attached; {} events; {} dropped", s.probes_attached, s.events, s.dropped);
+  if (s.dropped) {
+    std::string kinds;
+    for (const auto& [k, v] : s.counters)
+      if (k.starts_with("drop_") && v) kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", v, k.substr(5));
+    fmt::print(out, " ({})", kinds);
+  }
+  fmt::print(out, "\n");
+  for (const auto& n : s.notes) fmt::print(out, "note: {}\n", n);
+}
+
+// "main.worker (/src/demo/main.go:55)" for the first user frame, "via
+// runtime.chanrecv1" for the standard-library call it was in.
+StackSummary summarize(StackTable& st, uint64_t id) {
+  StackSummary s;
+  auto i = st.headline_index(id);
+  if (!i) return s;
+  const auto& fs = st.frames(id);
+  s.user = &fs[*i];
+  if (*i > 0 && !is_std_function(s.user->function)) s.via = &fs[*i - 1];
+  return s;
+}
+
+void print_stack(StackTable& st, uint64_t id, std::ostream& out, size_t max_frames, const char* indent) {
+  const auto& fs = st.frames(id);
+  if (fs.empty()) {
+    fmt::print(out, "{}(stack not recorded)\n", indent);
+    return;
+  }
+  // From just above the user's frame; a stack that is all standard library in full.
+  size_t headline = st.headline_index(id).value_or(0);
+  size_t start = headline > 0 && !is_std_function(fs[headline].function) ? headline - 1 : 0;
+  if (start > 0) fmt::print(out, "{}… {} runtime frames\n", indent, start);
+  size_t shown = 0;
+  for (size_t i = start; i < fs.size() && shown < max_frames; ++i, ++shown) {
+    const Frame& f = fs[i];
+    fmt::print(out, "{}{}{}\n{}    {}:{}\n", indent, f.function, f.inlined ? " (inlined)" : "", indent, f.file, f.line);
+  }
+  if (start + shown < fs.size()) fmt::print(out, "{}… {} more frames\n", indent, fs.size() - start - shown);
+}
+
+// What the runtime was doing when it woke a goroutine without a user
+// goroutine of its own: firing a timer, GC, the scheduler.
+std::string runtime_waker(StackTable& st, uint64_t stack_id) {
+  const auto& fs = st.frames(stack_id);
+  for (const auto& f : fs)
+    if (f.function.find("imer") != std::string::npos || f.function == "runtime.goroutineReady")
+      return "a timer (time.Sleep, time.After, Ticker), fired by the scheduler";
+  for (const auto& f : fs)
+    if (f.function.starts_with("runtime.gc")) return fmt::format("the garbage collector ({})", f.function);
+  for (const auto& f : fs)
+    if (f.function != "runtime.ready" && !f.function.ends_with(".func1") && f.function != "runtime.systemstack")
+      return fmt::format("the runtime ({})", f.function);
+  return "the runtime";
+}
+
+std::string stack_label(StackTable& st, uint64_t stack_id) {
+  StackSummary s = summarize(st, stack_id);
+  if (!s.user) return "unknown";
+  std::string label = fmt::format("{} ({}:{})", s.user->function, s.user->file, s.user->line);
+  if (s.via) label += fmt::format(" via {}", s.via->function);
+  return label;
+}
+
+void write_stack_json(JsonWriter& j, StackTable& st, uint64_t id) {
+  j.begin_array();
+  for (const auto& f : st.frames(id)) {
+    j.begin_object();
+    j.field("func", f.function);
+    j.field("file", f.file);
+    j.field("line", f.line);
+    if (f.inlined) j.field("inlined", true);
+    j.end();
+  }
+  j.end();
+}
+
+void write_summary_json_fields(JsonWriter& j, const TraceSummary& s) {
+  j.field("pid", s.pid);
+  j.field("comm", s.comm);
+  j.field("go_version", s.go_version);
+  j.field("duration_s", s.duration_s);
+  j.field("stopped_by", s.stopped_by);
+  j.field("target_alive", s.target_alive);
+  j.field("probes_attached", static_cast<uint64_t>(s.probes_attached));
+  j.field("events", s.events);
+  j.field("dropped", s.dropped);
+  j.key("counters");
+  j.begin_object();
+  for (const auto& [k, v] : s.counters) j.field(k, v);
+  j.end();
+  j.key("notes");
+  j.begin_array();
+  for (const auto& n : s.notes) j.value(n);
+  j.end();
+}
+
+}  // namespace gotrace
