@@ -88,6 +88,20 @@ int main(int argc, char** argv) {
                         "or runtime names (\"chan receive\"); default: all but the runtime's idle background waits")
       ->delimiter(',');
 
+  LockConfig lock;
+  std::string lock_duration, lock_min;
+  auto* lock_cmd = app.add_subcommand(
+      "lock",
+      "contended sync.Mutex/RWMutex/WaitGroup/Cond: who waited, who held the lock (the goroutine whose release "
+      "handed it over), and what the holder was itself blocked on meanwhile (Ctrl-C ends and prints). Only "
+      "contended acquisitions are seen: the uncontended fast path is inlined into the program and costs nothing");
+  add_trace_options(lock_cmd, lock.trace, lock_duration, lock_min);
+  lock_cmd->add_option("--kind", lock.kinds, "only these kinds: mutex, rwmutex-r, rwmutex-w, waitgroup, cond, all")
+      ->delimiter(',');
+  lock_cmd->add_flag("--by-lock", lock.by_lock, "one entry per lock address (with its variable name when known)");
+  lock_cmd->add_flag("!--no-chains", lock.chains,
+                     "do not follow every goroutine wait (cheaper; no 'while it held the lock' links)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -105,6 +119,10 @@ int main(int argc, char** argv) {
   if (block_cmd->parsed()) {
     if (!finish_trace_options("block", block.trace, block_duration, block_min)) return kExitUsage;
     return run_block(block);
+  }
+  if (lock_cmd->parsed()) {
+    if (!finish_trace_options("lock", lock.trace, lock_duration, lock_min)) return kExitUsage;
+    return run_lock(lock);
   }
   return kExitUsage;
 }

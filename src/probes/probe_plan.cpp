@@ -29,12 +29,16 @@ std::vector<RoleNeed> roles_for(Command command, const GoVersion& version) {
               {ProbeRole::Netpollready, false},
               {ProbeRole::InjectGlist, false}};
     case Command::Lock:
-      return {{ProbeRole::Semacquire1, true},         {ProbeRole::Semrelease1, true},
-              {ProbeRole::Ready, true},               {ProbeRole::Gopark, true},
-              {ProbeRole::SemacquireMutex, false},    {ProbeRole::SemacquireRWMutexR, false},
-              {ProbeRole::SemacquireRWMutex, false},  {ProbeRole::SemacquireWaitGroup, false},
-              {ProbeRole::SyncSemacquire, false},     {ProbeRole::NotifyListWait, false},
-              {ProbeRole::NotifyListNotifyOne, false}, {ProbeRole::NotifyListNotifyAll, false}};
+      // Contended acquires (each linked only if the program uses the
+      // primitive), the release and its hand-over to the waiter; the park
+      // probes are for wait chains (what a holder was blocked on).
+      return {{ProbeRole::Semrelease1, true},          {ProbeRole::ReadyWithTime, true},
+              {ProbeRole::SemacquireMutex, false},     {ProbeRole::SemacquireRWMutexR, false},
+              {ProbeRole::SemacquireRWMutex, false},   {ProbeRole::SemacquireWaitGroup, false},
+              {ProbeRole::SyncSemacquire, false},      {ProbeRole::NotifyListWait, false},
+              {ProbeRole::NotifyListNotifyOne, false}, {ProbeRole::NotifyListNotifyAll, false},
+              {ProbeRole::Gopark, false},              {ProbeRole::Ready, false},
+              {ProbeRole::Netpollready, false},        {ProbeRole::InjectGlist, false}};
     case Command::Alloc: {
       // Sampled allocations only (one per MemProfileRate bytes); the type
       // comes from the allocator's entry, which is hot: optional.

@@ -49,6 +49,8 @@ std::vector<RoleSpec> build_table() {
        {{"sync.runtime_Semacquire", 0, 23}}, 0, 23},
       {R::Semrelease1, "semrelease1", "runtime semaphore release, on the releasing goroutine",
        {{"runtime.semrelease1"}}},
+      {R::ReadyWithTime, "ready_with_time",
+       "a semaphore or Cond release hands over to a waiter (runtime.readyWithTime)", {{"runtime.readyWithTime"}}},
       {R::NotifyListWait, "notifylist_wait", "sync.Cond.Wait blocks", {{"sync.runtime_notifyListWait"}}},
       {R::NotifyListNotifyOne, "notifylist_notify_one", "sync.Cond.Signal",
        {{"sync.runtime_notifyListNotifyOne"}}},

@@ -20,7 +20,8 @@ Counters read_counters(int fd) {
 }
 
 uint64_t total_drops(const Counters& c) {
-  return c[GT_CNT_DROP_STACKS_FULL] + c[GT_CNT_DROP_PARKED_FULL] + c[GT_CNT_DROP_AGG_FULL] + c[GT_CNT_DROP_RINGBUF];
+  return c[GT_CNT_DROP_STACKS_FULL] + c[GT_CNT_DROP_PARKED_FULL] + c[GT_CNT_DROP_AGG_FULL] + c[GT_CNT_DROP_RINGBUF] +
+         c[GT_CNT_DROP_PENDING_FULL];
 }
 
 std::string_view counter_name(gt_counter c) {
@@ -37,6 +38,11 @@ std::string_view counter_name(gt_counter c) {
     case GT_CNT_EVENTS: return "events_sent";
     case GT_CNT_STACK_TRUNCATED: return "stacks_truncated";
     case GT_CNT_INJECT_TRUNCATED: return "injectglist_truncated";
+    case GT_CNT_LOCK_WAITS: return "lock_waits";
+    case GT_CNT_HANDOFFS: return "handoffs";
+    case GT_CNT_HANDOFF_UNMATCHED: return "handoffs_unmatched";
+    case GT_CNT_DROP_PENDING_FULL: return "drop_pending_table_full";
+    case GT_CNT_CHAIN_TRUNCATED: return "chains_truncated";
     case GT_CNT__COUNT: break;
   }
   return "?";

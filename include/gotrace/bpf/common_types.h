@@ -55,6 +55,11 @@ enum gt_counter {
   GT_CNT_EVENTS,             /* events sent to the ring buffer */
   GT_CNT_STACK_TRUNCATED,    /* stacks cut at GT_MAX_STACK_DEPTH */
   GT_CNT_INJECT_TRUNCATED,   /* injectglist lists longer than we walk */
+  GT_CNT_LOCK_WAITS,         /* contended acquires entered (lock) */
+  GT_CNT_HANDOFFS,           /* waits matched with the release that ended them */
+  GT_CNT_HANDOFF_UNMATCHED,  /* wakes from a release we cannot pair with a wait */
+  GT_CNT_DROP_PENDING_FULL,  /* pending-acquire table full */
+  GT_CNT_CHAIN_TRUNCATED,    /* a releaser blocked more often in one wait than its history holds */
   GT_CNT__COUNT
 };
 

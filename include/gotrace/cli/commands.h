@@ -11,5 +11,6 @@ inline constexpr int kExitUsage = 2;
 
 int run_info(const InfoConfig& config);
 int run_block(const BlockConfig& config);
+int run_lock(const LockConfig& config);
 
 }  // namespace gotrace

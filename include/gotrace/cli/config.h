@@ -40,3 +40,14 @@ struct BlockConfig {
 };
 
 }  // namespace gotrace
+
+namespace gotrace {
+
+struct LockConfig {
+  TraceConfig trace;
+  std::vector<std::string> kinds;  // mutex, rwmutex-r, rwmutex-w, waitgroup, cond; empty: all
+  bool by_lock = false;
+  bool chains = true;  // follow every goroutine wait so holders' blocks can be shown
+};
+
+}  // namespace gotrace

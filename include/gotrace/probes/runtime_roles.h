@@ -28,6 +28,7 @@ enum class ProbeRole : uint8_t {
   SemacquireWaitGroup,  // WaitGroup.Wait (1.24+)
   SyncSemacquire,       // sync.runtime_Semacquire (WaitGroup ≤1.23)
   Semrelease1,          // runtime semaphore release (R14 = releaser)
+  ReadyWithTime,        // a semaphore / Cond release wakes a waiter (RAX = its sudog; R14 = releaser)
   NotifyListWait,       // sync.Cond.Wait
   NotifyListNotifyOne,  // sync.Cond.Signal
   NotifyListNotifyAll,  // sync.Cond.Broadcast

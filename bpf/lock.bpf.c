@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/* gotrace lock: contended sync primitives — who waited, who held them (the
+ * goroutine whose release handed the lock over), and what that holder was
+ * itself blocked on meanwhile.
+ *
+ *   acquire_entry  the contended entry points (sync.runtime_SemacquireMutex,
+ *                  …RWMutexR, …RWMutex, …WaitGroup, sync.runtime_Semacquire,
+ *                  sync.runtime_notifyListWait); the cookie says which kind.
+ *                  R14 = the waiter, RAX = the semaphore / notify list.
+ *   release_entry  runtime.semrelease1 and Cond Signal/Broadcast, on the
+ *                  releasing goroutine; RAX = the semaphore / notify list.
+ *   handoff_entry  runtime.readyWithTime(s *sudog): only those releases call
+ *                  it; s.g is the waiter being woken, R14 the releaser.
+ * The uncontended fast paths are inlined into the program and never seen.
+ * With chains on, park_tracking.bpf.h also follows every goroutine wait and
+ * keeps each goroutine's last few, so a release can say what its goroutine
+ * was blocked on while it held the lock. No uretprobes; keys are goroutine
+ * ids, never threads; nothing is written to the target. */
+#include "gotrace_common.bpf.h"
+
+#include "gotrace/bpf/block_types.h"
+#include "gotrace/bpf/lock_types.h"
+
+const volatile __u64 min_event_ns = ~0ULL;
+const volatile __u64 handoff_check = 0;
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64); /* goid */
+  __type(value, struct gt_lock_pending);
+} pending SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64); /* goid */
+  __type(value, struct gt_release);
+} releasing SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct gt_held_key);
+  __type(value, __u64);
+} held SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64); /* goid */
+  __type(value, struct gt_park_history);
+} history SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct gt_lock_key);
+  __type(value, struct gt_lock_val);
+} lock_agg SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct gt_chain_key);
+  __type(value, struct gt_chain_val);
+} chain_agg SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 512 * 1024);
+} events SEC(".maps");
+
+/* Every finished wait of every goroutine goes into its short history. */
+static __always_inline void on_wait_end(__u64 goid, const struct gt_parked *park, __u64 now, __u64 dt,
+                                        __u32 waker_kind, __u64 waker_goid, __u64 waker_stack) {
+  struct gt_park_history *h = bpf_map_lookup_elem(&history, &goid);
+  if (!h) {
+    static const struct gt_park_history empty;
+    bpf_map_update_elem(&history, &goid, &empty, BPF_NOEXIST);
+    h = bpf_map_lookup_elem(&history, &goid);
+    if (!h) return;
+  }
+  __u32 i = h->next % GT_HISTORY;
+  h->span[i].t0_ns = park->t_park_ns;
+  h->span[i].t1_ns = now;
+  h->span[i].stack_id = park->stack_id;
+  h->span[i].reason = park->reason;
+  h->next = i + 1;
+}
+
+#define PARK_WAKER_STACKS 0
+#include "park_tracking.bpf.h"
+
+SEC("uprobe")
+int acquire_entry(struct pt_regs *ctx) {
+  if (!in_target()) return 0;
+  __u64 cookie = bpf_get_attach_cookie(ctx);
+  __u64 g = ctx->r14;
+  if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(cookie))) return 0;
+  __u64 goid = goid_of(g);
+  if (!goid) return 0;
+  struct stack_bounds b = {};
+  bounds_for(g, &b);
+  struct gt_lock_pending p = {};
+  p.t_start_ns = bpf_ktime_get_ns();
+  p.addr = ctx->ax;
+  p.kind = GT_COOKIE_KIND(cookie);
+  p.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
+  if (bpf_map_update_elem(&pending, &goid, &p, BPF_ANY) != 0) {
+    count(GT_CNT_DROP_PENDING_FULL);
+    return 0;
+  }
+  count(GT_CNT_LOCK_WAITS);
+  return 0;
+}
+
+SEC("uprobe")
+int release_entry(struct pt_regs *ctx) {
+  if (!in_target()) return 0;
+  __u64 cookie = bpf_get_attach_cookie(ctx);
+  __u64 g = ctx->r14;
+  if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(cookie))) return 0;
+  __u64 goid = goid_of(user_g(g));
+  if (!goid) return 0;
+  struct stack_bounds b = {};
+  bounds_for(g, &b);
+  struct gt_release r = {.addr = ctx->ax};
+  r.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
+  bpf_map_update_elem(&releasing, &goid, &r, BPF_ANY);
+  return 0;
+}
+
+struct chain_scan {
+  struct gt_park_history *h;
+  __u64 from, to;
+  struct gt_chain_key key;
+  __u64 releaser_goid;
+  __u32 overlapping;
+  __u32 nchain;
+  struct gt_park_span chain[GT_CHAIN_IN_EVENT]; /* the first few, for the event */
+};
+
+static long chain_step(__u32 i, void *data) {
+  struct chain_scan *c = data;
+  if (i >= GT_HISTORY) return 1;
+  struct gt_park_span s = c->h->span[i];
+  if (!s.t1_ns || s.t1_ns <= c->from || s.t0_ns >= c->to) return 0;
+  __u64 lo = s.t0_ns > c->from ? s.t0_ns : c->from;
+  __u64 hi = s.t1_ns < c->to ? s.t1_ns : c->to;
+  c->overlapping++;
+  c->key.chain_stack = s.stack_id;
+  c->key.reason = s.reason;
+  static const struct gt_chain_val zero_chain;
+  struct gt_chain_val *v = agg_lookup_or_init(&chain_agg, &c->key, &zero_chain);
+  if (v) {
+    __sync_fetch_and_add(&v->count, 1);
+    __sync_fetch_and_add(&v->overlap_ns, hi - lo);
+    v->example_goid = c->releaser_goid;
+  }
+  __u32 n = c->nchain;
+  if (n < GT_CHAIN_IN_EVENT) {
+    c->chain[n] = s;
+    c->nchain = n + 1;
+  }
+  return 0;
+}
+
+SEC("uprobe")
+int handoff_entry(struct pt_regs *ctx) {
+  if (!in_target()) return 0;
+  __u64 g = ctx->r14;
+  if (will_call_morestack(ctx, g, handoff_check)) return 0;
+  __u64 woken = read_u64(ctx->ax); /* sudog.g, offset 0 in every release */
+  __u64 goid = goid_of(woken);
+  struct gt_lock_pending *pp = goid ? bpf_map_lookup_elem(&pending, &goid) : 0;
+  if (!pp) {
+    count(GT_CNT_HANDOFF_UNMATCHED);
+    return 0;
+  }
+  struct gt_lock_pending p = *pp;
+  __u64 rgoid = goid_of(user_g(g));
+  struct gt_release *rp = rgoid ? bpf_map_lookup_elem(&releasing, &rgoid) : 0;
+  if (!rp || rp->addr != p.addr) {
+    /* Woken from a semaphore we did not see it enter (the runtime's own):
+     * the pending acquire ended without a wait. */
+    bpf_map_delete_elem(&pending, &goid);
+    count(GT_CNT_HANDOFF_UNMATCHED);
+    return 0;
+  }
+  __u64 releaser_stack = rp->stack_id;
+  bpf_map_delete_elem(&pending, &goid);
+  __u64 now = bpf_ktime_get_ns();
+  __u64 dt = now > p.t_start_ns ? now - p.t_start_ns : 0;
+  count(GT_CNT_HANDOFFS);
+
+  /* The waiter holds it from now; the releaser held it since it got it
+   * through this path (unknown if its own acquire was uncontended). */
+  struct gt_held_key hk = {.goid = goid, .addr = p.addr};
+  bpf_map_update_elem(&held, &hk, &now, BPF_ANY);
+  struct gt_held_key rk = {.goid = rgoid, .addr = p.addr};
+  __u64 *t_held = bpf_map_lookup_elem(&held, &rk);
+  __u64 held_since = t_held ? *t_held : 0;
+
+  struct gt_lock_key key = {.waiter_stack = p.stack_id, .releaser_stack = releaser_stack, .addr = p.addr,
+                            .kind = p.kind};
+  static const struct gt_lock_val zero_lock;
+  struct gt_lock_val *v = agg_lookup_or_init(&lock_agg, &key, &zero_lock);
+  if (v) {
+    __sync_fetch_and_add(&v->count, 1);
+    __sync_fetch_and_add(&v->total_ns, dt);
+    __sync_fetch_and_add(&v->hist[log2_bucket(dt)], 1);
+    if (dt > v->max_ns) { /* racy max: good enough */
+      v->max_ns = dt;
+      v->max_goid = goid;
+      v->max_releaser_goid = rgoid;
+    }
+  }
+
+  struct chain_scan c = {.to = now, .releaser_goid = rgoid};
+  c.h = bpf_map_lookup_elem(&history, &rgoid);
+  if (c.h) {
+    c.from = held_since > p.t_start_ns ? held_since : p.t_start_ns;
+    c.key.waiter_stack = p.stack_id;
+    c.key.releaser_stack = releaser_stack;
+    c.key.kind = p.kind;
+    bpf_loop(GT_HISTORY, chain_step, &c, 0);
+    if (c.overlapping >= GT_HISTORY) count(GT_CNT_CHAIN_TRUNCATED);
+  }
+
+  if (dt < min_event_ns) return 0;
+  struct gt_lock_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    count(GT_CNT_DROP_RINGBUF);
+    return 0;
+  }
+  e->goid = goid;
+  e->releaser_goid = rgoid;
+  e->addr = p.addr;
+  e->t_start_ns = p.t_start_ns;
+  e->t_end_ns = now;
+  e->t_held_ns = held_since;
+  e->waiter_stack = p.stack_id;
+  e->releaser_stack = releaser_stack;
+  e->kind = p.kind;
+  e->nchain = c.nchain;
+  for (int i = 0; i < GT_CHAIN_IN_EVENT; i++) e->chain[i] = c.chain[i];
+  bpf_ringbuf_submit(e, 0);
+  count(GT_CNT_EVENTS);
+  return 0;
+}

@@ -1,0 +1,112 @@
+/* Records of the `lock` BPF program (bpf/lock.bpf.c). */
+#ifndef GOTRACE_BPF_LOCK_TYPES_H
+#define GOTRACE_BPF_LOCK_TYPES_H
+
+#include "gotrace/bpf/common_types.h"
+
+/* What a goroutine waits for, from the entry point it came through. Go 1.19
+ * enters RWMutex waits through the mutex entry point; user space refines the
+ * kind from the waiter's stack. */
+enum gt_lock_kind {
+  GT_LOCK_MUTEX = 0,
+  GT_LOCK_RWMUTEX_R = 1, /* RLock waits for a writer */
+  GT_LOCK_RWMUTEX_W = 2, /* Lock waits for readers (or, via its inner Mutex, another writer) */
+  GT_LOCK_WAITGROUP = 3,
+  GT_LOCK_COND = 4,
+  GT_LOCK__COUNT
+};
+
+/* Attach cookie of the acquire/release programs: the kind in the low byte,
+ * the stack-check adjustment of the site (gt_site_check) above bit 16. */
+#define GT_COOKIE(kind, check_plus1) ((__u64)(kind) | ((__u64)(check_plus1) << 16))
+#define GT_COOKIE_KIND(c) ((__u32)((c) & 0xff))
+#define GT_COOKIE_CHECK(c) ((c) >> 16)
+
+/* A goroutine that entered a contended acquire; key: goid. addr is the
+ * semaphore (or, for Cond, the notify list) it waits on. */
+struct gt_lock_pending {
+  __u64 t_start_ns;
+  __u64 addr;
+  __u64 stack_id;
+  __u32 kind;
+  __u32 pad;
+};
+
+/* A goroutine inside a release (semrelease1, Cond Signal/Broadcast); key: goid. */
+struct gt_release {
+  __u64 addr;
+  __u64 stack_id;
+};
+
+/* When a goroutine was handed a lock through the contended path: key
+ * (goid, addr), value: time. Bounds the "while holding" window of its release. */
+struct gt_held_key {
+  __u64 goid;
+  __u64 addr;
+};
+
+/* The last finished waits (park -> wake) of one goroutine; key: goid. */
+#define GT_HISTORY 8
+struct gt_park_span {
+  __u64 t0_ns;
+  __u64 t1_ns;
+  __u64 stack_id;
+  __u32 reason;
+  __u32 pad;
+};
+struct gt_park_history {
+  __u32 next;
+  __u32 pad;
+  struct gt_park_span span[GT_HISTORY];
+};
+
+/* Wait time by (kind, waiter stack, releaser stack, lock address). */
+struct gt_lock_key {
+  __u64 waiter_stack;
+  __u64 releaser_stack;
+  __u64 addr;
+  __u32 kind;
+  __u32 pad;
+};
+struct gt_lock_val {
+  __u64 count;
+  __u64 total_ns;
+  __u64 max_ns;
+  __u64 max_goid;
+  __u64 max_releaser_goid;
+  __u64 hist[GT_HIST_BUCKETS];
+};
+
+/* What the releaser was itself blocked on while the waiter waited (and it
+ * held the lock): (kind, waiter stack, releaser stack, its wait stack, reason). */
+struct gt_chain_key {
+  __u64 waiter_stack;
+  __u64 releaser_stack;
+  __u64 chain_stack;
+  __u32 kind;
+  __u32 reason;
+};
+struct gt_chain_val {
+  __u64 count;      /* waits during which the releaser was blocked here */
+  __u64 overlap_ns; /* time of those blocks inside the waits */
+  __u64 example_goid;
+};
+
+/* One long wait (>= min_ns), through the ring buffer, with the releaser's
+ * blocks that overlap it (for chains deeper than one link). */
+#define GT_CHAIN_IN_EVENT 4
+struct gt_lock_event {
+  __u64 goid;
+  __u64 releaser_goid;
+  __u64 addr;
+  __u64 t_start_ns;
+  __u64 t_end_ns;
+  __u64 t_held_ns; /* when the releaser got the lock (contended path), else 0 */
+  __u64 waiter_stack;
+  __u64 releaser_stack;
+  __u32 kind;
+  __u32 nchain;
+  struct gt_park_span chain[GT_CHAIN_IN_EVENT];
+};
+
+#endif

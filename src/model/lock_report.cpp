@@ -1,0 +1,282 @@
+#include "gotrace/model/lock_report.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+#include <unordered_map>
+
+namespace gotrace {
+
+std::string_view lock_kind_name(LockKind k) {
+  switch (k) {
+    case LockKind::Mutex: return "mutex";
+    case LockKind::RWMutexR: return "rwmutex-r";
+    case LockKind::RWMutexW: return "rwmutex-w";
+    case LockKind::WaitGroup: return "waitgroup";
+    case LockKind::Cond: return "cond";
+  }
+  return "?";
+}
+
+std::string_view lock_kind_type(LockKind k) {
+  switch (k) {
+    case LockKind::Mutex: return "sync.Mutex";
+    case LockKind::RWMutexR: return "sync.RWMutex (RLock)";
+    case LockKind::RWMutexW: return "sync.RWMutex (Lock)";
+    case LockKind::WaitGroup: return "sync.WaitGroup";
+    case LockKind::Cond: return "sync.Cond";
+  }
+  return "?";
+}
+
+std::optional<LockKind> parse_lock_kind(std::string_view name) {
+  for (size_t i = 0; i < kLockKindCount; ++i)
+    if (lock_kind_name(static_cast<LockKind>(i)) == name) return static_cast<LockKind>(i);
+  return std::nullopt;
+}
+
+namespace {
+
+// Frames between the runtime's semaphore and the sync method a user called.
+bool is_sync_internal(std::string_view f) {
+  return f.starts_with("runtime.") || f.starts_with("internal/sync.") || f.starts_with("sync.runtime_") ||
+         f.starts_with("sync.(*Mutex).") || f == "?";
+}
+
+struct Refined {
+  LockKind kind;
+  int64_t sema_offset;  // semaphore address - lock address
+};
+
+Refined refine(LockKind from_probe, const std::vector<Frame>& frames) {
+  bool through_mutex = false;  // an inner sync.Mutex was on the way (RWMutex.Lock's w)
+  for (const Frame& f : frames) {
+    std::string_view fn = f.function;
+    if (fn.starts_with("sync.(*Mutex).") || fn.starts_with("internal/sync.(*Mutex).")) through_mutex = true;
+    if (is_sync_internal(fn)) continue;
+    if (fn == "sync.(*RWMutex).RLock") return {LockKind::RWMutexR, 12};
+    if (fn == "sync.(*RWMutex).Lock") return {LockKind::RWMutexW, through_mutex ? 4 : 8};
+    if (fn == "sync.(*WaitGroup).Wait") return {LockKind::WaitGroup, 8};
+    if (fn == "sync.(*Cond).Wait") return {LockKind::Cond, 16};
+    break;
+  }
+  switch (from_probe) {
+    case LockKind::Mutex: return {LockKind::Mutex, 4};
+    case LockKind::RWMutexR: return {LockKind::RWMutexR, 12};
+    case LockKind::RWMutexW: return {LockKind::RWMutexW, 8};
+    case LockKind::WaitGroup: return {LockKind::WaitGroup, 8};
+    case LockKind::Cond: return {LockKind::Cond, 16};
+  }
+  return {from_probe, 0};
+}
+
+}  // namespace
+
+LockKind refine_lock_kind(LockKind from_probe, const std::vector<Frame>& frames) {
+  return refine(from_probe, frames).kind;
+}
+
+namespace {
+
+using EntryKey = std::tuple<LockKind, uint64_t, uint64_t>;  // kind, waiter, holder
+using ChainKey = std::tuple<int, unsigned, uint64_t>;        // depth, reason, stack
+
+struct Classifier {
+  StackTable& stacks;
+  std::map<std::pair<LockKind, uint64_t>, Refined> cache;
+  Refined operator()(LockKind k, uint64_t waiter_stack) {
+    auto key = std::make_pair(k, waiter_stack);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+    Refined r = refine(k, stacks.frames(waiter_stack));
+    cache.emplace(key, r);
+    return r;
+  }
+};
+
+uint64_t overlap(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1) {
+  uint64_t lo = std::max(a0, b0), hi = std::min(a1, b1);
+  return hi > lo ? hi - lo : 0;
+}
+
+// Links deeper than one: a span of the holder that is itself a lock wait we
+// have an event for continues the chain with that event's holder's spans.
+struct ChainWalker {
+  const std::vector<RawLockEvent>& events;
+  const LockBuildOptions& o;
+  std::unordered_multimap<uint64_t, const RawLockEvent*> by_goid;
+
+  explicit ChainWalker(const std::vector<RawLockEvent>& ev, const LockBuildOptions& opt) : events(ev), o(opt) {
+    for (const auto& e : events) by_goid.emplace(e.goid, &e);
+  }
+
+  // The event of goid's lock wait that the span [t0, t1] is.
+  const RawLockEvent* event_for(uint64_t goid, const RawSpan& s) const {
+    auto [lo, hi] = by_goid.equal_range(goid);
+    for (auto it = lo; it != hi; ++it) {
+      const RawLockEvent* e = it->second;
+      // The release (t_end) comes just before the wake that ends the park.
+      if (e->t_end_ns <= s.t1_ns + 1'000'000 && e->t_end_ns + 5'000'000 >= s.t1_ns && e->t_start_ns <= s.t0_ns + 1'000'000)
+        return e;
+    }
+    return nullptr;
+  }
+
+  // Appends the links below event e's holder, restricted to [from, to].
+  void walk(const RawLockEvent& e, uint64_t from, uint64_t to, int depth, std::vector<ChainLink>& out) const {
+    if (depth > o.max_chain_depth) return;
+    uint64_t held_from = std::max(from, std::max(e.t_start_ns, e.t_held_ns));
+    for (const RawSpan& s : e.chain) {
+      uint64_t ov = overlap(s.t0_ns, s.t1_ns, held_from, std::min(to, e.t_end_ns));
+      if (!ov) continue;
+      ChainLink l;
+      l.depth = depth;
+      l.reason = s.reason;
+      l.reason_name = o.reason_name ? o.reason_name(s.reason) : std::to_string(s.reason);
+      l.stack_id = s.stack_id;
+      l.count = 1;
+      l.total_ns = ov;
+      l.goid = e.releaser_goid;
+      out.push_back(l);
+      if (o.is_sync_reason && o.is_sync_reason(s.reason)) {
+        if (const RawLockEvent* next = event_for(e.releaser_goid, s))
+          walk(*next, std::max(held_from, s.t0_ns), std::min(to, s.t1_ns), depth + 1, out);
+      }
+    }
+  }
+};
+
+void add_link(std::vector<ChainLink>& chain, const ChainLink& l) {
+  auto it = std::find_if(chain.begin(), chain.end(), [&](const ChainLink& c) {
+    return c.depth == l.depth && c.reason == l.reason && c.stack_id == l.stack_id;
+  });
+  if (it == chain.end()) {
+    chain.push_back(l);
+  } else {
+    it->count += l.count;
+    it->total_ns += l.total_ns;
+    if (!it->goid) it->goid = l.goid;
+  }
+}
+
+void sort_chain(std::vector<ChainLink>& chain) {
+  std::sort(chain.begin(), chain.end(), [](const ChainLink& a, const ChainLink& b) {
+    return a.depth != b.depth ? a.depth < b.depth : a.total_ns > b.total_ns;
+  });
+}
+
+}  // namespace
+
+void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildOptions& o) {
+  Classifier classify{*r.stacks, {}};
+  auto wanted = [&](LockKind k) { return o.kinds.empty() || std::find(o.kinds.begin(), o.kinds.end(), k) != o.kinds.end(); };
+
+  std::map<EntryKey, LockEntry> entries;
+  std::map<uint64_t, LockSite> sites;
+  std::map<uint64_t, std::map<uint64_t, StackShare>> site_waiters, site_holders;
+  for (const RawLockAgg& a : in.aggs) {
+    if (!a.count) continue;
+    Refined k = classify(a.kind, a.waiter_stack);
+    if (!wanted(k.kind)) continue;
+    uint64_t addr = a.sema_addr - k.sema_offset;
+    LockEntry& e = entries[{k.kind, a.waiter_stack, a.releaser_stack}];
+    e.kind = k.kind;
+    e.waiter_stack = a.waiter_stack;
+    e.holder_stack = a.releaser_stack;
+    e.count += a.count;
+    e.total_ns += a.total_ns;
+    if (a.max_ns >= e.max_ns) {
+      e.max_ns = a.max_ns;
+      e.max_goid = a.max_goid;
+      e.max_holder_goid = a.max_releaser_goid;
+    }
+    e.hist.add(a.hist);
+    e.locks.insert(addr);
+
+    LockSite& s = sites[addr];
+    s.addr = addr;
+    s.kind = k.kind;
+    s.count += a.count;
+    s.total_ns += a.total_ns;
+    s.max_ns = std::max(s.max_ns, a.max_ns);
+    for (auto [map, stack] : {std::pair{&site_waiters, a.waiter_stack}, std::pair{&site_holders, a.releaser_stack}}) {
+      StackShare& sh = (*map)[addr][stack];
+      sh.stack_id = stack;
+      sh.count += a.count;
+      sh.total_ns += a.total_ns;
+    }
+  }
+
+  // Depth 1, complete: the kernel matched every wait against its holder's history.
+  for (const RawChainAgg& c : in.chains) {
+    Refined k = classify(c.kind, c.waiter_stack);
+    auto it = entries.find({k.kind, c.waiter_stack, c.releaser_stack});
+    if (it == entries.end()) continue;
+    ChainLink l;
+    l.depth = 1;
+    l.reason = c.reason;
+    l.reason_name = o.reason_name ? o.reason_name(c.reason) : std::to_string(c.reason);
+    l.stack_id = c.chain_stack;
+    l.count = c.count;
+    l.total_ns = c.overlap_ns;
+    l.goid = c.goid;
+    add_link(it->second.chain, l);
+  }
+
+  // Deeper links, from the long waits we have events for.
+  ChainWalker walker(in.events, o);
+  std::vector<LockWait> waits;
+  for (const RawLockEvent& ev : in.events) {
+    Refined k = classify(ev.kind, ev.waiter_stack);
+    if (!wanted(k.kind)) continue;
+    std::vector<ChainLink> links;
+    walker.walk(ev, ev.t_start_ns, ev.t_end_ns, 1, links);
+    auto it = entries.find({k.kind, ev.waiter_stack, ev.releaser_stack});
+    if (it != entries.end())
+      for (const auto& l : links)
+        if (l.depth > 1) add_link(it->second.chain, l);
+    LockWait w;
+    w.goid = ev.goid;
+    w.holder_goid = ev.releaser_goid;
+    w.addr = ev.sema_addr - k.sema_offset;
+    w.kind = k.kind;
+    w.duration_ns = ev.t_end_ns > ev.t_start_ns ? ev.t_end_ns - ev.t_start_ns : 0;
+    w.waiter_stack = ev.waiter_stack;
+    w.holder_stack = ev.releaser_stack;
+    std::vector<ChainLink> merged;
+    uint64_t floor = static_cast<uint64_t>(o.min_link_share * static_cast<double>(w.duration_ns));
+    for (const auto& l : links)
+      if (l.total_ns >= floor) add_link(merged, l);
+    sort_chain(merged);
+    w.chain = std::move(merged);
+    waits.push_back(std::move(w));
+  }
+  std::sort(waits.begin(), waits.end(), [](const LockWait& a, const LockWait& b) { return a.duration_ns > b.duration_ns; });
+  if (waits.size() > o.longest) waits.resize(o.longest);
+  r.longest = std::move(waits);
+
+  r.entries.clear();
+  for (auto& [key, e] : entries) {
+    if (e.max_ns < o.min_ns) continue;
+    uint64_t floor = static_cast<uint64_t>(o.min_link_share * static_cast<double>(e.total_ns));
+    std::erase_if(e.chain, [&](const ChainLink& l) { return l.total_ns < floor; });
+    sort_chain(e.chain);
+    r.entries.push_back(std::move(e));
+  }
+  std::sort(r.entries.begin(), r.entries.end(),
+            [](const LockEntry& a, const LockEntry& b) { return a.total_ns > b.total_ns; });
+
+  r.locks.clear();
+  for (auto& [addr, s] : sites) {
+    if (s.max_ns < o.min_ns) continue;
+    if (o.lock_name) s.name = o.lock_name(addr);
+    for (auto [map, vec] : {std::pair{&site_waiters, &s.waiters}, std::pair{&site_holders, &s.holders}}) {
+      for (auto& [stack, sh] : (*map)[addr]) vec->push_back(sh);
+      std::sort(vec->begin(), vec->end(), [](const StackShare& a, const StackShare& b) { return a.total_ns > b.total_ns; });
+    }
+    r.locks.push_back(std::move(s));
+  }
+  std::sort(r.locks.begin(), r.locks.end(), [](const LockSite& a, const LockSite& b) { return a.total_ns > b.total_ns; });
+}
+
+}  // namespace gotrace

@@ -1,0 +1,230 @@
+#include "gotrace/report/lock_writer.h"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace gotrace {
+
+namespace {
+
+std::string lock_label(const std::unordered_map<uint64_t, const LockSite*>& sites, uint64_t addr) {
+  auto it = sites.find(addr);
+  if (it != sites.end() && !it->second->name.empty()) return fmt::format("{} ({:#x})", it->second->name, addr);
+  return fmt::format("{:#x}", addr);
+}
+
+std::string user_function(StackTable& st, uint64_t id) {
+  StackSummary s = summarize(st, id);
+  return s.user ? s.user->function : std::string("?");
+}
+
+std::unordered_map<uint64_t, const LockSite*> index_sites(const LockReport& r) {
+  std::unordered_map<uint64_t, const LockSite*> out;
+  for (const auto& s : r.locks) out[s.addr] = &s;
+  return out;
+}
+
+void print_chain(StackTable& st, const std::vector<ChainLink>& chain, uint64_t wait_total, std::ostream& out,
+                 const char* indent) {
+  for (const ChainLink& l : chain) {
+    std::string pad(static_cast<size_t>(2 * (l.depth - 1)), ' ');
+    const char* who = l.depth == 1 ? "the holder" : "its holder";
+    fmt::print(out, "{}{}{}{} {:>5.1f}%  {} blocked on {} in {} of these waits, at {}{}\n", indent, pad,
+               l.depth > 1 ? "└ " : "", format_duration(l.total_ns),
+               wait_total ? 100.0 * static_cast<double>(l.total_ns) / static_cast<double>(wait_total) : 0.0, who,
+               l.reason_name, l.count, stack_label(st, l.stack_id),
+               l.goid ? fmt::format(" (goroutine {})", l.goid) : std::string());
+  }
+}
+
+void write_chain_json(JsonWriter& j, StackTable& st, const std::vector<ChainLink>& chain) {
+  j.begin_array();
+  for (const ChainLink& l : chain) {
+    j.begin_object();
+    j.field("depth", l.depth);
+    j.field("goid", l.goid);
+    j.field("reason", l.reason_name);
+    j.field("count", l.count);
+    j.field("total_ns", l.total_ns);
+    j.key("stack");
+    write_stack_json(j, st, l.stack_id);
+    j.end();
+  }
+  j.end();
+}
+
+void write_shares_text(StackTable& st, const std::vector<StackShare>& shares, uint64_t total, size_t n,
+                       std::ostream& out) {
+  for (size_t i = 0; i < std::min(n, shares.size()); ++i)
+    fmt::print(out, "         {:>5.1f}%  {}\n",
+               total ? 100.0 * static_cast<double>(shares[i].total_ns) / static_cast<double>(total) : 0.0,
+               stack_label(st, shares[i].stack_id));
+  if (shares.size() > n) fmt::print(out, "         … {} more\n", shares.size() - n);
+}
+
+void write_by_lock_text(LockReport& r, std::ostream& out, const LockWriterOptions& o) {
+  StackTable& st = *r.stacks;
+  size_t n = std::min(o.top, r.locks.size());
+  fmt::print(out, "\nTop {} of {} contended locks by total wait\n", n, r.locks.size());
+  for (size_t i = 0; i < n; ++i) {
+    const LockSite& s = r.locks[i];
+    fmt::print(out, "\n#{:<3}{}  {}\n", i + 1, lock_kind_type(s.kind),
+               s.name.empty() ? fmt::format("{:#x}", s.addr) : fmt::format("{} ({:#x})", s.name, s.addr));
+    fmt::print(out, "     {} waits, total {}, max {}\n", s.count, format_duration(s.total_ns), format_duration(s.max_ns));
+    fmt::print(out, "     waiters:\n");
+    write_shares_text(st, s.waiters, s.total_ns, o.stacks_per_lock, out);
+    fmt::print(out, "     holders (released it to a waiter):\n");
+    write_shares_text(st, s.holders, s.total_ns, o.stacks_per_lock, out);
+  }
+}
+
+}  // namespace
+
+void write_lock_text(LockReport& r, std::ostream& out, const LockWriterOptions& o) {
+  StackTable& st = *r.stacks;
+  fmt::print(out, "gotrace lock: ");
+  write_summary_text(r.summary, out);
+  if (r.entries.empty()) {
+    fmt::print(out, "\nNo contended lock{} while tracing (only contended acquisitions are seen).\n",
+               r.min_ns ? fmt::format(" waits of {} or longer", format_duration(r.min_ns)) : "");
+    return;
+  }
+  if (o.by_lock) {
+    write_by_lock_text(r, out, o);
+    return;
+  }
+  auto sites = index_sites(r);
+  uint64_t grand = 0;
+  for (const auto& e : r.entries) grand += e.total_ns;
+  size_t n = std::min(o.top, r.entries.size());
+  fmt::print(out, "\nTop {} of {} contended waits by total time ({} in all)\n", n, r.entries.size(),
+             format_duration(grand));
+  for (size_t i = 0; i < n; ++i) {
+    const LockEntry& e = r.entries[i];
+    fmt::print(out, "\n#{:<3}{}  {}  <- held by {}\n", i + 1, lock_kind_type(e.kind), user_function(st, e.waiter_stack),
+               user_function(st, e.holder_stack));
+    std::string locks = e.locks.size() == 1 ? lock_label(sites, *e.locks.begin())
+                                            : fmt::format("{} locks", e.locks.size());
+    fmt::print(out, "     {} waits on {}, total {}, mean {}, p50 {}, p99 {}, max {} (goroutine {}, held by {})\n",
+               e.count, locks, format_duration(e.total_ns), format_duration(e.mean()), format_duration(e.p50()),
+               format_duration(e.p99()), format_duration(e.max_ns), e.max_goid, e.max_holder_goid);
+    fmt::print(out, "     waiter:\n");
+    print_stack(st, e.waiter_stack, out, o.max_frames, "       ");
+    fmt::print(out, "     holder, at its release:\n");
+    print_stack(st, e.holder_stack, out, o.max_frames, "       ");
+    if (!e.chain.empty()) {
+      fmt::print(out, "     while it held the lock:\n");
+      print_chain(st, e.chain, e.total_ns, out, "       ");
+    } else if (r.chains) {
+      fmt::print(out, "     while it held the lock, the holder was not blocked (it ran, or waited runnable)\n");
+    }
+  }
+  if (!r.longest.empty()) {
+    fmt::print(out, "\nLongest single waits\n");
+    for (size_t i = 0; i < std::min(o.longest, r.longest.size()); ++i) {
+      const LockWait& w = r.longest[i];
+      fmt::print(out, "  {:>9}  goroutine {} in {} waited for {} {}; held by goroutine {} in {}\n",
+                 format_duration(w.duration_ns), w.goid, user_function(st, w.waiter_stack), lock_kind_type(w.kind),
+                 lock_label(sites, w.addr), w.holder_goid, user_function(st, w.holder_stack));
+      print_chain(st, w.chain, w.duration_ns, out, "             ");
+    }
+  }
+}
+
+void write_lock_json(LockReport& r, std::ostream& out, const LockWriterOptions& o) {
+  StackTable& st = *r.stacks;
+  auto sites = index_sites(r);
+  JsonWriter j(out);
+  j.begin_object();
+  write_summary_json_fields(j, r.summary);
+  j.field("min_ns", r.min_ns);
+  j.field("chains", r.chains);
+  j.key("entries");
+  j.begin_array();
+  for (size_t i = 0; i < std::min(o.top, r.entries.size()); ++i) {
+    const LockEntry& e = r.entries[i];
+    j.begin_object();
+    j.field("kind", lock_kind_name(e.kind));
+    j.field("type", lock_kind_type(e.kind));
+    j.field("count", e.count);
+    j.field("total_ns", e.total_ns);
+    j.field("mean_ns", e.mean());
+    j.field("max_ns", e.max_ns);
+    j.field("max_goid", e.max_goid);
+    j.field("max_holder_goid", e.max_holder_goid);
+    j.field("p50_ns", e.p50());
+    j.field("p99_ns", e.p99());
+    j.field("locks", static_cast<uint64_t>(e.locks.size()));
+    j.key("lock_addrs");
+    j.begin_array();
+    for (uint64_t a : e.locks) j.value(fmt::format("{:#x}", a));
+    j.end();
+    j.key("lock_names");
+    j.begin_array();
+    for (uint64_t a : e.locks) {
+      auto it = sites.find(a);
+      if (it != sites.end() && !it->second->name.empty()) j.value(it->second->name);
+    }
+    j.end();
+    j.key("waiter_stack");
+    write_stack_json(j, st, e.waiter_stack);
+    j.key("holder_stack");
+    write_stack_json(j, st, e.holder_stack);
+    j.key("chain");
+    write_chain_json(j, st, e.chain);
+    j.end();
+  }
+  j.end();
+  j.key("locks");
+  j.begin_array();
+  for (size_t i = 0; i < std::min(o.top, r.locks.size()); ++i) {
+    const LockSite& s = r.locks[i];
+    j.begin_object();
+    j.field("addr", fmt::format("{:#x}", s.addr));
+    j.field("name", s.name);
+    j.field("kind", lock_kind_name(s.kind));
+    j.field("count", s.count);
+    j.field("total_ns", s.total_ns);
+    j.field("max_ns", s.max_ns);
+    for (auto [key, shares] : {std::pair{"waiters", &s.waiters}, std::pair{"holders", &s.holders}}) {
+      j.key(key);
+      j.begin_array();
+      for (size_t k = 0; k < std::min(o.stacks_per_lock, shares->size()); ++k) {
+        j.begin_object();
+        j.field("count", (*shares)[k].count);
+        j.field("total_ns", (*shares)[k].total_ns);
+        j.key("stack");
+        write_stack_json(j, st, (*shares)[k].stack_id);
+        j.end();
+      }
+      j.end();
+    }
+    j.end();
+  }
+  j.end();
+  j.key("longest");
+  j.begin_array();
+  for (size_t i = 0; i < std::min(o.longest, r.longest.size()); ++i) {
+    const LockWait& w = r.longest[i];
+    j.begin_object();
+    j.field("goid", w.goid);
+    j.field("holder_goid", w.holder_goid);
+    j.field("kind", lock_kind_name(w.kind));
+    j.field("addr", fmt::format("{:#x}", w.addr));
+    j.field("duration_ns", w.duration_ns);
+    j.key("waiter_stack");
+    write_stack_json(j, st, w.waiter_stack);
+    j.key("holder_stack");
+    write_stack_json(j, st, w.holder_stack);
+    j.key("chain");
+    write_chain_json(j, st, w.chain);
+    j.end();
+  }
+  j.end();
+  j.end();
+}
+
+}  // namespace gotrace

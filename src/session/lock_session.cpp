@@ -1,0 +1,304 @@
+// gotrace lock: plan -> load -> attach -> poll -> read maps -> report.
+#include "gotrace/cli/commands.h"
+#include "gotrace/gobin/go_binary.h"
+#include "gotrace/model/lock_report.h"
+#include "gotrace/probes/probe_plan.h"
+#include "gotrace/report/lock_writer.h"
+#include "gotrace/session/bpf_util.h"
+#include "gotrace/session/trace_context.h"
+#include "gotrace/session/trace_loop.h"
+
+#include "gotrace/bpf/lock_types.h"
+#include "lock.skel.h"
+
+#include <bpf/bpf.h>
+#include <elf.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <iostream>
+#include <unistd.h>
+
+namespace gotrace {
+
+namespace {
+
+uint64_t check_of(const PlannedSite& s) { return s.code.stack_check ? s.code.stack_check->frame_adjust + 1 : 0; }
+
+int on_lock_event(void* ctx, void* data, size_t size) {
+  auto* events = static_cast<std::vector<RawLockEvent>*>(ctx);
+  if (size < sizeof(gt_lock_event)) return 0;
+  const auto* e = static_cast<const gt_lock_event*>(data);
+  if (events->size() >= 100'000) return 0;  // the longest are kept by the aggregates anyway
+  RawLockEvent r;
+  r.kind = static_cast<LockKind>(e->kind < GT_LOCK__COUNT ? e->kind : 0);
+  r.goid = e->goid;
+  r.releaser_goid = e->releaser_goid;
+  r.sema_addr = e->addr;
+  r.t_start_ns = e->t_start_ns;
+  r.t_end_ns = e->t_end_ns;
+  r.t_held_ns = e->t_held_ns;
+  r.waiter_stack = e->waiter_stack;
+  r.releaser_stack = e->releaser_stack;
+  for (uint32_t i = 0; i < std::min<uint32_t>(e->nchain, GT_CHAIN_IN_EVENT); ++i)
+    r.chain.push_back({e->chain[i].t0_ns, e->chain[i].t1_ns, e->chain[i].stack_id, e->chain[i].reason});
+  events->push_back(std::move(r));
+  return 0;
+}
+
+// Names of global variables (ELF data symbols), by runtime address.
+class DataSymbols {
+ public:
+  DataSymbols(const ElfImage& elf, uint64_t bias) : bias_(bias) {
+    for (const auto& s : elf.symbols())
+      if (s.type == STT_OBJECT && s.size && !s.name.empty()) syms_.push_back(&s);
+    std::sort(syms_.begin(), syms_.end(), [](const ElfSymbol* a, const ElfSymbol* b) { return a->value < b->value; });
+  }
+  std::string name(uint64_t runtime_addr) const {
+    uint64_t a = runtime_addr - bias_;
+    auto it = std::upper_bound(syms_.begin(), syms_.end(), a,
+                               [](uint64_t v, const ElfSymbol* s) { return v < s->value; });
+    if (it == syms_.begin()) return "";
+    const ElfSymbol* s = *std::prev(it);
+    if (a >= s->value + s->size) return "";
+    return a == s->value ? s->name : fmt::format("{}+{:#x}", s->name, a - s->value);
+  }
+  bool empty() const { return syms_.empty(); }
+
+ private:
+  uint64_t bias_;
+  std::vector<const ElfSymbol*> syms_;
+};
+
+template <typename K, typename V, typename F>
+void for_each_entry(int fd, F&& f) {
+  K k{}, next{};
+  V v{};
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (bpf_map_lookup_elem(fd, &next, &v) == 0) f(next, v);
+    k = next;
+    prev = &k;
+  }
+}
+
+}  // namespace
+
+int run_lock(const LockConfig& config) {
+  std::vector<LockKind> kinds;
+  for (const auto& k : config.kinds) {
+    if (k == "all") {
+      kinds.clear();
+      break;
+    }
+    if (k == "runtime") {
+      fmt::print(stderr,
+                 "gotrace lock: --kind runtime (the runtime's internal locks) is not supported yet; kinds: mutex, "
+                 "rwmutex-r, rwmutex-w, waitgroup, cond\n");
+      return kExitUsage;
+    }
+    auto kind = parse_lock_kind(k);
+    if (!kind) {
+      fmt::print(stderr, "gotrace lock: unknown --kind '{}' (mutex, rwmutex-r, rwmutex-w, waitgroup, cond, all)\n", k);
+      return kExitUsage;
+    }
+    kinds.push_back(*kind);
+  }
+
+  auto ctx = TraceContext::prepare(config.trace.pid, Command::Lock);
+  if (!ctx) {
+    fmt::print(stderr, "gotrace: {}\n", ctx.error().message);
+    return kExitFailure;
+  }
+  TraceContext& tc = *ctx;
+  const GoBinary& bin = *tc.binary;
+  const RuntimeOffsets& offs = *bin.offsets();
+  WaitReasons reasons;
+  if (bin.wait_reasons()) reasons = *bin.wait_reasons();
+
+  install_libbpf_logging();
+  SkeletonPtr<lock_bpf> skel(lock_bpf__open(), lock_bpf__destroy);
+  if (!skel) {
+    fmt::print(stderr, "gotrace: {}\n", explain_bpf_error(errno, "opening the lock BPF program"));
+    return kExitFailure;
+  }
+  // Long waits go to user space for deeper chains and the longest-waits list.
+  const uint64_t event_min_ns = std::max<uint64_t>(config.trace.min.count(), 100'000);
+  auto* ro = skel->rodata;
+  ro->off = tc.bpf_offsets();
+  ro->target_tgid = static_cast<__u32>(config.trace.pid);
+  ro->min_event_ns = event_min_ns;
+  if (auto io = reasons.value_of("IO wait")) ro->io_wait_reason = *io;
+  ro->polldesc_rg = static_cast<__u32>(offs[RtField::PollDescRg].value);
+  ro->polldesc_wg = static_cast<__u32>(offs[RtField::PollDescWg].value);
+  const PlannedSite* handoff = tc.site(ProbeRole::ReadyWithTime);
+  ro->handoff_check = check_of(*handoff);
+  const PlannedSite* gopark = tc.site(ProbeRole::Gopark);
+  const PlannedSite* ready = tc.site(ProbeRole::Ready);
+  const PlannedSite* netpollready = tc.site(ProbeRole::Netpollready);
+  const PlannedSite* inject = tc.site(ProbeRole::InjectGlist);
+  bool chains = config.chains && gopark && ready;
+  if (config.chains && !chains) tc.notes.push_back("wait chains off: no probe site for runtime.gopark or runtime.ready");
+  if (gopark) ro->gopark_check = check_of(*gopark);
+  if (ready) ro->ready_check = check_of(*ready);
+  if (netpollready) ro->netpollready_check = check_of(*netpollready);
+  if (inject) ro->injectglist_check = check_of(*inject);
+
+  if (int err = lock_bpf__load(skel.get())) {
+    fmt::print(stderr, "gotrace: {}\n", explain_bpf_error(err, "loading the lock BPF program"));
+    return kExitFailure;
+  }
+
+  struct Want {
+    bpf_program* prog;
+    ProbeRole role;
+    int kind;  // cookie kind for acquire probes
+    bool required;
+  };
+  // Attached in dependency order: chain tracking before the acquires and
+  // releases it explains, the hand-over (which counts a wait) last.
+  std::vector<Want> wants;
+  if (chains) {
+    wants.push_back({skel->progs.gopark_entry, ProbeRole::Gopark, 0, true});
+    wants.push_back({skel->progs.ready_entry, ProbeRole::Ready, 0, true});
+    if (offs[RtField::PollDescRg].known() && offs[RtField::PollDescWg].known())
+      wants.push_back({skel->progs.netpollready_entry, ProbeRole::Netpollready, 0, false});
+    else
+      tc.notes.push_back("pollDesc layout unknown: a holder's IO waits are seen only through injectglist");
+    wants.push_back({skel->progs.injectglist_entry, ProbeRole::InjectGlist, 0, false});
+  }
+  wants.insert(wants.end(), {
+      {skel->progs.release_entry, ProbeRole::Semrelease1, 0, true},
+      {skel->progs.release_entry, ProbeRole::NotifyListNotifyOne, 0, false},
+      {skel->progs.release_entry, ProbeRole::NotifyListNotifyAll, 0, false},
+      {skel->progs.acquire_entry, ProbeRole::SemacquireMutex, GT_LOCK_MUTEX, false},
+      {skel->progs.acquire_entry, ProbeRole::SemacquireRWMutexR, GT_LOCK_RWMUTEX_R, false},
+      {skel->progs.acquire_entry, ProbeRole::SemacquireRWMutex, GT_LOCK_RWMUTEX_W, false},
+      {skel->progs.acquire_entry, ProbeRole::SemacquireWaitGroup, GT_LOCK_WAITGROUP, false},
+      {skel->progs.acquire_entry, ProbeRole::SyncSemacquire, GT_LOCK_WAITGROUP, false},
+      {skel->progs.acquire_entry, ProbeRole::NotifyListWait, GT_LOCK_COND, false},
+      {skel->progs.handoff_entry, ProbeRole::ReadyWithTime, 0, true},
+  });
+  LinkSet links;
+  size_t acquires = 0;
+  for (const auto& w : wants) {
+    const PlannedSite* site = tc.site(w.role);
+    if (!site) continue;
+    uint64_t cookie = GT_COOKIE(w.kind, check_of(*site));
+    auto r = attach_uprobe(w.prog, config.trace.pid, tc.process.exe_link(), *site->site_file_offset, site->symbol,
+                           links, cookie);
+    if (!r) {
+      if (w.required) {
+        fmt::print(stderr, "gotrace: {}\n", r.error().message);
+        return kExitFailure;
+      }
+      tc.notes.push_back(r.error().message);
+    } else if (w.prog == skel->progs.acquire_entry) {
+      ++acquires;
+    }
+  }
+  if (acquires == 0) {
+    fmt::print(stderr, "gotrace: PID {} ({}): no contended-acquire entry point of a sync primitive to probe\n",
+               config.trace.pid, tc.process.comm());
+    return kExitFailure;
+  }
+
+  std::vector<RawLockEvent> events;
+  ring_buffer* rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_lock_event, &events, nullptr);
+  if (!rb) {
+    fmt::print(stderr, "gotrace: {}\n", explain_bpf_error(errno, "creating the ring buffer reader"));
+    return kExitFailure;
+  }
+  std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb_owner(rb, ring_buffer__free);
+  const int counters_fd = bpf_map__fd(skel->maps.counters);
+
+  if (!config.trace.json || isatty(STDERR_FILENO))
+    fmt::print(stderr, "Tracing contended locks in PID {} ({}, {}): {} probes{}. {}\n", config.trace.pid,
+               tc.process.comm(), bin.buildinfo().version_string, links.size(), chains ? ", wait chains on" : "",
+               config.trace.duration ? fmt::format("{:.1f}s.", config.trace.duration->count() / 1000.0)
+                                     : std::string("Ctrl-C to end."));
+  TraceLoopOptions lo;
+  lo.duration = config.trace.duration;
+  lo.status_line = config.trace.status_line;
+  uint64_t last = 0;
+  double last_t = 0;
+  auto result = run_trace_loop(
+      tc.process, lo, [&](int timeout) { return ring_buffer__poll(rb, timeout); },
+      [&](double t) {
+        auto c = read_counters(counters_fd);
+        uint64_t n = c[GT_CNT_LOCK_WAITS];
+        double rate = t > last_t ? static_cast<double>(n - last) / (t - last_t) : 0;
+        last = n;
+        last_t = t;
+        return fmt::format("{:.0f}s  {} probes  {:.0f} contended waits/s  {} handed over  {} dropped", t, links.size(),
+                           rate, c[GT_CNT_HANDOFFS], total_drops(c));
+      });
+  const size_t attached = links.size();
+  skel->bss->tracing_stopped = 1;  // nothing after the end counts, while the probes come off
+  links.clear();
+  ring_buffer__consume(rb);
+
+  LockReport report;
+  report.min_ns = static_cast<uint64_t>(config.trace.min.count());
+  report.chains = chains;
+  report.kinds = kinds;
+  auto counters = read_counters(counters_fd);
+  report.summary = tc.summary(result, counters, attached);
+  report.summary.events = counters[GT_CNT_LOCK_WAITS];
+  report.stacks = tc.read_stacks(bpf_map__fd(skel->maps.stacks));
+
+  LockBuildInput in;
+  for_each_entry<gt_lock_key, gt_lock_val>(bpf_map__fd(skel->maps.lock_agg), [&](const gt_lock_key& k,
+                                                                                  const gt_lock_val& v) {
+    RawLockAgg a;
+    a.kind = static_cast<LockKind>(k.kind < GT_LOCK__COUNT ? k.kind : 0);
+    a.waiter_stack = k.waiter_stack;
+    a.releaser_stack = k.releaser_stack;
+    a.sema_addr = k.addr;
+    a.count = v.count;
+    a.total_ns = v.total_ns;
+    a.max_ns = v.max_ns;
+    a.max_goid = v.max_goid;
+    a.max_releaser_goid = v.max_releaser_goid;
+    std::copy(std::begin(v.hist), std::end(v.hist), a.hist.begin());
+    in.aggs.push_back(a);
+  });
+  for_each_entry<gt_chain_key, gt_chain_val>(bpf_map__fd(skel->maps.chain_agg), [&](const gt_chain_key& k,
+                                                                                     const gt_chain_val& v) {
+    RawChainAgg c;
+    c.kind = static_cast<LockKind>(k.kind < GT_LOCK__COUNT ? k.kind : 0);
+    c.waiter_stack = k.waiter_stack;
+    c.releaser_stack = k.releaser_stack;
+    c.chain_stack = k.chain_stack;
+    c.reason = k.reason;
+    c.count = v.count;
+    c.overlap_ns = v.overlap_ns;
+    c.goid = v.example_goid;
+    in.chains.push_back(c);
+  });
+  in.events = std::move(events);
+
+  DataSymbols globals(bin.elf(), tc.load_bias);
+  LockBuildOptions bo;
+  bo.kinds = kinds;
+  bo.min_ns = report.min_ns;
+  bo.reason_name = [&](unsigned r) { return reasons.name(r); };
+  bo.is_sync_reason = [&](unsigned r) {
+    std::string n = reasons.name(r);
+    return n == "semacquire" || n.starts_with("sync.");
+  };
+  bo.lock_name = [&](uint64_t addr) { return globals.name(addr); };
+  build_lock_report(report, in, bo);
+  if (globals.empty() && !report.locks.empty())
+    report.summary.notes.push_back("no symbol table (stripped binary): locks are shown by address");
+
+  LockWriterOptions wo;
+  wo.top = config.trace.top;
+  wo.by_lock = config.by_lock;
+  if (config.trace.json) write_lock_json(report, std::cout, wo);
+  else write_lock_text(report, std::cout, wo);
+  return result.reason == StopReason::Error ? kExitFailure : kExitOk;
+}
+
+}  // namespace gotrace
