@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Overhead of `gotrace block`, measured side by side in one run:
-#   untraced  |  gotrace block  |  the naive way (bpftrace: a uprobe on the first
-#   instruction of runtime.gopark, counting by user stack and wait reason)
-# on (1) a channel ping-pong (park-heavy) and (2) a net/http server under wrk.
-# Prints ratios and the cost per probed event. Needs root.
+# Overhead of gotrace, measured side by side in one run:
+#   untraced  |  gotrace  |  the naive way (bpftrace uprobes on the first
+#   instruction of the same functions, counting by user stack)
+# on (1) a channel ping-pong (park-heavy) and (2) a net/http server under wrk,
+# for `gotrace block`, and (3) many goroutines on one mutex, for `gotrace
+# lock` (with and without wait chains). Prints ratios and the cost per probed
+# event. Needs root.
 #   scripts/bench-overhead.sh [ROUNDS] [WRK_SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,24 +17,28 @@ build=${GOTRACE_BUILD_DIR:-$root/build}
 "$root/scripts/setup.sh" --no-toolchains >/dev/null
 out=$build/bench
 mkdir -p "$out"
-(cd "$root/scripts/bench" && go build -o "$out/pingpong" ./pingpong && go build -o "$out/httpserver" ./httpserver)
+(cd "$root/scripts/bench" && go build -o "$out/pingpong" ./pingpong && go build -o "$out/httpserver" ./httpserver &&
+  go build -o "$out/lockheavy" ./lockheavy)
 gotrace=$build/gotrace
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
-# Starts a tracer (mode: none|gotrace|naive) on PID and waits until it is attached.
+# Starts a tracer on PID and waits until it is attached. mode: none, gotrace
+# (GOTRACE_ARGS, e.g. "block"), naive (NAIVE_PROBES: bpftrace probe list, with
+# BIN standing for the binary).
 start_tracer() {  # mode pid binary
   local mode=$1 pid=$2 bin=$3
   case $mode in
     none) tracer_pid="" ;;
     gotrace)
-      "$gotrace" block -p "$pid" --no-status >"$tmp/gotrace.out" 2>"$tmp/gotrace.err" &
+      # shellcheck disable=SC2086
+      "$gotrace" $GOTRACE_ARGS -p "$pid" --no-status >"$tmp/gotrace.out" 2>"$tmp/gotrace.err" &
       tracer_pid=$!
       until grep -q "^Tracing" "$tmp/gotrace.err" 2>/dev/null; do sleep 0.05; done ;;
     naive)
       # BEGIN fires once every probe is attached.
       bpftrace -p "$pid" -e "BEGIN { printf(\"attached\\n\"); }
-        uprobe:$bin:runtime.gopark { @[ustack(perf, 48), reg(\"cx\") & 0xff] = count(); }" \
+        ${NAIVE_PROBES//BIN/$bin} { @[probe, ustack(perf, 48), reg(\"cx\") & 0xff] = count(); }" \
         >"$tmp/naive.out" 2>&1 &
       tracer_pid=$!
       until grep -q "^attached" "$tmp/naive.out" 2>/dev/null; do sleep 0.05; done ;;
@@ -42,6 +48,20 @@ stop_tracer() {
   [[ -n ${tracer_pid:-} ]] || return 0
   kill -INT "$tracer_pid" 2>/dev/null || true
   wait "$tracer_pid" 2>/dev/null || true
+}
+
+lockheavy() {  # mode -> elapsed ns
+  local mode=$1
+  coproc LH { "$out/lockheavy" -goroutines 16 -iters "$lock_iters"; }
+  local line pid
+  read -r line <&"${LH[0]}"
+  pid=${line#ready }
+  start_tracer "$mode" "$pid" "$out/lockheavy"
+  kill -USR1 "$pid"
+  read -r line <&"${LH[0]}"
+  wait "$LH_PID" 2>/dev/null || true
+  stop_tracer
+  echo "$line" | awk '{print $2}'
 }
 
 pingpong() {  # mode -> elapsed ns
@@ -73,6 +93,8 @@ http() {  # mode -> requests/s
 
 echo "gotrace overhead, $(date -u +%F), $(nproc) CPUs, Linux $(uname -r)"
 echo
+GOTRACE_ARGS=block
+NAIVE_PROBES='uprobe:BIN:runtime.gopark'
 echo "1) channel ping-pong, $rounds round trips ($((2 * rounds)) parks)"
 pp_none=$(pingpong none); pp_gt=$(pingpong gotrace); pp_naive=$(pingpong naive)
 parks=$((2 * rounds))
@@ -89,4 +111,22 @@ awk -v n="$h_none" -v g="$h_gt" -v b="$h_naive" 'BEGIN {
   printf "   untraced        %9.0f req/s\n", n
   printf "   gotrace block   %9.0f req/s   %.1f%% of untraced\n", g, 100*g/n
   printf "   naive bpftrace  %9.0f req/s   %.1f%% of untraced\n", b, 100*b/n
+}'
+
+echo
+lock_iters=${LOCK_ITERS:-20000}
+echo "3) 16 goroutines on one sync.Mutex, $((16 * lock_iters)) acquisitions"
+sym=$(go tool nm "$out/lockheavy" | awk '$3 ~ /sync.runtime_SemacquireMutex$/ {print $3; exit}')
+NAIVE_PROBES="uprobe:BIN:\"$sym\", uprobe:BIN:runtime.semrelease1, uprobe:BIN:runtime.readyWithTime"
+l_none=$(lockheavy none)
+GOTRACE_ARGS="lock"; l_gt=$(lockheavy gotrace); waits=$(awk '/events;/ {print $4}' "$tmp/gotrace.out")
+GOTRACE_ARGS="lock --no-chains"; l_nc=$(lockheavy gotrace)
+l_naive=$(lockheavy naive)
+awk -v n="$l_none" -v g="$l_gt" -v c="$l_nc" -v b="$l_naive" -v w="${waits:-0}" 'BEGIN {
+  printf "   untraced                  %8.1f ms   (%d contended waits seen by gotrace)\n", n/1e6, w
+  printf "   gotrace lock              %8.1f ms   x%.2f\n", g/1e6, g/n
+  printf "   gotrace lock --no-chains  %8.1f ms   x%.2f\n", c/1e6, c/n
+  printf "   naive bpftrace            %8.1f ms   x%.2f\n", b/1e6, b/n
+  if (w > 0) printf "   per contended wait: gotrace %.2f µs, --no-chains %.2f µs, naive %.2f µs\n", (g-n)/w/1e3, (c-n)/w/1e3, (b-n)/w/1e3
+  if (b > n) printf "   gotrace slowdown is %.0f%% of the naive one (--no-chains: %.0f%%)\n", 100*(g-n)/(b-n), 100*(c-n)/(b-n)
 }'

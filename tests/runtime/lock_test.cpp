@@ -1,0 +1,191 @@
+// `gotrace lock` against the lock fixture (tests/fixtures/go/lock), for every
+// Go release and build variant: each contended primitive must be found with
+// the right kind, waiter, holder, wait time, lock name and wait chain; the
+// holders must rank as in Go's own mutex profile of the same run; the
+// fixture must finish unharmed, and nothing may stay attached.
+#include "support/fixtures.h"
+#include "support/go_profiles.h"
+#include "support/json.h"
+#include "support/process.h"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+using namespace gotrace::test;
+
+namespace {
+
+struct Link {
+  int depth;
+  std::string reason;
+  const char* function;  // first main.* frame of the blocked holder
+};
+
+struct Expect {
+  const char* kind;
+  const char* waiter;
+  const char* holder;
+  const char* lock;    // global variable; nullptr: a heap object
+  double nominal_ms;   // one wait
+  double share;        // of the time the waiter spends waiting
+  std::vector<Link> chain;
+};
+
+std::vector<Expect> expectations(int minor) {
+  std::string mutex = minor >= 20 ? "sync.Mutex.Lock" : "semacquire";
+  return {
+      {"mutex", "main.chainWaiter", "main.chainHolder", "main.sessionMu", 23, 0.92, {{1, "IO wait", "main.chainHolder"}}},
+      {"mutex", "main.mutexWaiter", "main.mutexHolder", "main.cacheMu", 20, 0.66, {{1, "sleep", "main.mutexHolder"}}},
+      {"rwmutex-r", "main.rwReader", "main.rwWriter", "main.tableMu", 15, 0.5, {{1, "sleep", "main.rwWriter"}}},
+      {"mutex", "main.deepWaiter", "main.deepHolder", "main.outerMu", 20, 0.4,
+       {{1, mutex, "main.deepHolder"}, {2, "sleep", "main.deepRoot"}}},
+      {"rwmutex-w", "main.rwWriterWaits", "main.rwLongReader", "main.indexMu", 10, 0.33,
+       {{1, "sleep", "main.rwLongReader"}}},
+      {"waitgroup", "main.wgWaiter", "main.wgDoner", nullptr, 10, 0.95, {{1, "sleep", "main.wgDoner"}}},
+      {"cond", "main.condWaiter", "main.condSignaler", "main.readyCond", 18, 0.95, {{1, "sleep", "main.condSignaler"}}},
+  };
+}
+
+const Json* find_entry(const Json& report, const char* kind, const char* waiter, const char* holder) {
+  for (const auto& e : report["entries"].arr)
+    if (e["kind"].str == kind && first_main(e["waiter_stack"]) == waiter && first_main(e["holder_stack"]) == holder)
+      return &e;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("lock finds every contended primitive with its holder and chain, across Go versions and builds",
+          "[root][lock]") {
+  require_bpf_host();
+  const double trace_s = 2.0;
+  for (const auto& f : fixtures_of("lock", "amd64")) {
+    INFO(f.label());
+    std::string profile = (std::filesystem::temp_directory_path() / fmt::format("gotrace-mutex-{}.pprof", getpid())).string();
+    RunningProgram target(f.path, {"-duration", "4s", "-mutexprofile", profile});
+    REQUIRE(target.wait_for_line("ready", 5000));
+
+    auto r = run_command(fmt::format("{} lock -p {} -d {}s --top 100 --json --no-status", GOTRACE_BINARY,
+                                     target.pid(), trace_s));
+    REQUIRE(r.status == 0);
+    Json report = parse_json(r.out);
+    CHECK(report["go_version"].str == f.version);
+    CHECK(report["dropped"].u == 0);
+    CHECK(report["chains"].b);
+    CHECK(report["duration_s"].num == Approx(trace_s).epsilon(0.2));
+
+    std::map<std::string, double> ours;  // total wait per holder, kinds Go's mutex profile covers
+    for (const auto& e : expectations(f.minor)) {
+      INFO(e.kind << " " << e.waiter << " <- " << e.holder);
+      const Json* entry = find_entry(report, e.kind, e.waiter, e.holder);
+      REQUIRE(entry);
+      const Json& en = *entry;
+      double mean_ms = en["total_ns"].num / en["count"].num / 1e6;
+      CHECK(mean_ms >= 0.7 * e.nominal_ms);
+      CHECK(mean_ms <= 1.6 * e.nominal_ms);
+      CHECK(en["max_ns"].num / 1e6 <= 4 * e.nominal_ms + 30);  // + scheduling delays on a busy 2-core machine
+      CHECK(en["p50_ns"].u <= en["p99_ns"].u);
+      CHECK(en["p99_ns"].u <= en["max_ns"].u);
+      double total_s = en["total_ns"].num / 1e9;
+      CHECK(total_s >= 0.6 * e.share * trace_s);
+      CHECK(total_s <= 1.2 * e.share * trace_s);
+      if (e.lock) {
+        CHECK(en["locks"].u == 1);
+        if (f.variant != "stripped") {
+          REQUIRE(en["lock_names"].size() == 1);
+          CHECK(en["lock_names"][0].str == e.lock);
+        }
+      } else {
+        CHECK(en["locks"].u > 1);  // a new WaitGroup each time
+      }
+      for (const auto& l : e.chain) {
+        INFO("chain link " << l.depth << " " << l.reason << " at " << l.function);
+        const Json* link = nullptr;
+        for (const auto& c : en["chain"].arr)
+          if (c["depth"].num == l.depth && c["reason"].str == l.reason && first_main(c["stack"]) == l.function)
+            link = &c;
+        REQUIRE(link);
+        // The holder was blocked there for most of each wait.
+        CHECK((*link)["total_ns"].num >= 0.6 * en["total_ns"].num);
+        CHECK((*link)["total_ns"].num <= 1.01 * en["total_ns"].num);
+        CHECK((*link)["count"].num >= 0.8 * en["count"].num);
+      }
+      if (std::string(e.kind).rfind("mutex", 0) == 0 || std::string(e.kind).rfind("rwmutex", 0) == 0)
+        ours[e.holder] += en["total_ns"].num;
+    }
+
+    CHECK(target.wait_exit(10000) == 0);
+    CHECK(target.output().find("\nok\n") != std::string::npos);
+    CHECK(loaded_gotrace_programs().empty());
+
+    // Go's mutex profile charges each wait to the unlocker's stack: the same
+    // holders must come out on top, in the same order.
+    auto theirs = pprof_text_by_function(profile);
+    std::filesystem::remove(profile);
+    CHECK(top_functions(theirs, 3) == top_functions(ours, 3));
+  }
+}
+
+TEST_CASE("lock filters kinds, shows locks by address, and runs without chains", "[root][lock]") {
+  require_bpf_host();
+  auto fx = fixtures_of("lock", "amd64");
+  const Fixture& f = fx.back();
+  INFO(f.label());
+  RunningProgram target(f.path, {"-duration", "6s"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+
+  auto only = run_command(fmt::format("{} lock -p {} -d 1s --kind rwmutex-r,cond --no-chains --json --no-status",
+                                      GOTRACE_BINARY, target.pid()));
+  REQUIRE(only.status == 0);
+  Json report = parse_json(only.out);
+  CHECK_FALSE(report["chains"].b);
+  std::set<std::string> kinds;
+  for (const auto& e : report["entries"].arr) {
+    kinds.insert(e["kind"].str);
+    CHECK(e["chain"].size() == 0);
+  }
+  CHECK(kinds == std::set<std::string>{"rwmutex-r", "cond"});
+
+  auto by_lock = run_command(fmt::format("{} lock -p {} -d 1s --by-lock --no-status", GOTRACE_BINARY, target.pid()));
+  REQUIRE(by_lock.status == 0);
+  CHECK(by_lock.out.find("contended locks by total wait") != std::string::npos);
+  for (const char* name : {"main.sessionMu", "main.cacheMu", "main.tableMu", "main.indexMu", "main.outerMu"})
+    CHECK(by_lock.out.find(name) != std::string::npos);
+
+  auto bad = run_command(fmt::format("{} lock -p {} -d 1s --kind spinlock 2>&1", GOTRACE_BINARY, target.pid()));
+  CHECK(bad.status == 2);
+  CHECK(bad.out.find("unknown --kind 'spinlock'") != std::string::npos);
+  CHECK(target.wait_exit(10000) == 0);
+  CHECK(loaded_gotrace_programs().empty());
+}
+
+TEST_CASE("lock refuses bad targets and reports what it collected when the target exits", "[root][lock]") {
+  require_bpf_host();
+  auto no_pid = run_command(fmt::format("{} lock -p 999999999 -d 1s 2>&1", GOTRACE_BINARY));
+  CHECK(no_pid.status == 1);
+  CHECK(no_pid.out == "gotrace: no process with PID 999999999\n");
+
+  RunningProgram sleeper("/bin/sleep", {"30"});
+  auto not_go = run_command(fmt::format("{} lock -p {} -d 1s 2>&1", GOTRACE_BINARY, sleeper.pid()));
+  CHECK(not_go.status == 1);
+  CHECK(not_go.out.find("is not a Go program") != std::string::npos);
+  CHECK(std::count(not_go.out.begin(), not_go.out.end(), '\n') == 1);
+
+  auto fx = fixtures_of("lock", "amd64");
+  RunningProgram target(fx.front().path, {"-duration", "1500ms"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+  auto unpriv = run_command(fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups {} lock -p {} -d 1s 2>&1",
+                                        GOTRACE_BINARY, target.pid()));
+  CHECK(unpriv.status == 1);
+  CHECK(unpriv.out.find("run as root") != std::string::npos);
+  auto r = run_command(fmt::format("{} lock -p {} -d 30s --json --no-status", GOTRACE_BINARY, target.pid()));
+  CHECK(r.status == 0);
+  Json report = parse_json(r.out);
+  CHECK(report["stopped_by"].str == "target exited");
+  CHECK_FALSE(report["target_alive"].b);
+  CHECK(report["entries"].size() >= 5);
+}

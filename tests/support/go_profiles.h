@@ -1,0 +1,24 @@
+// Reading what the Go runtime says about the same run, and what gotrace's
+// JSON says, in the terms the runtime tests compare: the first main.*
+// function of a stack.
+#pragma once
+
+#include "support/json.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gotrace::test {
+
+// The first main.* frame of a JSON stack ([{func, file, line}]), or "".
+std::string first_main(const Json& stack);
+
+// A pprof profile in debug=1 text (block or mutex): delay per record summed
+// by the record's first main.* function.
+std::map<std::string, double> pprof_text_by_function(const std::string& path);
+
+// The n functions with the largest totals, largest first.
+std::vector<std::string> top_functions(const std::map<std::string, double>& totals, size_t n);
+
+}  // namespace gotrace::test

@@ -1,0 +1,161 @@
+// How `gotrace lock` turns what the kernel collected into its report: kinds
+// refined from the waiter's stack, lock addresses from semaphore addresses,
+// entries merged across locks, chains one link deep from the kernel and
+// deeper from long-wait events. No BPF involved.
+#include "gotrace/gobin/go_binary.h"
+#include "gotrace/model/lock_report.h"
+#include "gotrace/report/lock_writer.h"
+#include "support/fixtures.h"
+
+#include <catch2/catch.hpp>
+
+#include <sstream>
+
+using namespace gotrace;
+using namespace gotrace::test;
+
+namespace {
+
+std::vector<Frame> frames(std::initializer_list<const char*> names) {
+  std::vector<Frame> out;
+  for (const char* n : names) out.push_back(Frame{n, "x.go", 1, false, 0});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("lock kinds are refined from the waiter's stack", "[lock]") {
+  // Go 1.19: RLock and the writer's wait both come through runtime_SemacquireMutex.
+  CHECK(refine_lock_kind(LockKind::Mutex, frames({"sync.runtime_SemacquireMutex", "sync.(*RWMutex).RLock",
+                                                  "main.reader"})) == LockKind::RWMutexR);
+  CHECK(refine_lock_kind(LockKind::Mutex, frames({"sync.runtime_SemacquireMutex", "sync.(*RWMutex).Lock",
+                                                  "main.writer"})) == LockKind::RWMutexW);
+  // A writer waiting for another writer on RWMutex's inner Mutex.
+  CHECK(refine_lock_kind(LockKind::Mutex,
+                         frames({"internal/sync.runtime_SemacquireMutex", "internal/sync.(*Mutex).lockSlow",
+                                 "internal/sync.(*Mutex).Lock", "sync.(*Mutex).Lock", "sync.(*RWMutex).Lock",
+                                 "main.writer"})) == LockKind::RWMutexW);
+  CHECK(refine_lock_kind(LockKind::Mutex, frames({"internal/sync.runtime_SemacquireMutex",
+                                                  "internal/sync.(*Mutex).lockSlow", "sync.(*Mutex).Lock",
+                                                  "main.get"})) == LockKind::Mutex);
+  CHECK(refine_lock_kind(LockKind::WaitGroup, frames({"sync.runtime_Semacquire", "sync.(*WaitGroup).Wait",
+                                                      "main.wait"})) == LockKind::WaitGroup);
+  // Nothing recognisable (stack lost): the entry point's kind stands.
+  CHECK(refine_lock_kind(LockKind::Cond, {}) == LockKind::Cond);
+  for (size_t i = 0; i < kLockKindCount; ++i) {
+    auto k = static_cast<LockKind>(i);
+    CHECK(parse_lock_kind(lock_kind_name(k)) == k);
+  }
+  CHECK_FALSE(parse_lock_kind("spinlock"));
+}
+
+TEST_CASE("build_lock_report merges, names, filters and chains", "[lock]") {
+  auto fx = fixtures_of("analyze", "amd64");
+  REQUIRE(!fx.empty());
+  auto bin = GoBinary::open(fx.front().path);
+  REQUIRE(bin);
+  LockReport r;
+  r.stacks = std::make_shared<StackTable>((*bin)->pclntab(), 0);  // ids below are unknown: kinds stay as probed
+
+  const uint64_t W = 101, H = 102, H2 = 103, ROOT = 104, CHAIN = 201, CHAIN2 = 202, NOISE = 203;
+  const uint64_t MS = 1'000'000;
+  LockBuildInput in;
+  RawLockAgg a;
+  a.kind = LockKind::Mutex;
+  a.waiter_stack = W;
+  a.releaser_stack = H;
+  a.sema_addr = 0x1004;
+  a.count = 10;
+  a.total_ns = 200 * MS;
+  a.max_ns = 30 * MS;
+  a.max_goid = 7;
+  a.max_releaser_goid = 8;
+  a.hist[24] = 10;
+  in.aggs.push_back(a);
+  a.sema_addr = 0x2004;  // the same code on a second lock
+  a.count = 5;
+  a.total_ns = 50 * MS;
+  a.max_ns = 12 * MS;
+  in.aggs.push_back(a);
+  RawLockAgg b = a;  // a WaitGroup wait, filtered out below
+  b.kind = LockKind::WaitGroup;
+  b.sema_addr = 0x3008;
+  in.aggs.push_back(b);
+  RawLockAgg c = a;  // too short for --min
+  c.releaser_stack = H2;
+  c.max_ns = MS / 2;
+  in.aggs.push_back(c);
+
+  in.chains.push_back({LockKind::Mutex, W, H, CHAIN, 5, 12, 180 * MS, 8});
+  in.chains.push_back({LockKind::Mutex, W, H, NOISE, 6, 1, 1000, 8});  // under 1% of the wait: noise
+
+  // A long wait of goroutine 7 (released by 8), during which 8 waited for
+  // another lock (reason 5) that 9 held while asleep (reason 9).
+  RawLockEvent e1;
+  e1.kind = LockKind::Mutex;
+  e1.goid = 7;
+  e1.releaser_goid = 8;
+  e1.sema_addr = 0x1004;
+  e1.t_start_ns = 1000 * MS;
+  e1.t_end_ns = 1030 * MS;
+  e1.waiter_stack = W;
+  e1.releaser_stack = H;
+  e1.chain.push_back({995 * MS, 1029 * MS, CHAIN, 5});
+  RawLockEvent e2;
+  e2.kind = LockKind::Mutex;
+  e2.goid = 8;
+  e2.releaser_goid = 9;
+  e2.sema_addr = 0x5004;
+  e2.t_start_ns = 995 * MS;
+  e2.t_end_ns = 1028 * MS + MS / 2;  // the release just before the wake that ends 8's park
+  e2.waiter_stack = CHAIN;
+  e2.releaser_stack = ROOT;
+  e2.chain.push_back({990 * MS, 1028 * MS, CHAIN2, 9});
+  in.events = {e1, e2};
+
+  LockBuildOptions o;
+  o.kinds = {LockKind::Mutex};
+  o.min_ns = MS;
+  o.reason_name = [](unsigned r) { return r == 5 ? std::string("sync.Mutex.Lock") : "r" + std::to_string(r); };
+  o.is_sync_reason = [](unsigned r) { return r == 5; };
+  o.lock_name = [](uint64_t addr) { return addr == 0x1000 ? std::string("main.mu") : std::string(); };
+  build_lock_report(r, in, o);
+
+  // (W, H) on two locks; (W, H2) waited less than --min; the WaitGroup is not
+  // a wanted kind; e2's (CHAIN, ROOT) has an event but no aggregate.
+  REQUIRE(r.entries.size() == 1);
+  const LockEntry& e = r.entries[0];
+  CHECK(e.kind == LockKind::Mutex);
+  CHECK(e.count == 15);
+  CHECK(e.total_ns == 250 * MS);
+  CHECK(e.max_ns == 30 * MS);
+  CHECK(e.max_goid == 7);
+  CHECK(e.locks == std::set<uint64_t>{0x1000, 0x2000});
+  CHECK(e.hist.total() == 15);
+  REQUIRE(e.chain.size() == 2);
+  CHECK(e.chain[0].depth == 1);
+  CHECK(e.chain[0].reason_name == "sync.Mutex.Lock");
+  CHECK(e.chain[0].total_ns == 180 * MS);
+  CHECK(e.chain[1].depth == 2);
+  CHECK(e.chain[1].stack_id == CHAIN2);
+  CHECK(e.chain[1].goid == 9);
+  // 9 slept through [990, 1028] ms; 7 waited [1000, 1030]: 28 ms of it.
+  CHECK(e.chain[1].total_ns == 28 * MS);
+
+  REQUIRE(r.locks.size() == 2);
+  CHECK(r.locks[0].addr == 0x1000);
+  CHECK(r.locks[0].name == "main.mu");
+  CHECK(r.locks[1].name.empty());
+
+  REQUIRE(r.longest.size() == 2);
+  CHECK(r.longest[0].goid == 8);  // 33.5 ms
+  CHECK(r.longest[1].goid == 7);
+  CHECK(r.longest[1].addr == 0x1000);
+  REQUIRE(r.longest[1].chain.size() == 2);
+
+  std::ostringstream text, json;
+  write_lock_text(r, text, {});
+  write_lock_json(r, json, {});
+  CHECK(text.str().find("main.mu (0x1000)") != std::string::npos);
+  CHECK(json.str().find("\"lock_names\"") != std::string::npos);
+}
