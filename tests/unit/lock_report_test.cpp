@@ -76,6 +76,7 @@ TEST_CASE("build_lock_report merges, names, filters and chains", "[lock]") {
   a.count = 5;
   a.total_ns = 50 * MS;
   a.max_ns = 12 * MS;
+  a.hist[24] = 5;
   in.aggs.push_back(a);
   RawLockAgg b = a;  // a WaitGroup wait, filtered out below
   b.kind = LockKind::WaitGroup;
