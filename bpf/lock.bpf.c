@@ -23,6 +23,8 @@
 
 const volatile __u64 min_event_ns = ~0ULL;
 const volatile __u64 handoff_check = 0;
+/* Wait reasons of semaphore and Cond parks (bit per reason value). */
+const volatile __u64 sync_reason_mask[4] = {};
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -89,7 +91,17 @@ static __always_inline void on_wait_end(__u64 goid, const struct gt_parked *park
   h->next = i + 1;
 }
 
+/* A park on the semaphore a goroutine just entered a contended acquire for
+ * has the acquire's user stack: no second unwind. */
+static __always_inline __u64 pending_stack(__u64 goid, __u32 reason, __u64 now) {
+  if (!((sync_reason_mask[(reason >> 6) & 3] >> (reason & 63)) & 1)) return 0;
+  struct gt_lock_pending *p = bpf_map_lookup_elem(&pending, &goid);
+  if (!p || now - p->t_start_ns > 1000000) return 0;
+  return p->stack_id;
+}
+
 #define PARK_WAKER_STACKS 0
+#define PARK_STACK_HINT(goid, reason, now) pending_stack(goid, reason, now)
 #include "park_tracking.bpf.h"
 
 SEC("uprobe")

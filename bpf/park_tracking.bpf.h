@@ -14,6 +14,8 @@
  *   static void on_wait_end(__u64 goid, const struct gt_parked *park, __u64 now,
  *                           __u64 dt, __u32 waker_kind, __u64 waker_goid,
  *                           __u64 waker_stack);
+ * and may define PARK_STACK_HINT(goid, reason): a stack id it already holds
+ * for this park (saves the unwind), or 0.
  * Everything is keyed by goroutine id, never by thread. */
 #ifndef GOTRACE_PARK_TRACKING_BPF_H
 #define GOTRACE_PARK_TRACKING_BPF_H
@@ -63,7 +65,11 @@ int gopark_entry(struct pt_regs *ctx) {
   struct gt_parked p = {};
   p.t_park_ns = bpf_ktime_get_ns();
   p.reason = reason;
-  p.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
+#ifdef PARK_STACK_HINT
+  p.stack_id = PARK_STACK_HINT(goid, reason, p.t_park_ns);
+  if (!p.stack_id)
+#endif
+    p.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
   if (bpf_map_update_elem(&parked, &goid, &p, BPF_ANY) != 0) {
     count(GT_CNT_DROP_PARKED_FULL);
     return 0;

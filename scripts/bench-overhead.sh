@@ -25,7 +25,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 # Starts a tracer on PID and waits until it is attached. mode: none, gotrace
 # (GOTRACE_ARGS, e.g. "block"), naive (NAIVE_PROBES: bpftrace probe list, with
-# BIN standing for the binary).
+# BIN standing for the binary; NAIVE_KEY: what it counts by).
 start_tracer() {  # mode pid binary
   local mode=$1 pid=$2 bin=$3
   case $mode in
@@ -38,7 +38,7 @@ start_tracer() {  # mode pid binary
     naive)
       # BEGIN fires once every probe is attached.
       bpftrace -p "$pid" -e "BEGIN { printf(\"attached\\n\"); }
-        ${NAIVE_PROBES//BIN/$bin} { @[probe, ustack(perf, 48), reg(\"cx\") & 0xff] = count(); }" \
+        ${NAIVE_PROBES//BIN/$bin} { @[$NAIVE_KEY] = count(); }" \
         >"$tmp/naive.out" 2>&1 &
       tracer_pid=$!
       until grep -q "^attached" "$tmp/naive.out" 2>/dev/null; do sleep 0.05; done ;;
@@ -93,8 +93,11 @@ http() {  # mode -> requests/s
 
 echo "gotrace overhead, $(date -u +%F), $(nproc) CPUs, Linux $(uname -r)"
 echo
+sections=${BENCH_SECTIONS:-1 2 3}  # e.g. BENCH_SECTIONS=3 for the lock benchmark only
 GOTRACE_ARGS=block
 NAIVE_PROBES='uprobe:BIN:runtime.gopark'
+NAIVE_KEY='ustack(perf, 48), reg("cx") & 0xff'
+if [[ " $sections " == *" 1 "* ]]; then
 echo "1) channel ping-pong, $rounds round trips ($((2 * rounds)) parks)"
 pp_none=$(pingpong none); pp_gt=$(pingpong gotrace); pp_naive=$(pingpong naive)
 parks=$((2 * rounds))
@@ -104,6 +107,8 @@ awk -v n="$pp_none" -v g="$pp_gt" -v b="$pp_naive" -v p="$parks" 'BEGIN {
   printf "   naive bpftrace  %8.1f ms   x%.2f   %.2f µs per park\n", b/1e6, b/n, (b-n)/p/1e3
   printf "   gotrace slowdown is %.1f%% of the naive one ((x_gotrace-1)/(x_naive-1))\n", 100*(g-n)/(b-n)
 }'
+fi
+if [[ " $sections " == *" 2 "* ]]; then
 echo
 echo "2) net/http server, wrk -t2 -c64 ${wrk_s}s"
 h_none=$(http none); h_gt=$(http gotrace); h_naive=$(http naive)
@@ -112,12 +117,15 @@ awk -v n="$h_none" -v g="$h_gt" -v b="$h_naive" 'BEGIN {
   printf "   gotrace block   %9.0f req/s   %.1f%% of untraced\n", g, 100*g/n
   printf "   naive bpftrace  %9.0f req/s   %.1f%% of untraced\n", b, 100*b/n
 }'
-
+fi
+if [[ " $sections " == *" 3 "* ]]; then
 echo
 lock_iters=${LOCK_ITERS:-20000}
 echo "3) 16 goroutines on one sync.Mutex, $((16 * lock_iters)) acquisitions"
-sym=$(go tool nm "$out/lockheavy" | awk '$3 ~ /sync.runtime_SemacquireMutex$/ {print $3; exit}')
+go tool nm "$out/lockheavy" >"$tmp/nm.txt"
+sym=$(awk '$3 ~ /sync.runtime_SemacquireMutex$/ {print $3}' "$tmp/nm.txt" | head -1)
 NAIVE_PROBES="uprobe:BIN:\"$sym\", uprobe:BIN:runtime.semrelease1, uprobe:BIN:runtime.readyWithTime"
+NAIVE_KEY='probe, ustack(perf, 48)'
 l_none=$(lockheavy none)
 GOTRACE_ARGS="lock"; l_gt=$(lockheavy gotrace); waits=$(awk '/events;/ {print $4}' "$tmp/gotrace.out")
 GOTRACE_ARGS="lock --no-chains"; l_nc=$(lockheavy gotrace)
@@ -130,3 +138,4 @@ awk -v n="$l_none" -v g="$l_gt" -v c="$l_nc" -v b="$l_naive" -v w="${waits:-0}" 
   if (w > 0) printf "   per contended wait: gotrace %.2f µs, --no-chains %.2f µs, naive %.2f µs\n", (g-n)/w/1e3, (c-n)/w/1e3, (b-n)/w/1e3
   if (b > n) printf "   gotrace slowdown is %.0f%% of the naive one (--no-chains: %.0f%%)\n", 100*(g-n)/(b-n), 100*(c-n)/(b-n)
 }'
+fi

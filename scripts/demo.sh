@@ -2,7 +2,8 @@
 # The README's first command: installs what is missing, builds gotrace, starts
 # the bundled demo service (scripts/demo: HTTP handlers, a worker pool fed by
 # channels, a mutex-guarded cache, a ticker, and its own load), traces where
-# its goroutines block for a few seconds, prints the report, stops the demo.
+# its goroutines block for a few seconds, then which locks they fight over,
+# prints the reports, stops the demo.
 #   scripts/demo.sh [SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,3 +25,4 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 0
 fi
 run "$build/gotrace" block -p "$demo_pid" -d "${secs}s" --top 5
+run "$build/gotrace" lock -p "$demo_pid" -d "${secs}s" --top 3

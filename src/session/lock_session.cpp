@@ -132,6 +132,10 @@ int run_lock(const LockConfig& config) {
   if (auto io = reasons.value_of("IO wait")) ro->io_wait_reason = *io;
   ro->polldesc_rg = static_cast<__u32>(offs[RtField::PollDescRg].value);
   ro->polldesc_wg = static_cast<__u32>(offs[RtField::PollDescWg].value);
+  for (unsigned v = 0; v < 256; ++v) {
+    std::string n = reasons.name(v);
+    if (n == "semacquire" || n.starts_with("sync.")) ro->sync_reason_mask[v / 64] |= 1ULL << (v % 64);
+  }
   const PlannedSite* handoff = tc.site(ProbeRole::ReadyWithTime);
   ro->handoff_check = check_of(*handoff);
   const PlannedSite* gopark = tc.site(ProbeRole::Gopark);
@@ -284,10 +288,7 @@ int run_lock(const LockConfig& config) {
   bo.kinds = kinds;
   bo.min_ns = report.min_ns;
   bo.reason_name = [&](unsigned r) { return reasons.name(r); };
-  bo.is_sync_reason = [&](unsigned r) {
-    std::string n = reasons.name(r);
-    return n == "semacquire" || n.starts_with("sync.");
-  };
+  bo.is_sync_reason = [&](unsigned r) { return r < 256 && ((ro->sync_reason_mask[r / 64] >> (r % 64)) & 1); };
   bo.lock_name = [&](uint64_t addr) { return globals.name(addr); };
   build_lock_report(report, in, bo);
   if (globals.empty() && !report.locks.empty())
