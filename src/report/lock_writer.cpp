@@ -27,15 +27,17 @@ std::unordered_map<uint64_t, const LockSite*> index_sites(const LockReport& r) {
   return out;
 }
 
+// single: the links of one wait (no "in N of these waits").
 void print_chain(StackTable& st, const std::vector<ChainLink>& chain, uint64_t wait_total, std::ostream& out,
-                 const char* indent) {
+                 const char* indent, bool single = false) {
   for (const ChainLink& l : chain) {
     std::string pad(static_cast<size_t>(2 * (l.depth - 1)), ' ');
     const char* who = l.depth == 1 ? "the holder" : "its holder";
-    fmt::print(out, "{}{}{}{} {:>5.1f}%  {} blocked on {} in {} of these waits, at {}{}\n", indent, pad,
-               l.depth > 1 ? "└ " : "", format_duration(l.total_ns),
+    std::string in = single ? std::string() : fmt::format(" in {} of these waits", l.count);
+    fmt::print(out, "{}{}{}{} {:>5.1f}%  {} blocked on {}{}, at {}{}\n", indent, pad, l.depth > 1 ? "└ " : "",
+               format_duration(l.total_ns),
                wait_total ? 100.0 * static_cast<double>(l.total_ns) / static_cast<double>(wait_total) : 0.0, who,
-               l.reason_name, l.count, stack_label(st, l.stack_id),
+               l.reason_name, in, stack_label(st, l.stack_id),
                l.goid ? fmt::format(" (goroutine {})", l.goid) : std::string());
   }
 }
@@ -129,7 +131,7 @@ void write_lock_text(LockReport& r, std::ostream& out, const LockWriterOptions& 
       fmt::print(out, "  {:>9}  goroutine {} in {} waited for {} {}; held by goroutine {} in {}\n",
                  format_duration(w.duration_ns), w.goid, user_function(st, w.waiter_stack), lock_kind_type(w.kind),
                  lock_label(sites, w.addr), w.holder_goid, user_function(st, w.holder_stack));
-      print_chain(st, w.chain, w.duration_ns, out, "             ");
+      print_chain(st, w.chain, w.duration_ns, out, "             ", true);
     }
   }
 }

@@ -8,6 +8,7 @@
 #include "gotrace/session/bpf_util.h"
 #include "gotrace/session/trace_context.h"
 #include "gotrace/session/trace_loop.h"
+#include "gotrace/session/trace_run.h"
 
 #include "block.skel.h"
 #include "gotrace/bpf/block_types.h"
@@ -53,10 +54,6 @@ int on_block_event(void* ctx, void* data, size_t size) {
   return 0;
 }
 
-uint64_t check_of(const PlannedSite& s) {
-  return s.code.stack_check ? s.code.stack_check->frame_adjust + 1 : 0;
-}
-
 }  // namespace
 
 int run_block(const BlockConfig& config) {
@@ -92,85 +89,51 @@ int run_block(const BlockConfig& config) {
   ro->polldesc_rg = static_cast<__u32>(offs[RtField::PollDescRg].value);
   ro->polldesc_wg = static_cast<__u32>(offs[RtField::PollDescWg].value);
 
-  const PlannedSite* gopark = tc.site(ProbeRole::Gopark);
-  const PlannedSite* ready = tc.site(ProbeRole::Ready);
-  const PlannedSite* netpollready = tc.site(ProbeRole::Netpollready);
-  const PlannedSite* inject = tc.site(ProbeRole::InjectGlist);
-  ro->gopark_check = check_of(*gopark);
-  ro->ready_check = check_of(*ready);
-  if (netpollready) ro->netpollready_check = check_of(*netpollready);
-  if (inject) ro->injectglist_check = check_of(*inject);
+  for (auto [role, check] : {std::pair{ProbeRole::Gopark, &ro->gopark_check}, std::pair{ProbeRole::Ready, &ro->ready_check},
+                              std::pair{ProbeRole::Netpollready, &ro->netpollready_check},
+                              std::pair{ProbeRole::InjectGlist, &ro->injectglist_check}})
+    if (const PlannedSite* s = tc.site(role)) *check = site_check(*s);
 
   if (int err = block_bpf__load(skel.get())) {
     fmt::print(stderr, "gotrace: {}\n", explain_bpf_error(err, "loading the block BPF program"));
     return kExitFailure;
   }
 
+  std::vector<ProbeWant> wants = {{skel->progs.gopark_entry, ProbeRole::Gopark, 0, true},
+                                  {skel->progs.ready_entry, ProbeRole::Ready, 0, true}};
+  if (offs[RtField::PollDescRg].known() && offs[RtField::PollDescWg].known())
+    wants.push_back({skel->progs.netpollready_entry, ProbeRole::Netpollready, 0, false});
+  else
+    tc.notes.push_back("pollDesc layout unknown: IO waits end when the goroutine next parks or is readied");
+  wants.push_back({skel->progs.injectglist_entry, ProbeRole::InjectGlist, 0, false});
   LinkSet links;
-  struct Want {
-    bpf_program* prog;
-    const PlannedSite* site;
-    bool required;
-  } wants[] = {{skel->progs.gopark_entry, gopark, true},
-               {skel->progs.ready_entry, ready, true},
-               {skel->progs.netpollready_entry, netpollready, false},
-               {skel->progs.injectglist_entry, inject, false}};
-  for (const auto& w : wants) {
-    if (!w.site || !w.site->usable()) continue;
-    if (w.site == netpollready && !(offs[RtField::PollDescRg].known() && offs[RtField::PollDescWg].known())) {
-      tc.notes.push_back("pollDesc layout unknown: IO waits end when the goroutine next parks or is readied");
-      continue;
-    }
-    auto r = attach_uprobe(w.prog, config.trace.pid, tc.process.exe_link(), *w.site->site_file_offset, w.site->symbol,
-                           links);
-    if (!r) {
-      if (w.required) {
-        fmt::print(stderr, "gotrace: {}\n", r.error().message);
-        return kExitFailure;
-      }
-      tc.notes.push_back(r.error().message);
-    }
+  if (auto r = attach_wants(tc, config.trace.pid, wants, links); !r) {
+    fmt::print(stderr, "gotrace: {}\n", r.error().message);
+    return kExitFailure;
   }
 
   BlockState state;
-  ring_buffer* rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_block_event, &state, nullptr);
-  if (!rb) {
-    fmt::print(stderr, "gotrace: {}\n", explain_bpf_error(errno, "creating the ring buffer reader"));
+  TraceRunSpec spec;
+  spec.what = "goroutine blocking";
+  spec.events_fd = bpf_map__fd(skel->maps.events);
+  spec.on_event = on_block_event;
+  spec.event_ctx = &state;
+  spec.counters_fd = bpf_map__fd(skel->maps.counters);
+  spec.stopped = &skel->bss->tracing_stopped;
+  spec.rate_counter = GT_CNT_PARKS;
+  spec.status = [](const Counters& c, double rate) {
+    return fmt::format("{:.0f} parks/s  {} waits ended  {} dropped", rate, c[GT_CNT_WAKES], total_drops(c));
+  };
+  auto run = run_attached(tc, config.trace, links, spec);
+  if (!run) {
+    fmt::print(stderr, "gotrace: {}\n", run.error().message);
     return kExitFailure;
   }
-  std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb_owner(rb, ring_buffer__free);
-  const int counters_fd = bpf_map__fd(skel->maps.counters);
-
-  if (!config.trace.json || isatty(STDERR_FILENO))
-    fmt::print(stderr, "Tracing goroutine blocking in PID {} ({}, {}): {} probes. {}\n", config.trace.pid,
-               tc.process.comm(), bin.buildinfo().version_string, links.size(),
-               config.trace.duration ? fmt::format("{:.1f}s.", config.trace.duration->count() / 1000.0)
-                                     : std::string("Ctrl-C to end."));
-  TraceLoopOptions lo;
-  lo.duration = config.trace.duration;
-  lo.status_line = config.trace.status_line;
-  uint64_t last_events = 0;
-  double last_t = 0;
-  auto result = run_trace_loop(
-      tc.process, lo, [&](int timeout) { return ring_buffer__poll(rb, timeout); },
-      [&](double t) {
-        auto c = read_counters(counters_fd);
-        uint64_t ev = c[GT_CNT_PARKS];
-        double rate = t > last_t ? (ev - last_events) / (t - last_t) : 0;
-        last_events = ev;
-        last_t = t;
-        return fmt::format("{:.0f}s  {} probes  {:.0f} parks/s  {} waits ended  {} dropped", t, links.size(), rate,
-                           c[GT_CNT_WAKES], total_drops(c));
-      });
-  // Detach first, then drain what is left and read the maps.
-  const size_t attached = links.size();
-  skel->bss->tracing_stopped = 1;  // nothing after the end counts, while the probes come off
-  links.clear();
-  ring_buffer__consume(rb);
+  const TraceLoopResult& result = run->loop;
 
   BlockReport report;
   report.min_ns = static_cast<uint64_t>(config.trace.min.count());
-  report.summary = tc.summary(result, read_counters(counters_fd), attached);
+  report.summary = tc.summary(result, run->counters, run->attached);
   report.stacks = tc.read_stacks(bpf_map__fd(skel->maps.stacks));
 
   std::unordered_map<uint64_t, std::vector<WakerShare>> wakers;  // by (stack, reason)

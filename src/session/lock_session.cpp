@@ -7,6 +7,7 @@
 #include "gotrace/session/bpf_util.h"
 #include "gotrace/session/trace_context.h"
 #include "gotrace/session/trace_loop.h"
+#include "gotrace/session/trace_run.h"
 
 #include "gotrace/bpf/lock_types.h"
 #include "lock.skel.h"
@@ -23,8 +24,6 @@
 namespace gotrace {
 
 namespace {
-
-uint64_t check_of(const PlannedSite& s) { return s.code.stack_check ? s.code.stack_check->frame_adjust + 1 : 0; }
 
 int on_lock_event(void* ctx, void* data, size_t size) {
   auto* events = static_cast<std::vector<RawLockEvent>*>(ctx);
@@ -136,33 +135,26 @@ int run_lock(const LockConfig& config) {
     std::string n = reasons.name(v);
     if (n == "semacquire" || n.starts_with("sync.")) ro->sync_reason_mask[v / 64] |= 1ULL << (v % 64);
   }
-  const PlannedSite* handoff = tc.site(ProbeRole::ReadyWithTime);
-  ro->handoff_check = check_of(*handoff);
+  ro->handoff_check = site_check(*tc.site(ProbeRole::ReadyWithTime));
   const PlannedSite* gopark = tc.site(ProbeRole::Gopark);
   const PlannedSite* ready = tc.site(ProbeRole::Ready);
   const PlannedSite* netpollready = tc.site(ProbeRole::Netpollready);
   const PlannedSite* inject = tc.site(ProbeRole::InjectGlist);
   bool chains = config.chains && gopark && ready;
   if (config.chains && !chains) tc.notes.push_back("wait chains off: no probe site for runtime.gopark or runtime.ready");
-  if (gopark) ro->gopark_check = check_of(*gopark);
-  if (ready) ro->ready_check = check_of(*ready);
-  if (netpollready) ro->netpollready_check = check_of(*netpollready);
-  if (inject) ro->injectglist_check = check_of(*inject);
+  if (gopark) ro->gopark_check = site_check(*gopark);
+  if (ready) ro->ready_check = site_check(*ready);
+  if (netpollready) ro->netpollready_check = site_check(*netpollready);
+  if (inject) ro->injectglist_check = site_check(*inject);
 
   if (int err = lock_bpf__load(skel.get())) {
     fmt::print(stderr, "gotrace: {}\n", explain_bpf_error(err, "loading the lock BPF program"));
     return kExitFailure;
   }
 
-  struct Want {
-    bpf_program* prog;
-    ProbeRole role;
-    int kind;  // cookie kind for acquire probes
-    bool required;
-  };
   // Attached in dependency order: chain tracking before the acquires and
   // releases it explains, the hand-over (which counts a wait) last.
-  std::vector<Want> wants;
+  std::vector<ProbeWant> wants;
   if (chains) {
     wants.push_back({skel->progs.gopark_entry, ProbeRole::Gopark, 0, true});
     wants.push_back({skel->progs.ready_entry, ProbeRole::Ready, 0, true});
@@ -185,71 +177,46 @@ int run_lock(const LockConfig& config) {
       {skel->progs.handoff_entry, ProbeRole::ReadyWithTime, 0, true},
   });
   LinkSet links;
-  size_t acquires = 0;
-  for (const auto& w : wants) {
-    const PlannedSite* site = tc.site(w.role);
-    if (!site) continue;
-    uint64_t cookie = GT_COOKIE(w.kind, check_of(*site));
-    auto r = attach_uprobe(w.prog, config.trace.pid, tc.process.exe_link(), *site->site_file_offset, site->symbol,
-                           links, cookie);
-    if (!r) {
-      if (w.required) {
-        fmt::print(stderr, "gotrace: {}\n", r.error().message);
-        return kExitFailure;
-      }
-      tc.notes.push_back(r.error().message);
-    } else if (w.prog == skel->progs.acquire_entry) {
-      ++acquires;
-    }
+  if (auto r = attach_wants(tc, config.trace.pid, wants, links); !r) {
+    fmt::print(stderr, "gotrace: {}\n", r.error().message);
+    return kExitFailure;
   }
-  if (acquires == 0) {
+  bool any_acquire = false;
+  for (const auto& w : wants)
+    if (w.prog == skel->progs.acquire_entry && tc.site(w.role)) any_acquire = true;
+  if (!any_acquire) {
     fmt::print(stderr, "gotrace: PID {} ({}): no contended-acquire entry point of a sync primitive to probe\n",
                config.trace.pid, tc.process.comm());
     return kExitFailure;
   }
 
   std::vector<RawLockEvent> events;
-  ring_buffer* rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_lock_event, &events, nullptr);
-  if (!rb) {
-    fmt::print(stderr, "gotrace: {}\n", explain_bpf_error(errno, "creating the ring buffer reader"));
+  TraceRunSpec spec;
+  spec.what = "contended locks";
+  spec.extra = chains ? ", wait chains on" : "";
+  spec.events_fd = bpf_map__fd(skel->maps.events);
+  spec.on_event = on_lock_event;
+  spec.event_ctx = &events;
+  spec.counters_fd = bpf_map__fd(skel->maps.counters);
+  spec.stopped = &skel->bss->tracing_stopped;
+  spec.rate_counter = GT_CNT_LOCK_WAITS;
+  spec.status = [](const Counters& c, double rate) {
+    return fmt::format("{:.0f} contended waits/s  {} handed over  {} dropped", rate, c[GT_CNT_HANDOFFS],
+                       total_drops(c));
+  };
+  auto run = run_attached(tc, config.trace, links, spec);
+  if (!run) {
+    fmt::print(stderr, "gotrace: {}\n", run.error().message);
     return kExitFailure;
   }
-  std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb_owner(rb, ring_buffer__free);
-  const int counters_fd = bpf_map__fd(skel->maps.counters);
-
-  if (!config.trace.json || isatty(STDERR_FILENO))
-    fmt::print(stderr, "Tracing contended locks in PID {} ({}, {}): {} probes{}. {}\n", config.trace.pid,
-               tc.process.comm(), bin.buildinfo().version_string, links.size(), chains ? ", wait chains on" : "",
-               config.trace.duration ? fmt::format("{:.1f}s.", config.trace.duration->count() / 1000.0)
-                                     : std::string("Ctrl-C to end."));
-  TraceLoopOptions lo;
-  lo.duration = config.trace.duration;
-  lo.status_line = config.trace.status_line;
-  uint64_t last = 0;
-  double last_t = 0;
-  auto result = run_trace_loop(
-      tc.process, lo, [&](int timeout) { return ring_buffer__poll(rb, timeout); },
-      [&](double t) {
-        auto c = read_counters(counters_fd);
-        uint64_t n = c[GT_CNT_LOCK_WAITS];
-        double rate = t > last_t ? static_cast<double>(n - last) / (t - last_t) : 0;
-        last = n;
-        last_t = t;
-        return fmt::format("{:.0f}s  {} probes  {:.0f} contended waits/s  {} handed over  {} dropped", t, links.size(),
-                           rate, c[GT_CNT_HANDOFFS], total_drops(c));
-      });
-  const size_t attached = links.size();
-  skel->bss->tracing_stopped = 1;  // nothing after the end counts, while the probes come off
-  links.clear();
-  ring_buffer__consume(rb);
+  const TraceLoopResult& result = run->loop;
 
   LockReport report;
   report.min_ns = static_cast<uint64_t>(config.trace.min.count());
   report.chains = chains;
   report.kinds = kinds;
-  auto counters = read_counters(counters_fd);
-  report.summary = tc.summary(result, counters, attached);
-  report.summary.events = counters[GT_CNT_LOCK_WAITS];
+  report.summary = tc.summary(result, run->counters, run->attached);
+  report.summary.events = run->counters[GT_CNT_LOCK_WAITS];
   report.stacks = tc.read_stacks(bpf_map__fd(skel->maps.stacks));
 
   LockBuildInput in;

@@ -34,6 +34,12 @@ struct gt_site_check {
   __u64 frame_adjust_plus1; /* frame_adjust + 1; 0 = no check */
 };
 
+/* Attach cookie of a uprobe: a program-specific kind in the low bits, the
+ * stack-check adjustment of the site (gt_site_check) above bit 16. */
+#define GT_COOKIE(kind, check_plus1) ((__u64)(kind) | ((__u64)(check_plus1) << 16))
+#define GT_COOKIE_KIND(c) ((__u32)((c) & 0xff))
+#define GT_COOKIE_CHECK(c) ((c) >> 16)
+
 /* An interned user stack: return addresses, innermost first. */
 struct gt_stack {
   __u32 len;

@@ -16,12 +16,6 @@ enum gt_lock_kind {
   GT_LOCK__COUNT
 };
 
-/* Attach cookie of the acquire/release programs: the kind in the low byte,
- * the stack-check adjustment of the site (gt_site_check) above bit 16. */
-#define GT_COOKIE(kind, check_plus1) ((__u64)(kind) | ((__u64)(check_plus1) << 16))
-#define GT_COOKIE_KIND(c) ((__u32)((c) & 0xff))
-#define GT_COOKIE_CHECK(c) ((c) >> 16)
-
 /* A goroutine that entered a contended acquire; key: goid. addr is the
  * semaphore (or, for Cond, the notify list) it waits on. */
 struct gt_lock_pending {

@@ -1,0 +1,61 @@
+#include "gotrace/session/trace_run.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <memory>
+
+namespace gotrace {
+
+uint64_t site_check(const PlannedSite& s) { return s.code.stack_check ? s.code.stack_check->frame_adjust + 1 : 0; }
+
+Result<void> attach_wants(TraceContext& tc, pid_t pid, const std::vector<ProbeWant>& wants, LinkSet& links) {
+  for (const auto& w : wants) {
+    const PlannedSite* site = tc.site(w.role);
+    if (!site) continue;
+    uint64_t cookie = GT_COOKIE(w.cookie_kind, site_check(*site));
+    auto r = attach_uprobe(w.prog, pid, tc.process.exe_link(), *site->site_file_offset, site->symbol, links, cookie);
+    if (!r) {
+      if (w.required) return r.error();
+      tc.notes.push_back(r.error().message);
+    }
+  }
+  return {};
+}
+
+Result<TraceRunResult> run_attached(const TraceContext& tc, const TraceConfig& config, LinkSet& links,
+                                    const TraceRunSpec& spec) {
+  ring_buffer* rb = ring_buffer__new(spec.events_fd, spec.on_event, spec.event_ctx, nullptr);
+  if (!rb) return Error{explain_bpf_error(errno, "creating the ring buffer reader")};
+  std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb_owner(rb, ring_buffer__free);
+
+  if (!config.json || isatty(STDERR_FILENO))
+    fmt::print(stderr, "Tracing {} in PID {} ({}, {}): {} probes{}. {}\n", spec.what, config.pid, tc.process.comm(),
+               tc.binary->buildinfo().version_string, links.size(), spec.extra,
+               config.duration ? fmt::format("{:.1f}s.", static_cast<double>(config.duration->count()) / 1000.0)
+                               : std::string("Ctrl-C to end."));
+  TraceLoopOptions lo;
+  lo.duration = config.duration;
+  lo.status_line = config.status_line;
+  uint64_t last = 0;
+  double last_t = 0;
+  TraceRunResult out;
+  out.loop = run_trace_loop(
+      tc.process, lo, [&](int timeout) { return ring_buffer__poll(rb, timeout); },
+      [&](double t) {
+        auto c = read_counters(spec.counters_fd);
+        uint64_t n = c[spec.rate_counter];
+        double rate = t > last_t ? static_cast<double>(n - last) / (t - last_t) : 0;
+        last = n;
+        last_t = t;
+        return fmt::format("{:.0f}s  {} probes  {}", t, links.size(), spec.status(c, rate));
+      });
+  out.attached = links.size();
+  if (spec.stopped) *spec.stopped = 1;  // nothing after the end counts, while the probes come off
+  links.clear();
+  ring_buffer__consume(rb);
+  out.counters = read_counters(spec.counters_fd);
+  return out;
+}
+
+}  // namespace gotrace
