@@ -12,6 +12,9 @@
  *   handoff_entry  runtime.readyWithTime(s *sudog): only those releases call
  *                  it; s.g is the waiter being woken, R14 the releaser.
  * The uncontended fast paths are inlined into the program and never seen.
+ * Runtime-internal locks (opt-in): the M that sleeps in lock2 (futexsleep
+ * with the "sleeping" value up to 1.23; semasleep from 1.24, then the futex
+ * on its m.waitsema) is matched with the futexwakeup of that word.
  * With chains on, park_tracking.bpf.h also follows every goroutine wait and
  * keeps each goroutine's last few, so a release can say what its goroutine
  * was blocked on while it held the lock. No uretprobes; keys are goroutine
@@ -23,6 +26,7 @@
 
 const volatile __u64 min_event_ns = ~0ULL;
 const volatile __u64 handoff_check = 0;
+const volatile __u32 rt_spinbit = 0; /* 1.24+: lock2 sleeps in semasleep */
 /* Wait reasons of semaphore and Cond parks (bit per reason value). */
 const volatile __u64 sync_reason_mask[4] = {};
 
@@ -53,6 +57,20 @@ struct {
   __type(key, __u64); /* goid */
   __type(value, struct gt_park_history);
 } history SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u64); /* m */
+  __type(value, struct gt_rt_wait);
+} rt_pending SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u64); /* futex word */
+  __type(value, __u64); /* m */
+} rt_sleeper SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -178,6 +196,60 @@ static long chain_step(__u32 i, void *data) {
   return 0;
 }
 
+/* A wait of goroutine goid ended now, handed over by rgoid: aggregate it,
+ * look for what the releaser was blocked on meanwhile, send it if long. */
+static __always_inline void finish_wait(const struct gt_lock_pending *pw, __u64 goid, __u64 rgoid,
+                                        __u64 releaser_stack, __u64 now, __u64 held_since, bool chains) {
+  struct gt_lock_pending p = *pw;
+  __u64 dt = now > p.t_start_ns ? now - p.t_start_ns : 0;
+  struct gt_lock_key key = {.waiter_stack = p.stack_id, .releaser_stack = releaser_stack, .addr = p.addr,
+                            .kind = p.kind};
+  static const struct gt_lock_val zero_lock;
+  struct gt_lock_val *v = agg_lookup_or_init(&lock_agg, &key, &zero_lock);
+  if (v) {
+    __sync_fetch_and_add(&v->count, 1);
+    __sync_fetch_and_add(&v->total_ns, dt);
+    __sync_fetch_and_add(&v->hist[log2_bucket(dt)], 1);
+    if (dt > v->max_ns) { /* racy max: good enough */
+      v->max_ns = dt;
+      v->max_goid = goid;
+      v->max_releaser_goid = rgoid;
+    }
+  }
+
+
+  struct chain_scan c = {.to = now, .releaser_goid = rgoid};
+  c.h = chains ? bpf_map_lookup_elem(&history, &rgoid) : 0;
+  if (c.h) {
+    c.from = held_since > p.t_start_ns ? held_since : p.t_start_ns;
+    c.key.waiter_stack = p.stack_id;
+    c.key.releaser_stack = releaser_stack;
+    c.key.kind = p.kind;
+    bpf_loop(GT_HISTORY, chain_step, &c, 0);
+    if (c.overlapping >= GT_HISTORY) count(GT_CNT_CHAIN_TRUNCATED);
+  }
+
+  if (dt < min_event_ns) return;
+  struct gt_lock_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    count(GT_CNT_DROP_RINGBUF);
+    return;
+  }
+  e->goid = goid;
+  e->releaser_goid = rgoid;
+  e->addr = p.addr;
+  e->t_start_ns = p.t_start_ns;
+  e->t_end_ns = now;
+  e->t_held_ns = held_since;
+  e->waiter_stack = p.stack_id;
+  e->releaser_stack = releaser_stack;
+  e->kind = p.kind;
+  e->nchain = c.nchain;
+  for (int i = 0; i < GT_CHAIN_IN_EVENT; i++) e->chain[i] = c.chain[i];
+  bpf_ringbuf_submit(e, 0);
+  count(GT_CNT_EVENTS);
+}
+
 SEC("uprobe")
 int handoff_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
@@ -203,7 +275,6 @@ int handoff_entry(struct pt_regs *ctx) {
   __u64 releaser_stack = rp->stack_id;
   bpf_map_delete_elem(&pending, &goid);
   __u64 now = bpf_ktime_get_ns();
-  __u64 dt = now > p.t_start_ns ? now - p.t_start_ns : 0;
   count(GT_CNT_HANDOFFS);
 
   /* The waiter holds it from now; the releaser held it since it got it
@@ -214,50 +285,74 @@ int handoff_entry(struct pt_regs *ctx) {
   __u64 *t_held = bpf_map_lookup_elem(&held, &rk);
   __u64 held_since = t_held ? *t_held : 0;
 
-  struct gt_lock_key key = {.waiter_stack = p.stack_id, .releaser_stack = releaser_stack, .addr = p.addr,
-                            .kind = p.kind};
-  static const struct gt_lock_val zero_lock;
-  struct gt_lock_val *v = agg_lookup_or_init(&lock_agg, &key, &zero_lock);
-  if (v) {
-    __sync_fetch_and_add(&v->count, 1);
-    __sync_fetch_and_add(&v->total_ns, dt);
-    __sync_fetch_and_add(&v->hist[log2_bucket(dt)], 1);
-    if (dt > v->max_ns) { /* racy max: good enough */
-      v->max_ns = dt;
-      v->max_goid = goid;
-      v->max_releaser_goid = rgoid;
-    }
-  }
+  finish_wait(&p, goid, rgoid, releaser_stack, now, held_since, true);
+  return 0;
+}
 
-  struct chain_scan c = {.to = now, .releaser_goid = rgoid};
-  c.h = bpf_map_lookup_elem(&history, &rgoid);
-  if (c.h) {
-    c.from = held_since > p.t_start_ns ? held_since : p.t_start_ns;
-    c.key.waiter_stack = p.stack_id;
-    c.key.releaser_stack = releaser_stack;
-    c.key.kind = p.kind;
-    bpf_loop(GT_HISTORY, chain_step, &c, 0);
-    if (c.overlapping >= GT_HISTORY) count(GT_CNT_CHAIN_TRUNCATED);
+/* Runtime-internal locks. rt_lock_sleep: futexsleep(addr, 2, -1) from lock2
+ * (up to 1.23), or semasleep(-1) (1.24+, the spinbit mutex). */
+SEC("uprobe")
+int rt_lock_sleep(struct pt_regs *ctx) {
+  if (!in_target()) return 0;
+  __u64 g = ctx->r14;
+  if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(bpf_get_attach_cookie(ctx)))) return 0;
+  __u64 futex = 0;
+  if (rt_spinbit) {
+    if ((__s64)ctx->ax != -1) return 0;
+  } else {
+    if ((ctx->bx & 0xffffffff) != 2 || (__s64)ctx->cx != -1) return 0; /* mutex_sleeping, no timeout */
+    futex = ctx->ax;
   }
+  __u64 m = read_u64(g + off.g_m);
+  if (!m) return 0;
+  struct stack_bounds b = {};
+  bounds_for(g, &b);
+  struct gt_rt_wait w = {.t_start_ns = bpf_ktime_get_ns(), .futex = futex, .lock = futex};
+  w.goid = goid_of(user_g(g));
+  w.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
+  bpf_map_update_elem(&rt_pending, &m, &w, BPF_ANY);
+  if (futex) bpf_map_update_elem(&rt_sleeper, &futex, &m, BPF_ANY);
+  count(GT_CNT_LOCK_WAITS);
+  return 0;
+}
 
-  if (dt < min_event_ns) return 0;
-  struct gt_lock_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) {
-    count(GT_CNT_DROP_RINGBUF);
-    return 0;
-  }
-  e->goid = goid;
-  e->releaser_goid = rgoid;
-  e->addr = p.addr;
-  e->t_start_ns = p.t_start_ns;
-  e->t_end_ns = now;
-  e->t_held_ns = held_since;
-  e->waiter_stack = p.stack_id;
-  e->releaser_stack = releaser_stack;
-  e->kind = p.kind;
-  e->nchain = c.nchain;
-  for (int i = 0; i < GT_CHAIN_IN_EVENT; i++) e->chain[i] = c.chain[i];
-  bpf_ringbuf_submit(e, 0);
-  count(GT_CNT_EVENTS);
+/* 1.24+: the futex an M sleeping in semasleep waits on (its m.waitsema). */
+SEC("uprobe")
+int rt_futex_sleep(struct pt_regs *ctx) {
+  if (!in_target()) return 0;
+  __u64 g = ctx->r14;
+  if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(bpf_get_attach_cookie(ctx)))) return 0;
+  __u64 m = read_u64(g + off.g_m);
+  struct gt_rt_wait *w = m ? bpf_map_lookup_elem(&rt_pending, &m) : 0;
+  if (!w || w->futex || bpf_ktime_get_ns() - w->t_start_ns > 1000000) return 0;
+  __u64 futex = ctx->ax;
+  w->futex = futex;
+  bpf_map_update_elem(&rt_sleeper, &futex, &m, BPF_ANY);
+  return 0;
+}
+
+/* futexwakeup(addr, cnt): the unlock that wakes the M asleep on addr. */
+SEC("uprobe")
+int rt_futex_wake(struct pt_regs *ctx) {
+  if (!in_target()) return 0;
+  __u64 g = ctx->r14;
+  if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(bpf_get_attach_cookie(ctx)))) return 0;
+  __u64 futex = ctx->ax;
+  __u64 *mp = bpf_map_lookup_elem(&rt_sleeper, &futex);
+  if (!mp) return 0;
+  __u64 m = *mp;
+  bpf_map_delete_elem(&rt_sleeper, &futex);
+  struct gt_rt_wait *wp = bpf_map_lookup_elem(&rt_pending, &m);
+  if (!wp || wp->futex != futex) return 0;
+  struct gt_rt_wait w = *wp;
+  bpf_map_delete_elem(&rt_pending, &m);
+  __u64 now = bpf_ktime_get_ns();
+  count(GT_CNT_HANDOFFS);
+  struct stack_bounds b = {};
+  bounds_for(g, &b);
+  __u64 releaser_stack = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
+  struct gt_lock_pending p = {.t_start_ns = w.t_start_ns, .addr = w.lock, .stack_id = w.stack_id,
+                              .kind = GT_LOCK_RUNTIME};
+  finish_wait(&p, w.goid, goid_of(user_g(g)), releaser_stack, now, 0, false);
   return 0;
 }

@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
       "handed it over), and what the holder was itself blocked on meanwhile (Ctrl-C ends and prints). Only "
       "contended acquisitions are seen: the uncontended fast path is inlined into the program and costs nothing");
   add_trace_options(lock_cmd, lock.trace, lock_duration, lock_min);
-  lock_cmd->add_option("--kind", lock.kinds, "only these kinds: mutex, rwmutex-r, rwmutex-w, waitgroup, cond, all")
+  lock_cmd->add_option("--kind", lock.kinds, "only these kinds: mutex, rwmutex-r, rwmutex-w, waitgroup, cond, runtime (the runtime's internal "
+                       "locks; costs more), all; default: all but runtime")
       ->delimiter(',');
   lock_cmd->add_flag("--by-lock", lock.by_lock, "one entry per lock address (with its variable name when known)");
   lock_cmd->add_flag("!--no-chains", lock.chains,

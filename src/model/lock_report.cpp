@@ -14,6 +14,7 @@ std::string_view lock_kind_name(LockKind k) {
     case LockKind::RWMutexW: return "rwmutex-w";
     case LockKind::WaitGroup: return "waitgroup";
     case LockKind::Cond: return "cond";
+    case LockKind::Runtime: return "runtime";
   }
   return "?";
 }
@@ -25,6 +26,7 @@ std::string_view lock_kind_type(LockKind k) {
     case LockKind::RWMutexW: return "sync.RWMutex (Lock)";
     case LockKind::WaitGroup: return "sync.WaitGroup";
     case LockKind::Cond: return "sync.Cond";
+    case LockKind::Runtime: return "runtime.mutex";
   }
   return "?";
 }
@@ -49,6 +51,7 @@ struct Refined {
 };
 
 Refined refine(LockKind from_probe, const std::vector<Frame>& frames) {
+  if (from_probe == LockKind::Runtime) return {LockKind::Runtime, 0};  // its own probes; the address is the lock's
   bool through_mutex = false;  // an inner sync.Mutex was on the way (RWMutex.Lock's w)
   for (const Frame& f : frames) {
     std::string_view fn = f.function;
@@ -66,6 +69,7 @@ Refined refine(LockKind from_probe, const std::vector<Frame>& frames) {
     case LockKind::RWMutexW: return {LockKind::RWMutexW, 8};
     case LockKind::WaitGroup: return {LockKind::WaitGroup, 8};
     case LockKind::Cond: return {LockKind::Cond, 16};
+    case LockKind::Runtime: return {LockKind::Runtime, 0};
   }
   return {from_probe, 0};
 }

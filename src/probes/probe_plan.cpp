@@ -38,7 +38,9 @@ std::vector<RoleNeed> roles_for(Command command, const GoVersion& version) {
               {ProbeRole::SyncSemacquire, false},      {ProbeRole::NotifyListWait, false},
               {ProbeRole::NotifyListNotifyOne, false}, {ProbeRole::NotifyListNotifyAll, false},
               {ProbeRole::Gopark, false},              {ProbeRole::Ready, false},
-              {ProbeRole::Netpollready, false},        {ProbeRole::InjectGlist, false}};
+              {ProbeRole::Netpollready, false},        {ProbeRole::InjectGlist, false},
+              {ProbeRole::Futexsleep, false},          {ProbeRole::Futexwakeup, false},
+              {ProbeRole::Semasleep, false},           {ProbeRole::Unlock2Wake, false}};
     case Command::Alloc: {
       // Sampled allocations only (one per MemProfileRate bytes); the type
       // comes from the allocator's entry, which is hot: optional.

@@ -84,6 +84,13 @@ std::vector<RoleSpec> build_table() {
       {R::MapassignFaststr, "mapassign_faststr", "map write, string key", {{"runtime.mapassign_faststr"}}},
       {R::Lock2, "lock2", "runtime-internal lock (runtime.lock2)", {{"runtime.lock2"}}},
       {R::Unlock2, "unlock2", "runtime-internal unlock (runtime.unlock2)", {{"runtime.unlock2"}}},
+      {R::Futexsleep, "futexsleep", "an M sleeps on a futex (runtime locks up to 1.23, notes)",
+       {{"runtime.futexsleep"}}},
+      {R::Futexwakeup, "futexwakeup", "an M wakes a futex sleeper", {{"runtime.futexwakeup"}}},
+      {R::Semasleep, "semasleep", "an M sleeps for a contended runtime lock (spinbit mutex, 1.24+)",
+       {{"runtime.semasleep", 24}}, 24},
+      {R::Unlock2Wake, "unlock2_wake", "the spinbit runtime mutex wakes a sleeping M (1.24+)",
+       {{"runtime.unlock2Wake", 24}}, 24},
   };
   // clang-format on
   for (auto& spec : t) {

@@ -11,6 +11,7 @@ namespace gotrace {
 namespace {
 
 std::string lock_label(const std::unordered_map<uint64_t, const LockSite*>& sites, uint64_t addr) {
+  if (!addr) return "a lock at an unknown address";
   auto it = sites.find(addr);
   if (it != sites.end() && !it->second->name.empty()) return fmt::format("{} ({:#x})", it->second->name, addr);
   return fmt::format("{:#x}", addr);
@@ -69,12 +70,12 @@ void write_shares_text(StackTable& st, const std::vector<StackShare>& shares, ui
 
 void write_by_lock_text(LockReport& r, std::ostream& out, const LockWriterOptions& o) {
   StackTable& st = *r.stacks;
+  auto sites = index_sites(r);
   size_t n = std::min(o.top, r.locks.size());
   fmt::print(out, "\nTop {} of {} contended locks by total wait\n", n, r.locks.size());
   for (size_t i = 0; i < n; ++i) {
     const LockSite& s = r.locks[i];
-    fmt::print(out, "\n#{:<3}{}  {}\n", i + 1, lock_kind_type(s.kind),
-               s.name.empty() ? fmt::format("{:#x}", s.addr) : fmt::format("{} ({:#x})", s.name, s.addr));
+    fmt::print(out, "\n#{:<3}{}  {}\n", i + 1, lock_kind_type(s.kind), lock_label(sites, s.addr));
     fmt::print(out, "     {} waits, total {}, max {}\n", s.count, format_duration(s.total_ns), format_duration(s.max_ns));
     fmt::print(out, "     waiters:\n");
     write_shares_text(st, s.waiters, s.total_ns, o.stacks_per_lock, out);
@@ -120,7 +121,7 @@ void write_lock_text(LockReport& r, std::ostream& out, const LockWriterOptions& 
     if (!e.chain.empty()) {
       fmt::print(out, "     while it held the lock:\n");
       print_chain(st, e.chain, e.total_ns, out, "       ");
-    } else if (r.chains) {
+    } else if (r.chains && e.kind != LockKind::Runtime) {
       fmt::print(out, "     while it held the lock, the holder was not blocked (it ran, or waited runnable)\n");
     }
   }

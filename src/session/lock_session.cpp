@@ -85,25 +85,24 @@ void for_each_entry(int fd, F&& f) {
 }  // namespace
 
 int run_lock(const LockConfig& config) {
+  // No --kind: the sync primitives. The runtime's own locks cost more to
+  // follow (their probes also see Ms going idle) and are asked for by name.
   std::vector<LockKind> kinds;
   for (const auto& k : config.kinds) {
     if (k == "all") {
       kinds.clear();
+      for (size_t i = 0; i < kLockKindCount; ++i) kinds.push_back(static_cast<LockKind>(i));
       break;
-    }
-    if (k == "runtime") {
-      fmt::print(stderr,
-                 "gotrace lock: --kind runtime (the runtime's internal locks) is not supported yet; kinds: mutex, "
-                 "rwmutex-r, rwmutex-w, waitgroup, cond\n");
-      return kExitUsage;
     }
     auto kind = parse_lock_kind(k);
     if (!kind) {
-      fmt::print(stderr, "gotrace lock: unknown --kind '{}' (mutex, rwmutex-r, rwmutex-w, waitgroup, cond, all)\n", k);
+      fmt::print(stderr,
+                 "gotrace lock: unknown --kind '{}' (mutex, rwmutex-r, rwmutex-w, waitgroup, cond, runtime, all)\n", k);
       return kExitUsage;
     }
     kinds.push_back(*kind);
   }
+  const bool runtime_locks = std::find(kinds.begin(), kinds.end(), LockKind::Runtime) != kinds.end();
 
   auto ctx = TraceContext::prepare(config.trace.pid, Command::Lock);
   if (!ctx) {
@@ -136,6 +135,10 @@ int run_lock(const LockConfig& config) {
     if (n == "semacquire" || n.starts_with("sync.")) ro->sync_reason_mask[v / 64] |= 1ULL << (v % 64);
   }
   ro->handoff_check = site_check(*tc.site(ProbeRole::ReadyWithTime));
+  // 1.24+ (spinbit mutex): lock2 sleeps in semasleep; before, on the lock's futex.
+  const bool rt_spinbit = tc.site(ProbeRole::Unlock2Wake) && tc.site(ProbeRole::Semasleep);
+  ro->rt_spinbit = rt_spinbit;
+
   const PlannedSite* gopark = tc.site(ProbeRole::Gopark);
   const PlannedSite* ready = tc.site(ProbeRole::Ready);
   const PlannedSite* netpollready = tc.site(ProbeRole::Netpollready);
@@ -176,6 +179,17 @@ int run_lock(const LockConfig& config) {
       {skel->progs.acquire_entry, ProbeRole::NotifyListWait, GT_LOCK_COND, false},
       {skel->progs.handoff_entry, ProbeRole::ReadyWithTime, 0, true},
   });
+  if (runtime_locks) {
+    // Go ≤1.20 builds futexsleep/futexwakeup without an emulated instruction
+    // before the frame is set up: their first instruction is probed instead.
+    if (rt_spinbit) {
+      wants.push_back({skel->progs.rt_futex_sleep, ProbeRole::Futexsleep, 0, true, true});
+      wants.push_back({skel->progs.rt_lock_sleep, ProbeRole::Semasleep, 0, true, true});
+    } else {
+      wants.push_back({skel->progs.rt_lock_sleep, ProbeRole::Futexsleep, 0, true, true});
+    }
+    wants.push_back({skel->progs.rt_futex_wake, ProbeRole::Futexwakeup, 0, true, true});
+  }
   LinkSet links;
   if (auto r = attach_wants(tc, config.trace.pid, wants, links); !r) {
     fmt::print(stderr, "gotrace: {}\n", r.error().message);

@@ -12,9 +12,25 @@ uint64_t site_check(const PlannedSite& s) { return s.code.stack_check ? s.code.s
 Result<void> attach_wants(TraceContext& tc, pid_t pid, const std::vector<ProbeWant>& wants, LinkSet& links) {
   for (const auto& w : wants) {
     const PlannedSite* site = tc.site(w.role);
-    if (!site) continue;
-    uint64_t cookie = GT_COOKIE(w.cookie_kind, site_check(*site));
-    auto r = attach_uprobe(w.prog, pid, tc.process.exe_link(), *site->site_file_offset, site->symbol, links, cookie);
+    std::optional<uint64_t> offset;
+    uint64_t check = 0;
+    std::string what;
+    if (site) {
+      offset = site->site_file_offset;
+      check = site_check(*site);
+      what = site->symbol;
+    } else if (w.entry_fallback) {
+      for (const auto& s : tc.sites)
+        if (s.role == w.role && !s.symbol.empty()) {
+          offset = tc.binary->elf().vaddr_to_file_offset(s.function.entry);
+          what = s.symbol;
+          tc.notes.push_back(fmt::format("{} has no emulated probe site in this Go release: probed at its first "
+                                         "instruction (single-stepped, costs more per hit)", s.symbol));
+        }
+    }
+    if (!offset) continue;
+    uint64_t cookie = GT_COOKIE(w.cookie_kind, check);
+    auto r = attach_uprobe(w.prog, pid, tc.process.exe_link(), *offset, what, links, cookie);
     if (!r) {
       if (w.required) return r.error();
       tc.notes.push_back(r.error().message);

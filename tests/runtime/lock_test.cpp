@@ -189,3 +189,34 @@ TEST_CASE("lock refuses bad targets and reports what it collected when the targe
   CHECK_FALSE(report["target_alive"].b);
   CHECK(report["entries"].size() >= 5);
 }
+
+TEST_CASE("lock --kind runtime sees the runtime's own locks, futex (≤1.23) and spinbit (1.24+)", "[root][lock]") {
+  require_bpf_host();
+  for (const auto& f : fixtures_of("lock", "amd64")) {
+    if (f.variant != "default" && f.variant != "stripped") continue;
+    INFO(f.label());
+    RunningProgram target(f.path, {"-duration", "3s", "-runtime-contention"});
+    REQUIRE(target.wait_for_line("ready", 5000));
+    auto r = run_command(fmt::format("{} lock -p {} -d 1500ms --kind runtime --top 100 --json --no-status",
+                                     GOTRACE_BINARY, target.pid()));
+    REQUIRE(r.status == 0);
+    Json report = parse_json(r.out);
+    CHECK(report["dropped"].u == 0);
+    REQUIRE(report["entries"].size() > 0);
+    double hammer_ns = 0, all_ns = 0;
+    for (const auto& e : report["entries"].arr) {
+      CHECK(e["kind"].str == "runtime");
+      bool in_lock2 = false;
+      for (const auto& fr : e["waiter_stack"].arr)
+        if (fr["func"].str == "runtime.lock2") in_lock2 = true;
+      CHECK(in_lock2);  // the waiter slept inside the runtime's lock
+      all_ns += e["total_ns"].num;
+      if (first_main(e["waiter_stack"]) == "main.rtHammer" && first_main(e["holder_stack"]) == "main.rtHammer")
+        hammer_ns += e["total_ns"].num;
+    }
+    // The channel the hammers share is where the runtime lock is fought over.
+    CHECK(hammer_ns >= 0.5 * all_ns);
+    CHECK(target.wait_exit(10000) == 0);
+    CHECK(loaded_gotrace_programs().empty());
+  }
+}

@@ -40,6 +40,9 @@ TEST_CASE("lock kinds are refined from the waiter's stack", "[lock]") {
                                                   "main.get"})) == LockKind::Mutex);
   CHECK(refine_lock_kind(LockKind::WaitGroup, frames({"sync.runtime_Semacquire", "sync.(*WaitGroup).Wait",
                                                       "main.wait"})) == LockKind::WaitGroup);
+  // The runtime's own locks stay what their probes say, whatever called them.
+  CHECK(refine_lock_kind(LockKind::Runtime, frames({"runtime.futexsleep", "runtime.lock2", "runtime.notifyListWait",
+                                                    "sync.(*Cond).Wait", "main.f"})) == LockKind::Runtime);
   // Nothing recognisable (stack lost): the entry point's kind stands.
   CHECK(refine_lock_kind(LockKind::Cond, {}) == LockKind::Cond);
   for (size_t i = 0; i < kLockKindCount; ++i) {

@@ -13,6 +13,7 @@ enum gt_lock_kind {
   GT_LOCK_RWMUTEX_W = 2, /* Lock waits for readers (or, via its inner Mutex, another writer) */
   GT_LOCK_WAITGROUP = 3,
   GT_LOCK_COND = 4,
+  GT_LOCK_RUNTIME = 5, /* runtime.mutex: an M sleeps in lock2 until an unlock wakes it */
   GT_LOCK__COUNT
 };
 
@@ -37,6 +38,17 @@ struct gt_release {
 struct gt_held_key {
   __u64 goid;
   __u64 addr;
+};
+
+/* An M asleep for a contended runtime lock; key: the m pointer (runtime
+ * locks are held and waited for by Ms, not goroutines). futex is the word it
+ * sleeps on (the lock's key up to 1.23, m.waitsema from 1.24). */
+struct gt_rt_wait {
+  __u64 t_start_ns;
+  __u64 futex;
+  __u64 lock;
+  __u64 stack_id;
+  __u64 goid;
 };
 
 /* The last finished waits (park -> wake) of one goroutine; key: goid. */

@@ -18,8 +18,8 @@
 
 namespace gotrace {
 
-enum class LockKind : uint8_t { Mutex = 0, RWMutexR = 1, RWMutexW = 2, WaitGroup = 3, Cond = 4 };
-inline constexpr size_t kLockKindCount = 5;
+enum class LockKind : uint8_t { Mutex = 0, RWMutexR = 1, RWMutexW = 2, WaitGroup = 3, Cond = 4, Runtime = 5 };
+inline constexpr size_t kLockKindCount = 6;
 std::string_view lock_kind_name(LockKind k);  // "mutex", "rwmutex-r", … (the --kind names)
 std::string_view lock_kind_type(LockKind k);  // "sync.Mutex", "sync.RWMutex (RLock)", …
 std::optional<LockKind> parse_lock_kind(std::string_view name);

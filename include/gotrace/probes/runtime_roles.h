@@ -51,6 +51,10 @@ enum class ProbeRole : uint8_t {
   MapassignFaststr,
   Lock2,                // runtime-internal lock slow path
   Unlock2,
+  Futexsleep,           // an M sleeps on a futex (contended runtime lock ≤1.23; also notes)
+  Futexwakeup,          // wakes a futex sleeper (unlock2 ≤1.23; notes; semawakeup 1.24+)
+  Semasleep,            // an M sleeps for a contended runtime lock (spinbit mutex, 1.24+)
+  Unlock2Wake,          // the spinbit mutex's wake path (1.24+): tells which lock implementation
   Count
 };
 inline constexpr size_t kProbeRoleCount = static_cast<size_t>(ProbeRole::Count);

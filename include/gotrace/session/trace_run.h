@@ -21,6 +21,9 @@ struct ProbeWant {
   ProbeRole role;
   uint64_t cookie_kind = 0;  // low bits of the attach cookie; the site's stack check goes above bit 16
   bool required = false;     // the command cannot run without it
+  // With no emulated site, probe the function's first instruction instead
+  // (single-stepped: ~8x the cost per hit). Only for opt-in, rare probes.
+  bool entry_fallback = false;
 };
 
 // Attaches each wanted site the plan has, in order. A required one that
