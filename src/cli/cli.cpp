@@ -37,6 +37,8 @@ void add_trace_options(CLI::App* cmd, TraceConfig& t, std::string& duration, std
   cmd->add_option("--min", min, "ignore waits shorter than this (e.g. 1ms)");
   cmd->add_flag("--json", t.json, "machine-readable output on stdout");
   cmd->add_flag("!--no-status", t.status_line, "no live status line on stderr");
+  cmd->add_option("--pprof", t.pprof_path, "also write a pprof profile here (go tool pprof FILE)");
+  cmd->add_option("--folded", t.folded_path, "also write folded stacks here (flamegraph.pl FILE > out.svg)");
 }
 
 // Turns the duration strings into the config; false (with a message) if malformed.

@@ -9,6 +9,7 @@
 #include "gotrace/session/trace_context.h"
 #include "gotrace/session/trace_loop.h"
 #include "gotrace/session/trace_run.h"
+#include "gotrace/report/profile_writers.h"
 
 #include "block.skel.h"
 #include "gotrace/bpf/block_types.h"
@@ -187,7 +188,8 @@ int run_block(const BlockConfig& config) {
   wo.top = config.trace.top;
   if (config.trace.json) write_block_json(report, std::cout, wo);
   else write_block_text(report, std::cout, wo);
-  return result.reason == StopReason::Error ? kExitFailure : kExitOk;
+  bool wrote = write_profiles(config.trace, block_profile(report, tc.process.exe_target()), *report.stacks);
+  return result.reason == StopReason::Error || !wrote ? kExitFailure : kExitOk;
 }
 
 }  // namespace gotrace

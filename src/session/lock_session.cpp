@@ -8,6 +8,7 @@
 #include "gotrace/session/trace_context.h"
 #include "gotrace/session/trace_loop.h"
 #include "gotrace/session/trace_run.h"
+#include "gotrace/report/profile_writers.h"
 
 #include "gotrace/bpf/lock_types.h"
 #include "lock.skel.h"
@@ -280,7 +281,8 @@ int run_lock(const LockConfig& config) {
   wo.by_lock = config.by_lock;
   if (config.trace.json) write_lock_json(report, std::cout, wo);
   else write_lock_text(report, std::cout, wo);
-  return result.reason == StopReason::Error ? kExitFailure : kExitOk;
+  bool wrote = write_profiles(config.trace, lock_profile(report, tc.process.exe_target()), *report.stacks);
+  return result.reason == StopReason::Error || !wrote ? kExitFailure : kExitOk;
 }
 
 }  // namespace gotrace

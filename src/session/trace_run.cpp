@@ -1,5 +1,7 @@
 #include "gotrace/session/trace_run.h"
 
+#include "gotrace/report/profile_writers.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -37,6 +39,28 @@ Result<void> attach_wants(TraceContext& tc, pid_t pid, const std::vector<ProbeWa
     }
   }
   return {};
+}
+
+bool write_profiles(const TraceConfig& config, const ProfileData& data, StackTable& stacks) {
+  bool ok = true;
+  if (!config.pprof_path.empty()) {
+    if (auto r = write_pprof(data, stacks, config.pprof_path); !r) {
+      fmt::print(stderr, "gotrace: {}\n", r.error().message);
+      ok = false;
+    } else {
+      fmt::print(stderr, "Wrote a pprof profile to {} (go tool pprof -top {})\n", config.pprof_path, config.pprof_path);
+    }
+  }
+  if (!config.folded_path.empty()) {
+    if (auto r = write_folded(data, stacks, config.folded_path, data.sample_types.size() - 1); !r) {
+      fmt::print(stderr, "gotrace: {}\n", r.error().message);
+      ok = false;
+    } else {
+      fmt::print(stderr, "Wrote folded stacks to {} (flamegraph.pl {} > flame.svg)\n", config.folded_path,
+                 config.folded_path);
+    }
+  }
+  return ok;
 }
 
 Result<TraceRunResult> run_attached(const TraceContext& tc, const TraceConfig& config, LinkSet& links,

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -150,8 +151,22 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   }
   CHECK(kinds == std::set<std::string>{"rwmutex-r", "cond"});
 
-  auto by_lock = run_command(fmt::format("{} lock -p {} -d 1s --by-lock --no-status", GOTRACE_BINARY, target.pid()));
+  auto dir = std::filesystem::temp_directory_path() / fmt::format("gotrace-lockprof-{}", getpid());
+  std::filesystem::create_directories(dir);
+  std::string pprof = (dir / "lock.pb.gz").string(), folded = (dir / "lock.folded").string();
+  auto by_lock = run_command(fmt::format("{} lock -p {} -d 1s --by-lock --no-status --pprof {} --folded {}",
+                                         GOTRACE_BINARY, target.pid(), pprof, folded));
   REQUIRE(by_lock.status == 0);
+  // The same waits, for go tool pprof and flame graphs.
+  auto raw = run_command(fmt::format("{} tool pprof -raw {} 2>&1", go_command(), pprof));
+  CHECK(raw.status == 0);
+  CHECK(raw.out.find("main.chainWaiter") != std::string::npos);
+  CHECK(raw.out.find("holder:[main.chainHolder]") != std::string::npos);
+  std::ifstream in(folded);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find(";main.chainWaiter;") != std::string::npos);
+  CHECK(text.find(";[sync.Mutex held by main.chainHolder] ") != std::string::npos);
+  std::filesystem::remove_all(dir);
   CHECK(by_lock.out.find("contended locks by total wait") != std::string::npos);
   for (const char* name : {"main.sessionMu", "main.cacheMu", "main.tableMu", "main.indexMu", "main.outerMu"})
     CHECK(by_lock.out.find(name) != std::string::npos);

@@ -32,6 +32,8 @@ struct TraceConfig {
   std::chrono::nanoseconds min{0};
   bool json = false;
   bool status_line = true;
+  std::string pprof_path;   // also write a pprof profile (gzipped profile.proto) here
+  std::string folded_path;  // also write folded stacks (flame graphs) here
 };
 
 struct BlockConfig {

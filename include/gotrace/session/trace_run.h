@@ -52,6 +52,10 @@ struct TraceRunResult {
   size_t attached = 0;
 };
 
+// Writes --pprof / --folded if asked (delay in nanoseconds); false, with a
+// line on stderr, if a file could not be written.
+bool write_profiles(const TraceConfig& config, const struct ProfileData& data, StackTable& stacks);
+
 // Runs the trace; links are detached when it returns.
 Result<TraceRunResult> run_attached(const TraceContext& tc, const TraceConfig& config, LinkSet& links,
                                     const TraceRunSpec& spec);

@@ -1,0 +1,238 @@
+#include "gotrace/report/profile_writers.h"
+
+#include "gotrace/report/report_common.h"
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <unordered_map>
+
+namespace gotrace {
+
+namespace {
+
+// Just enough protobuf: varints, length-delimited fields, packed repeated.
+class Proto {
+ public:
+  void varint(uint64_t v) {
+    while (v >= 0x80) {
+      buf_.push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    buf_.push_back(static_cast<char>(v));
+  }
+  void tag(int field, int wire) { varint(static_cast<uint64_t>(field) << 3 | static_cast<uint64_t>(wire)); }
+  void u64(int field, uint64_t v) {
+    if (!v) return;  // proto3 default
+    tag(field, 0);
+    varint(v);
+  }
+  void i64(int field, int64_t v) { u64(field, static_cast<uint64_t>(v)); }
+  void bytes(int field, std::string_view s) {
+    tag(field, 2);
+    varint(s.size());
+    buf_.append(s);
+  }
+  void message(int field, const Proto& m) { bytes(field, m.buf_); }
+  void packed(int field, const std::vector<uint64_t>& vs) {
+    if (vs.empty()) return;
+    Proto p;
+    for (uint64_t v : vs) p.varint(v);
+    bytes(field, p.buf_);
+  }
+  const std::string& str() const { return buf_; }
+
+ private:
+  std::string buf_;
+};
+
+class Strings {
+ public:
+  Strings() { index(""); }
+  int64_t index(const std::string& s) {
+    auto [it, added] = ids_.emplace(s, static_cast<int64_t>(list_.size()));
+    if (added) list_.push_back(s);
+    return it->second;
+  }
+  const std::vector<std::string>& list() const { return list_; }
+
+ private:
+  std::unordered_map<std::string, int64_t> ids_;
+  std::vector<std::string> list_;
+};
+
+Proto value_type(Strings& st, const std::string& type, const std::string& unit) {
+  Proto v;
+  v.i64(1, st.index(type));
+  v.i64(2, st.index(unit));
+  return v;
+}
+
+int64_t now_unix_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string first_user_function(StackTable& st, uint64_t id) {
+  StackSummary s = summarize(st, id);
+  return s.user ? s.user->function : std::string("?");
+}
+
+}  // namespace
+
+ProfileData block_profile(BlockReport& r, const std::string& binary) {
+  ProfileData p;
+  p.sample_types = {{"contentions", "count"}, {"delay", "nanoseconds"}};
+  p.duration_ns = static_cast<int64_t>(r.summary.duration_s * 1e9);
+  p.time_ns = now_unix_ns() - p.duration_ns;
+  p.binary = binary;
+  p.comments.push_back(fmt::format("gotrace block, PID {} ({}), {}", r.summary.pid, r.summary.comm, r.summary.go_version));
+  for (const auto& e : r.entries) {
+    ProfileSample s;
+    s.stack_id = e.stack_id;
+    s.values = {static_cast<int64_t>(e.count), static_cast<int64_t>(e.total_ns)};
+    s.labels = {{"reason", e.reason_name}};
+    s.leaf_note = "[" + e.reason_name + "]";
+    p.samples.push_back(std::move(s));
+  }
+  return p;
+}
+
+ProfileData lock_profile(LockReport& r, const std::string& binary) {
+  ProfileData p;
+  p.sample_types = {{"contentions", "count"}, {"delay", "nanoseconds"}};
+  p.duration_ns = static_cast<int64_t>(r.summary.duration_s * 1e9);
+  p.time_ns = now_unix_ns() - p.duration_ns;
+  p.binary = binary;
+  p.comments.push_back(fmt::format("gotrace lock, PID {} ({}), {}; waiter stacks, labelled with the holder",
+                                   r.summary.pid, r.summary.comm, r.summary.go_version));
+  StackTable& st = *r.stacks;
+  for (const auto& e : r.entries) {
+    ProfileSample s;
+    s.stack_id = e.waiter_stack;
+    s.values = {static_cast<int64_t>(e.count), static_cast<int64_t>(e.total_ns)};
+    std::string holder = first_user_function(st, e.holder_stack);
+    s.labels = {{"kind", std::string(lock_kind_name(e.kind))}, {"holder", holder}};
+    s.leaf_note = fmt::format("[{} held by {}]", lock_kind_type(e.kind), holder);
+    p.samples.push_back(std::move(s));
+  }
+  return p;
+}
+
+std::string encode_pprof(const ProfileData& p, StackTable& stacks) {
+  Strings st;
+  Proto prof;
+  for (const auto& [type, unit] : p.sample_types) prof.message(1, value_type(st, type, unit));
+
+  std::map<std::pair<std::string, std::string>, uint64_t> functions;  // (name, file) -> id
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> locations;        // (stack, frame group) -> id
+  std::vector<Proto> location_msgs, function_msgs;
+  auto function_id = [&](const Frame& f) {
+    auto [it, added] = functions.emplace(std::make_pair(f.function, f.file), functions.size() + 1);
+    if (added) {
+      Proto fn;
+      fn.u64(1, it->second);
+      fn.i64(2, st.index(f.function));
+      fn.i64(3, st.index(f.function));
+      fn.i64(4, st.index(f.file));
+      function_msgs.push_back(fn);
+    }
+    return it->second;
+  };
+  // One location per PC: its frames (inlined callees first, as pprof wants).
+  std::map<uint64_t, uint64_t> by_pc;
+  for (const auto& s : p.samples) {
+    const auto& frames = stacks.frames(s.stack_id);
+    std::vector<uint64_t> ids;
+    for (size_t i = 0; i < frames.size();) {
+      size_t j = i;
+      while (j < frames.size() && frames[j].pc == frames[i].pc) ++j;
+      uint64_t pc = frames[i].pc;
+      auto it = by_pc.find(pc);
+      if (it == by_pc.end()) {
+        uint64_t id = by_pc.size() + 1;
+        Proto loc;
+        loc.u64(1, id);
+        loc.u64(2, 1);  // the one mapping
+        loc.u64(3, pc);
+        for (size_t k = i; k < j; ++k) {
+          Proto line;
+          line.u64(1, function_id(frames[k]));
+          line.i64(2, frames[k].line);
+          loc.message(4, line);
+        }
+        location_msgs.push_back(loc);
+        it = by_pc.emplace(pc, id).first;
+      }
+      ids.push_back(it->second);
+      i = j;
+    }
+    Proto sample;
+    sample.packed(1, ids);
+    std::vector<uint64_t> values;
+    for (int64_t v : s.values) values.push_back(static_cast<uint64_t>(v));
+    sample.packed(2, values);
+    for (const auto& [k, v] : s.labels) {
+      Proto label;
+      label.i64(1, st.index(k));
+      label.i64(2, st.index(v));
+      sample.message(3, label);
+    }
+    prof.message(2, sample);
+  }
+  Proto mapping;
+  mapping.u64(1, 1);
+  mapping.u64(3, ~0ULL);
+  mapping.i64(5, st.index(p.binary));
+  for (int f = 7; f <= 10; ++f) mapping.u64(f, 1);  // has functions, file names, line numbers, inline frames
+  prof.message(3, mapping);
+  for (const auto& l : location_msgs) prof.message(4, l);
+  for (const auto& f : function_msgs) prof.message(5, f);
+  std::vector<int64_t> comment_ids;
+  for (const auto& c : p.comments) comment_ids.push_back(st.index(c));
+  Proto period_type = value_type(st, p.sample_types.front().first, p.sample_types.front().second);
+  for (const auto& s : st.list()) prof.bytes(6, s);
+  prof.i64(9, p.time_ns);
+  prof.i64(10, p.duration_ns);
+  prof.message(11, period_type);
+  prof.i64(12, 1);
+  for (int64_t c : comment_ids) prof.i64(13, c);
+  return prof.str();
+}
+
+Result<void> write_pprof(const ProfileData& p, StackTable& stacks, const std::string& path) {
+  std::string raw = encode_pprof(p, stacks);
+  gzFile gz = gzopen(path.c_str(), "wb");
+  if (!gz) return make_error("cannot write {}", path);
+  int n = gzwrite(gz, raw.data(), static_cast<unsigned>(raw.size()));
+  int rc = gzclose(gz);
+  if (n != static_cast<int>(raw.size()) || rc != Z_OK) return make_error("writing {} failed", path);
+  return {};
+}
+
+Result<void> write_folded(const ProfileData& p, StackTable& stacks, const std::string& path, size_t value_index) {
+  std::ofstream out(path);
+  if (!out) return make_error("cannot write {}", path);
+  std::map<std::string, int64_t> lines;  // merge stacks that read the same
+  for (const auto& s : p.samples) {
+    const auto& frames = stacks.frames(s.stack_id);
+    std::string line;
+    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+      if (!line.empty()) line += ';';
+      for (char c : it->function) line += (c == ';' || c == ' ') ? '_' : c;
+    }
+    if (!s.leaf_note.empty()) {
+      if (!line.empty()) line += ';';
+      for (char c : s.leaf_note) line += c == ';' ? '_' : c;
+    }
+    if (value_index < s.values.size()) lines[line] += s.values[value_index];
+  }
+  for (const auto& [l, v] : lines) out << l << ' ' << v << '\n';
+  if (!out) return make_error("writing {} failed", path);
+  return {};
+}
+
+}  // namespace gotrace
