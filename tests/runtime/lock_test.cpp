@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 using namespace gotrace::test;
 
@@ -136,7 +137,7 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   auto fx = fixtures_of("lock", "amd64");
   const Fixture& f = fx.back();
   INFO(f.label());
-  RunningProgram target(f.path, {"-duration", "6s"});
+  RunningProgram target(f.path, {"-duration", "9s"});
   REQUIRE(target.wait_for_line("ready", 5000));
 
   auto only = run_command(fmt::format("{} lock -p {} -d 1s --kind rwmutex-r,cond --no-chains --json --no-status",
@@ -170,6 +171,20 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   CHECK(by_lock.out.find("contended locks by total wait") != std::string::npos);
   for (const char* name : {"main.sessionMu", "main.cacheMu", "main.tableMu", "main.indexMu", "main.outerMu"})
     CHECK(by_lock.out.find(name) != std::string::npos);
+
+  // While a trace runs its programs are loaded and held by it: the check that
+  // nothing is left behind looks at the right thing.
+  {
+    RunningProgram tracer(GOTRACE_BINARY, {"lock", "-p", std::to_string(target.pid()), "-d", "2s", "--no-status"});
+    std::vector<std::string> held;
+    for (int i = 0; i < 40 && held.size() < 3; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      held = gotrace_programs_held_by(tracer.pid());
+    }
+    CHECK(std::find(held.begin(), held.end(), "handoff_entry") != held.end());
+    CHECK(std::find(held.begin(), held.end(), "acquire_entry") != held.end());
+    CHECK(tracer.wait_exit(10000) == 0);
+  }
 
   auto bad = run_command(fmt::format("{} lock -p {} -d 1s --kind spinlock 2>&1", GOTRACE_BINARY, target.pid()));
   CHECK(bad.status == 2);

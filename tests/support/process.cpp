@@ -1,10 +1,18 @@
 #include "support/process.h"
 
 #include "support/fixtures.h"
+#include "support/json.h"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cctype>
+#include <map>
+#include <fstream>
+#include <filesystem>
+#include <set>
 #include <csignal>
 #include <fcntl.h>
 #include <poll.h>
@@ -95,11 +103,62 @@ void require_bpf_host() {
     FAIL("this test attaches BPF programs and must run as root (it never skips: CI must run it)");
 }
 
+namespace {
+
+// Program ids a process holds, from /proc/PID/fdinfo ("prog_id:" of BPF
+// program and link descriptors). bpftool's own owner listing needs a
+// feature Debian's build lacks.
+std::set<uint64_t> prog_ids_held_by(pid_t pid) {
+  std::set<uint64_t> ids;
+  std::error_code ec;
+  for (const auto& fd : std::filesystem::directory_iterator(fmt::format("/proc/{}/fdinfo", pid), ec)) {
+    std::ifstream in(fd.path());
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("prog_id:", 0) == 0) ids.insert(std::stoull(line.substr(8)));
+  }
+  return ids;
+}
+
+// Every loaded program of bpf/*.bpf.c (names cut to 15 characters by the
+// kernel): id -> name.
+std::map<uint64_t, std::string> gotrace_programs() {
+  static const std::set<std::string> ours = {"gopark_entry",   "ready_entry",     "netpollready_en", "injectglist_ent",
+                                             "acquire_entry",  "release_entry",   "handoff_entry",   "rt_lock_sleep",
+                                             "rt_futex_sleep", "rt_futex_wake"};
+  auto r = run_command("bpftool -j prog show 2>/dev/null");
+  std::map<uint64_t, std::string> out;
+  Json progs = parse_json(r.out.empty() ? "[]" : r.out);
+  for (const auto& p : progs.arr)
+    if (ours.count(p["name"].str)) out[p["id"].u] = p["name"].str;
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::string> loaded_gotrace_programs() {
-  auto r = run_command("bpftool prog show 2>/dev/null");
+  // Held by a gotrace that is still running (another trace on this machine)
+  // is not left behind; left behind = no live process holds it.
+  auto progs = gotrace_programs();
+  if (progs.empty()) return {};
+  std::set<uint64_t> held;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    for (uint64_t id : prog_ids_held_by(static_cast<pid_t>(std::stol(name)))) held.insert(id);
+  }
   std::vector<std::string> found;
-  for (const char* name : {"gopark_entry", "ready_entry", "netpollready_en", "injectglist_ent"})
-    if (r.out.find(name) != std::string::npos) found.emplace_back(name);
+  for (const auto& [id, name] : progs)
+    if (!held.count(id)) found.push_back(name);
+  return found;
+}
+
+std::vector<std::string> gotrace_programs_held_by(pid_t pid) {
+  auto held = prog_ids_held_by(pid);
+  std::vector<std::string> found;
+  for (const auto& [id, name] : gotrace_programs())
+    if (held.count(id)) found.push_back(name);
   return found;
 }
 

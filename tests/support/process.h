@@ -37,5 +37,8 @@ void require_bpf_host();
 // BPF programs of gotrace's still loaded (names of gotrace's programs seen
 // by `bpftool prog show`): what a finished gotrace must not leave behind.
 std::vector<std::string> loaded_gotrace_programs();
+// The gotrace BPF programs a running process holds (a positive control for
+// the check above).
+std::vector<std::string> gotrace_programs_held_by(pid_t pid);
 
 }  // namespace gotrace::test
