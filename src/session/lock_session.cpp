@@ -199,7 +199,7 @@ int run_lock(const LockConfig& config) {
   bool any_acquire = false;
   for (const auto& w : wants)
     if (w.prog == skel->progs.acquire_entry && tc.site(w.role)) any_acquire = true;
-  if (!any_acquire) {
+  if (!any_acquire && !runtime_locks) {
     fmt::print(stderr, "gotrace: PID {} ({}): no contended-acquire entry point of a sync primitive to probe\n",
                config.trace.pid, tc.process.comm());
     return kExitFailure;
