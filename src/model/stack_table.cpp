@@ -40,8 +40,12 @@ const std::vector<Frame>& StackTable::frames(uint64_t id) {
 
 std::optional<size_t> StackTable::headline_index(uint64_t id) {
   const auto& fs = frames(id);
+  // The compiler's wrapper for a deferred call (`defer mu.Unlock()` runs in
+  // f.deferwrap1) is not what the user wrote: name its caller, f.
   for (size_t i = 0; i < fs.size(); ++i)
-    if (!is_std_function(fs[i].function)) return i;
+    if (!is_std_function(fs[i].function) &&
+        !(fs[i].function.find(".deferwrap") != std::string::npos && i + 1 < fs.size()))
+      return i;
   // All standard library (net/http's own goroutines, timers …): the function
   // the goroutine was started with says the most.
   for (size_t i = fs.size(); i-- > 0;) {
