@@ -32,6 +32,10 @@ struct {
 static __always_inline void on_wait_end(__u64 goid, const struct gt_parked *p, __u64 now, __u64 dt,
                                         __u32 waker_kind, __u64 waker_goid, __u64 waker_stack) {
   struct gt_parked park = *p;
+  if (dt < min_wait_ns) {
+    count(GT_CNT_UNDER_MIN);
+    return;
+  }
 
   struct gt_block_key key = {.stack_id = park.stack_id, .reason = park.reason};
   static const struct gt_block_val zero_block;

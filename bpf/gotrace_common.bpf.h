@@ -15,6 +15,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile struct gt_offsets off = {};
 const volatile __u32 target_tgid = 0;
+const volatile __u64 min_wait_ns = 0; /* --min: shorter waits are counted, not aggregated */
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -202,6 +202,10 @@ static __always_inline void finish_wait(const struct gt_lock_pending *pw, __u64 
                                         __u64 releaser_stack, __u64 now, __u64 held_since, bool chains) {
   struct gt_lock_pending p = *pw;
   __u64 dt = now > p.t_start_ns ? now - p.t_start_ns : 0;
+  if (dt < min_wait_ns) {
+    count(GT_CNT_UNDER_MIN);
+    return;
+  }
   struct gt_lock_key key = {.waiter_stack = p.stack_id, .releaser_stack = releaser_stack, .addr = p.addr,
                             .kind = p.kind};
   static const struct gt_lock_val zero_lock;

@@ -84,6 +84,7 @@ int run_block(const BlockConfig& config) {
   auto* ro = skel->rodata;
   ro->off = tc.bpf_offsets();
   ro->target_tgid = static_cast<__u32>(config.trace.pid);
+  ro->min_wait_ns = static_cast<uint64_t>(config.trace.min.count());
   ro->min_event_ns = std::max<uint64_t>(config.trace.min.count(), 1'000'000);
   for (size_t i = 0; i < 4; ++i) ro->reason_mask[i] = (*mask)[i];
   if (auto io = reasons.value_of("IO wait")) ro->io_wait_reason = *io;

@@ -127,6 +127,7 @@ int run_lock(const LockConfig& config) {
   auto* ro = skel->rodata;
   ro->off = tc.bpf_offsets();
   ro->target_tgid = static_cast<__u32>(config.trace.pid);
+  ro->min_wait_ns = static_cast<uint64_t>(config.trace.min.count());
   ro->min_event_ns = event_min_ns;
   if (auto io = reasons.value_of("IO wait")) ro->io_wait_reason = *io;
   ro->polldesc_rg = static_cast<__u32>(offs[RtField::PollDescRg].value);

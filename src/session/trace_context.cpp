@@ -43,6 +43,7 @@ std::string_view counter_name(gt_counter c) {
     case GT_CNT_HANDOFF_UNMATCHED: return "handoffs_unmatched";
     case GT_CNT_DROP_PENDING_FULL: return "drop_pending_table_full";
     case GT_CNT_CHAIN_TRUNCATED: return "chains_truncated";
+    case GT_CNT_UNDER_MIN: return "waits_under_min";
     case GT_CNT__COUNT: break;
   }
   return "?";

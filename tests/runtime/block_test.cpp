@@ -169,3 +169,22 @@ TEST_CASE("block reports what it collected when the target exits mid-trace", "[r
   CHECK(report["duration_s"].num < 5);
   CHECK(report["entries"].size() > 3);
 }
+
+TEST_CASE("block --min leaves shorter waits out, in the kernel", "[root][block]") {
+  require_bpf_host();
+  auto fx = fixtures_of("block", "amd64");
+  RunningProgram target(fx.back().path, {"-duration", "4s"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+  auto r = run_command(fmt::format("{} block -p {} -d 1s --min 25ms --top 100 --json --no-status", GOTRACE_BINARY,
+                                   target.pid()));
+  REQUIRE(r.status == 0);
+  Json report = parse_json(r.out);
+  CHECK(report["counters"]["waits_under_min"].u > 0);
+  bool sleeper = false;
+  for (const auto& e : report["entries"].arr) {
+    CHECK(e["total_ns"].num / e["count"].num >= 25e6);
+    if (first_main(e["stack"]) == "main.sleeper") sleeper = true;  // 30 ms sleeps stay
+  }
+  CHECK(sleeper);
+  CHECK(target.wait_exit(10000) == 0);
+}

@@ -137,7 +137,7 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   auto fx = fixtures_of("lock", "amd64");
   const Fixture& f = fx.back();
   INFO(f.label());
-  RunningProgram target(f.path, {"-duration", "9s"});
+  RunningProgram target(f.path, {"-duration", "12s"});
   REQUIRE(target.wait_for_line("ready", 5000));
 
   auto only = run_command(fmt::format("{} lock -p {} -d 1s --kind rwmutex-r,cond --no-chains --json --no-status",
@@ -175,16 +175,25 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   // While a trace runs its programs are loaded and held by it: the check that
   // nothing is left behind looks at the right thing.
   {
-    RunningProgram tracer(GOTRACE_BINARY, {"lock", "-p", std::to_string(target.pid()), "-d", "2s", "--no-status"});
+    RunningProgram tracer(GOTRACE_BINARY, {"lock", "-p", std::to_string(target.pid()), "-d", "3s", "--no-status"});
     std::vector<std::string> held;
-    for (int i = 0; i < 40 && held.size() < 3; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto has = [&](const char* name) { return std::find(held.begin(), held.end(), name) != held.end(); };
+    for (int i = 0; i < 60 && !(has("handoff_entry") && has("acquire_entry")); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // while it loads and attaches
       held = gotrace_programs_held_by(tracer.pid());
     }
-    CHECK(std::find(held.begin(), held.end(), "handoff_entry") != held.end());
-    CHECK(std::find(held.begin(), held.end(), "acquire_entry") != held.end());
+    CHECK(has("handoff_entry"));
+    CHECK(has("acquire_entry"));
     CHECK(tracer.wait_exit(10000) == 0);
   }
+
+  // --min: shorter waits are left out in the kernel (and counted as such).
+  auto min = run_command(fmt::format("{} lock -p {} -d 1s --min 12ms --json --no-status", GOTRACE_BINARY, target.pid()));
+  REQUIRE(min.status == 0);
+  Json minr = parse_json(min.out);
+  CHECK(minr["counters"]["waits_under_min"].u > 0);
+  CHECK(minr["entries"].size() > 0);
+  for (const auto& e : minr["entries"].arr) CHECK(e["total_ns"].num / e["count"].num >= 12e6);
 
   auto bad = run_command(fmt::format("{} lock -p {} -d 1s --kind spinlock 2>&1", GOTRACE_BINARY, target.pid()));
   CHECK(bad.status == 2);

@@ -66,6 +66,7 @@ enum gt_counter {
   GT_CNT_HANDOFF_UNMATCHED,  /* wakes from a release we cannot pair with a wait */
   GT_CNT_DROP_PENDING_FULL,  /* pending-acquire table full */
   GT_CNT_CHAIN_TRUNCATED,    /* a releaser blocked more often in one wait than its history holds */
+  GT_CNT_UNDER_MIN,          /* waits shorter than --min, left out on purpose */
   GT_CNT__COUNT
 };
 
