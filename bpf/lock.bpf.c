@@ -69,7 +69,7 @@ struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 4096);
   __type(key, __u64); /* futex word */
-  __type(value, __u64); /* m */
+  __type(value, struct gt_rt_sleepers);
 } rt_sleeper SEC(".maps");
 
 struct {
@@ -164,6 +164,7 @@ int release_entry(struct pt_regs *ctx) {
 struct chain_scan {
   struct gt_park_history *h;
   __u64 from, to;
+  __u64 held_since; /* when the releaser got the lock through a hand-over, else 0 */
   struct gt_chain_key key;
   __u64 releaser_goid;
   __u32 overlapping;
@@ -176,6 +177,8 @@ static long chain_step(__u32 i, void *data) {
   if (i >= GT_HISTORY) return 1;
   struct gt_park_span s = c->h->span[i];
   if (!s.t1_ns || s.t1_ns <= c->from || s.t0_ns >= c->to) return 0;
+  /* A park that began before the releaser got the lock is its own wait for it. */
+  if (c->held_since && s.t0_ns < c->held_since) return 0;
   __u64 lo = s.t0_ns > c->from ? s.t0_ns : c->from;
   __u64 hi = s.t1_ns < c->to ? s.t1_ns : c->to;
   c->overlapping++;
@@ -183,8 +186,18 @@ static long chain_step(__u32 i, void *data) {
   c->key.reason = s.reason;
   static const struct gt_chain_val zero_chain;
   struct gt_chain_val *v = agg_lookup_or_init(&chain_agg, &c->key, &zero_chain);
+  /* count is waits, not parks: a (stack, reason) that an earlier span of
+   * this scan already had is not counted again. */
+  bool seen = false;
+  for (int k = 0; k < GT_HISTORY; k++) {
+    if ((__u32)k >= i) break;
+    struct gt_park_span *o = &c->h->span[k];
+    if (o->stack_id == s.stack_id && o->reason == s.reason && o->t1_ns > c->from && o->t0_ns < c->to &&
+        !(c->held_since && o->t0_ns < c->held_since))
+      seen = true;
+  }
   if (v) {
-    __sync_fetch_and_add(&v->count, 1);
+    if (!seen) __sync_fetch_and_add(&v->count, 1);
     __sync_fetch_and_add(&v->overlap_ns, hi - lo);
     v->example_goid = c->releaser_goid;
   }
@@ -226,6 +239,7 @@ static __always_inline void finish_wait(const struct gt_lock_pending *pw, __u64 
   c.h = chains ? bpf_map_lookup_elem(&history, &rgoid) : 0;
   if (c.h) {
     c.from = held_since > p.t_start_ns ? held_since : p.t_start_ns;
+    c.held_since = held_since;
     c.key.waiter_stack = p.stack_id;
     c.key.releaser_stack = releaser_stack;
     c.key.kind = p.kind;
@@ -288,9 +302,40 @@ int handoff_entry(struct pt_regs *ctx) {
   struct gt_held_key rk = {.goid = rgoid, .addr = p.addr};
   __u64 *t_held = bpf_map_lookup_elem(&held, &rk);
   __u64 held_since = t_held ? *t_held : 0;
+  if (t_held) bpf_map_delete_elem(&held, &rk); /* it let go */
 
   finish_wait(&p, goid, rgoid, releaser_stack, now, held_since, true);
   return 0;
+}
+
+/* The Ms asleep on a futex word, oldest first: push (once) and pop. */
+static __always_inline void push_sleeper(__u64 futex, __u64 m) {
+  struct gt_rt_sleepers *q = bpf_map_lookup_elem(&rt_sleeper, &futex);
+  if (!q) {
+    struct gt_rt_sleepers one = {.n = 1};
+    one.m[0] = m;
+    bpf_map_update_elem(&rt_sleeper, &futex, &one, BPF_ANY);
+    return;
+  }
+  for (int i = 0; i < GT_RT_SLEEPERS; i++)
+    if (i < q->n && q->m[i] == m) return; /* asleep again after a spurious wake */
+  __u32 n = q->n;
+  if (n >= GT_RT_SLEEPERS) { /* full: the oldest is forgotten */
+    for (int i = 0; i + 1 < GT_RT_SLEEPERS; i++) q->m[i] = q->m[i + 1];
+    n = GT_RT_SLEEPERS - 1;
+  }
+  q->m[n & (GT_RT_SLEEPERS - 1)] = m;
+  q->n = n + 1;
+}
+
+static __always_inline __u64 pop_sleeper(__u64 futex) {
+  struct gt_rt_sleepers *q = bpf_map_lookup_elem(&rt_sleeper, &futex);
+  if (!q || !q->n) return 0;
+  __u64 m = q->m[0];
+  for (int i = 0; i + 1 < GT_RT_SLEEPERS; i++) q->m[i] = q->m[i + 1];
+  q->m[GT_RT_SLEEPERS - 1] = 0;
+  q->n -= 1;
+  return m;
 }
 
 /* Runtime-internal locks. rt_lock_sleep: futexsleep(addr, 2, -1) from lock2
@@ -315,7 +360,7 @@ int rt_lock_sleep(struct pt_regs *ctx) {
   w.goid = goid_of(user_g(g));
   w.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
   bpf_map_update_elem(&rt_pending, &m, &w, BPF_ANY);
-  if (futex) bpf_map_update_elem(&rt_sleeper, &futex, &m, BPF_ANY);
+  if (futex) push_sleeper(futex, m);
   count(GT_CNT_LOCK_WAITS);
   return 0;
 }
@@ -329,9 +374,10 @@ int rt_futex_sleep(struct pt_regs *ctx) {
   __u64 m = read_u64(g + off.g_m);
   struct gt_rt_wait *w = m ? bpf_map_lookup_elem(&rt_pending, &m) : 0;
   if (!w || w->futex || bpf_ktime_get_ns() - w->t_start_ns > 1000000) return 0;
+  if ((__s32)(ctx->bx & 0xffffffff) >= 0) return 0; /* semasleep passes its negative count; notes pass 0 */
   __u64 futex = ctx->ax;
   w->futex = futex;
-  bpf_map_update_elem(&rt_sleeper, &futex, &m, BPF_ANY);
+  push_sleeper(futex, m);
   return 0;
 }
 
@@ -342,12 +388,16 @@ int rt_futex_wake(struct pt_regs *ctx) {
   __u64 g = ctx->r14;
   if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(bpf_get_attach_cookie(ctx)))) return 0;
   __u64 futex = ctx->ax;
-  __u64 *mp = bpf_map_lookup_elem(&rt_sleeper, &futex);
-  if (!mp) return 0;
-  __u64 m = *mp;
-  bpf_map_delete_elem(&rt_sleeper, &futex);
+  __u64 m = pop_sleeper(futex);
+  if (!m) return 0;
   struct gt_rt_wait *wp = bpf_map_lookup_elem(&rt_pending, &m);
   if (!wp || wp->futex != futex) return 0;
+  if (m == read_u64(g + off.g_m)) {
+    /* Its own record: it slept, found the lock free, took it, and is now
+     * unlocking it. No one was waiting on it here. */
+    bpf_map_delete_elem(&rt_pending, &m);
+    return 0;
+  }
   struct gt_rt_wait w = *wp;
   bpf_map_delete_elem(&rt_pending, &m);
   __u64 now = bpf_ktime_get_ns();

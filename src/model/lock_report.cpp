@@ -114,16 +114,25 @@ struct ChainWalker {
     for (const auto& e : events) by_goid.emplace(e.goid, &e);
   }
 
-  // The event of goid's lock wait that the span [t0, t1] is.
+  // The event of goid's lock wait that the park span [t0, t1] is: it began
+  // (acquire entry) just before the park and ended (the hand-over) just
+  // before the wake. The closest one when several qualify.
   const RawLockEvent* event_for(uint64_t goid, const RawSpan& s) const {
+    constexpr uint64_t kSlack = 1'000'000;
+    const RawLockEvent* best = nullptr;
+    uint64_t best_gap = ~0ULL;
     auto [lo, hi] = by_goid.equal_range(goid);
     for (auto it = lo; it != hi; ++it) {
       const RawLockEvent* e = it->second;
-      // The release (t_end) comes just before the wake that ends the park.
-      if (e->t_end_ns <= s.t1_ns + 1'000'000 && e->t_end_ns + 5'000'000 >= s.t1_ns && e->t_start_ns <= s.t0_ns + 1'000'000)
-        return e;
+      if (e->t_start_ns > s.t0_ns + kSlack || e->t_start_ns + kSlack < s.t0_ns) continue;
+      if (e->t_end_ns < s.t0_ns || e->t_end_ns > s.t1_ns + kSlack) continue;
+      uint64_t gap = s.t1_ns > e->t_end_ns ? s.t1_ns - e->t_end_ns : e->t_end_ns - s.t1_ns;
+      if (gap < best_gap) {
+        best = e;
+        best_gap = gap;
+      }
     }
-    return nullptr;
+    return best;
   }
 
   // Appends the links below event e's holder, restricted to [from, to].
@@ -198,6 +207,7 @@ void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildO
     e.locks.insert(addr);
 
     LockSite& s = sites[addr];
+    if (s.count && s.kind != k.kind) s.mixed_kinds = true;  // an RWMutex waited for by readers and writers
     s.addr = addr;
     s.kind = k.kind;
     s.count += a.count;
@@ -235,10 +245,15 @@ void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildO
     if (!wanted(k.kind)) continue;
     std::vector<ChainLink> links;
     walker.walk(ev, ev.t_start_ns, ev.t_end_ns, 1, links);
+    std::vector<ChainLink> per_wait;  // one count per wait, however often the holder parked there
+    for (const auto& l : links) add_link(per_wait, l);
     auto it = entries.find({k.kind, ev.waiter_stack, ev.releaser_stack});
     if (it != entries.end())
-      for (const auto& l : links)
-        if (l.depth > 1) add_link(it->second.chain, l);
+      for (auto l : per_wait)
+        if (l.depth > 1) {
+          l.count = 1;
+          add_link(it->second.chain, l);
+        }
     LockWait w;
     w.goid = ev.goid;
     w.holder_goid = ev.releaser_goid;

@@ -28,18 +28,19 @@ std::unordered_map<uint64_t, const LockSite*> index_sites(const LockReport& r) {
   return out;
 }
 
-// single: the links of one wait (no "in N of these waits").
+// One line a link: time, share of the wait, what the holder (depth 1) or
+// the holder of what it waited for (depth 2+) was blocked on, where.
+// single: the links of one wait (no "N of these waits").
 void print_chain(StackTable& st, const std::vector<ChainLink>& chain, uint64_t wait_total, std::ostream& out,
                  const char* indent, bool single = false) {
   for (const ChainLink& l : chain) {
     std::string pad(static_cast<size_t>(2 * (l.depth - 1)), ' ');
-    const char* who = l.depth == 1 ? "the holder" : "its holder";
-    std::string in = single ? std::string() : fmt::format(" in {} of these waits", l.count);
-    fmt::print(out, "{}{}{}{} {:>5.1f}%  {} blocked on {}{}, at {}{}\n", indent, pad, l.depth > 1 ? "└ " : "",
+    std::string in = single ? std::string() : fmt::format("  ({} of these waits)", l.count);
+    fmt::print(out, "{}{}{}{} {:>5.1f}%  {}{}{}  at {}{}\n", indent, pad, l.depth > 1 ? "└ " : "",
                format_duration(l.total_ns),
-               wait_total ? 100.0 * static_cast<double>(l.total_ns) / static_cast<double>(wait_total) : 0.0, who,
-               l.reason_name, in, stack_label(st, l.stack_id),
-               l.goid ? fmt::format(" (goroutine {})", l.goid) : std::string());
+               wait_total ? 100.0 * static_cast<double>(l.total_ns) / static_cast<double>(wait_total) : 0.0,
+               l.depth > 1 ? "its holder: " : "", l.reason_name, in, stack_label(st, l.stack_id),
+               l.goid ? fmt::format("  [goroutine {}]", l.goid) : std::string());
   }
 }
 
@@ -75,7 +76,10 @@ void write_by_lock_text(LockReport& r, std::ostream& out, const LockWriterOption
   fmt::print(out, "\nTop {} of {} contended locks by total wait\n", n, r.locks.size());
   for (size_t i = 0; i < n; ++i) {
     const LockSite& s = r.locks[i];
-    fmt::print(out, "\n#{:<3}{}  {}\n", i + 1, lock_kind_type(s.kind), lock_label(sites, s.addr));
+    std::string_view type = s.mixed_kinds && (s.kind == LockKind::RWMutexR || s.kind == LockKind::RWMutexW)
+                                ? std::string_view("sync.RWMutex")
+                                : lock_kind_type(s.kind);
+    fmt::print(out, "\n#{:<3}{}  {}\n", i + 1, type, lock_label(sites, s.addr));
     fmt::print(out, "     {} waits, total {}, max {}\n", s.count, format_duration(s.total_ns), format_duration(s.max_ns));
     fmt::print(out, "     waiters:\n");
     write_shares_text(st, s.waiters, s.total_ns, o.stacks_per_lock, out);
@@ -119,10 +123,10 @@ void write_lock_text(LockReport& r, std::ostream& out, const LockWriterOptions& 
     fmt::print(out, "     holder, at its release:\n");
     print_stack(st, e.holder_stack, out, o.max_frames, "       ");
     if (!e.chain.empty()) {
-      fmt::print(out, "     while it held the lock:\n");
+      fmt::print(out, "     while they waited, the holder was itself blocked:\n");
       print_chain(st, e.chain, e.total_ns, out, "       ");
     } else if (r.chains && e.kind != LockKind::Runtime) {
-      fmt::print(out, "     while it held the lock, the holder was not blocked (it ran, or waited runnable)\n");
+      fmt::print(out, "     while they waited, the holder was not blocked (it ran, or waited to run)\n");
     }
   }
   if (!r.longest.empty()) {
@@ -167,9 +171,9 @@ void write_lock_json(LockReport& r, std::ostream& out, const LockWriterOptions& 
     j.end();
     j.key("lock_names");
     j.begin_array();
-    for (uint64_t a : e.locks) {
+    for (uint64_t a : e.locks) {  // one per address, "" when it has no name
       auto it = sites.find(a);
-      if (it != sites.end() && !it->second->name.empty()) j.value(it->second->name);
+      j.value(it != sites.end() ? it->second->name : std::string());
     }
     j.end();
     j.key("waiter_stack");

@@ -6,6 +6,7 @@
 #include "gotrace/model/lock_report.h"
 #include "gotrace/report/lock_writer.h"
 #include "support/fixtures.h"
+#include "support/json.h"
 
 #include <catch2/catch.hpp>
 
@@ -161,5 +162,11 @@ TEST_CASE("build_lock_report merges, names, filters and chains", "[lock]") {
   write_lock_text(r, text, {});
   write_lock_json(r, json, {});
   CHECK(text.str().find("main.mu (0x1000)") != std::string::npos);
-  CHECK(json.str().find("\"lock_names\"") != std::string::npos);
+  Json j = parse_json(json.str());
+  REQUIRE(j["entries"].size() == 1);
+  // Names line up with addresses, "" for a lock without one.
+  REQUIRE(j["entries"][0]["lock_addrs"].size() == 2);
+  REQUIRE(j["entries"][0]["lock_names"].size() == 2);
+  CHECK(j["entries"][0]["lock_names"][0].str == "main.mu");
+  CHECK(j["entries"][0]["lock_names"][1].str == "");
 }

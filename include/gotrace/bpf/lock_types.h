@@ -51,6 +51,15 @@ struct gt_rt_wait {
   __u64 goid;
 };
 
+/* The Ms asleep on one futex word, oldest first (≤1.23: every waiter of a
+ * runtime lock sleeps on the lock's key; the kernel wakes them in order). */
+#define GT_RT_SLEEPERS 4
+struct gt_rt_sleepers {
+  __u64 m[GT_RT_SLEEPERS];
+  __u32 n;
+  __u32 pad;
+};
+
 /* The last finished waits (park -> wake) of one goroutine; key: goid. */
 #define GT_HISTORY 8
 struct gt_park_span {

@@ -72,6 +72,7 @@ struct StackShare {
 struct LockSite {
   uint64_t addr = 0;
   LockKind kind = LockKind::Mutex;
+  bool mixed_kinds = false;  // e.g. RLock and Lock waits on one RWMutex
   std::string name;  // "main.cacheMu" or "main.cache+0x10" when the symbol table has it
   uint64_t count = 0;
   uint64_t total_ns = 0;
