@@ -65,7 +65,6 @@ int run_block(const BlockConfig& config) {
   }
   TraceContext& tc = *ctx;
   const GoBinary& bin = *tc.binary;
-  const RuntimeOffsets& offs = *bin.offsets();
 
   WaitReasons reasons;
   if (bin.wait_reasons()) reasons = *bin.wait_reasons();
@@ -82,32 +81,16 @@ int run_block(const BlockConfig& config) {
     return kExitFailure;
   }
   auto* ro = skel->rodata;
-  ro->off = tc.bpf_offsets();
-  ro->target_tgid = static_cast<__u32>(config.trace.pid);
-  ro->min_wait_ns = static_cast<uint64_t>(config.trace.min.count());
+  configure_park_tracking(ro, tc, config.trace, reasons);
   ro->min_event_ns = std::max<uint64_t>(config.trace.min.count(), 1'000'000);
   for (size_t i = 0; i < 4; ++i) ro->reason_mask[i] = (*mask)[i];
-  if (auto io = reasons.value_of("IO wait")) ro->io_wait_reason = *io;
-  ro->polldesc_rg = static_cast<__u32>(offs[RtField::PollDescRg].value);
-  ro->polldesc_wg = static_cast<__u32>(offs[RtField::PollDescWg].value);
-
-  for (auto [role, check] : {std::pair{ProbeRole::Gopark, &ro->gopark_check}, std::pair{ProbeRole::Ready, &ro->ready_check},
-                              std::pair{ProbeRole::Netpollready, &ro->netpollready_check},
-                              std::pair{ProbeRole::InjectGlist, &ro->injectglist_check}})
-    if (const PlannedSite* s = tc.site(role)) *check = site_check(*s);
 
   if (int err = block_bpf__load(skel.get())) {
     fmt::print(stderr, "gotrace: {}\n", explain_bpf_error(err, "loading the block BPF program"));
     return kExitFailure;
   }
 
-  std::vector<ProbeWant> wants = {{skel->progs.gopark_entry, ProbeRole::Gopark, 0, true},
-                                  {skel->progs.ready_entry, ProbeRole::Ready, 0, true}};
-  if (offs[RtField::PollDescRg].known() && offs[RtField::PollDescWg].known())
-    wants.push_back({skel->progs.netpollready_entry, ProbeRole::Netpollready, 0, false});
-  else
-    tc.notes.push_back("pollDesc layout unknown: IO waits end when the goroutine next parks or is readied");
-  wants.push_back({skel->progs.injectglist_entry, ProbeRole::InjectGlist, 0, false});
+  std::vector<ProbeWant> wants = park_tracking_wants(skel->progs, tc);
   LinkSet links;
   if (auto r = attach_wants(tc, config.trace.pid, wants, links); !r) {
     fmt::print(stderr, "gotrace: {}\n", r.error().message);

@@ -112,7 +112,6 @@ int run_lock(const LockConfig& config) {
   }
   TraceContext& tc = *ctx;
   const GoBinary& bin = *tc.binary;
-  const RuntimeOffsets& offs = *bin.offsets();
   WaitReasons reasons;
   if (bin.wait_reasons()) reasons = *bin.wait_reasons();
 
@@ -125,13 +124,8 @@ int run_lock(const LockConfig& config) {
   // Long waits go to user space for deeper chains and the longest-waits list.
   const uint64_t event_min_ns = std::max<uint64_t>(config.trace.min.count(), 100'000);
   auto* ro = skel->rodata;
-  ro->off = tc.bpf_offsets();
-  ro->target_tgid = static_cast<__u32>(config.trace.pid);
-  ro->min_wait_ns = static_cast<uint64_t>(config.trace.min.count());
+  configure_park_tracking(ro, tc, config.trace, reasons);
   ro->min_event_ns = event_min_ns;
-  if (auto io = reasons.value_of("IO wait")) ro->io_wait_reason = *io;
-  ro->polldesc_rg = static_cast<__u32>(offs[RtField::PollDescRg].value);
-  ro->polldesc_wg = static_cast<__u32>(offs[RtField::PollDescWg].value);
   for (unsigned v = 0; v < 256; ++v) {
     std::string n = reasons.name(v);
     if (n == "semacquire" || n.starts_with("sync.")) ro->sync_reason_mask[v / 64] |= 1ULL << (v % 64);
@@ -141,16 +135,8 @@ int run_lock(const LockConfig& config) {
   const bool rt_spinbit = tc.site(ProbeRole::Unlock2Wake) && tc.site(ProbeRole::Semasleep);
   ro->rt_spinbit = rt_spinbit;
 
-  const PlannedSite* gopark = tc.site(ProbeRole::Gopark);
-  const PlannedSite* ready = tc.site(ProbeRole::Ready);
-  const PlannedSite* netpollready = tc.site(ProbeRole::Netpollready);
-  const PlannedSite* inject = tc.site(ProbeRole::InjectGlist);
-  bool chains = config.chains && gopark && ready;
+  bool chains = config.chains && tc.site(ProbeRole::Gopark) && tc.site(ProbeRole::Ready);
   if (config.chains && !chains) tc.notes.push_back("wait chains off: no probe site for runtime.gopark or runtime.ready");
-  if (gopark) ro->gopark_check = site_check(*gopark);
-  if (ready) ro->ready_check = site_check(*ready);
-  if (netpollready) ro->netpollready_check = site_check(*netpollready);
-  if (inject) ro->injectglist_check = site_check(*inject);
 
   if (int err = lock_bpf__load(skel.get())) {
     fmt::print(stderr, "gotrace: {}\n", explain_bpf_error(err, "loading the lock BPF program"));
@@ -160,15 +146,7 @@ int run_lock(const LockConfig& config) {
   // Attached in dependency order: chain tracking before the acquires and
   // releases it explains, the hand-over (which counts a wait) last.
   std::vector<ProbeWant> wants;
-  if (chains) {
-    wants.push_back({skel->progs.gopark_entry, ProbeRole::Gopark, 0, true});
-    wants.push_back({skel->progs.ready_entry, ProbeRole::Ready, 0, true});
-    if (offs[RtField::PollDescRg].known() && offs[RtField::PollDescWg].known())
-      wants.push_back({skel->progs.netpollready_entry, ProbeRole::Netpollready, 0, false});
-    else
-      tc.notes.push_back("pollDesc layout unknown: a holder's IO waits are seen only through injectglist");
-    wants.push_back({skel->progs.injectglist_entry, ProbeRole::InjectGlist, 0, false});
-  }
+  if (chains) wants = park_tracking_wants(skel->progs, tc);
   wants.insert(wants.end(), {
       {skel->progs.release_entry, ProbeRole::Semrelease1, 0, true},
       {skel->progs.release_entry, ProbeRole::NotifyListNotifyOne, 0, false},

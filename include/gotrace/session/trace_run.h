@@ -52,6 +52,40 @@ struct TraceRunResult {
   size_t attached = 0;
 };
 
+// What every program with park tracking (bpf/park_tracking.bpf.h) and the
+// common header needs before load: offsets, target, --min, the pollDesc
+// layout, the IO-wait reason and the stack-check of each park-tracking site.
+template <typename Rodata>
+void configure_park_tracking(Rodata* ro, const TraceContext& tc, const TraceConfig& config,
+                             const WaitReasons& reasons) {
+  const RuntimeOffsets& offs = *tc.binary->offsets();
+  ro->off = tc.bpf_offsets();
+  ro->target_tgid = static_cast<__u32>(config.pid);
+  ro->min_wait_ns = static_cast<uint64_t>(config.min.count());
+  if (auto io = reasons.value_of("IO wait")) ro->io_wait_reason = *io;
+  ro->polldesc_rg = static_cast<__u32>(offs[RtField::PollDescRg].value);
+  ro->polldesc_wg = static_cast<__u32>(offs[RtField::PollDescWg].value);
+  for (auto [role, check] : {std::pair{ProbeRole::Gopark, &ro->gopark_check}, std::pair{ProbeRole::Ready, &ro->ready_check},
+                              std::pair{ProbeRole::Netpollready, &ro->netpollready_check},
+                              std::pair{ProbeRole::InjectGlist, &ro->injectglist_check}})
+    if (const PlannedSite* s = tc.site(role)) *check = site_check(*s);
+}
+
+// The park-tracking probes, in attach order (netpollready only when the
+// pollDesc layout is known; a note says so otherwise).
+template <typename Progs>
+std::vector<ProbeWant> park_tracking_wants(const Progs& progs, TraceContext& tc) {
+  const RuntimeOffsets& offs = *tc.binary->offsets();
+  std::vector<ProbeWant> wants = {{progs.gopark_entry, ProbeRole::Gopark, 0, true},
+                                  {progs.ready_entry, ProbeRole::Ready, 0, true}};
+  if (offs[RtField::PollDescRg].known() && offs[RtField::PollDescWg].known())
+    wants.push_back({progs.netpollready_entry, ProbeRole::Netpollready, 0, false});
+  else
+    tc.notes.push_back("pollDesc layout unknown: IO waits are seen ending only through injectglist");
+  wants.push_back({progs.injectglist_entry, ProbeRole::InjectGlist, 0, false});
+  return wants;
+}
+
 // Writes --pprof / --folded if asked (delay in nanoseconds); false, with a
 // line on stderr, if a file could not be written.
 bool write_profiles(const TraceConfig& config, const struct ProfileData& data, StackTable& stacks);
