@@ -149,6 +149,7 @@ int acquire_entry(struct pt_regs *ctx) {
     }
     count(GT_CNT_PENDING_REPLACED);
   }
+  count(GT_CNT_PENDING_ADDED);
   count(GT_CNT_LOCK_WAITS);
   return 0;
 }

@@ -23,6 +23,19 @@ gotrace=$build/gotrace
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
+# Waits until FILE has a line matching REGEX, while PID lives, for at most
+# 60 s; fails with a message otherwise.
+wait_for_line() {  # file regex pid what
+  local i
+  for ((i = 0; i < 1200; i++)); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || { echo "bench: $4 exited before it was ready:" >&2; cat "$1" >&2; return 1; }
+    sleep 0.05
+  done
+  echo "bench: $4 was not ready within 60 s" >&2
+  return 1
+}
+
 # Starts a tracer on PID and waits until it is attached. mode: none, gotrace
 # (GOTRACE_ARGS, e.g. "block"), naive (NAIVE_PROBES: bpftrace probe list, with
 # BIN standing for the binary; NAIVE_KEY: what it counts by).
@@ -34,14 +47,14 @@ start_tracer() {  # mode pid binary
       # shellcheck disable=SC2086
       "$gotrace" $GOTRACE_ARGS -p "$pid" --no-status >"$tmp/gotrace.out" 2>"$tmp/gotrace.err" &
       tracer_pid=$!
-      until grep -q "^Tracing" "$tmp/gotrace.err" 2>/dev/null; do sleep 0.05; done ;;
+      wait_for_line "$tmp/gotrace.err" "^Tracing" "$tracer_pid" gotrace ;;
     naive)
       # BEGIN fires once every probe is attached.
       bpftrace -p "$pid" -e "BEGIN { printf(\"attached\\n\"); }
         ${NAIVE_PROBES//BIN/$bin} { @[$NAIVE_KEY] = count(); }" \
         >"$tmp/naive.out" 2>&1 &
       tracer_pid=$!
-      until grep -q "^attached" "$tmp/naive.out" 2>/dev/null; do sleep 0.05; done ;;
+      wait_for_line "$tmp/naive.out" "^attached" "$tracer_pid" bpftrace ;;
   esac
 }
 stop_tracer() {

@@ -15,7 +15,12 @@ build=${GOTRACE_BUILD_DIR:-$root/build}
 "$build/demo" >"$build/demo.log" 2>&1 &
 demo_pid=$!
 trap 'kill $demo_pid 2>/dev/null || true' EXIT
-until grep -q "serving" "$build/demo.log" 2>/dev/null; do sleep 0.1; done
+for ((i = 0; i < 300; i++)); do  # 30 s at most
+  grep -q "serving" "$build/demo.log" 2>/dev/null && break
+  kill -0 "$demo_pid" 2>/dev/null || { echo "demo: the demo service exited:" >&2; cat "$build/demo.log" >&2; exit 1; }
+  sleep 0.1
+done
+grep -q "serving" "$build/demo.log" || { echo "demo: the demo service did not start within 30 s" >&2; exit 1; }
 cat "$build/demo.log"
 
 run() { echo; echo "\$ $*"; "$@"; }

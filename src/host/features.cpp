@@ -47,6 +47,10 @@ HostFeatures probe_host() {
     auto old = libbpf_set_print(silent_libbpf_print);
     h.ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
     h.bpf_prog_load = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_KPROBE, nullptr) == 1;
+    // What the programs call: bpf_loop (stack walks, chain scans; Linux
+    // 5.17) and bpf_get_attach_cookie (which site fired; Linux 5.15).
+    h.bpf_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, nullptr) == 1;
+    h.attach_cookie = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, nullptr) == 1;
     libbpf_set_print(old);
   }
   return h;
@@ -59,6 +63,8 @@ std::vector<std::string> HostFeatures::problems() const {
   if (!btf) p.push_back("the kernel exposes no BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF)");
   if (ringbuf && !*ringbuf) p.push_back("the kernel has no BPF ring buffer (needs Linux 5.8+)");
   if (bpf_prog_load && !*bpf_prog_load) p.push_back("BPF programs cannot be loaded here (check kernel.unprivileged_bpf_disabled, lockdown)");
+  else if (bpf_loop && !*bpf_loop) p.push_back("the kernel has no bpf_loop helper (needs Linux 5.17+)");
+  else if (attach_cookie && !*attach_cookie) p.push_back("the kernel has no BPF attach cookies (needs Linux 5.15+)");
   return p;
 }
 

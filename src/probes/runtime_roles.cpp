@@ -1,11 +1,11 @@
 // The role table: which runtime symbol plays each role in which Go release.
-// Sources: shared/design/go-runtime-facts.md §3–§8 and Appendix A, checked
-// with `go tool nm` against the analyze fixture built by Go 1.19–1.26 for
-// amd64 and arm64 (tests/unit/runtime_roles_test.cpp keeps it honest).
+// Read from each release's runtime sources, checked with `go tool nm` against
+// the fixtures built by Go 1.19–1.26 for amd64 and arm64
+// (tests/unit/runtime_roles_test.cpp keeps it honest).
 //
-// Corrections to the facts file found that way:
+// Found that way (each differs from what the sources alone suggest):
 //  - sync.runtime_SemacquireRWMutexR / sync.runtime_SemacquireRWMutex are
-//    present in 1.20 binaries (the facts had 1.20 as inferred); 1.19's
+//    present in 1.20 binaries ; 1.19's
 //    RWMutex uses sync.runtime_SemacquireMutex.
 //  - sync.runtime_Semacquire is still defined in 1.24+ sources but nothing in
 //    sync calls it (WaitGroup moved to runtime_SemacquireWaitGroup), so the

@@ -162,7 +162,7 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
     uint64_t pending_left = 0;
     for_each_map_entry<uint64_t, gt_lock_pending>(map_fd("pending"), [&](const auto&, const auto&) { ++pending_left; });
     const Counters& c = outcome.counters;
-    account_lru_evictions(report.summary, "drop_pending_evicted", c[GT_CNT_LOCK_WAITS], c[GT_CNT_PENDING_REMOVED],
+    account_lru_evictions(report.summary, "drop_pending_evicted", c[GT_CNT_PENDING_ADDED], c[GT_CNT_PENDING_REMOVED],
                           c[GT_CNT_PENDING_REPLACED], pending_left);
     report.stacks = tc.read_stacks(map_fd("stacks"));
 

@@ -62,6 +62,7 @@ std::string_view counter_name(gt_counter c) {
     case GT_CNT_PARK_REPLACED: return "parks_replaced";
     case GT_CNT_PENDING_REPLACED: return "acquires_replaced";
     case GT_CNT_PENDING_REMOVED: return "acquires_ended";
+    case GT_CNT_PENDING_ADDED: return "acquires_entered";
     case GT_CNT__COUNT: break;
   }
   return "?";

@@ -75,7 +75,7 @@ TEST_CASE("block finds every known blocking site, across Go versions and builds"
       double mean_ms = en["total_ns"].num / en["count"].num / 1e6;
       CHECK(mean_ms >= 0.7 * e.nominal_ms);
       CHECK(mean_ms <= 1.6 * e.nominal_ms);
-      CHECK(en["max_ns"].num / 1e6 <= 4 * e.nominal_ms + 30);  // + scheduling delays on a busy 2-core machine
+      CHECK(en["max_ns"].num / 1e6 <= 4 * e.nominal_ms + 250);  // + scheduling delays on a busy 2-core machine (ASan, parallel builds); the mean is checked tightly above
       CHECK(en["p50_ns"].u <= en["max_ns"].u);
       CHECK(en["p50_ns"].u <= en["p99_ns"].u);
       // Blocked most of the time: total ≈ goroutines × trace time.

@@ -89,7 +89,7 @@ TEST_CASE("lock finds every contended primitive with its holder and chain, acros
       double mean_ms = en["total_ns"].num / en["count"].num / 1e6;
       CHECK(mean_ms >= 0.7 * e.nominal_ms);
       CHECK(mean_ms <= 1.6 * e.nominal_ms);
-      CHECK(en["max_ns"].num / 1e6 <= 4 * e.nominal_ms + 30);  // + scheduling delays on a busy 2-core machine
+      CHECK(en["max_ns"].num / 1e6 <= 4 * e.nominal_ms + 250);  // + scheduling delays on a busy 2-core machine (ASan, parallel builds); the mean is checked tightly above
       CHECK(en["p50_ns"].u <= en["p99_ns"].u);
       CHECK(en["p99_ns"].u <= en["max_ns"].u);
       double total_s = en["total_ns"].num / 1e9;

@@ -554,9 +554,9 @@ TEST_CASE("core runtime functions have an emulated stack-check entry site in eve
   }
 }
 
-TEST_CASE("every role's entry site, per fixture (report)", "[code][roles]") {
-  // Not an assertion beyond "analysis runs": prints, with GOTRACE_CODE_STATS,
-  // which roles have no cheap entry site and why.
+TEST_CASE("every role's function decodes completely, and the required ones have a cheap site", "[code][roles]") {
+  // With GOTRACE_CODE_STATS set it also prints which roles have no cheap
+  // entry site and why.
   for (const auto& f : test::fixtures()) {
     auto img = ElfImage::open(f.path);
     REQUIRE(img.ok());
@@ -573,6 +573,14 @@ TEST_CASE("every role's entry site, per fixture (report)", "[code][roles]") {
       FunctionCode fc = analyze_function((*img)->arch(), *bytes, fn->entry);
       INFO(f.label() << " " << *symbol << ": " << fc.decode_error);
       CHECK(fc.decoded);
+      // What every trace needs (block's park and wake, lock's release and
+      // hand-over) sits on an emulated stack-check branch on amd64.
+      if (f.arch == "amd64" && (spec.role == ProbeRole::Gopark || spec.role == ProbeRole::Ready ||
+                                spec.role == ProbeRole::Semrelease1 || spec.role == ProbeRole::ReadyWithTime)) {
+        REQUIRE(fc.entry_site);
+        CHECK(fc.entry_site->kind == SiteKind::Emulated);
+        CHECK(fc.stack_check);
+      }
       if (stats_wanted() && (!fc.entry_site || !fc.stack_check))
         fmt::print("{} {}: {}\n", f.label(), *symbol,
                    fc.entry_site ? fmt::format("site `{}` without a stack check", fc.entry_site->text)
@@ -597,7 +605,7 @@ constexpr auto S = SiteKind::SingleStepped;
 
 TEST_CASE("x86-64 classification follows arch/x86/kernel/uprobes.c and the measured costs", "[code]") {
   const Arch X = Arch::X86_64;
-  // Measured in probe-costs.md: JBE, PUSH, NOP, CALL cheap; CMP, MOV, SUB, RET not.
+  // Measured (README): JBE, PUSH, NOP, CALL cheap (emulated); CMP, MOV, SUB, RET not.
   CHECK(classify_bytes(X, {0x76, 0x10}) == E);                          // JBE rel8
   CHECK(classify_bytes(X, {0x0f, 0x86, 0xdc, 0x00, 0x00, 0x00}) == E);  // JBE rel32
   CHECK(classify_bytes(X, {0xe8, 0x10, 0x00, 0x00, 0x00}) == E);        // CALL rel32

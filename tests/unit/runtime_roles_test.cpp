@@ -151,7 +151,7 @@ TEST_CASE("resolve_role names the symbol the table gives, as go tool nm sees it,
       CHECK(unversioned == got);
     }
 
-    // The statements of go-runtime-facts.md §4–§5, as they apply here.
+    // What the runtime sources of each release say, as it applies here.
     auto mutex = resolve_role(ProbeRole::SemacquireMutex, version, **tab);
     REQUIRE(mutex);
     CHECK(*mutex == (minor >= 24 ? "internal/sync.runtime_SemacquireMutex" : "sync.runtime_SemacquireMutex"));

@@ -70,6 +70,7 @@ enum gt_counter {
   GT_CNT_PARK_REPLACED,      /* a park replaced its goroutine's earlier one that never ended (cancelled) */
   GT_CNT_PENDING_REPLACED,   /* a contended acquire replaced an earlier one that needed no hand-over */
   GT_CNT_PENDING_REMOVED,    /* pending acquires ended by a hand-over */
+  GT_CNT_PENDING_ADDED,      /* contended sync acquires entered into the pending table */
   GT_CNT__COUNT
 };
 

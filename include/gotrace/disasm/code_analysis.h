@@ -14,7 +14,8 @@
 // reg and the canonical NOPs; on arm64 every PC-relative or register branch
 // including RET, ADR/ADRP and NOP. So an arm64 RET probe is cheap, an x86 one
 // is not. Instructions the kernel refuses to probe are reported SingleStepped.
-// See shared/design/probe-costs.md for why the instruction matters.
+// Why the instruction matters: on this project's VMs a single-stepped probe
+// costs ~8x an emulated one (README, "How it works").
 #pragma once
 
 #include "gotrace/elf/elf_image.h"

@@ -1,6 +1,6 @@
 // Offsets of the runtime struct fields the BPF programs read, each with where
 // it came from: the binary's DWARF when it has some, else gotrace's table for
-// its Go version (go-runtime-facts.md §2). Tests check both agree.
+// its Go version (from each release's runtime2.go). Tests check both agree.
 #pragma once
 
 #include "gotrace/elf/elf_image.h"

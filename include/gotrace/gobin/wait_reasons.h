@@ -1,6 +1,7 @@
 // The runtime's waitReason names (value -> "chan receive", …). Read from
 // runtime.waitReasonStrings in the binary when it has symbols; otherwise from
-// gotrace's per-version table (go-runtime-facts.md §3.2).
+// gotrace's per-version table (from each release's runtime2.go; tests check
+// the table against the binaries that have the symbol).
 #pragma once
 
 #include "gotrace/elf/elf_image.h"

@@ -1,5 +1,6 @@
 // What this host's kernel and our privileges allow, probed once: root and
-// capabilities, BTF, uprobes, BPF ring buffers. `gotrace info` prints it and
+// capabilities, BTF, uprobes, BPF ring buffers, and the helpers the programs
+// call (bpf_loop, attach cookies). `gotrace info` prints it and
 // every tracing command checks it before loading anything.
 #pragma once
 
@@ -19,6 +20,8 @@ struct HostFeatures {
   bool uprobes = false;  // the uprobe PMU (/sys/bus/event_source/devices/uprobe)
   std::optional<bool> ringbuf;  // BPF_MAP_TYPE_RINGBUF; nullopt: could not probe (no privileges)
   std::optional<bool> bpf_prog_load;  // a trivial program loads
+  std::optional<bool> bpf_loop;       // the bpf_loop helper (5.17+)
+  std::optional<bool> attach_cookie;  // bpf_get_attach_cookie for uprobes (5.15+)
   bool kprobes = false;  // informational: gotrace never needs them
 
   bool privileged() const { return cap_sys_admin || (cap_bpf && cap_perfmon); }

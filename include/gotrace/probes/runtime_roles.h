@@ -2,7 +2,7 @@
 // than by symbol, because the symbol moves between releases: the mutex
 // semaphore acquire is sync.runtime_SemacquireMutex up to 1.23 and
 // internal/sync.runtime_SemacquireMutex from 1.24; runtime.goready is inlined
-// from 1.21, so wakes are seen at runtime.ready. go-runtime-facts.md §3–§8.
+// from 1.21, so wakes are seen at runtime.ready.
 #pragma once
 
 #include "gotrace/gobin/go_version.h"
