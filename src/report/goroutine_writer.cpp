@@ -61,8 +61,9 @@ std::string group_headline(GoroutineReport& report, const GoroutineGroup& g) {
 void write_goroutine_text(GoroutineReport& r, std::ostream& out, const GoroutineWriterOptions& o) {
   if (!o.header.empty()) fmt::print(out, "{}\n", o.header);
   const SnapshotStats& s = r.stats;
-  fmt::print(out, "{} goroutines ({} started by the runtime), read in {:.0f}ms without stopping the process",
-             format_count(r.total), format_count(r.system), s.wall_seconds * 1e3);
+  fmt::print(out, "{} goroutines ({} started by the runtime), read in {} without stopping the process",
+             format_count(r.total), format_count(r.system),
+             format_duration(static_cast<uint64_t>(s.wall_seconds * 1e9)));
   if (r.filtered_out) fmt::print(out, "; {} left out by the filters", format_count(r.filtered_out));
   fmt::print(out, "\n");
   if (s.inconsistent || s.unreadable)

@@ -8,11 +8,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -22,6 +24,8 @@
 #include "gotrace/model/goroutine_report.h"
 #include "gotrace/target/process.h"
 #include "support/fixtures.h"
+#include "support/go_profiles.h"
+#include "support/json.h"
 #include "support/process.h"
 
 using namespace gotrace;
@@ -239,4 +243,91 @@ TEST_CASE("goroutine snapshot of 100,000 goroutines", "[root][goroutines]") {
     CHECK(bulk == 100000);
     if (round == 1) CHECK(snap->stats.stacks_cached >= 100000);
   }
+}
+
+TEST_CASE("gotrace goroutines: JSON, text and profiles from the command line", "[root][goroutines]") {
+  auto lines = site_lines();
+  for (const auto& f : fixtures_of("goroutines", "amd64")) {
+    if (f.variant != "stripped" && f.variant != "pie") continue;  // the library test covers every build
+    INFO(f.label());
+    auto dir = std::filesystem::temp_directory_path() / fmt::format("gotrace-grcli-{}", getpid());
+    std::filesystem::create_directories(dir);
+    struct RemoveAfter {
+      std::filesystem::path dir;
+      ~RemoveAfter() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+      }
+    } cleanup{dir};
+    RunningProgram target(f.path, {});
+    REQUIRE(target.wait_for_line("ready", 10000));
+    std::string pprof = (dir / "g.pb.gz").string(), folded = (dir / "g.folded").string();
+    auto r = run_command(fmt::format("{} goroutines -p {} --json --pprof {} --folded {}", GOTRACE_BINARY,
+                                     target.pid(), shell_quote(pprof), shell_quote(folded)));
+    REQUIRE(r.status == 0);
+    Json j = parse_json(r.out);
+    REQUIRE(j["groups"].size() > 0);
+    // The biggest group is the 20 chan receivers (default flags), created by startPool.
+    const Json& top = j["groups"][0];
+    CHECK(top["count"].u == 20);
+    CHECK(top["state"].str == "waiting");
+    CHECK(top["reason"].str == "chan receive");
+    CHECK(first_main(top["stack"]) == "main.chanWaiter");
+    CHECK(first_main(top["created_by"]["stack"]) == "main.startPool");
+    bool labels = false;
+    for (const auto& g : j["groups"].arr)
+      if (g["labels"].has("req=42,svc=demo")) labels = true;
+    CHECK(labels);
+    for (const auto& g : j["groups"].arr) CHECK_FALSE(g["system"].b);
+
+    auto raw = run_command(fmt::format("{} tool pprof -raw {} 2>&1", go_command(), shell_quote(pprof)));
+    INFO(raw.out);
+    CHECK(raw.status == 0);
+    CHECK(raw.out.find("goroutine/count") != std::string::npos);
+    std::ifstream in(folded);
+    std::string line;
+    int chan_lines = 0;
+    while (std::getline(in, line))  // outermost frame first (the go statement's wrapper, then chanWaiter)
+      if (line.starts_with("main.startPool.") && line.find(";main.chanWaiter;") != std::string::npos &&
+          line.ends_with(";runtime.gopark;[chan receive] 20"))
+        ++chan_lines;
+    CHECK(chan_lines == 1);
+
+    auto text = run_command(
+        fmt::format("{} goroutines -p {} --reason 'chan receive' --top 1", GOTRACE_BINARY, target.pid()));
+    INFO(text.out);
+    CHECK(text.status == 0);
+    CHECK(
+        text.out.find(fmt::format("20 goroutines in chan receive at main.chanWaiter (main.go:{}), created by "
+                                  "main.startPool (main.go:{})",
+                                  lines.at("chanrecv"), lines.at("created-chan"))) != std::string::npos);
+    auto all_text =
+        run_command(fmt::format("{} goroutines -p {} --all --state waiting", GOTRACE_BINARY, target.pid()));
+    CHECK(all_text.status == 0);
+    CHECK(all_text.out.find("[chan receive, locked to thread]") != std::string::npos);
+  }
+}
+
+TEST_CASE("gotrace goroutines: bad input is one line and an exit code", "[root][goroutines]") {
+  auto gone = run_command(fmt::format("{} goroutines -p 999999999 2>&1", GOTRACE_BINARY));
+  CHECK(gone.status == 1);  // no such process
+  CHECK(std::count(gone.out.begin(), gone.out.end(), '\n') == 1);
+  auto zero = run_command(fmt::format("{} goroutines -p 0 2>&1", GOTRACE_BINARY));
+  CHECK(zero.status == 2);
+  RunningProgram sleeper("/bin/sleep", {"30"});
+  auto not_go = run_command(fmt::format("{} goroutines -p {} 2>&1", GOTRACE_BINARY, sleeper.pid()));
+  CHECK(not_go.status == 1);
+  CHECK(std::count(not_go.out.begin(), not_go.out.end(), '\n') == 1);
+  auto fx = fixtures_of("goroutines", "amd64");
+  RunningProgram target(fx.back().path, {});
+  REQUIRE(target.wait_for_line("ready", 10000));
+  auto bad_reason = run_command(
+      fmt::format("{} goroutines -p {} --reason 'chan recieve' 2>&1", GOTRACE_BINARY, target.pid()));
+  CHECK(bad_reason.status == 2);
+  auto bad_state =
+      run_command(fmt::format("{} goroutines -p {} --state sleeping 2>&1", GOTRACE_BINARY, target.pid()));
+  CHECK(bad_state.status == 2);
+  auto bad_out = run_command(fmt::format(
+      "{} goroutines -p {} --pprof /nonexistent/dir/x.pb.gz >/dev/null 2>&1", GOTRACE_BINARY, target.pid()));
+  CHECK(bad_out.status == 3);
 }
