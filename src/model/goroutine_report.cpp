@@ -81,7 +81,9 @@ GoroutineReport build_goroutine_report(const GoroutineSnapshot& snap, const Wait
     if (g.stack_origin == StackOrigin::None && g.status == GStatus::Running) ++rep.running_without_stack;
     e.stack_id = intern(g.stack);
     // gopc is a return address: the `go` statement is the call before it.
-    e.created_by_id = g.gopc ? intern({g.gopc - 1}) : 0;
+    // Goroutine 1 (runtime.main) is started by the runtime's bootstrap code,
+    // which the runtime's own traceback does not name either.
+    e.created_by_id = g.gopc && g.goid != 1 ? intern({g.gopc - 1}) : 0;
 
     Key key{e.status, e.reason, e.stack_id, e.created_by_id, e.system};
     auto [it, fresh] = group_of.emplace(key, rep.groups.size());

@@ -141,6 +141,14 @@ TEST_CASE("goroutines are grouped by state, reason, stack and creation site", "[
   CHECK(r.groups[3].reason.empty());
 }
 
+TEST_CASE("goroutine 1 has no creation site", "[goroutines]") {
+  Sample s = make_sample();
+  for (auto& g : s.snap.goroutines)
+    if (g.goid == 30) g.goid = 1;  // runtime.main's goroutine: started by the bootstrap code
+  GoroutineReport r = report_of(s);
+  for (const auto& e : r.goroutines) CHECK((e.created_by_id == 0) == (e.goid == 1 || e.goid == 2));
+}
+
 TEST_CASE("goroutine filters: state, reason, minimum wait, system", "[goroutines]") {
   Sample s = make_sample();
   {
