@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <csignal>
@@ -21,8 +22,10 @@
 #include <thread>
 
 #include "gotrace/gobin/go_binary.h"
+#include "gotrace/gobin/runtime_globals.h"
 #include "gotrace/model/goroutine_report.h"
 #include "gotrace/target/process.h"
+#include "gotrace/target/remote_memory.h"
 #include "support/fixtures.h"
 #include "support/go_profiles.h"
 #include "support/json.h"
@@ -119,6 +122,33 @@ TEST_CASE("goroutine snapshot finds the known populations and agrees with the ru
     auto reader = GoroutineReader::create(**bin, target.pid(), *bias);
     INFO((reader ? std::string() : reader.error().message));
     REQUIRE(reader);
+    // The globals (from code in stripped builds) read sane values live.
+    {
+      RemoteMemory mem(target.pid());
+      auto at = [&](RtGlobal g) {
+        auto a = find_global(**bin, g);
+        INFO(global_symbol(g) << ": " << (a ? a->source : a.error().message));
+        REQUIRE(a);
+        CHECK((a->source == "symtab") == (f.variant != "stripped"));
+        return a->vaddr + *bias;
+      };
+      CHECK(mem.read_value<int64_t>(at(RtGlobal::MemProfileRate)) == 512 * 1024);  // the default
+      CHECK(mem.read_value<uint8_t>(at(RtGlobal::DisableMemoryProfiling)) == 0);   // pprof is linked
+      CHECK(mem.read_value<uint64_t>(at(RtGlobal::Firstmoduledata)) ==
+            (*bin)->pclntab().table_vaddr() + *bias);
+      auto reason = (*bin)->wait_reasons()->value_of("chan receive");
+      REQUIRE(reason);
+      auto hdr = mem.read_value<std::array<uint64_t, 2>>(at(RtGlobal::WaitReasonStrings) + 16 * *reason);
+      REQUIRE(hdr);
+      std::string name((*hdr)[1] < 64 ? (*hdr)[1] : 0, '\0');
+      REQUIRE(mem.read((*hdr)[0], name.data(), name.size()));
+      CHECK(name == "chan receive");
+      auto len = mem.read_value<uint64_t>(at(RtGlobal::Allglen));
+      auto gs = mem.read_value<std::array<uint64_t, 2>>(at(RtGlobal::Allgs));  // {array, len}
+      REQUIRE((len && gs));
+      CHECK(*len >= 44);  // 41 parked by the fixture, main, the signal loop and the dumper
+      CHECK((*gs)[0] == mem.read_value<uint64_t>(at(RtGlobal::Allgptr)));
+    }
     uint64_t beat_before = heartbeat(beat);
     auto snap = reader->snapshot();
     REQUIRE(snap);
