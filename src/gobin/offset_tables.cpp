@@ -31,20 +31,25 @@ struct Moving {
   int64_t m_id;          // m.id
   int64_t schedlink;     // g.schedlink
   int64_t pd_rg;         // pollDesc.rg (pollDesc.wg follows it)
+  int64_t syscallsp;     // g.syscallsp (g.syscallpc follows it)
+  int64_t syscallbp;     // g.syscallbp (1.23+)
+  int64_t lockedm;       // g.lockedm
 };
 
 // 1.17 – 1.20: g has sysblocktraced/sysexitticks/traceseq/tracelastp, no parentGoid.
-constexpr Moving kGo117 = {104, 144, 152, 168, 176, kAbsent, 296, 312, 360, 72, 192, 232, 160, 24};
+constexpr Moving kGo117 = {104, 144, 152, 168, 176, kAbsent, 296,     312, 360,
+                           72,  192, 232, 160, 24,  112,     kAbsent, 232};
 // 1.21 – 1.22: tracer state moved into g.trace; parentGoid added before gopc;
 // pollDesc gained fdseq before rg.
-constexpr Moving kGo121 = {104, 144, 152, 168, 176, 272, 280, 296, 344, 72, 192, 232, 160, 32};
+constexpr Moving kGo121 = {104, 144, 152, 168, 176, 272, 280,     296, 344,
+                           72,  192, 232, 160, 32,  112, kAbsent, 208};
 // 1.23 – 1.24: syscallbp inserted after syscallpc (+8 from stktopsp on).
-constexpr Moving kGo123 = {104, 152, 160, 176, 184, 280, 288, 304, 352, 72, 192, 232, 168, 32};
+constexpr Moving kGo123 = {104, 152, 160, 176, 184, 280, 288, 304, 352, 72, 192, 232, 168, 32, 112, 128, 216};
 // 1.25: gobuf.ret removed (sched 56 -> 48 bytes, -8 after it; m.morebuf too).
-constexpr Moving kGo125 = {96, 144, 152, 168, 176, 272, 280, 296, 344, 64, 184, 224, 160, 32};
+constexpr Moving kGo125 = {96, 144, 152, 168, 176, 272, 280, 296, 344, 64, 184, 224, 160, 32, 104, 120, 208};
 // 1.26: fipsOnlyBypass/ditWanted/secret before writebuf (+8 from parentGoid);
 // m.signalSecret moves m.p/m.id back by +8.
-constexpr Moving kGo126 = {96, 144, 152, 168, 176, 280, 288, 304, 352, 64, 184, 232, 160, 32};
+constexpr Moving kGo126 = {96, 144, 152, 168, 176, 280, 288, 304, 352, 64, 184, 232, 160, 32, 104, 120, 208};
 
 OffsetRow make_row(const Moving& v) {
   OffsetRow row{};
@@ -72,6 +77,10 @@ OffsetRow make_row(const Moving& v) {
   set(RtField::GSchedlink, v.schedlink);
   set(RtField::PollDescRg, v.pd_rg);
   set(RtField::PollDescWg, v.pd_rg + 8);
+  set(RtField::GSyscallsp, v.syscallsp);
+  set(RtField::GSyscallpc, v.syscallsp + 8);
+  set(RtField::GSyscallbp, v.syscallbp);
+  set(RtField::GLockedm, v.lockedm);
   return row;
 }
 

@@ -7,8 +7,6 @@
 // big binary costs one unit's worth of DIEs, not the whole .debug_info.
 #include "gotrace/gobin/runtime_offsets.h"
 
-#include "offset_tables.h"
-
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <gelf.h>
@@ -19,6 +17,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "offset_tables.h"
 
 namespace gotrace {
 
@@ -70,6 +70,14 @@ std::string_view field_name(RtField f) {
       return "pollDesc.rg";
     case RtField::PollDescWg:
       return "pollDesc.wg";
+    case RtField::GSyscallsp:
+      return "g.syscallsp";
+    case RtField::GSyscallpc:
+      return "g.syscallpc";
+    case RtField::GSyscallbp:
+      return "g.syscallbp";
+    case RtField::GLockedm:
+      return "g.lockedm";
     case RtField::Count:
       break;
   }
@@ -92,7 +100,8 @@ bool RuntimeOffsets::complete_for_tracing() const {
   for (size_t i = 0; i < kRtFieldCount; ++i) {
     auto f = static_cast<RtField>(i);
     if (f == RtField::GParentGoid || f == RtField::GLabels || f == RtField::PollDescRg ||
-        f == RtField::PollDescWg)
+        f == RtField::PollDescWg || f == RtField::GSyscallsp || f == RtField::GSyscallpc ||
+        f == RtField::GSyscallbp || f == RtField::GLockedm)
       continue;
     if (!fields[i].known()) return false;
   }
@@ -309,6 +318,10 @@ Result<RuntimeOffsets> offsets_from_dwarf(const ElfImage& image) {
   set(RtField::GStartpc, find_member(g, "startpc"));
   set(RtField::GLabels, find_member(g, "labels"));
   set(RtField::GSchedlink, find_member(g, "schedlink"));
+  set(RtField::GSyscallsp, find_member(g, "syscallsp"));
+  set(RtField::GSyscallpc, find_member(g, "syscallpc"));
+  set(RtField::GSyscallbp, find_member(g, "syscallbp"));
+  set(RtField::GLockedm, find_member(g, "lockedm"));
   if (m) {
     set(RtField::MG0, find_member(m, "g0"));
     set(RtField::MProcid, find_member(m, "procid"));

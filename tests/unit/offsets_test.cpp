@@ -2,21 +2,21 @@
 // per-version table (which was measured from DWARF with Go's own debug/dwarf
 // and checked against runtime2.go); stripped fixtures fall back to the table;
 // uncompressed and .zdebug DWARF read the same; mutated DWARF never crashes.
-#include "gotrace/elf/elf_image.h"
-#include "gotrace/gobin/buildinfo.h"
-#include "gotrace/gobin/runtime_offsets.h"
-#include "support/fixtures.h"
+#include <elf.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <elf.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <random>
 #include <set>
-#include <unistd.h>
+
+#include "gotrace/elf/elf_image.h"
+#include "gotrace/gobin/buildinfo.h"
+#include "gotrace/gobin/runtime_offsets.h"
+#include "support/fixtures.h"
 
 using namespace gotrace;
 using namespace gotrace::test;
@@ -92,6 +92,11 @@ TEST_CASE("DWARF offsets equal the version table for every fixture with DWARF", 
     CHECK(dw->complete_for_tracing());
     CHECK((*dw)[RtField::GParentGoid].known() == (minor_of(f) >= 21));
     CHECK((*dw)[RtField::GLabels].known());
+    // What the goroutine snapshot reads besides the tracing fields.
+    CHECK((*dw)[RtField::GSyscallbp].known() == (minor_of(f) >= 23));
+    CHECK((*dw)[RtField::GSyscallsp].known());
+    CHECK((*dw)[RtField::GSyscallpc].value == (*dw)[RtField::GSyscallsp].value + 8);
+    CHECK((*dw)[RtField::GLockedm].known());
 
     // With DWARF, resolve takes everything from it (checked on one program,
     // as it reads the same DWARF again).

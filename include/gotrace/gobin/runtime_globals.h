@@ -6,11 +6,11 @@
 // agree on every build that has symbols.
 #pragma once
 
-#include "gotrace/util/result.h"
-
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "gotrace/util/result.h"
 
 namespace gotrace {
 
@@ -33,11 +33,14 @@ inline constexpr size_t kRtGlobalCount = static_cast<size_t>(RtGlobal::Count);
 std::string_view global_symbol(RtGlobal g);  // "runtime.allglen"
 
 struct GlobalAddress {
-  uint64_t vaddr = 0;       // link-time; add the load bias for a PIE process
-  std::string source;       // "symtab", or "code: runtime.xxx" for stripped binaries
+  uint64_t vaddr = 0;  // link-time; add the load bias for a PIE process
+  std::string source;  // "symtab", "code: runtime.xxx" or "pclntab: moduledata" for stripped binaries
 };
 
 // Where the global lives in this binary, or why it cannot be found.
 Result<GlobalAddress> find_global(const GoBinary& binary, RtGlobal g);
+// The stripped-binary way alone, even when there are symbols (tests compare
+// it with the symbol table).
+Result<GlobalAddress> find_global_in_code(const GoBinary& binary, RtGlobal g);
 
 }  // namespace gotrace

@@ -3,42 +3,46 @@
 // its Go version (from each release's runtime2.go). Tests check both agree.
 #pragma once
 
-#include "gotrace/elf/elf_image.h"
-#include "gotrace/gobin/go_version.h"
-#include "gotrace/util/result.h"
-
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
+#include "gotrace/elf/elf_image.h"
+#include "gotrace/gobin/go_version.h"
+#include "gotrace/util/result.h"
+
 namespace gotrace {
 
 // Every field gotrace needs. Names are "struct.field" as in the Go source.
 enum class RtField : uint8_t {
-  GStackLo,      // g.stack.lo
-  GStackHi,      // g.stack.hi
-  GStackguard0,  // g.stackguard0
-  GM,            // g.m
-  GSchedSp,      // g.sched.sp
-  GSchedPc,      // g.sched.pc
-  GSchedBp,      // g.sched.bp
-  GAtomicstatus, // g.atomicstatus
-  GGoid,         // g.goid
-  GWaitsince,    // g.waitsince
-  GWaitreason,   // g.waitreason
-  GParentGoid,   // g.parentGoid (1.21+; absent before)
-  GGopc,         // g.gopc
-  GStartpc,      // g.startpc
-  GLabels,       // g.labels
-  MG0,           // m.g0
-  MProcid,       // m.procid
-  MCurg,         // m.curg
-  MId,           // m.id
-  SudogG,        // sudog.g
-  GSchedlink,    // g.schedlink (the run-queue / gList link)
-  PollDescRg,    // pollDesc.rg (netpoll; optional for tracing)
-  PollDescWg,    // pollDesc.wg (netpoll; optional for tracing)
+  GStackLo,       // g.stack.lo
+  GStackHi,       // g.stack.hi
+  GStackguard0,   // g.stackguard0
+  GM,             // g.m
+  GSchedSp,       // g.sched.sp
+  GSchedPc,       // g.sched.pc
+  GSchedBp,       // g.sched.bp
+  GAtomicstatus,  // g.atomicstatus
+  GGoid,          // g.goid
+  GWaitsince,     // g.waitsince
+  GWaitreason,    // g.waitreason
+  GParentGoid,    // g.parentGoid (1.21+; absent before)
+  GGopc,          // g.gopc
+  GStartpc,       // g.startpc
+  GLabels,        // g.labels
+  MG0,            // m.g0
+  MProcid,        // m.procid
+  MCurg,          // m.curg
+  MId,            // m.id
+  SudogG,         // sudog.g
+  GSchedlink,     // g.schedlink (the run-queue / gList link)
+  PollDescRg,     // pollDesc.rg (netpoll; optional for tracing)
+  PollDescWg,     // pollDesc.wg (netpoll; optional for tracing)
+  GSyscallsp,     // g.syscallsp (the goroutine stack while in a syscall or cgo call)
+  GSyscallpc,     // g.syscallpc
+  GSyscallbp,     // g.syscallbp (1.23+; absent before)
+  GLockedm,       // g.lockedm (nonzero: locked to its thread)
   Count
 };
 inline constexpr size_t kRtFieldCount = static_cast<size_t>(RtField::Count);

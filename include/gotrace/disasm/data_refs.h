@@ -1,0 +1,36 @@
+// The data a function's code refers to by absolute address: RIP-relative
+// operands on x86-64 (`MOVQ runtime.allglen(SB), AX` is `mov rax, [rip+d]`)
+// and ADRP+ADD / ADRP+LDR/STR pairs on arm64 (the Go linker always emits the
+// pair adjacent). Used to find runtime globals in binaries without a symbol
+// table: the code that reads a global still says where it is.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gotrace/elf/elf_image.h"
+
+namespace gotrace {
+
+enum class DataAccess : uint8_t {
+  Address,  // the address is taken (LEA, ADRP+ADD), no access here
+  Read,     // loaded or compared
+  Write,    // stored (read-modify-write counts as Write)
+};
+std::string_view data_access_name(DataAccess a);  // "addr", "read", "write"
+
+struct DataRef {
+  uint64_t insn_address = 0;
+  uint64_t target = 0;  // the absolute address referred to
+  DataAccess access = DataAccess::Read;
+  unsigned size = 0;  // bytes accessed (0 for Address)
+  std::string text;   // the instruction, for diagnostics
+};
+
+// Every absolute data reference in code = bytes of [entry, entry+size), in
+// address order. Bytes that do not decode are skipped (as Go's objdump does).
+std::vector<DataRef> data_references(Arch arch, std::span<const uint8_t> code, uint64_t entry);
+
+}  // namespace gotrace

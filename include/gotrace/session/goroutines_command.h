@@ -1,0 +1,32 @@
+// gotrace goroutines: every goroutine of a live process, read from its memory
+// without stopping it. No BPF: it needs only the right to read the target's
+// memory (what gdb would need), not the tracing runner.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "gotrace/session/trace_config.h"
+
+namespace gotrace {
+
+struct GoroutinesConfig {
+  pid_t pid = 0;
+  bool all = false;  // one entry per goroutine
+  size_t top = 20;   // groups shown in text (0: all)
+  std::chrono::nanoseconds min_wait{0};
+  std::vector<std::string> states;   // "waiting", "runnable", …
+  std::vector<std::string> reasons;  // runtime names: "chan receive", …
+  bool system = false;               // also the runtime's own goroutines
+  bool json = false;
+  std::string pprof_path;
+  std::string folded_path;
+};
+
+int run_goroutines(const GoroutinesConfig& config);
+
+}  // namespace gotrace

@@ -1,0 +1,77 @@
+#include <fmt/format.h>
+
+#include <limits>
+#include <memory>
+
+#include "gotrace/cli/cli_command.h"
+#include "gotrace/session/goroutines_command.h"
+#include "gotrace/util/duration.h"
+
+namespace gotrace::cli {
+
+// `goroutines` takes no probes (it reads the target's memory), so it has no
+// probe table and does not use the tracing runner.
+CliCommand goroutines_cli() {
+  CliCommand c;
+  c.name = "goroutines";
+  c.description =
+      "every goroutine of a running program, grouped by state, wait reason, stack and creation site, read "
+      "from its "
+      "memory without stopping it (no BPF; needs the rights gdb would)";
+  c.setup = [](CLI::App& sub) {
+    struct Raw {
+      GoroutinesConfig config;
+      long long pid = 0;
+      long long top = 20;
+      std::string min_wait;
+    };
+    auto raw = std::make_shared<Raw>();
+    sub.add_option("-p,--pid", raw->pid, "PID of the running Go program")->required();
+    sub.add_flag("--all", raw->config.all, "one entry per goroutine, like the runtime's own dump");
+    sub.add_option("--top", raw->top, "how many groups to show (0: all)")->capture_default_str();
+    sub.add_option(
+        "--min-wait", raw->min_wait,
+        "only goroutines known to have waited at least this long (1m, 30s; from the GC's coarse stamp)");
+    sub.add_option("--state", raw->config.states,
+                   "only these states: runnable, running, syscall, waiting, preempted, leaked")
+        ->delimiter(',');
+    sub.add_option("--reason", raw->config.reasons,
+                   "only these wait reasons (runtime names: \"chan receive\", select, …)")
+        ->delimiter(',');
+    sub.add_flag("--system", raw->config.system, "also the runtime's own goroutines (GC workers, …)");
+    sub.add_flag("--json", raw->config.json, "machine-readable output on stdout");
+    sub.add_option("--pprof", raw->config.pprof_path,
+                   "also write a goroutine profile here (go tool pprof FILE)");
+    sub.add_option("--folded", raw->config.folded_path,
+                   "also write folded stacks here (flamegraph.pl FILE > out.svg)");
+    return std::function<int()>([raw] {
+      GoroutinesConfig& cfg = raw->config;
+      if (raw->pid <= 0 || raw->pid > std::numeric_limits<pid_t>::max()) {
+        fmt::print(stderr, "gotrace goroutines: bad --pid {} (a process ID is a positive number)\n",
+                   raw->pid);
+        return kExitUsage;
+      }
+      cfg.pid = static_cast<pid_t>(raw->pid);
+      if (raw->top < 0 || raw->top > 1'000'000) {
+        fmt::print(stderr, "gotrace goroutines: bad --top {} (0 to 1000000)\n", raw->top);
+        return kExitUsage;
+      }
+      cfg.top = static_cast<size_t>(raw->top);
+      if (!raw->min_wait.empty()) {
+        auto d = parse_duration(raw->min_wait);
+        if (!d) {
+          fmt::print(stderr, "gotrace goroutines: bad --min-wait '{}' (examples: 30s, 5m)\n", raw->min_wait);
+          return kExitUsage;
+        }
+        cfg.min_wait = *d;
+      }
+      if (!check_list("goroutines", "--state", cfg.states) ||
+          !check_list("goroutines", "--reason", cfg.reasons))
+        return kExitUsage;
+      return run_goroutines(cfg);
+    });
+  };
+  return c;
+}
+
+}  // namespace gotrace::cli
