@@ -12,6 +12,30 @@
 
 using namespace gotrace;
 
+namespace {
+
+// An independent check (RFC 3629): shortest forms, no surrogates, ≤ U+10FFFF.
+bool valid_utf8_for_test(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (!n || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+    for (size_t k = 1; k < n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n;
+  }
+  return true;
+}
+
+}  // namespace
+
 TEST_CASE("JsonWriter nests, separates and escapes", "[report]") {
   std::ostringstream out;
   JsonWriter j(out, false);
@@ -29,6 +53,40 @@ TEST_CASE("JsonWriter nests, separates and escapes", "[report]") {
   j.field("d", 1.5);
   j.end();
   CHECK(out.str() == R"({"s":"a\"b\\c\n\u0001","list":[1,18446744073709551615,true,null,{}],"d":1.5})");
+}
+
+TEST_CASE("JsonWriter always writes valid UTF-8", "[report]") {
+  auto escaped = [](std::string_view s) {
+    std::ostringstream out;
+    JsonWriter::write_escaped(out, s);
+    return out.str();
+  };
+  // Valid multi-byte characters pass through untouched.
+  CHECK(escaped("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") == "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+  // Each invalid byte becomes U+FFFD (as Go's encoding/json does): a stray
+  // continuation byte, a lone lead byte, a cut sequence, an overlong form, a
+  // UTF-16 surrogate, a code point past U+10FFFF, 0xff.
+  CHECK(escaped("a\x80" "b") == "\"a\\ufffdb\"");
+  CHECK(escaped("a\xc3") == "\"a\\ufffd\"");
+  CHECK(escaped("\xe2\x82z") == "\"\\ufffd\\ufffdz\"");
+  CHECK(escaped("\xc0\xaf") == "\"\\ufffd\\ufffd\"");
+  CHECK(escaped("\xed\xa0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");
+  CHECK(escaped("\xf4\x90\x80\x80") == "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+  CHECK(escaped("\xff") == "\"\\ufffd\"");
+  // Control characters are escaped, DEL too.
+  CHECK(escaped("\x1b[1m\x7f") == "\"\\u001b[1m\\u007f\"");
+  // Every one of 20000 random strings is valid UTF-8 once written.
+  uint64_t x = 88172645463325252ULL;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    for (int k = 0; k < 12; ++k) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      s.push_back(static_cast<char>(x & 0xff));
+    }
+    std::string out = escaped(s);
+    INFO(out);
+    REQUIRE(valid_utf8_for_test(out));
+  }
 }
 
 TEST_CASE("Log2Histogram percentiles stay inside the right bucket and under the max", "[report]") {
