@@ -84,6 +84,7 @@ std::string first_user_function(StackTable& st, uint64_t id) {
 }  // namespace
 
 ProfileData block_profile(BlockReport& r, const std::string& binary) {
+  classify_runtime_waits(r);  // the same entries as the text and JSON
   ProfileData p;
   p.sample_types = {{"contentions", "count"}, {"delay", "nanoseconds"}};
   p.duration_ns = static_cast<int64_t>(r.summary.duration_s * 1e9);

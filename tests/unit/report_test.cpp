@@ -1,6 +1,7 @@
 // JSON writer, histograms, durations, wait-reason filters: the small pieces
 // every report stands on.
 #include "gotrace/model/histogram.h"
+#include "gotrace/model/lock_report.h"
 #include "gotrace/probes/reason_filter.h"
 #include "gotrace/report/block_writer.h"
 #include "gotrace/report/json_writer.h"
@@ -94,13 +95,43 @@ TEST_CASE("Log2Histogram percentiles stay inside the right bucket and under the 
   // 90 values in [1024, 2048) ns, 10 in [1 Mi, 2 Mi) ns.
   h.buckets[10] = 90;
   h.buckets[20] = 10;
-  uint64_t p50 = h.percentile(0.5, 1'500'000);
+  uint64_t p50 = h.percentile(0.5, 0, 1'500'000);
   CHECK(p50 >= 1024);
   CHECK(p50 < 2048);
-  uint64_t p99 = h.percentile(0.99, 1'500'000);
+  uint64_t p99 = h.percentile(0.99, 0, 1'500'000);
   CHECK(p99 >= (1u << 20));
   CHECK(p99 <= 1'500'000);  // capped by the exact max
-  CHECK(Log2Histogram{}.percentile(0.5, 0) == 0);
+  CHECK(Log2Histogram{}.percentile(0.5, 0, 0) == 0);
+}
+
+TEST_CASE("Log2Histogram percentiles stay inside the observed min and max", "[report]") {
+  // Three waits of 1.00-1.01 s all land in [2^29, 2^30) ns; interpolating in
+  // the bucket alone put the p50 at ~771 ms, below every value seen.
+  Log2Histogram h;
+  h.buckets[29] = 3;
+  const uint64_t lo = 1'000'000'000, hi = 1'010'000'000;
+  for (double q : {0.0, 0.01, 0.5, 0.99, 1.0}) {
+    uint64_t p = h.percentile(q, lo, hi);
+    CHECK(p >= lo);
+    CHECK(p <= hi);
+  }
+  // Entries carry their min and max: p50/p99 come out inside them.
+  BlockEntry e;
+  e.count = 3;
+  e.min_ns = lo;
+  e.max_ns = hi;
+  e.hist = h;
+  CHECK(e.p50() >= lo);
+  CHECK(e.p99() <= hi);
+  LockEntry l;
+  l.count = 3;
+  l.min_ns = lo;
+  l.max_ns = hi;
+  l.hist = h;
+  CHECK(l.p50() >= lo);
+  CHECK(l.p99() <= hi);
+  // Unknown min (0): the bucket's lower edge still bounds the estimate.
+  CHECK(h.percentile(0.0, 0, hi) >= (1ULL << 29));
 }
 
 TEST_CASE("parse_duration accepts the usual units", "[report]") {
