@@ -44,6 +44,7 @@ static __always_inline void on_wait_end(__u64 goid, const struct gt_parked *p, _
   __sync_fetch_and_add(&v->count, 1);
   __sync_fetch_and_add(&v->total_ns, dt);
   __sync_fetch_and_add(&v->hist[log2_bucket(dt)], 1);
+  if (!v->min_ns || dt < v->min_ns) v->min_ns = dt; /* racy like the max: it only bounds percentiles */
   if (dt > v->max_ns) { /* racy max: good enough, never lost for long */
     v->max_ns = dt;
     v->max_goid = goid;

@@ -236,6 +236,7 @@ static __always_inline void finish_wait(const struct gt_lock_pending *pw, __u64 
     __sync_fetch_and_add(&v->count, 1);
     __sync_fetch_and_add(&v->total_ns, dt);
     __sync_fetch_and_add(&v->hist[log2_bucket(dt)], 1);
+    if (!v->min_ns || dt < v->min_ns) v->min_ns = dt; /* racy like the max: it only bounds percentiles */
     if (dt > v->max_ns) { /* racy max: good enough */
       v->max_ns = dt;
       v->max_goid = goid;

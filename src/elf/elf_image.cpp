@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -21,9 +23,34 @@ std::string_view arch_name(Arch arch) {
   }
 }
 
+std::string go_arch_name(uint16_t e_machine, bool is_64bit) {
+  // GOARCH names (little-endian forms: big-endian files are refused earlier).
+  switch (e_machine) {
+    case EM_X86_64: return "amd64";
+    case EM_AARCH64: return "arm64";
+    case EM_386: return "386";
+    case EM_ARM: return "arm";
+    case EM_RISCV: return is_64bit ? "riscv64" : "riscv";
+    case EM_PPC64: return "ppc64le";
+    case EM_S390: return "s390x";
+    case EM_MIPS: return is_64bit ? "mips64le" : "mipsle";
+    case EM_LOONGARCH: return "loong64";
+    default: return fmt::format("unknown machine {:#x}", e_machine);
+  }
+}
+
 bool ElfSection::has_file_bytes() const { return type != SHT_NOBITS; }
 
 namespace {
+const char* file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a file";
+}
+
 bool libelf_ready() {
   static const bool ok = elf_version(EV_CURRENT) != EV_NONE;
   return ok;
@@ -31,9 +58,14 @@ bool libelf_ready() {
 }  // namespace
 
 Result<std::unique_ptr<ElfImage>> ElfImage::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error("cannot open {}: {}", path, std::strerror(errno));
+  // Only regular files: opening a FIFO blocks until a writer comes, and a
+  // device may act on being opened. Checked before opening, and again on
+  // what was opened (O_NONBLOCK keeps a FIFO swapped in meanwhile from blocking).
   struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return make_error("cannot open {}: {}", path, std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return make_error("{} is not a regular file ({})", path, file_kind(st.st_mode));
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return make_error("cannot open {}: {}", path, std::strerror(errno));
   if (fstat(fd, &st) != 0) {
     int e = errno;
     ::close(fd);
@@ -41,7 +73,7 @@ Result<std::unique_ptr<ElfImage>> ElfImage::open(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    return make_error("{} is not a regular file", path);
+    return make_error("{} is not a regular file ({})", path, file_kind(st.st_mode));
   }
   if (st.st_size < 64) {
     ::close(fd);
@@ -84,8 +116,20 @@ Result<void> ElfImage::parse() {
   if (size_ < EI_NIDENT || std::memcmp(data_, ELFMAG, SELFMAG) != 0)
     return make_error("{} is not an ELF file", path_);
   // libelf wants a mutable pointer; the mapping (or owned_) is a private copy.
+  // What libelf would refuse, named: it gives no reason for these.
+  if (data_[EI_CLASS] != ELFCLASS32 && data_[EI_CLASS] != ELFCLASS64)
+    return make_error("{}: unsupported ELF class {} (1 is 32-bit, 2 is 64-bit): a damaged file?", path_,
+                      data_[EI_CLASS]);
+  if (data_[EI_DATA] != ELFDATA2LSB && data_[EI_DATA] != ELFDATA2MSB)
+    return make_error("{}: unknown ELF byte order {}: a damaged file?", path_, data_[EI_DATA]);
+  if (data_[EI_VERSION] != EV_CURRENT)
+    return make_error("{}: unsupported ELF version {}: a damaged file?", path_, data_[EI_VERSION]);
   elf_ = elf_memory(const_cast<char*>(reinterpret_cast<const char*>(data_)), size_);
-  if (!elf_ || elf_kind(elf_) != ELF_K_ELF) return make_error("{}: not an ELF file ({})", path_, elf_errmsg(-1));
+  if (!elf_ || elf_kind(elf_) != ELF_K_ELF) {
+    int err = elf_errno();
+    return make_error("{}: libelf cannot read it as an ELF file ({})", path_,
+                      err ? elf_errmsg(err) : "no reason given");
+  }
 
   GElf_Ehdr eh;
   if (!gelf_getehdr(elf_, &eh)) return make_error("{}: bad ELF header ({})", path_, elf_errmsg(-1));

@@ -37,13 +37,23 @@ Result<std::unique_ptr<GoBinary>> GoBinary::open(const std::string& path) {
 }
 
 Result<std::unique_ptr<GoBinary>> GoBinary::from_image(std::unique_ptr<ElfImage> image) {
+  // A file cut short (a copy that did not finish) misses its build
+  // information and tables: say so rather than "not a Go program".
+  uint64_t needed = 0;
+  for (const ElfSegment& s : image->segments())
+    if (s.type == PT_LOAD && s.filesz) needed = std::max(needed, s.offset + s.filesz);
+  if (needed > image->file_bytes().size())
+    return make_error("{} is truncated: it has {} bytes, its program headers place data up to byte {} (an "
+                      "incomplete copy?)",
+                      image->path(), image->file_bytes().size(), needed);
+
   std::unique_ptr<GoBinary> bin(new GoBinary());
   auto bi = read_buildinfo(*image);
   if (!bi) return bi.error();
   bin->buildinfo_ = std::move(*bi);
 
   auto tab = Pclntab::load(*image);
-  if (!tab) return std::move(tab).context(image->path()).error();
+  if (!tab) return tab.error();  // it names the file
   bin->pclntab_ = std::move(*tab);
 
   BuildFacts& f = bin->facts_;

@@ -52,6 +52,7 @@ void build_block_report(BlockReport& report, BlockBuildInput in, const BlockBuil
     e.reason_name = name(a.reason);
     e.count = a.count;
     e.total_ns = a.total_ns;
+    e.min_ns = a.min_wait_ns;
     e.max_ns = a.max_ns;
     e.max_goid = a.max_goid;
     e.hist.add(a.hist);

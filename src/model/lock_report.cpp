@@ -135,8 +135,10 @@ struct ChainWalker {
     return best;
   }
 
-  // Appends the links below event e's holder, restricted to [from, to].
-  void walk(const RawLockEvent& e, uint64_t from, uint64_t to, int depth, std::vector<ChainLink>& out) const {
+  // Appends the links below event e's holder, restricted to [from, to], as
+  // children of out[parent] (-1: depth 1).
+  void walk(const RawLockEvent& e, uint64_t from, uint64_t to, int depth, std::vector<ChainLink>& out,
+            int parent = -1) const {
     if (depth > o.max_chain_depth) return;
     uint64_t held_from = std::max(from, std::max(e.t_start_ns, e.t_held_ns));
     for (const RawSpan& s : e.chain) {
@@ -150,32 +152,82 @@ struct ChainWalker {
       l.count = 1;
       l.total_ns = ov;
       l.goid = e.releaser_goid;
+      l.parent = parent;
       out.push_back(l);
+      const int self = static_cast<int>(out.size() - 1);
       if (o.is_sync_reason && o.is_sync_reason(s.reason)) {
         if (const RawLockEvent* next = event_for(e.releaser_goid, s))
-          walk(*next, std::max(held_from, s.t0_ns), std::min(to, s.t1_ns), depth + 1, out);
+          walk(*next, std::max(held_from, s.t0_ns), std::min(to, s.t1_ns), depth + 1, out, self);
       }
     }
   }
 };
 
-void add_link(std::vector<ChainLink>& chain, const ChainLink& l) {
-  auto it = std::find_if(chain.begin(), chain.end(), [&](const ChainLink& c) {
-    return c.depth == l.depth && c.reason == l.reason && c.stack_id == l.stack_id;
-  });
-  if (it == chain.end()) {
+// A link is the same as another when it is the same block (reason, stack)
+// under the same parent. Returns its index in chain.
+int find_link(const std::vector<ChainLink>& chain, const ChainLink& l) {
+  for (size_t i = 0; i < chain.size(); ++i) {
+    const ChainLink& c = chain[i];
+    if (c.depth == l.depth && c.reason == l.reason && c.stack_id == l.stack_id && c.parent == l.parent)
+      return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int add_link(std::vector<ChainLink>& chain, const ChainLink& l) {
+  int i = find_link(chain, l);
+  if (i < 0) {
     chain.push_back(l);
-  } else {
-    it->count += l.count;
-    it->total_ns += l.total_ns;
-    if (!it->goid) it->goid = l.goid;
+    return static_cast<int>(chain.size() - 1);
+  }
+  ChainLink& c = chain[static_cast<size_t>(i)];
+  c.count += l.count;
+  c.total_ns += l.total_ns;
+  if (!c.goid) c.goid = l.goid;
+  return i;
+}
+
+// Merges the links of one walk (parents before children, parent indices
+// into links) into chain. count_once: one count per link and wait, however
+// often the holder blocked there. keep_depth1: links at depth 1 already in
+// chain (the kernel's, complete) are not added to again.
+void merge_links(std::vector<ChainLink>& chain, const std::vector<ChainLink>& links, bool count_once,
+                 bool keep_depth1) {
+  std::vector<int> where(links.size(), -1);
+  for (size_t i = 0; i < links.size(); ++i) {
+    ChainLink l = links[i];
+    if (l.parent >= 0) {
+      l.parent = where[static_cast<size_t>(l.parent)];
+      if (l.parent < 0) continue;  // its parent was not taken
+    }
+    if (count_once) l.count = 1;
+    int found = keep_depth1 && l.depth == 1 ? find_link(chain, l) : -1;
+    where[i] = found >= 0 ? found : add_link(chain, l);
   }
 }
 
-void sort_chain(std::vector<ChainLink>& chain) {
-  std::sort(chain.begin(), chain.end(), [](const ChainLink& a, const ChainLink& b) {
-    return a.depth != b.depth ? a.depth < b.depth : a.total_ns > b.total_ns;
-  });
+// Puts chain in tree order: depth-1 links by total (descending), each
+// followed by its own subtree, siblings by total; links under floor are
+// left out with everything below them. Parent indices follow.
+void order_chain(std::vector<ChainLink>& chain, uint64_t floor) {
+  std::vector<std::vector<size_t>> children(chain.size() + 1);  // [size]: the roots
+  for (size_t i = 0; i < chain.size(); ++i) {
+    int p = chain[i].parent;
+    children[p >= 0 && static_cast<size_t>(p) < chain.size() ? static_cast<size_t>(p) : chain.size()].push_back(i);
+  }
+  for (auto& c : children)
+    std::stable_sort(c.begin(), c.end(), [&](size_t a, size_t b) { return chain[a].total_ns > chain[b].total_ns; });
+  std::vector<ChainLink> out;
+  auto emit = [&](auto& self, size_t node, int parent) -> void {
+    if (chain[node].total_ns < floor) return;
+    ChainLink l = chain[node];
+    l.parent = parent;
+    out.push_back(l);
+    int at = static_cast<int>(out.size() - 1);
+    for (size_t c : children[node]) self(self, c, at);
+  };
+  for (size_t root : children[chain.size()]) emit(emit, root, -1);
+  chain = std::move(out);
 }
 
 }  // namespace
@@ -198,6 +250,7 @@ void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildO
     e.holder_stack = a.releaser_stack;
     e.count += a.count;
     e.total_ns += a.total_ns;
+    if (a.min_ns && (!e.min_ns || a.min_ns < e.min_ns)) e.min_ns = a.min_ns;
     if (a.max_ns >= e.max_ns) {
       e.max_ns = a.max_ns;
       e.max_goid = a.max_goid;
@@ -245,15 +298,10 @@ void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildO
     if (!wanted(k.kind)) continue;
     std::vector<ChainLink> links;
     walker.walk(ev, ev.t_start_ns, ev.t_end_ns, 1, links);
-    std::vector<ChainLink> per_wait;  // one count per wait, however often the holder parked there
-    for (const auto& l : links) add_link(per_wait, l);
+    std::vector<ChainLink> per_wait;  // one link per distinct block, however often the holder parked there
+    merge_links(per_wait, links, false, false);
     auto it = entries.find({k.kind, ev.waiter_stack, ev.releaser_stack});
-    if (it != entries.end())
-      for (auto l : per_wait)
-        if (l.depth > 1) {
-          l.count = 1;
-          add_link(it->second.chain, l);
-        }
+    if (it != entries.end()) merge_links(it->second.chain, per_wait, true, true);
     LockWait w;
     w.goid = ev.goid;
     w.holder_goid = ev.releaser_goid;
@@ -262,12 +310,8 @@ void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildO
     w.duration_ns = ev.t_end_ns > ev.t_start_ns ? ev.t_end_ns - ev.t_start_ns : 0;
     w.waiter_stack = ev.waiter_stack;
     w.holder_stack = ev.releaser_stack;
-    std::vector<ChainLink> merged;
-    uint64_t floor = static_cast<uint64_t>(o.min_link_share * static_cast<double>(w.duration_ns));
-    for (const auto& l : links)
-      if (l.total_ns >= floor) add_link(merged, l);
-    sort_chain(merged);
-    w.chain = std::move(merged);
+    order_chain(per_wait, static_cast<uint64_t>(o.min_link_share * static_cast<double>(w.duration_ns)));
+    w.chain = std::move(per_wait);
     waits.push_back(std::move(w));
   }
   std::sort(waits.begin(), waits.end(), [](const LockWait& a, const LockWait& b) { return a.duration_ns > b.duration_ns; });
@@ -277,9 +321,7 @@ void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildO
   r.entries.clear();
   for (auto& [key, e] : entries) {
     if (e.max_ns < o.min_ns) continue;
-    uint64_t floor = static_cast<uint64_t>(o.min_link_share * static_cast<double>(e.total_ns));
-    std::erase_if(e.chain, [&](const ChainLink& l) { return l.total_ns < floor; });
-    sort_chain(e.chain);
+    order_chain(e.chain, static_cast<uint64_t>(o.min_link_share * static_cast<double>(e.total_ns)));
     r.entries.push_back(std::move(e));
   }
   std::sort(r.entries.begin(), r.entries.end(),

@@ -1,5 +1,7 @@
 #include "gotrace/model/stack_table.h"
 
+#include "gotrace/model/runtime_waits.h"
+
 #include <fmt/format.h>
 
 namespace gotrace {
@@ -50,10 +52,7 @@ std::optional<size_t> StackTable::headline_index(uint64_t id) {
   // the goroutine was started with says the most.
   for (size_t i = fs.size(); i-- > 0;) {
     const std::string& f = fs[i].function;
-    if (f == "runtime.goexit" || f == "runtime.main" || f.find(".gowrap") != std::string::npos ||
-        f == "runtime.mstart" || f == "runtime.mstart0" || f == "runtime.mstart1" || f == "runtime.systemstack" ||
-        f == "runtime.mcall")
-      continue;
+    if (f == "runtime.main" || f.find(".gowrap") != std::string::npos || is_runtime_trampoline(f)) continue;
     return i;
   }
   if (fs.empty()) return std::nullopt;

@@ -16,12 +16,32 @@ std::string waker_label(StackTable& st, const WakerShare& w) {
   if (w.kind == WakerKind::Netpoll) return "the network poller (fd ready)";
   if (w.kind == WakerKind::Runtime) return w.stack_id ? runtime_waker(st, w.stack_id) : "the runtime";
   if (!w.stack_id) return "unknown";
+  // A goroutine running only runtime code (on the system stack, in the GC):
+  // named by what the runtime did, not by a frame such as a trampoline.
+  StackSummary s = summarize(st, w.stack_id);
+  if (!s.user || is_std_function(s.user->function)) {
+    bool all_runtime = true;
+    for (const Frame& f : st.frames(w.stack_id))
+      if (!f.function.starts_with("runtime.")) all_runtime = false;
+    if (all_runtime) return runtime_waker(st, w.stack_id);
+  }
   return stack_label(st, w.stack_id);
+}
+
+std::string runtime_tag(RuntimeWait w) {
+  return w == RuntimeWait::None ? std::string() : fmt::format("  [{}]", runtime_wait_label(w));
+}
+
+void write_runtime_json(JsonWriter& j, RuntimeWait w) {
+  j.key("runtime");
+  if (w == RuntimeWait::None) j.null();
+  else j.value(runtime_wait_name(w));
 }
 
 }  // namespace
 
 void write_block_text(BlockReport& r, std::ostream& out, const BlockWriterOptions& o) {
+  classify_runtime_waits(r);
   StackTable& st = *r.stacks;
   fmt::print(out, "gotrace block: ");
   write_summary_text(r.summary, out);
@@ -38,7 +58,8 @@ void write_block_text(BlockReport& r, std::ostream& out, const BlockWriterOption
   for (size_t i = 0; i < n; ++i) {
     const BlockEntry& e = r.entries[i];
     StackSummary s = summarize(st, e.stack_id);
-    fmt::print(out, "\n#{:<3}{}  {}\n", i + 1, e.reason_name, s.user ? s.user->function : std::string("?"));
+    fmt::print(out, "\n#{:<3}{}  {}{}\n", i + 1, e.reason_name, s.user ? s.user->function : std::string("?"),
+               runtime_tag(e.runtime));
     fmt::print(out, "     {} waits, total {}, mean {}, p50 {}, p99 {}, max {} (goroutine {})\n", e.count,
                format_duration(e.total_ns), format_duration(e.mean()), format_duration(e.p50()),
                format_duration(e.p99()), format_duration(e.max_ns), e.max_goid);
@@ -67,13 +88,14 @@ void write_block_text(BlockReport& r, std::ostream& out, const BlockWriterOption
       std::string waker = w.waker_kind == WakerKind::Goroutine && w.waker_goid
                               ? fmt::format("goroutine {}", w.waker_goid)
                               : std::string(waker_kind_name(w.waker_kind));
-      fmt::print(out, "  {:>9}  goroutine {:<8} {:<16} {}  (woken by {})\n", format_duration(w.duration_ns), w.goid,
-                 w.reason_name, s.user ? s.user->function : std::string("?"), waker);
+      fmt::print(out, "  {:>9}  goroutine {:<8} {:<16} {}  (woken by {}){}\n", format_duration(w.duration_ns), w.goid,
+                 w.reason_name, s.user ? s.user->function : std::string("?"), waker, runtime_tag(w.runtime));
     }
   }
 }
 
 void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOptions& o) {
+  classify_runtime_waits(r);
   StackTable& st = *r.stacks;
   const TraceSummary& s = r.summary;
   JsonWriter j(out);
@@ -93,6 +115,7 @@ void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOption
     j.field("max_goid", e.max_goid);
     j.field("p50_ns", e.p50());
     j.field("p99_ns", e.p99());
+    write_runtime_json(j, e.runtime);
     j.key("stack");
     write_stack_json(j, st, e.stack_id);
     j.key("wakers");
@@ -120,6 +143,7 @@ void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOption
     j.field("reason", w.reason_name);
     j.field("waker_kind", waker_kind_name(w.waker_kind));
     j.field("waker_goid", w.waker_goid);
+    write_runtime_json(j, w.runtime);
     j.key("stack");
     write_stack_json(j, st, w.stack_id);
     j.end();
@@ -129,6 +153,7 @@ void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOption
 }
 
 ProfileData block_profile(BlockReport& r, const std::string& binary) {
+  classify_runtime_waits(r);  // the same entries as the text and JSON
   ProfileData p = new_profile(r.summary, binary, {{"contentions", "count"}, {"delay", "nanoseconds"}},
                               fmt::format("gotrace block, PID {} ({}), {}", r.summary.pid, r.summary.comm,
                                           r.summary.go_version));

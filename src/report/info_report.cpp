@@ -42,12 +42,12 @@ void write_info_text(const InfoReport& r, std::ostream& out) {
   } else {
     fmt::print(out, "Binary        {}\n", r.path);
   }
-  fmt::print(out, "Go            {} {}/{}\n", b.buildinfo().version_string, "linux", arch_name(b.arch()));
+  fmt::print(out, "Go            {} {}/{}\n", printable(b.buildinfo().version_string), "linux", b.elf().arch_label());
   fmt::print(out, "Build         {}, {}, {}, {}, cgo {}\n", f.build_mode, linking(f),
              f.stripped ? "stripped (no .symtab)" : "symbols", f.dwarf ? "DWARF" : "no DWARF", f.cgo ? "on" : "off");
-  if (!b.buildinfo().main_path.empty()) fmt::print(out, "Main package  {}\n", b.buildinfo().main_path);
+  if (!b.buildinfo().main_path.empty()) fmt::print(out, "Main package  {}\n", printable(b.buildinfo().main_path));
   for (const char* key : {"GOEXPERIMENT", "-ldflags", "-tags"})
-    if (auto v = b.buildinfo().setting(key); !v.empty()) fmt::print(out, "  {:<12}{}\n", key, v);
+    if (auto v = b.buildinfo().setting(key); !v.empty()) fmt::print(out, "  {:<12}{}\n", key, printable(v));
   const Pclntab& tab = b.pclntab();
   fmt::print(out, "pclntab       {} format, {} functions, text at {:#x}, table at {:#x}\n", format_name(tab.format()),
              tab.function_count(), tab.text_start(), tab.table_vaddr());
@@ -124,7 +124,7 @@ void write_info_json(const InfoReport& r, std::ostream& out) {
   }
   j.field("path", r.path);
   j.field("go_version", b.buildinfo().version_string);
-  j.field("arch", arch_name(b.arch()));
+  j.field("arch", b.elf().arch_label());
   j.field("pie", f.pie);
   j.field("stripped", f.stripped);
   j.field("dwarf", f.dwarf);

@@ -1,5 +1,7 @@
 #include "gotrace/report/json_writer.h"
 
+#include "gotrace/util/text.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -8,7 +10,22 @@ namespace gotrace {
 
 void JsonWriter::write_escaped(std::ostream& out, std::string_view s) {
   out << '"';
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    // Bytes that are not UTF-8 (build settings and paths are arbitrary
+    // bytes) become U+FFFD, one per byte, as Go's encoding/json writes them.
+    size_t n = utf8_sequence_at(s, i);
+    if (n == 0) {
+      out << "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (n > 1) {
+      out.write(s.data() + i, static_cast<std::streamsize>(n));
+      i += n;
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"': out << "\\\""; break;
       case '\\': out << "\\\\"; break;

@@ -31,16 +31,30 @@ std::unordered_map<uint64_t, const LockSite*> index_sites(const LockReport& r) {
 // One line a link: time, share of the wait, what the holder (depth 1) or
 // the holder of what it waited for (depth 2+) was blocked on, where.
 // single: the links of one wait (no "N of these waits").
+// Each link is printed under its own parent, whatever order chain is in.
 void print_chain(StackTable& st, const std::vector<ChainLink>& chain, uint64_t wait_total, std::ostream& out,
                  const char* indent, bool single = false) {
-  for (const ChainLink& l : chain) {
+  std::vector<size_t> order;  // depth-first, children in the order they come
+  auto visit = [&](auto& self, int parent, int level) -> void {
+    for (size_t i = 0; i < chain.size(); ++i)
+      if (chain[i].parent == parent && level < 16) {  // a malformed loop cannot recurse for ever
+        order.push_back(i);
+        self(self, static_cast<int>(i), level + 1);
+      }
+  };
+  visit(visit, -1, 0);
+  for (size_t i : order) {
+    const ChainLink& l = chain[i];
     std::string pad(static_cast<size_t>(2 * (l.depth - 1)), ' ');
     std::string in = single ? std::string() : fmt::format("  ({} of these waits)", l.count);
-    fmt::print(out, "{}{}{}{} {:>5.1f}%  {}{}{}  at {}{}\n", indent, pad, l.depth > 1 ? "└ " : "",
+    // A holder blocked behind the GC (an assist, a GC phase) is not blocked in its own code.
+    RuntimeWait rw = classify_runtime_wait(st.frames(l.stack_id));
+    std::string tag = rw == RuntimeWait::None ? std::string() : fmt::format("  [{}]", runtime_wait_label(rw));
+    fmt::print(out, "{}{}{}{} {:>5.1f}%  {}{}{}  at {}{}{}\n", indent, pad, l.depth > 1 ? "└ " : "",
                format_duration(l.total_ns),
                wait_total ? 100.0 * static_cast<double>(l.total_ns) / static_cast<double>(wait_total) : 0.0,
                l.depth > 1 ? "its holder: " : "", l.reason_name, in, stack_label(st, l.stack_id),
-               l.goid ? fmt::format("  [goroutine {}]", l.goid) : std::string());
+               l.goid ? fmt::format("  [goroutine {}]", l.goid) : std::string(), tag);
   }
 }
 
@@ -49,10 +63,17 @@ void write_chain_json(JsonWriter& j, StackTable& st, const std::vector<ChainLink
   for (const ChainLink& l : chain) {
     j.begin_object();
     j.field("depth", l.depth);
+    j.key("parent");
+    if (l.parent < 0) j.null();
+    else j.value(l.parent);
     j.field("goid", l.goid);
     j.field("reason", l.reason_name);
     j.field("count", l.count);
     j.field("total_ns", l.total_ns);
+    RuntimeWait rw = classify_runtime_wait(st.frames(l.stack_id));
+    j.key("runtime");
+    if (rw == RuntimeWait::None) j.null();
+    else j.value(runtime_wait_name(rw));
     j.key("stack");
     write_stack_json(j, st, l.stack_id);
     j.end();

@@ -1,5 +1,7 @@
 #include "gotrace/report/report_common.h"
 
+#include "gotrace/model/runtime_waits.h"
+
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
@@ -66,8 +68,9 @@ std::string runtime_waker(StackTable& st, uint64_t stack_id) {
       return "a timer (time.Sleep, time.After, Ticker), fired by the scheduler";
   for (const auto& f : fs)
     if (f.function.starts_with("runtime.gc")) return fmt::format("the garbage collector ({})", f.function);
+  if (RuntimeWait w = classify_runtime_wait(fs); w != RuntimeWait::None) return std::string(runtime_wait_label(w));
   for (const auto& f : fs)
-    if (f.function != "runtime.ready" && !f.function.ends_with(".func1") && f.function != "runtime.systemstack")
+    if (f.function != "runtime.ready" && !f.function.ends_with(".func1") && !is_runtime_trampoline(f.function))
       return fmt::format("the runtime ({})", f.function);
   return "the runtime";
 }

@@ -69,6 +69,7 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
                                                std::ostream& out) override {
     BlockReport report;
     report.min_ns = static_cast<uint64_t>(config.min.count());
+    report.show_runtime_background = !config_.reasons.empty();  // an explicit --reason shows what it names
     report.summary = outcome.summary;
     account_park_evictions(report.summary, outcome.counters, map_fd("parked"));
     report.stacks = tc.read_stacks(map_fd("stacks"));
@@ -79,7 +80,14 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
                            v.total_ns});
     });
     for_each_map_entry<gt_block_key, gt_block_val>(map_fd("block_agg"), [&](const auto& k, const auto& v) {
-      RawBlockAgg a{k.stack_id, k.reason, v.count, v.total_ns, v.max_ns, v.max_goid, {}};
+      RawBlockAgg a;
+      a.stack_id = k.stack_id;
+      a.reason = k.reason;
+      a.count = v.count;
+      a.total_ns = v.total_ns;
+      a.min_wait_ns = v.min_ns;
+      a.max_ns = v.max_ns;
+      a.max_goid = v.max_goid;
       std::copy(std::begin(v.hist), std::end(v.hist), a.hist.begin());
       in.aggs.push_back(a);
     });

@@ -175,6 +175,7 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
       a.sema_addr = k.addr;
       a.count = v.count;
       a.total_ns = v.total_ns;
+      a.min_ns = v.min_ns;
       a.max_ns = v.max_ns;
       a.max_goid = v.max_goid;
       a.max_releaser_goid = v.max_releaser_goid;

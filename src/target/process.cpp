@@ -52,7 +52,13 @@ bool process_alive(pid_t pid) {
 
 Result<Process> Process::open(pid_t pid) {
   if (pid <= 0) return make_error("invalid PID {}", pid);
-  if (!process_alive(pid)) return make_error("no process with PID {}", pid);
+  if (!process_alive(pid)) {
+    char st = (kill(pid, 0) == 0 || errno == EPERM) ? state_of(pid) : 0;
+    if (st == 'Z' || st == 'X')
+      return make_error("PID {} ({}) has exited: it is a zombie, waiting for its parent to collect its exit status",
+                        pid, read_first_line(fmt::format("/proc/{}/comm", pid)));
+    return make_error("no process with PID {}", pid);
+  }
   Process p;
   p.pid_ = pid;
   p.comm_ = read_first_line(fmt::format("/proc/{}/comm", pid));

@@ -170,3 +170,109 @@ TEST_CASE("build_lock_report merges, names, filters and chains", "[lock]") {
   CHECK(j["entries"][0]["lock_names"][0].str == "main.mu");
   CHECK(j["entries"][0]["lock_names"][1].str == "");
 }
+
+TEST_CASE("chain links keep their parent, in the model, the text and the JSON", "[lock]") {
+  auto fx = fixtures_of("analyze", "amd64");
+  REQUIRE(!fx.empty());
+  auto bin = GoBinary::open(fx.front().path);
+  REQUIRE(bin);
+  LockReport r;
+  r.stacks = std::make_shared<StackTable>((*bin)->pclntab(), 0);
+
+  // Goroutine 8 holds the lock 7 waits for. Meanwhile 8 waits for another
+  // lock (LOCKWAIT, 40 ms in all) that 9 holds while asleep (ASLEEP, 28 ms),
+  // and 8 also sleeps itself (NAP, 11 ms). Sorting all depth-1 links before
+  // the depth-2 one put ASLEEP right after NAP, i.e. under the wrong parent.
+  const uint64_t W = 101, H = 102, LOCKWAIT = 201, NAP = 202, ASLEEP = 203, ROOT = 104;
+  const uint64_t MS = 1'000'000;
+  LockBuildInput in;
+  RawLockAgg a;
+  a.kind = LockKind::Mutex;
+  a.waiter_stack = W;
+  a.releaser_stack = H;
+  a.sema_addr = 0x1004;
+  a.count = 2;
+  a.total_ns = 100 * MS;
+  a.max_ns = 60 * MS;
+  a.hist[25] = 2;
+  in.aggs.push_back(a);
+  in.chains.push_back({LockKind::Mutex, W, H, LOCKWAIT, 5, 1, 40 * MS, 8});
+  in.chains.push_back({LockKind::Mutex, W, H, NAP, 9, 1, 11 * MS, 8});
+
+  RawLockEvent e1;  // 7 waits [1000, 1060] ms; 8 naps [1000, 1011], then waits for 9 [1015, 1055]
+  e1.kind = LockKind::Mutex;
+  e1.goid = 7;
+  e1.releaser_goid = 8;
+  e1.sema_addr = 0x1004;
+  e1.t_start_ns = 1000 * MS;
+  e1.t_end_ns = 1060 * MS;
+  e1.waiter_stack = W;
+  e1.releaser_stack = H;
+  e1.chain.push_back({1000 * MS, 1011 * MS, NAP, 9});
+  e1.chain.push_back({1015 * MS, 1055 * MS, LOCKWAIT, 5});
+  RawLockEvent e2;  // 8's wait for 9, who sleeps through [1020, 1048] ms
+  e2.kind = LockKind::Mutex;
+  e2.goid = 8;
+  e2.releaser_goid = 9;
+  e2.sema_addr = 0x5004;
+  e2.t_start_ns = 1015 * MS;
+  e2.t_end_ns = 1054 * MS;
+  e2.waiter_stack = LOCKWAIT;
+  e2.releaser_stack = ROOT;
+  e2.chain.push_back({1020 * MS, 1048 * MS, ASLEEP, 9});
+  in.events = {e1, e2};
+
+  LockBuildOptions o;
+  o.reason_name = [](unsigned r) { return r == 5 ? std::string("sync.Mutex.Lock") : std::string("sleep"); };
+  o.is_sync_reason = [](unsigned r) { return r == 5; };
+  build_lock_report(r, in, o);
+
+  auto check_tree = [&](const std::vector<ChainLink>& chain) {
+    REQUIRE(chain.size() == 3);
+    // Tree order: LOCKWAIT, its child ASLEEP, then NAP.
+    CHECK(chain[0].stack_id == LOCKWAIT);
+    CHECK(chain[0].parent == -1);
+    CHECK(chain[1].stack_id == ASLEEP);
+    CHECK(chain[1].depth == 2);
+    CHECK(chain[1].parent == 0);
+    CHECK(chain[1].total_ns == 28 * MS);
+    CHECK(chain[2].stack_id == NAP);
+    CHECK(chain[2].parent == -1);
+    for (size_t i = 0; i < chain.size(); ++i)
+      if (chain[i].parent >= 0) {
+        REQUIRE(static_cast<size_t>(chain[i].parent) < i);
+        CHECK(chain[static_cast<size_t>(chain[i].parent)].depth == chain[i].depth - 1);
+      }
+  };
+  REQUIRE(r.entries.size() == 1);
+  check_tree(r.entries[0].chain);
+  REQUIRE(r.longest.size() == 2);
+  REQUIRE(r.longest[0].goid == 7);
+  check_tree(r.longest[0].chain);
+
+  // Text: the "its holder" line right under the lock wait it extends, before the nap.
+  std::ostringstream text;
+  write_lock_text(r, text, {});
+  std::string t = text.str();
+  size_t lockwait = t.find("%  sync.Mutex.Lock  (1 of these waits)");
+  size_t holder = t.find("%  its holder: sleep  (1 of these waits)");
+  size_t nap = t.find("%  sleep  (1 of these waits)");
+  INFO(t);
+  REQUIRE(lockwait != std::string::npos);
+  REQUIRE(holder != std::string::npos);
+  REQUIRE(nap != std::string::npos);
+  CHECK(lockwait < holder);
+  CHECK(holder < nap);
+
+  std::ostringstream json;
+  write_lock_json(r, json, {});
+  Json j = parse_json(json.str());
+  const Json& chain = j["entries"][0]["chain"];
+  REQUIRE(chain.size() == 3);
+  for (size_t i : {0, 2}) {
+    CHECK(chain[i].has("parent"));
+    CHECK(chain[i]["parent"].type == Json::Type::Null);
+  }
+  CHECK(chain[1]["parent"].type == Json::Type::Number);
+  CHECK(chain[1]["parent"].u == 0);
+}

@@ -1,6 +1,7 @@
 // JSON writer, histograms, durations, wait-reason filters: the small pieces
 // every report stands on.
 #include "gotrace/model/histogram.h"
+#include "gotrace/model/lock_report.h"
 #include "gotrace/probes/reason_filter.h"
 #include "gotrace/report/block_writer.h"
 #include "gotrace/report/json_writer.h"
@@ -11,6 +12,30 @@
 #include <sstream>
 
 using namespace gotrace;
+
+namespace {
+
+// An independent check (RFC 3629): shortest forms, no surrogates, ≤ U+10FFFF.
+bool valid_utf8_for_test(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (!n || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+    for (size_t k = 1; k < n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n;
+  }
+  return true;
+}
+
+}  // namespace
 
 TEST_CASE("JsonWriter nests, separates and escapes", "[report]") {
   std::ostringstream out;
@@ -31,18 +56,82 @@ TEST_CASE("JsonWriter nests, separates and escapes", "[report]") {
   CHECK(out.str() == R"({"s":"a\"b\\c\n\u0001","list":[1,18446744073709551615,true,null,{}],"d":1.5})");
 }
 
+TEST_CASE("JsonWriter always writes valid UTF-8", "[report]") {
+  auto escaped = [](std::string_view s) {
+    std::ostringstream out;
+    JsonWriter::write_escaped(out, s);
+    return out.str();
+  };
+  // Valid multi-byte characters pass through untouched.
+  CHECK(escaped("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") == "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+  // Each invalid byte becomes U+FFFD (as Go's encoding/json does): a stray
+  // continuation byte, a lone lead byte, a cut sequence, an overlong form, a
+  // UTF-16 surrogate, a code point past U+10FFFF, 0xff.
+  CHECK(escaped("a\x80" "b") == "\"a\\ufffdb\"");
+  CHECK(escaped("a\xc3") == "\"a\\ufffd\"");
+  CHECK(escaped("\xe2\x82z") == "\"\\ufffd\\ufffdz\"");
+  CHECK(escaped("\xc0\xaf") == "\"\\ufffd\\ufffd\"");
+  CHECK(escaped("\xed\xa0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");
+  CHECK(escaped("\xf4\x90\x80\x80") == "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+  CHECK(escaped("\xff") == "\"\\ufffd\"");
+  // Control characters are escaped, DEL too.
+  CHECK(escaped("\x1b[1m\x7f") == "\"\\u001b[1m\\u007f\"");
+  // Every one of 20000 random strings is valid UTF-8 once written.
+  uint64_t x = 88172645463325252ULL;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    for (int k = 0; k < 12; ++k) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      s.push_back(static_cast<char>(x & 0xff));
+    }
+    std::string out = escaped(s);
+    INFO(out);
+    REQUIRE(valid_utf8_for_test(out));
+  }
+}
+
 TEST_CASE("Log2Histogram percentiles stay inside the right bucket and under the max", "[report]") {
   Log2Histogram h;
   // 90 values in [1024, 2048) ns, 10 in [1 Mi, 2 Mi) ns.
   h.buckets[10] = 90;
   h.buckets[20] = 10;
-  uint64_t p50 = h.percentile(0.5, 1'500'000);
+  uint64_t p50 = h.percentile(0.5, 0, 1'500'000);
   CHECK(p50 >= 1024);
   CHECK(p50 < 2048);
-  uint64_t p99 = h.percentile(0.99, 1'500'000);
+  uint64_t p99 = h.percentile(0.99, 0, 1'500'000);
   CHECK(p99 >= (1u << 20));
   CHECK(p99 <= 1'500'000);  // capped by the exact max
-  CHECK(Log2Histogram{}.percentile(0.5, 0) == 0);
+  CHECK(Log2Histogram{}.percentile(0.5, 0, 0) == 0);
+}
+
+TEST_CASE("Log2Histogram percentiles stay inside the observed min and max", "[report]") {
+  // Three waits of 1.00-1.01 s all land in [2^29, 2^30) ns; interpolating in
+  // the bucket alone put the p50 at ~771 ms, below every value seen.
+  Log2Histogram h;
+  h.buckets[29] = 3;
+  const uint64_t lo = 1'000'000'000, hi = 1'010'000'000;
+  for (double q : {0.0, 0.01, 0.5, 0.99, 1.0}) {
+    uint64_t p = h.percentile(q, lo, hi);
+    CHECK(p >= lo);
+    CHECK(p <= hi);
+  }
+  // Entries carry their min and max: p50/p99 come out inside them.
+  BlockEntry e;
+  e.count = 3;
+  e.min_ns = lo;
+  e.max_ns = hi;
+  e.hist = h;
+  CHECK(e.p50() >= lo);
+  CHECK(e.p99() <= hi);
+  LockEntry l;
+  l.count = 3;
+  l.min_ns = lo;
+  l.max_ns = hi;
+  l.hist = h;
+  CHECK(l.p50() >= lo);
+  CHECK(l.p99() <= hi);
+  // Unknown min (0): the bucket's lower edge still bounds the estimate.
+  CHECK(h.percentile(0.0, 0, hi) >= (1ULL << 29));
 }
 
 TEST_CASE("parse_duration accepts the usual units", "[report]") {

@@ -21,6 +21,7 @@ struct gt_block_key {
 struct gt_block_val {
   __u64 count;
   __u64 total_ns;
+  __u64 min_ns; /* shortest wait; 0 until one longer than 0 ns was seen */
   __u64 max_ns;
   __u64 max_goid;
   __u64 hist[GT_HIST_BUCKETS];

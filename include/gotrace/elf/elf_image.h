@@ -21,6 +21,9 @@ namespace gotrace {
 
 enum class Arch { X86_64, Arm64, Other };
 std::string_view arch_name(Arch arch);  // "amd64", "arm64", "other" (Go's names)
+// Go's GOARCH name of an ELF e_machine ("386", "arm", "riscv64" …), or
+// "unknown machine 0xNN".
+std::string go_arch_name(uint16_t e_machine, bool is_64bit);
 
 struct ElfSection {
   std::string name;
@@ -64,6 +67,7 @@ class ElfImage {
 
   const std::string& path() const { return path_; }
   Arch arch() const { return arch_; }
+  std::string arch_label() const { return go_arch_name(machine_, is_64_); }  // Go's name, any machine
   uint16_t machine() const { return machine_; }
   uint16_t elf_type() const { return elf_type_; }  // ET_EXEC, ET_DYN …
   bool is_64bit() const { return is_64_; }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "gotrace/model/histogram.h"
+#include "gotrace/model/runtime_waits.h"
 #include "gotrace/model/stack_table.h"
 #include "gotrace/model/trace_summary.h"
 
@@ -31,12 +32,14 @@ struct BlockEntry {
   std::string reason_name;
   uint64_t count = 0;
   uint64_t total_ns = 0;
+  uint64_t min_ns = 0;  // shortest wait (0: not known)
   uint64_t max_ns = 0;
   uint64_t max_goid = 0;
   Log2Histogram hist;
   std::vector<WakerShare> wakers;  // most frequent first
-  uint64_t p50() const { return hist.percentile(0.5, max_ns); }
-  uint64_t p99() const { return hist.percentile(0.99, max_ns); }
+  RuntimeWait runtime = RuntimeWait::None;  // set by classify_runtime_waits
+  uint64_t p50() const { return hist.percentile(0.5, min_ns, max_ns); }
+  uint64_t p99() const { return hist.percentile(0.99, min_ns, max_ns); }
   uint64_t mean() const { return count ? total_ns / count : 0; }
 };
 
@@ -49,6 +52,7 @@ struct LongWait {
   uint64_t stack_id = 0;
   uint64_t waker_stack_id = 0;
   WakerKind waker_kind = WakerKind::Goroutine;
+  RuntimeWait runtime = RuntimeWait::None;
 };
 
 struct BlockReport {
@@ -57,6 +61,10 @@ struct BlockReport {
   std::vector<LongWait> longest;    // by duration, descending
   uint64_t min_ns = 0;
   std::shared_ptr<StackTable> stacks;
+  // Waits of the runtime's background goroutines (scavenger, sweeper, GC
+  // workers …) are left out unless asked for (--reason given).
+  bool show_runtime_background = false;
+  bool runtime_classified = false;
 };
 
 // What the block BPF program left behind, as plain records (the session
@@ -66,6 +74,7 @@ struct RawBlockAgg {
   unsigned reason = 0;
   uint64_t count = 0;
   uint64_t total_ns = 0;
+  uint64_t min_wait_ns = 0;  // the shortest wait (0: not known)
   uint64_t max_ns = 0;
   uint64_t max_goid = 0;
   std::array<uint64_t, kHistBuckets> hist{};
@@ -106,5 +115,11 @@ class LongestWaits {
   std::vector<LongWait> kept_;  // a min-heap by duration once full
   uint64_t not_kept_ = 0;
 };
+
+// Labels every entry and long wait with the runtime machinery it belongs to
+// (from its stack) and, unless show_runtime_background, moves the background
+// ones out, counted in summary.counters["runtime_background_hidden"] and a
+// note. Once per report; the writers call it if the builder did not.
+void classify_runtime_waits(BlockReport& report);
 
 }  // namespace gotrace

@@ -34,9 +34,13 @@ LockKind refine_lock_kind(LockKind from_probe, const std::vector<Frame>& waiter_
 
 // One link of a wait chain: while the waiter waited (and the holder held the
 // lock), the holder was itself blocked here. depth 1 is the holder; depth 2
-// is whoever held what the holder waited for, and so on.
+// is whoever held what the holder waited for, and so on. The links of a
+// chain form a tree: parent is the index (in the same vector) of the link
+// this one extends, -1 at depth 1; a vector is in tree order (each link
+// right after its parent or an earlier sibling, siblings by total, descending).
 struct ChainLink {
   int depth = 1;
+  int parent = -1;
   unsigned reason = 0;
   std::string reason_name;
   uint64_t stack_id = 0;
@@ -51,14 +55,15 @@ struct LockEntry {
   uint64_t holder_stack = 0;  // the releasing goroutine's stack at the release
   uint64_t count = 0;
   uint64_t total_ns = 0;
+  uint64_t min_ns = 0;  // shortest wait (0: not known)
   uint64_t max_ns = 0;
   uint64_t max_goid = 0;
   uint64_t max_holder_goid = 0;
   Log2Histogram hist;
   std::set<uint64_t> locks;       // distinct lock addresses
   std::vector<ChainLink> chain;   // by depth, then total, descending
-  uint64_t p50() const { return hist.percentile(0.5, max_ns); }
-  uint64_t p99() const { return hist.percentile(0.99, max_ns); }
+  uint64_t p50() const { return hist.percentile(0.5, min_ns, max_ns); }
+  uint64_t p99() const { return hist.percentile(0.99, min_ns, max_ns); }
   uint64_t mean() const { return count ? total_ns / count : 0; }
 };
 
@@ -114,7 +119,7 @@ namespace gotrace {
 struct RawLockAgg {  // lock_agg: (kind from probe, waiter, releaser, semaphore)
   LockKind kind = LockKind::Mutex;
   uint64_t waiter_stack = 0, releaser_stack = 0, sema_addr = 0;
-  uint64_t count = 0, total_ns = 0, max_ns = 0, max_goid = 0, max_releaser_goid = 0;
+  uint64_t count = 0, total_ns = 0, min_ns = 0, max_ns = 0, max_goid = 0, max_releaser_goid = 0;
   std::array<uint64_t, kHistBuckets> hist{};
 };
 

@@ -1,7 +1,12 @@
 // Result<T>: a value or an error message, returned across module boundaries
 // instead of throwing. Error messages are complete sentences a user can read:
-// what failed, why, and what to do where that is known.
+// what failed, why, and what to do where that is known. They often quote
+// the input (a path, a version string from the binary): control characters
+// and invalid UTF-8 in it are written as \xNN, so a message stays one line
+// and cannot drive the terminal.
 #pragma once
+
+#include "gotrace/util/text.h"
 
 #include <fmt/format.h>
 
@@ -12,12 +17,14 @@
 namespace gotrace {
 
 struct Error {
+  Error() = default;
+  explicit Error(std::string_view m) : message(printable(m)) {}
   std::string message;
 };
 
 template <typename... Args>
 Error make_error(fmt::format_string<Args...> format, Args&&... args) {
-  return Error{fmt::format(format, std::forward<Args>(args)...)};
+  return Error(fmt::format(format, std::forward<Args>(args)...));
 }
 
 template <typename T>
@@ -40,7 +47,7 @@ class [[nodiscard]] Result {
   const Error& error() const { return std::get<1>(v_); }
   // Prefixes the error with context ("reading .gopclntab: ...").
   Result&& context(std::string_view what) && {
-    if (!ok()) std::get<1>(v_).message = fmt::format("{}: {}", what, std::get<1>(v_).message);
+    if (!ok()) std::get<1>(v_).message = printable(fmt::format("{}: {}", what, std::get<1>(v_).message));
     return std::move(*this);
   }
 

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Fuzzes gotrace's binary readers with libFuzzer (tests/fuzz: ELF, build
+# information, pclntab, DWARF offsets, GoBinary with the disassembly of every
+# probe site), ASan and UBSan, seeded with fixture binaries.
+#   scripts/fuzz.sh [SECONDS]   each target SECONDS (default 600): long runs
+#   scripts/fuzz.sh --short     each target 20 s (5 targets: under 2 minutes
+#                               once built): what scripts/test.sh runs
+# Builds with clang into build-fuzz/ (GOTRACE_FUZZ_BUILD_DIR). Seeds: the
+# analyze fixtures of the oldest and newest Go built, every variant, from
+# GOTRACE_FIXTURES_DIR (default build-test/fixtures, else build/fixtures).
+# New interesting inputs stay in build-fuzz/corpus/<target>; a crash leaves
+# build-fuzz/artifacts/<target>/crash-* and makes the script fail.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${GOTRACE_FUZZ_BUILD_DIR:-$root/build-fuzz}
+seconds=600
+case ${1:-} in
+  --short) seconds=20 ;;
+  '') ;;
+  *[!0-9]*) echo "usage: fuzz.sh [--short | SECONDS]" >&2; exit 2 ;;
+  *) seconds=$1 ;;
+esac
+targets=(fuzz_elf fuzz_buildinfo fuzz_pclntab fuzz_dwarf fuzz_gobinary)
+
+fixtures=${GOTRACE_FIXTURES_DIR:-}
+if [[ -z $fixtures ]]; then
+  for d in "$root/build-test/fixtures" "$root/build/fixtures"; do
+    [[ -f $d/manifest.tsv ]] && { fixtures=$d; break; }
+  done
+fi
+if [[ -z $fixtures || ! -f $fixtures/manifest.tsv ]]; then
+  echo "fuzz.sh: no fixtures (run scripts/build-fixtures.sh DIR and set GOTRACE_FIXTURES_DIR=DIR)" >&2
+  exit 1
+fi
+
+# libFuzzer and the sanitizer runtimes of Debian's clang come in their own package.
+rt=$(clang -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a
+if [[ ! -f $rt ]]; then
+  pkg=libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev
+  if [[ $(id -u) -eq 0 ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >/dev/null
+  else
+    echo "fuzz.sh: no libFuzzer runtime ($rt): install $pkg" >&2
+    exit 1
+  fi
+fi
+
+CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DGOTRACE_FUZZ=ON -DGOTRACE_TESTS=OFF >/dev/null
+ninja -C "$build" gotrace_fuzz >/dev/null
+
+# Seeds: amd64 and arm64 analyze fixtures of the oldest and newest Go there.
+seeds=$build/seeds
+rm -rf "$seeds"
+mkdir -p "$seeds"
+minors=$(awk -F'\t' '$5 == "analyze" {print $1}' "$fixtures/manifest.tsv" | sort -t. -k2 -n -u)
+first=$(head -1 <<<"$minors")
+last=$(tail -1 <<<"$minors")
+awk -F'\t' -v a="$first" -v b="$last" '$5 == "analyze" && ($1 == a || $1 == b) {print $6}' \
+  "$fixtures/manifest.tsv" | while read -r path; do
+  cp "$path" "$seeds/$(echo "${path#"$fixtures"/}" | tr / _)"
+done
+echo "fuzz.sh: $(ls "$seeds" | wc -l) seed binaries (go$first, go$last), ${seconds}s per target"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+failed=0
+total=0
+for t in "${targets[@]}"; do
+  mkdir -p "$build/corpus/$t" "$build/artifacts/$t"
+  log=$build/artifacts/$t/last.log
+  # -max_len: the seeds are whole binaries; mutations must be able to reach their tables.
+  if "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=3072 -max_len=8000000 \
+      -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" "$build/corpus/$t" "$seeds" >"$log" 2>&1; then
+    runs=$(awk '/^stat::number_of_executed_units:/ {print $2}' "$log")
+    total=$((total + ${runs:-0}))
+    echo "fuzz.sh: $t: ${runs:-?} inputs, clean"
+  else
+    failed=1
+    echo "fuzz.sh: $t FAILED; log: $log; inputs: $(ls "$build/artifacts/$t" | grep -v last.log | tr '\n' ' ')" >&2
+    grep -m5 -E 'ERROR|runtime error|SUMMARY' "$log" >&2 || true
+  fi
+done
+echo "fuzz.sh: $total inputs in all$([[ $failed == 0 ]] && echo ", no crash" || echo ", FAILURES above")"
+exit $failed
