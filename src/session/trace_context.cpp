@@ -44,6 +44,12 @@ std::string_view counter_name(gt_counter c) {
     case GT_CNT_DROP_PENDING_FULL: return "drop_pending_table_full";
     case GT_CNT_CHAIN_TRUNCATED: return "chains_truncated";
     case GT_CNT_UNDER_MIN: return "waits_under_min";
+    case GT_CNT_ALLOC_SAMPLES: return "alloc_samples";
+    case GT_CNT_ALLOC_RETRY: return "alloc_morestack_retries";
+    case GT_CNT_ALLOC_NO_FRAME: return "alloc_type_frame_missing";
+    case GT_CNT_ALLOC_LARGE: return "alloc_large_objects";
+    case GT_CNT_ALLOC_MAP_GROWTHS: return "alloc_map_growths";
+    case GT_CNT_ALLOC_GC_EVENTS: return "alloc_gc_events";
     case GT_CNT__COUNT: break;
   }
   return "?";

@@ -67,6 +67,12 @@ enum gt_counter {
   GT_CNT_DROP_PENDING_FULL,  /* pending-acquire table full */
   GT_CNT_CHAIN_TRUNCATED,    /* a releaser blocked more often in one wait than its history holds */
   GT_CNT_UNDER_MIN,          /* waits shorter than --min, left out on purpose */
+  GT_CNT_ALLOC_SAMPLES,      /* alloc: sampler hits accepted (profilealloc / refill / mallocgc) */
+  GT_CNT_ALLOC_RETRY,        /* alloc: hits about to call morestack (ignored: the call comes again) */
+  GT_CNT_ALLOC_NO_FRAME,     /* alloc: mallocgc's frame not where expected: sample kept, type unknown */
+  GT_CNT_ALLOC_LARGE,        /* alloc: large objects seen */
+  GT_CNT_ALLOC_MAP_GROWTHS,  /* alloc: map growth events seen */
+  GT_CNT_ALLOC_GC_EVENTS,    /* alloc: GC and stop/start-the-world events seen */
   GT_CNT__COUNT
 };
 
