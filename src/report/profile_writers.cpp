@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <unordered_map>
@@ -117,6 +118,26 @@ ProfileData lock_profile(LockReport& r, const std::string& binary) {
     std::string holder = first_user_function(st, e.holder_stack);
     s.labels = {{"kind", std::string(lock_kind_name(e.kind))}, {"holder", holder}};
     s.leaf_note = fmt::format("[{} held by {}]", lock_kind_type(e.kind), holder);
+    p.samples.push_back(std::move(s));
+  }
+  return p;
+}
+
+ProfileData alloc_profile(AllocReport& r, const std::string& binary) {
+  ProfileData p;
+  p.sample_types = {{"alloc_objects", "count"}, {"alloc_space", "bytes"}};
+  p.duration_ns = static_cast<int64_t>(r.summary.duration_s * 1e9);
+  p.time_ns = now_unix_ns() - p.duration_ns;
+  p.binary = binary;
+  p.comments.push_back(fmt::format("gotrace alloc, PID {} ({}), {}; sampler {} (rate {})", r.summary.pid,
+                                   r.summary.comm, r.summary.go_version, sampler_name(r.sampler), r.rate));
+  for (const auto& e : r.entries) {
+    ProfileSample s;
+    s.stack_id = e.stack_id;
+    s.values = {std::llround(e.objects), std::llround(e.bytes)};
+    std::string type = e.mixed_types ? "several types" : e.type.empty() ? "no type" : e.type;
+    s.labels = {{"type", type}};
+    s.leaf_note = "[" + type + "]";
     p.samples.push_back(std::move(s));
   }
   return p;

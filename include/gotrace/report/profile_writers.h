@@ -3,6 +3,7 @@
 // from the block and lock reports.
 #pragma once
 
+#include "gotrace/model/alloc_report.h"
 #include "gotrace/model/block_report.h"
 #include "gotrace/model/lock_report.h"
 #include "gotrace/util/result.h"
@@ -35,6 +36,12 @@ struct ProfileData {
 // labelled with the kind and the holder's function.
 ProfileData block_profile(BlockReport& report, const std::string& binary);
 ProfileData lock_profile(LockReport& report, const std::string& binary);
+// Alloc report: samples (alloc_objects/count, alloc_space/bytes, as in Go's
+// heap profile, so -sample_index=alloc_space works) per (stack, type, slot
+// size), labelled with the type; estimates rounded to whole objects/bytes.
+// Build the report with AllocGroupBy::Stack: grouped rows carry only an
+// example stack.
+ProfileData alloc_profile(AllocReport& report, const std::string& binary);
 
 // profile.proto, not compressed (tests read it back), and the gzipped file.
 std::string encode_pprof(const ProfileData& p, StackTable& stacks);
