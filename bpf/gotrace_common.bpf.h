@@ -10,6 +10,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "gotrace/bpf/common_types.h"
+#include "go_abi.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -39,6 +40,13 @@ struct {
   __type(key, __u32);
   __type(value, struct gt_stack);
 } stack_scratch SEC(".maps");
+
+#define GT_EEXIST 17 /* errno: another CPU interned the same stack first */
+
+/* Bit `bit` of a 256-bit mask kept as four u64 in rodata (wait reasons). */
+static __always_inline bool bit_in_mask(const volatile __u64 *mask, __u32 bit) {
+  return (mask[(bit >> 6) & 3] >> (bit & 63)) & 1;
+}
 
 static __always_inline void count(enum gt_counter c) {
   __u32 k = c;
@@ -153,7 +161,7 @@ static __always_inline __u64 intern_walk(struct gt_unwind *u) {
   __u64 id = u->hash | 1;
   if (bpf_map_lookup_elem(&stacks, &id)) return id;
   long err = bpf_map_update_elem(&stacks, &id, u->st, BPF_NOEXIST);
-  if (err && err != -17 /* EEXIST */) {
+  if (err && err != -GT_EEXIST) {
     count(GT_CNT_DROP_STACKS_FULL);
     return GT_NO_STACK;
   }

@@ -27,6 +27,10 @@
 const volatile __u64 min_event_ns = ~0ULL;
 const volatile __u64 handoff_check = 0;
 const volatile __u32 rt_spinbit = 0; /* 1.24+: lock2 sleeps in semasleep */
+/* A park (or a runtime lock's futex sleep) this soon after a contended
+ * acquire began belongs to that acquire: it reuses the acquire's stack. */
+#define ACQUIRE_PARK_WINDOW_NS 1000000ULL
+
 /* Wait reasons of semaphore and Cond parks (bit per reason value). */
 const volatile __u64 sync_reason_mask[4] = {};
 
@@ -112,9 +116,9 @@ static __always_inline void on_wait_end(__u64 goid, const struct gt_parked *park
 /* A park on the semaphore a goroutine just entered a contended acquire for
  * has the acquire's user stack: no second unwind. */
 static __always_inline __u64 pending_stack(__u64 goid, __u32 reason, __u64 now) {
-  if (!((sync_reason_mask[(reason >> 6) & 3] >> (reason & 63)) & 1)) return 0;
+  if (!bit_in_mask(sync_reason_mask, reason)) return 0;
   struct gt_lock_pending *p = bpf_map_lookup_elem(&pending, &goid);
-  if (!p || now - p->t_start_ns > 1000000) return 0;
+  if (!p || now - p->t_start_ns > ACQUIRE_PARK_WINDOW_NS) return 0;
   return p->stack_id;
 }
 
@@ -126,7 +130,7 @@ SEC("uprobe")
 int acquire_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
   __u64 cookie = bpf_get_attach_cookie(ctx);
-  __u64 g = ctx->r14;
+  __u64 g = go_g(ctx);
   if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(cookie))) return 0;
   __u64 goid = goid_of(g);
   if (!goid) return 0;
@@ -134,12 +138,16 @@ int acquire_entry(struct pt_regs *ctx) {
   bounds_for(g, &b);
   struct gt_lock_pending p = {};
   p.t_start_ns = bpf_ktime_get_ns();
-  p.addr = ctx->ax;
+  p.addr = go_arg1(ctx);
   p.kind = GT_COOKIE_KIND(cookie);
   p.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
-  if (bpf_map_update_elem(&pending, &goid, &p, BPF_ANY) != 0) {
-    count(GT_CNT_DROP_PENDING_FULL);
-    return 0;
+  if (bpf_map_update_elem(&pending, &goid, &p, BPF_NOEXIST) != 0) {
+    /* Its previous acquire got the semaphore without a hand-over: replace it. */
+    if (bpf_map_update_elem(&pending, &goid, &p, BPF_ANY) != 0) {
+      count(GT_CNT_DROP_PENDING_FULL);
+      return 0;
+    }
+    count(GT_CNT_PENDING_REPLACED);
   }
   count(GT_CNT_LOCK_WAITS);
   return 0;
@@ -149,13 +157,13 @@ SEC("uprobe")
 int release_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
   __u64 cookie = bpf_get_attach_cookie(ctx);
-  __u64 g = ctx->r14;
+  __u64 g = go_g(ctx);
   if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(cookie))) return 0;
   __u64 goid = goid_of(user_g(g));
   if (!goid) return 0;
   struct stack_bounds b = {};
   bounds_for(g, &b);
-  struct gt_release r = {.addr = ctx->ax};
+  struct gt_release r = {.addr = go_arg1(ctx)};
   r.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
   bpf_map_update_elem(&releasing, &goid, &r, BPF_ANY);
   return 0;
@@ -271,9 +279,9 @@ static __always_inline void finish_wait(const struct gt_lock_pending *pw, __u64 
 SEC("uprobe")
 int handoff_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
-  __u64 g = ctx->r14;
+  __u64 g = go_g(ctx);
   if (will_call_morestack(ctx, g, handoff_check)) return 0;
-  __u64 woken = read_u64(ctx->ax); /* sudog.g, offset 0 in every release */
+  __u64 woken = read_u64(go_arg1(ctx)); /* sudog.g, offset 0 in every release */
   __u64 goid = goid_of(woken);
   struct gt_lock_pending *pp = goid ? bpf_map_lookup_elem(&pending, &goid) : 0;
   if (!pp) {
@@ -286,12 +294,12 @@ int handoff_entry(struct pt_regs *ctx) {
   if (!rp || rp->addr != p.addr) {
     /* Woken from a semaphore we did not see it enter (the runtime's own):
      * the pending acquire ended without a wait. */
-    bpf_map_delete_elem(&pending, &goid);
+    if (bpf_map_delete_elem(&pending, &goid) == 0) count(GT_CNT_PENDING_REMOVED);
     count(GT_CNT_HANDOFF_UNMATCHED);
     return 0;
   }
   __u64 releaser_stack = rp->stack_id;
-  bpf_map_delete_elem(&pending, &goid);
+  if (bpf_map_delete_elem(&pending, &goid) == 0) count(GT_CNT_PENDING_REMOVED);
   __u64 now = bpf_ktime_get_ns();
   count(GT_CNT_HANDOFFS);
 
@@ -343,14 +351,14 @@ static __always_inline __u64 pop_sleeper(__u64 futex) {
 SEC("uprobe")
 int rt_lock_sleep(struct pt_regs *ctx) {
   if (!in_target()) return 0;
-  __u64 g = ctx->r14;
+  __u64 g = go_g(ctx);
   if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(bpf_get_attach_cookie(ctx)))) return 0;
   __u64 futex = 0;
   if (rt_spinbit) {
-    if ((__s64)ctx->ax != -1) return 0;
+    if ((__s64)go_arg1(ctx) != -1) return 0;
   } else {
-    if ((ctx->bx & 0xffffffff) != 2 || (__s64)ctx->cx != -1) return 0; /* mutex_sleeping, no timeout */
-    futex = ctx->ax;
+    if ((go_arg2(ctx) & 0xffffffff) != 2 || (__s64)go_arg3(ctx) != -1) return 0; /* mutex_sleeping, no timeout */
+    futex = go_arg1(ctx);
   }
   __u64 m = read_u64(g + off.g_m);
   if (!m) return 0;
@@ -369,13 +377,13 @@ int rt_lock_sleep(struct pt_regs *ctx) {
 SEC("uprobe")
 int rt_futex_sleep(struct pt_regs *ctx) {
   if (!in_target()) return 0;
-  __u64 g = ctx->r14;
+  __u64 g = go_g(ctx);
   if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(bpf_get_attach_cookie(ctx)))) return 0;
   __u64 m = read_u64(g + off.g_m);
   struct gt_rt_wait *w = m ? bpf_map_lookup_elem(&rt_pending, &m) : 0;
-  if (!w || w->futex || bpf_ktime_get_ns() - w->t_start_ns > 1000000) return 0;
-  if ((__s32)(ctx->bx & 0xffffffff) >= 0) return 0; /* semasleep passes its negative count; notes pass 0 */
-  __u64 futex = ctx->ax;
+  if (!w || w->futex || bpf_ktime_get_ns() - w->t_start_ns > ACQUIRE_PARK_WINDOW_NS) return 0;
+  if ((__s32)(go_arg2(ctx) & 0xffffffff) >= 0) return 0; /* semasleep passes its negative count; notes pass 0 */
+  __u64 futex = go_arg1(ctx);
   w->futex = futex;
   push_sleeper(futex, m);
   return 0;
@@ -385,9 +393,9 @@ int rt_futex_sleep(struct pt_regs *ctx) {
 SEC("uprobe")
 int rt_futex_wake(struct pt_regs *ctx) {
   if (!in_target()) return 0;
-  __u64 g = ctx->r14;
+  __u64 g = go_g(ctx);
   if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(bpf_get_attach_cookie(ctx)))) return 0;
-  __u64 futex = ctx->ax;
+  __u64 futex = go_arg1(ctx);
   __u64 m = pop_sleeper(futex);
   if (!m) return 0;
   struct gt_rt_wait *wp = bpf_map_lookup_elem(&rt_pending, &m);

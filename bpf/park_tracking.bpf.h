@@ -14,8 +14,13 @@
  *   static void on_wait_end(__u64 goid, const struct gt_parked *park, __u64 now,
  *                           __u64 dt, __u32 waker_kind, __u64 waker_goid,
  *                           __u64 waker_stack);
- * and may define PARK_STACK_HINT(goid, reason): a stack id it already holds
- * for this park (saves the unwind), or 0.
+ * and may define PARK_STACK_HINT(goid, reason, now): a stack id it already
+ * holds for this park (saves the unwind), or 0.
+ * `parked` is an LRU table: a goroutine whose park was cancelled (its unlock
+ * function said no) and which then exited leaves an entry nobody removes,
+ * and the LRU lets such entries go when it is full. What it lets go is
+ * counted, by difference: parks − wakes − replaced − still parked at the end
+ * (park_tracking.h on the user side), and shown among the drops.
  * Everything is keyed by goroutine id, never by thread. */
 #ifndef GOTRACE_PARK_TRACKING_BPF_H
 #define GOTRACE_PARK_TRACKING_BPF_H
@@ -40,19 +45,17 @@ struct {
   __type(value, struct gt_parked);
 } parked SEC(".maps");
 
-static __always_inline bool reason_wanted(__u32 reason) {
-  return (reason_mask[(reason >> 6) & 3] >> (reason & 63)) & 1;
-}
+static __always_inline bool reason_wanted(__u32 reason) { return bit_in_mask(reason_mask, reason); }
 
 SEC("uprobe")
 int gopark_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
-  __u64 g = ctx->r14;
+  __u64 g = go_g(ctx);
   if (will_call_morestack(ctx, g, gopark_check)) {
     count(GT_CNT_PARK_RETRY);
     return 0;
   }
-  __u32 reason = ctx->cx & 0xff; /* gopark(unlockf, lock, reason, …): 3rd int arg */
+  __u32 reason = go_arg3(ctx) & 0xff; /* gopark(unlockf, lock, reason, …): 3rd int arg */
   if (!reason_wanted(reason)) {
     count(GT_CNT_FILTERED);
     return 0;
@@ -70,9 +73,13 @@ int gopark_entry(struct pt_regs *ctx) {
   if (!p.stack_id)
 #endif
     p.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
-  if (bpf_map_update_elem(&parked, &goid, &p, BPF_ANY) != 0) {
-    count(GT_CNT_DROP_PARKED_FULL);
-    return 0;
+  if (bpf_map_update_elem(&parked, &goid, &p, BPF_NOEXIST) != 0) {
+    /* Its previous park never ended (cancelled): replace it. */
+    if (bpf_map_update_elem(&parked, &goid, &p, BPF_ANY) != 0) {
+      count(GT_CNT_DROP_PARKED_FULL);
+      return 0;
+    }
+    count(GT_CNT_PARK_REPLACED);
   }
   count(GT_CNT_PARKS);
   return 0;
@@ -96,9 +103,9 @@ static __always_inline void end_wait(__u64 goid, __u32 waker_kind, __u64 waker_g
 SEC("uprobe")
 int ready_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
-  __u64 g = ctx->r14; /* g0: ready runs on the system stack */
+  __u64 g = go_g(ctx); /* g0: ready runs on the system stack */
   if (will_call_morestack(ctx, g, ready_check)) return 0;
-  __u64 woken = ctx->ax;
+  __u64 woken = go_arg1(ctx);
   __u64 goid = goid_of(woken);
   if (!goid || !bpf_map_lookup_elem(&parked, &goid)) {
     count(GT_CNT_WAKES_UNMATCHED);
@@ -124,9 +131,9 @@ int ready_entry(struct pt_regs *ctx) {
 SEC("uprobe")
 int netpollready_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
-  if (will_call_morestack(ctx, ctx->r14, netpollready_check)) return 0;
-  __u64 pd = ctx->bx;
-  __u32 mode = ctx->cx & 0xffffffff;
+  if (will_call_morestack(ctx, go_g(ctx), netpollready_check)) return 0;
+  __u64 pd = go_arg2(ctx);
+  __u32 mode = go_arg3(ctx) & 0xffffffff;
   __u64 gs[2] = {};
   if (mode == 'r' || mode == 'r' + 'w') gs[0] = read_u64(pd + polldesc_rg);
   if (mode == 'w' || mode == 'r' + 'w') gs[1] = read_u64(pd + polldesc_wg);
@@ -142,8 +149,8 @@ int netpollready_entry(struct pt_regs *ctx) {
 SEC("uprobe")
 int injectglist_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
-  if (will_call_morestack(ctx, ctx->r14, injectglist_check)) return 0;
-  __u64 gp = read_u64(ctx->ax);
+  if (will_call_morestack(ctx, go_g(ctx), injectglist_check)) return 0;
+  __u64 gp = read_u64(go_arg1(ctx));
   for (int i = 0; i < 64; i++) {
     if (!gp) return 0;
     __u64 goid = goid_of(gp);

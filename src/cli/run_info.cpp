@@ -1,7 +1,8 @@
-#include "gotrace/cli/commands.h"
+#include "gotrace/cli/info.h"
 #include "gotrace/gobin/go_binary.h"
 #include "gotrace/host/features.h"
 #include "gotrace/report/info_report.h"
+#include "gotrace/session/trace_config.h"
 #include "gotrace/target/process.h"
 
 #include <fmt/format.h>
@@ -10,11 +11,11 @@
 
 namespace gotrace {
 
-int run_info(const InfoConfig& config) {
+int run_info(const InfoConfig& config, std::span<const ProbeTable* const> tables) {
   std::optional<Process> process;
-  std::string path = config.target.binary;
-  if (config.target.pid) {
-    auto p = Process::open(*config.target.pid);
+  std::string path = config.binary;
+  if (config.pid) {
+    auto p = Process::open(*config.pid);
     if (!p) {
       fmt::print(stderr, "gotrace: {}\n", p.error().message);
       return kExitFailure;
@@ -30,7 +31,7 @@ int run_info(const InfoConfig& config) {
       fmt::print(stderr, "gotrace: {}\n", binary.error().message);
     return kExitFailure;
   }
-  InfoReport report = build_info_report(**binary, probe_host());
+  InfoReport report = build_info_report(**binary, probe_host(), tables);
   if (process) {
     report.pid = process->pid();
     report.comm = process->comm();

@@ -44,8 +44,17 @@ std::vector<std::string> reason_categories() {
 
 bool mask_has(const ReasonMask& m, unsigned reason) { return reason < 256 && ((m[reason / 64] >> (reason % 64)) & 1); }
 
+ReasonMask reason_mask_where(const WaitReasons& reasons, const std::function<bool(const std::string&)>& pred) {
+  ReasonMask m{};
+  for (size_t i = 0; i < reasons.names.size() && i < 256; ++i)
+    if (pred(reasons.names[i])) m[i / 64] |= uint64_t{1} << (i % 64);
+  return m;
+}
+
 Result<ReasonMask> reason_mask(const WaitReasons& reasons, const std::vector<std::string>& selection) {
   ReasonMask m{};
+  for (const auto& sel : selection)
+    if (sel.empty()) return make_error("empty wait reason in --reason (categories: {})", fmt::join(reason_categories(), ", "));
   auto set = [&](size_t i) { m[i / 64] |= uint64_t{1} << (i % 64); };
   if (selection.empty()) {
     for (size_t i = 0; i < reasons.names.size() && i < 256; ++i)

@@ -4,6 +4,7 @@
 #include <fmt/ostream.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "gotrace/report/json_writer.h"
 #include "gotrace/report/report_common.h"
@@ -218,6 +219,23 @@ void write_alloc_json(AllocReport& r, std::ostream& out, const AllocWriterOption
   j.end();
   j.field("unpaired_pauses", r.unpaired_pauses);
   j.end();
+}
+
+ProfileData alloc_profile(AllocReport& r, const std::string& binary) {
+  ProfileData p =
+      new_profile(r.summary, binary, {{"alloc_objects", "count"}, {"alloc_space", "bytes"}},
+                  fmt::format("gotrace alloc, PID {} ({}), {}; sampler {} (rate {})", r.summary.pid,
+                              r.summary.comm, r.summary.go_version, sampler_name(r.sampler), r.rate));
+  for (const auto& e : r.entries) {
+    ProfileSample s;
+    s.stack_id = e.stack_id;
+    s.values = {std::llround(e.objects), std::llround(e.bytes)};
+    std::string type = e.mixed_types ? "several types" : e.type.empty() ? "no type" : e.type;
+    s.labels = {{"type", type}};
+    s.leaf_note = "[" + type + "]";
+    p.samples.push_back(std::move(s));
+  }
+  return p;
 }
 
 }  // namespace gotrace

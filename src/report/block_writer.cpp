@@ -10,15 +10,6 @@
 
 namespace gotrace {
 
-std::string_view waker_kind_name(WakerKind k) {
-  switch (k) {
-    case WakerKind::Goroutine: return "goroutine";
-    case WakerKind::Netpoll: return "netpoller";
-    case WakerKind::Runtime: return "runtime";
-  }
-  return "?";
-}
-
 namespace {
 
 std::string waker_label(StackTable& st, const WakerShare& w) {
@@ -135,6 +126,21 @@ void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOption
   }
   j.end();
   j.end();
+}
+
+ProfileData block_profile(BlockReport& r, const std::string& binary) {
+  ProfileData p = new_profile(r.summary, binary, {{"contentions", "count"}, {"delay", "nanoseconds"}},
+                              fmt::format("gotrace block, PID {} ({}), {}", r.summary.pid, r.summary.comm,
+                                          r.summary.go_version));
+  for (const auto& e : r.entries) {
+    ProfileSample s;
+    s.stack_id = e.stack_id;
+    s.values = {static_cast<int64_t>(e.count), static_cast<int64_t>(e.total_ns)};
+    s.labels = {{"reason", e.reason_name}};
+    s.leaf_note = "[" + e.reason_name + "]";
+    p.samples.push_back(std::move(s));
+  }
+  return p;
 }
 
 }  // namespace gotrace

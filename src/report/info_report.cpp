@@ -7,13 +7,14 @@
 
 namespace gotrace {
 
-InfoReport build_info_report(const GoBinary& binary, const HostFeatures& host) {
+InfoReport build_info_report(const GoBinary& binary, const HostFeatures& host,
+                             std::span<const ProbeTable* const> tables) {
   InfoReport r;
   r.binary = &binary;
   r.path = binary.elf().path();
   r.sites = plan_all_sites(binary);
   r.host = host;
-  for (Command c : all_commands()) r.verdicts.push_back(check_command(c, binary, host, r.sites));
+  for (const ProbeTable* t : tables) r.verdicts.push_back(check_command(*t, binary, host, r.sites));
   return r;
 }
 
@@ -104,7 +105,7 @@ void write_info_text(const InfoReport& r, std::ostream& out) {
              h.ringbuf ? yes_no(*h.ringbuf) : "unknown (needs root to probe)");
   fmt::print(out, "\nCan trace\n");
   for (const auto& v : r.verdicts) {
-    fmt::print(out, "  {:<6}{}\n", command_name(v.command), v.can_run ? "yes" : "no");
+    fmt::print(out, "  {:<6}{}\n", v.command, v.can_run ? "yes" : "no");
     for (const auto& why : v.reasons) fmt::print(out, "          - {}\n", why);
     for (const auto& w : v.warnings) fmt::print(out, "          ! {}\n", w);
   }
@@ -206,7 +207,7 @@ void write_info_json(const InfoReport& r, std::ostream& out) {
   j.key("commands");
   j.begin_object();
   for (const auto& v : r.verdicts) {
-    j.key(command_name(v.command));
+    j.key(v.command);
     j.begin_object();
     j.field("can_run", v.can_run);
     j.key("reasons");

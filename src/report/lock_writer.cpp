@@ -234,4 +234,22 @@ void write_lock_json(LockReport& r, std::ostream& out, const LockWriterOptions& 
   j.end();
 }
 
+ProfileData lock_profile(LockReport& r, const std::string& binary) {
+  ProfileData p = new_profile(r.summary, binary, {{"contentions", "count"}, {"delay", "nanoseconds"}},
+                              fmt::format("gotrace lock, PID {} ({}), {}; waiter stacks, labelled with the holder",
+                                          r.summary.pid, r.summary.comm, r.summary.go_version));
+  StackTable& st = *r.stacks;
+  for (const auto& e : r.entries) {
+    ProfileSample s;
+    s.stack_id = e.waiter_stack;
+    s.values = {static_cast<int64_t>(e.count), static_cast<int64_t>(e.total_ns)};
+    StackSummary sum = summarize(st, e.holder_stack);
+    std::string holder = sum.user ? sum.user->function : std::string("?");
+    s.labels = {{"kind", std::string(lock_kind_name(e.kind))}, {"holder", holder}};
+    s.leaf_note = fmt::format("[{} held by {}]", lock_kind_type(e.kind), holder);
+    p.samples.push_back(std::move(s));
+  }
+  return p;
+}
+
 }  // namespace gotrace

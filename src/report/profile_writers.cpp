@@ -6,7 +6,8 @@
 #include <zlib.h>
 
 #include <chrono>
-#include <cmath>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <unordered_map>
@@ -77,69 +78,16 @@ int64_t now_unix_ns() {
       .count();
 }
 
-std::string first_user_function(StackTable& st, uint64_t id) {
-  StackSummary s = summarize(st, id);
-  return s.user ? s.user->function : std::string("?");
-}
-
 }  // namespace
 
-ProfileData block_profile(BlockReport& r, const std::string& binary) {
+ProfileData new_profile(const TraceSummary& summary, const std::string& binary,
+                        std::vector<std::pair<std::string, std::string>> sample_types, std::string comment) {
   ProfileData p;
-  p.sample_types = {{"contentions", "count"}, {"delay", "nanoseconds"}};
-  p.duration_ns = static_cast<int64_t>(r.summary.duration_s * 1e9);
+  p.sample_types = std::move(sample_types);
+  p.duration_ns = static_cast<int64_t>(summary.duration_s * 1e9);
   p.time_ns = now_unix_ns() - p.duration_ns;
   p.binary = binary;
-  p.comments.push_back(fmt::format("gotrace block, PID {} ({}), {}", r.summary.pid, r.summary.comm, r.summary.go_version));
-  for (const auto& e : r.entries) {
-    ProfileSample s;
-    s.stack_id = e.stack_id;
-    s.values = {static_cast<int64_t>(e.count), static_cast<int64_t>(e.total_ns)};
-    s.labels = {{"reason", e.reason_name}};
-    s.leaf_note = "[" + e.reason_name + "]";
-    p.samples.push_back(std::move(s));
-  }
-  return p;
-}
-
-ProfileData lock_profile(LockReport& r, const std::string& binary) {
-  ProfileData p;
-  p.sample_types = {{"contentions", "count"}, {"delay", "nanoseconds"}};
-  p.duration_ns = static_cast<int64_t>(r.summary.duration_s * 1e9);
-  p.time_ns = now_unix_ns() - p.duration_ns;
-  p.binary = binary;
-  p.comments.push_back(fmt::format("gotrace lock, PID {} ({}), {}; waiter stacks, labelled with the holder",
-                                   r.summary.pid, r.summary.comm, r.summary.go_version));
-  StackTable& st = *r.stacks;
-  for (const auto& e : r.entries) {
-    ProfileSample s;
-    s.stack_id = e.waiter_stack;
-    s.values = {static_cast<int64_t>(e.count), static_cast<int64_t>(e.total_ns)};
-    std::string holder = first_user_function(st, e.holder_stack);
-    s.labels = {{"kind", std::string(lock_kind_name(e.kind))}, {"holder", holder}};
-    s.leaf_note = fmt::format("[{} held by {}]", lock_kind_type(e.kind), holder);
-    p.samples.push_back(std::move(s));
-  }
-  return p;
-}
-
-ProfileData alloc_profile(AllocReport& r, const std::string& binary) {
-  ProfileData p;
-  p.sample_types = {{"alloc_objects", "count"}, {"alloc_space", "bytes"}};
-  p.duration_ns = static_cast<int64_t>(r.summary.duration_s * 1e9);
-  p.time_ns = now_unix_ns() - p.duration_ns;
-  p.binary = binary;
-  p.comments.push_back(fmt::format("gotrace alloc, PID {} ({}), {}; sampler {} (rate {})", r.summary.pid,
-                                   r.summary.comm, r.summary.go_version, sampler_name(r.sampler), r.rate));
-  for (const auto& e : r.entries) {
-    ProfileSample s;
-    s.stack_id = e.stack_id;
-    s.values = {std::llround(e.objects), std::llround(e.bytes)};
-    std::string type = e.mixed_types ? "several types" : e.type.empty() ? "no type" : e.type;
-    s.labels = {{"type", type}};
-    s.leaf_note = "[" + type + "]";
-    p.samples.push_back(std::move(s));
-  }
+  p.comments.push_back(std::move(comment));
   return p;
 }
 
@@ -226,17 +174,20 @@ std::string encode_pprof(const ProfileData& p, StackTable& stacks) {
 
 Result<void> write_pprof(const ProfileData& p, StackTable& stacks, const std::string& path) {
   std::string raw = encode_pprof(p, stacks);
+  errno = 0;
   gzFile gz = gzopen(path.c_str(), "wb");
-  if (!gz) return make_error("cannot write {}", path);
+  if (!gz) return make_error("cannot write {}: {}", path, std::strerror(errno ? errno : EIO));
   int n = gzwrite(gz, raw.data(), static_cast<unsigned>(raw.size()));
-  int rc = gzclose(gz);
-  if (n != static_cast<int>(raw.size()) || rc != Z_OK) return make_error("writing {} failed", path);
+  errno = 0;
+  int rc = gzclose(gz);  // flushes: a full disk shows up here
+  if (n != static_cast<int>(raw.size()) || rc != Z_OK)
+    return make_error("writing {} failed: {}", path, std::strerror(errno ? errno : EIO));
   return {};
 }
 
 Result<void> write_folded(const ProfileData& p, StackTable& stacks, const std::string& path, size_t value_index) {
   std::ofstream out(path);
-  if (!out) return make_error("cannot write {}", path);
+  if (!out) return make_error("cannot write {}: {}", path, std::strerror(errno ? errno : EIO));
   std::map<std::string, int64_t> lines;  // merge stacks that read the same
   for (const auto& s : p.samples) {
     const auto& frames = stacks.frames(s.stack_id);
@@ -252,7 +203,9 @@ Result<void> write_folded(const ProfileData& p, StackTable& stacks, const std::s
     if (value_index < s.values.size()) lines[line] += s.values[value_index];
   }
   for (const auto& [l, v] : lines) out << l << ' ' << v << '\n';
-  if (!out) return make_error("writing {} failed", path);
+  errno = 0;
+  out.close();  // flushes: a full disk shows up here, not before
+  if (out.fail()) return make_error("writing {} failed: {}", path, std::strerror(errno ? errno : EIO));
   return {};
 }
 

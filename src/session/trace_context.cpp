@@ -1,5 +1,7 @@
 #include "gotrace/session/trace_context.h"
 
+#include "gotrace/session/bpf_util.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
@@ -19,9 +21,22 @@ Counters read_counters(int fd) {
   return out;
 }
 
+bool counter_is_drop(gt_counter c) {
+  switch (c) {
+    case GT_CNT_DROP_STACKS_FULL:
+    case GT_CNT_DROP_PARKED_FULL:
+    case GT_CNT_DROP_AGG_FULL:
+    case GT_CNT_DROP_RINGBUF:
+    case GT_CNT_DROP_PENDING_FULL: return true;
+    default: return false;
+  }
+}
+
 uint64_t total_drops(const Counters& c) {
-  return c[GT_CNT_DROP_STACKS_FULL] + c[GT_CNT_DROP_PARKED_FULL] + c[GT_CNT_DROP_AGG_FULL] + c[GT_CNT_DROP_RINGBUF] +
-         c[GT_CNT_DROP_PENDING_FULL];
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < GT_CNT__COUNT; ++i)
+    if (counter_is_drop(static_cast<gt_counter>(i))) n += c[i];
+  return n;
 }
 
 std::string_view counter_name(gt_counter c) {
@@ -44,6 +59,9 @@ std::string_view counter_name(gt_counter c) {
     case GT_CNT_DROP_PENDING_FULL: return "drop_pending_table_full";
     case GT_CNT_CHAIN_TRUNCATED: return "chains_truncated";
     case GT_CNT_UNDER_MIN: return "waits_under_min";
+    case GT_CNT_PARK_REPLACED: return "parks_replaced";
+    case GT_CNT_PENDING_REPLACED: return "acquires_replaced";
+    case GT_CNT_PENDING_REMOVED: return "acquires_ended";
     case GT_CNT_ALLOC_SAMPLES: return "alloc_samples";
     case GT_CNT_ALLOC_RETRY: return "alloc_morestack_retries";
     case GT_CNT_ALLOC_NO_FRAME: return "alloc_type_frame_missing";
@@ -55,7 +73,7 @@ std::string_view counter_name(gt_counter c) {
   return "?";
 }
 
-Result<TraceContext> TraceContext::prepare(pid_t pid, Command command) {
+Result<TraceContext> TraceContext::prepare(pid_t pid, const ProbeTable& table) {
   auto proc = Process::open(pid);
   if (!proc) return proc.error();
   TraceContext tc{std::move(*proc), nullptr, probe_host(), {}, 0, {}};
@@ -68,7 +86,7 @@ Result<TraceContext> TraceContext::prepare(pid_t pid, Command command) {
   else return make_error("PID {}: {}", pid, bias.error().message);
 
   tc.sites = plan_all_sites(*tc.binary);
-  Verdict v = check_command(command, *tc.binary, tc.host, tc.sites);
+  Verdict v = check_command(table, *tc.binary, tc.host, tc.sites);
   if (!v.can_run) {
     std::string why;
     for (const auto& r : v.reasons) why += (why.empty() ? "" : "; ") + r;
@@ -104,21 +122,15 @@ gt_offsets TraceContext::bpf_offsets() const {
 
 std::shared_ptr<StackTable> TraceContext::read_stacks(int fd) const {
   auto table = std::make_shared<StackTable>(binary->pclntab(), load_bias);
-  uint64_t key = 0, next = 0;
-  void* prev = nullptr;
-  gt_stack st{};
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (bpf_map_lookup_elem(fd, &next, &st) == 0) {
-      uint32_t n = std::min<uint32_t>(st.len, GT_MAX_STACK_DEPTH);
-      table->add(next, std::vector<uint64_t>(st.pcs, st.pcs + n));
-    }
-    key = next;
-    prev = &key;
-  }
+  for_each_map_entry<uint64_t, gt_stack>(fd, [&](const uint64_t& id, const gt_stack& st) {
+    uint32_t n = std::min<uint32_t>(st.len, GT_MAX_STACK_DEPTH);
+    table->add(id, std::vector<uint64_t>(st.pcs, st.pcs + n));
+  });
   return table;
 }
 
-TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& c, size_t probes_attached) const {
+TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& c, size_t probes_attached,
+                                   uint64_t events) const {
   TraceSummary s;
   s.pid = process.pid();
   s.comm = process.comm();
@@ -129,7 +141,7 @@ TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& 
   s.probes_attached = probes_attached;
   s.dropped = total_drops(c);
   for (uint32_t i = 0; i < GT_CNT__COUNT; ++i) s.counters[std::string(counter_name(static_cast<gt_counter>(i)))] = c[i];
-  s.events = c[GT_CNT_PARKS];
+  s.events = events;
   s.notes = notes;
   if (!loop.error.empty()) s.notes.push_back(loop.error);
   return s;

@@ -1,5 +1,7 @@
 #include "gotrace/session/trace_loop.h"
 
+#include "gotrace/util/signals.h"
+
 #include <fmt/format.h>
 
 #include <atomic>
@@ -8,11 +10,6 @@
 #include <unistd.h>
 
 namespace gotrace {
-
-namespace {
-std::atomic<int> g_signal{0};
-void on_signal(int sig) { g_signal.store(sig); }
-}  // namespace
 
 std::string_view stop_reason_text(StopReason r) {
   switch (r) {
@@ -24,34 +21,9 @@ std::string_view stop_reason_text(StopReason r) {
   return "?";
 }
 
-std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || v < 0) return std::nullopt;
-  std::string unit(end);
-  double scale;
-  if (unit.empty() || unit == "s") scale = 1e9;
-  else if (unit == "ms") scale = 1e6;
-  else if (unit == "us" || unit == "µs") scale = 1e3;
-  else if (unit == "ns") scale = 1;
-  else if (unit == "m") scale = 60e9;
-  else if (unit == "h") scale = 3600e9;
-  else return std::nullopt;
-  return std::chrono::nanoseconds(static_cast<long long>(v * scale));
-}
-
 TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& options,
                                const std::function<int(int)>& poll,
                                const std::function<std::string(double)>& status) {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {};
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-  g_signal.store(0);
-
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   auto last_status = start;
@@ -68,7 +40,7 @@ TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& op
       result.error = fmt::format("polling failed: {}", rc);
       break;
     }
-    if (g_signal.load()) {
+    if (stop_signal()) {
       result.reason = StopReason::Interrupted;
       break;
     }
@@ -95,8 +67,6 @@ TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& op
     }
   }
   if (tty && status_width) fmt::print(stderr, "\r{:<{}}\r", "", status_width);
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGTERM, &old_term, nullptr);
   return result;
 }
 

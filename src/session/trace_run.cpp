@@ -1,19 +1,32 @@
-#include "gotrace/session/trace_run.h"
+// The runner every tracing command goes through (trace_command.h).
+#include "gotrace/session/park_tracking.h"
+#include "gotrace/session/trace_command.h"
+#include "gotrace/util/signals.h"
 
-#include "gotrace/report/profile_writers.h"
-
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <iostream>
 #include <memory>
 
 namespace gotrace {
 
-uint64_t site_check(const PlannedSite& s) { return s.code.stack_check ? s.code.stack_check->frame_adjust + 1 : 0; }
+namespace {
 
-Result<void> attach_wants(TraceContext& tc, pid_t pid, const std::vector<ProbeWant>& wants, LinkSet& links) {
-  for (const auto& w : wants) {
-    const PlannedSite* site = tc.site(w.role);
+// Attaches each probe of the table this run wants, in order. A required one
+// that fails is an error; an optional one becomes a note.
+Result<std::vector<ProbeRole>> attach_table(TraceCommand& cmd, TraceContext& tc, pid_t pid, uint32_t options,
+                                            LinkSet& links) {
+  std::vector<ProbeRole> attached;
+  const int minor = tc.binary->version().minor;
+  for (const auto& p : cmd.probes().probes) {
+    if ((p.needs & options) != p.needs || !p.applies_to(minor)) continue;
+    bpf_program* prog = bpf_object__find_program_by_name(cmd.object(), std::string(p.program).c_str());
+    if (!prog) return make_error("internal: no BPF program '{}' in the {} object", p.program, cmd.probes().command);
+    const PlannedSite* site = tc.site(p.role);
     std::optional<uint64_t> offset;
     uint64_t check = 0;
     std::string what;
@@ -21,30 +34,44 @@ Result<void> attach_wants(TraceContext& tc, pid_t pid, const std::vector<ProbeWa
       offset = site->site_file_offset;
       check = site_check(*site);
       what = site->symbol;
-    } else if (w.entry_fallback) {
+    } else if (p.entry_fallback) {
       for (const auto& s : tc.sites)
-        if (s.role == w.role && !s.symbol.empty()) {
+        if (s.role == p.role && !s.symbol.empty()) {
           offset = tc.binary->elf().vaddr_to_file_offset(s.function.entry);
           what = s.symbol;
           tc.notes.push_back(fmt::format("{} has no emulated probe site in this Go release: probed at its first "
                                          "instruction (single-stepped, costs more per hit)", s.symbol));
         }
     }
-    if (!offset) continue;
-    uint64_t cookie = GT_COOKIE(w.cookie_kind, check);
-    auto r = attach_uprobe(w.prog, pid, tc.process.exe_link(), *offset, what, links, cookie);
-    if (!r) {
-      if (w.required) return r.error();
-      tc.notes.push_back(r.error().message);
+    if (!offset) {
+      if (p.required) return make_error("no probe site for {}", role_spec(p.role).id);
+      continue;
     }
+    auto r = attach_uprobe(prog, pid, tc.process.exe_link(), *offset, what, links, GT_COOKIE(p.cookie_kind, check));
+    if (!r) {
+      if (p.required) return r.error();
+      tc.notes.push_back(r.error().message);
+      continue;
+    }
+    attached.push_back(p.role);
   }
+  return attached;
+}
+
+// Creates (or truncates) an output file now, so that a wrong path fails
+// before the trace rather than after it.
+Result<void> check_output_path(const std::string& path, const char* option) {
+  if (path.empty()) return {};
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return make_error("{} {}: {}", option, path, std::strerror(errno));
+  ::close(fd);
   return {};
 }
 
-bool write_profiles(const TraceConfig& config, const ProfileData& data, StackTable& stacks) {
+bool write_profile(const TraceConfig& config, const CommandProfile& p) {
   bool ok = true;
   if (!config.pprof_path.empty()) {
-    if (auto r = write_pprof(data, stacks, config.pprof_path); !r) {
+    if (auto r = write_pprof(p.data, *p.stacks, config.pprof_path); !r) {
       fmt::print(stderr, "gotrace: {}\n", r.error().message);
       ok = false;
     } else {
@@ -52,7 +79,7 @@ bool write_profiles(const TraceConfig& config, const ProfileData& data, StackTab
     }
   }
   if (!config.folded_path.empty()) {
-    if (auto r = write_folded(data, stacks, config.folded_path, data.sample_types.size() - 1); !r) {
+    if (auto r = write_folded(p.data, *p.stacks, config.folded_path, p.folded_value); !r) {
       fmt::print(stderr, "gotrace: {}\n", r.error().message);
       ok = false;
     } else {
@@ -63,15 +90,80 @@ bool write_profiles(const TraceConfig& config, const ProfileData& data, StackTab
   return ok;
 }
 
-Result<TraceRunResult> run_attached(const TraceContext& tc, const TraceConfig& config, LinkSet& links,
-                                    const TraceRunSpec& spec) {
-  ring_buffer* rb = ring_buffer__new(spec.events_fd, spec.on_event, spec.event_ctx, nullptr);
-  if (!rb) return Error{explain_bpf_error(errno, "creating the ring buffer reader")};
-  std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb_owner(rb, ring_buffer__free);
+int ringbuf_sample(void* ctx, void* data, size_t size) {
+  static_cast<TraceCommand*>(ctx)->on_event(data, size);
+  return 0;
+}
+
+// A signal during startup: stop with one line, nothing attached is left.
+bool interrupted_before_start() {
+  if (!stop_signal()) return false;
+  fmt::print(stderr, "gotrace: interrupted before tracing began ({})\n", strsignal(stop_signal()));
+  return true;
+}
+
+}  // namespace
+
+int run_trace(TraceCommand& cmd, const TraceConfig& config) {
+  const char* name = cmd.probes().command.data();
+  if (auto v = cmd.validate(); !v) {
+    fmt::print(stderr, "gotrace {}: {}\n", name, v.error().message);
+    return kExitUsage;
+  }
+  for (auto [path, option] : {std::pair{&config.pprof_path, "--pprof"}, std::pair{&config.folded_path, "--folded"}})
+    if (auto r = check_output_path(*path, option); !r) {
+      fmt::print(stderr, "gotrace {}: {}\n", name, r.error().message);
+      return kExitOutput;
+    }
+
+  auto ctx = TraceContext::prepare(config.pid, cmd.probes());
+  if (!ctx) {
+    fmt::print(stderr, "gotrace: {}\n", ctx.error().message);
+    return kExitFailure;
+  }
+  TraceContext& tc = *ctx;
+  if (auto r = cmd.prepare(tc); !r) {
+    fmt::print(stderr, "gotrace {}: {}\n", name, r.error().message);
+    return kExitUsage;
+  }
+  if (interrupted_before_start()) return kExitInterrupted;
+
+  install_libbpf_logging();
+  const uint32_t options = cmd.options(tc);
+  Result<void> step = cmd.open();
+  if (step) {
+    cmd.set_common(tc.bpf_offsets(), static_cast<uint32_t>(config.pid), static_cast<uint64_t>(config.min.count()));
+    step = cmd.configure(tc);
+  }
+  if (step) step = cmd.load();
+  if (!step) {
+    fmt::print(stderr, "gotrace: {}\n", step.error().message);
+    return kExitFailure;
+  }
+  if (interrupted_before_start()) return kExitInterrupted;
+
+  LinkSet links;
+  auto attached = attach_table(cmd, tc, config.pid, options, links);
+  Result<void> enough = attached ? cmd.check_attached(tc, *attached) : Result<void>(attached.error());
+  if (!enough) {
+    fmt::print(stderr, "gotrace: {}\n", enough.error().message);
+    return kExitFailure;
+  }
+  if (interrupted_before_start()) return kExitInterrupted;
+
+  std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb(nullptr, ring_buffer__free);
+  if (int fd = bpf_object__find_map_fd_by_name(cmd.object(), "events"); fd >= 0) {
+    rb.reset(ring_buffer__new(fd, ringbuf_sample, &cmd, nullptr));
+    if (!rb) {
+      fmt::print(stderr, "gotrace: {}\n", explain_bpf_error(errno, "creating the ring buffer reader"));
+      return kExitFailure;
+    }
+  }
+  const int counters_fd = bpf_object__find_map_fd_by_name(cmd.object(), "counters");
 
   if (!config.json || isatty(STDERR_FILENO))
-    fmt::print(stderr, "Tracing {} in PID {} ({}, {}): {} probes{}. {}\n", spec.what, config.pid, tc.process.comm(),
-               tc.binary->buildinfo().version_string, links.size(), spec.extra,
+    fmt::print(stderr, "Tracing {} in PID {} ({}, {}): {} probes{}. {}\n", cmd.what(), config.pid, tc.process.comm(),
+               tc.binary->buildinfo().version_string, links.size(), cmd.extra(),
                config.duration ? fmt::format("{:.1f}s.", static_cast<double>(config.duration->count()) / 1000.0)
                                : std::string("Ctrl-C to end."));
   TraceLoopOptions lo;
@@ -79,23 +171,46 @@ Result<TraceRunResult> run_attached(const TraceContext& tc, const TraceConfig& c
   lo.status_line = config.status_line;
   uint64_t last = 0;
   double last_t = 0;
-  TraceRunResult out;
+  TraceOutcome out;
   out.loop = run_trace_loop(
-      tc.process, lo, [&](int timeout) { return ring_buffer__poll(rb, timeout); },
+      tc.process, lo,
+      [&](int timeout) {
+        if (rb) return ring_buffer__poll(rb.get(), timeout);
+        usleep(static_cast<useconds_t>(timeout) * 1000);
+        return 0;
+      },
       [&](double t) {
-        auto c = read_counters(spec.counters_fd);
-        uint64_t n = c[spec.rate_counter];
+        auto c = read_counters(counters_fd);
+        uint64_t n = c[cmd.rate_counter()];
         double rate = t > last_t ? static_cast<double>(n - last) / (t - last_t) : 0;
         last = n;
         last_t = t;
-        return fmt::format("{:.0f}s  {} probes  {}", t, links.size(), spec.status(c, rate));
+        return fmt::format("{:.0f}s  {} probes  {}", t, links.size(), cmd.status(c, rate));
       });
   out.attached = links.size();
-  if (spec.stopped) *spec.stopped = 1;  // nothing after the end counts, while the probes come off
+  *cmd.stopped_flag() = 1;  // nothing after the end counts, while the probes come off
   links.clear();
-  ring_buffer__consume(rb);
-  out.counters = read_counters(spec.counters_fd);
-  return out;
+  if (rb) ring_buffer__consume(rb.get());
+  out.counters = read_counters(counters_fd);
+  out.summary = tc.summary(out.loop, out.counters, out.attached, out.counters[cmd.rate_counter()]);
+
+  auto profile = cmd.report(tc, out, config, std::cout);
+  if (!profile) {
+    fmt::print(stderr, "gotrace: {}\n", profile.error().message);
+    return kExitFailure;
+  }
+  std::cout.flush();
+  const bool stdout_ok = !std::cout.fail();
+  const int stdout_errno = errno;
+  bool profiles_ok = true;
+  if (*profile) profiles_ok = write_profile(config, **profile);
+  if (!stdout_ok) {
+    // A closed pipe (gotrace … | head) ends quietly; anything else is said.
+    if (stdout_errno != EPIPE) fmt::print(stderr, "gotrace: writing the report failed: {}\n", std::strerror(stdout_errno));
+    return kExitOutput;
+  }
+  if (!profiles_ok) return kExitOutput;
+  return out.loop.reason == StopReason::Error ? kExitFailure : kExitOk;
 }
 
 }  // namespace gotrace

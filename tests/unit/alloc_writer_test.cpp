@@ -9,7 +9,6 @@
 #include <sstream>
 
 #include "gotrace/gobin/go_binary.h"
-#include "gotrace/report/profile_writers.h"
 #include "support/fixtures.h"
 #include "support/json.h"
 

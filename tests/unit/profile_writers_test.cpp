@@ -1,6 +1,7 @@
 // The pprof and folded-stack outputs, read back by the Go toolchain's own
 // `go tool pprof` (so the encoding is checked by the reader users have).
 #include "gotrace/gobin/go_binary.h"
+#include "gotrace/report/block_writer.h"
 #include "gotrace/report/profile_writers.h"
 #include "support/fixtures.h"
 

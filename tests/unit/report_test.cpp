@@ -4,7 +4,7 @@
 #include "gotrace/probes/reason_filter.h"
 #include "gotrace/report/block_writer.h"
 #include "gotrace/report/json_writer.h"
-#include "gotrace/session/trace_loop.h"
+#include "gotrace/util/duration.h"
 
 #include <catch2/catch.hpp>
 

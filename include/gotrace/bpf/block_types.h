@@ -27,7 +27,8 @@ struct gt_block_val {
 };
 
 /* Who woke them: (blocked stack, reason, waker stack). waker_stack_id 0 with
- * waker_kind NETPOLL means the network poller, with NONE no goroutine. */
+ * waker_kind NETPOLL means the network poller; RUNTIME is the runtime with no
+ * user goroutine (timers, GC), its own stack when one could be walked. */
 enum gt_waker_kind { GT_WAKER_GOROUTINE = 0, GT_WAKER_NETPOLL = 1, GT_WAKER_RUNTIME = 2 };
 struct gt_waker_key {
   __u64 stack_id;

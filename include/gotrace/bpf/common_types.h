@@ -67,6 +67,9 @@ enum gt_counter {
   GT_CNT_DROP_PENDING_FULL,  /* pending-acquire table full */
   GT_CNT_CHAIN_TRUNCATED,    /* a releaser blocked more often in one wait than its history holds */
   GT_CNT_UNDER_MIN,          /* waits shorter than --min, left out on purpose */
+  GT_CNT_PARK_REPLACED,      /* a park replaced its goroutine's earlier one that never ended (cancelled) */
+  GT_CNT_PENDING_REPLACED,   /* a contended acquire replaced an earlier one that needed no hand-over */
+  GT_CNT_PENDING_REMOVED,    /* pending acquires ended by a hand-over */
   GT_CNT_ALLOC_SAMPLES,      /* alloc: sampler hits accepted (profilealloc / refill / mallocgc) */
   GT_CNT_ALLOC_RETRY,        /* alloc: hits about to call morestack (ignored: the call comes again) */
   GT_CNT_ALLOC_NO_FRAME,     /* alloc: mallocgc's frame not where expected: sample kept, type unknown */

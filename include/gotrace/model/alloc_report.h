@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "gotrace/model/block_report.h"  // TraceSummary
 #include "gotrace/model/histogram.h"
 #include "gotrace/model/stack_table.h"
+#include "gotrace/model/trace_summary.h"
 
 namespace gotrace {
 

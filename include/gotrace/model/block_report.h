@@ -5,9 +5,10 @@
 
 #include "gotrace/model/histogram.h"
 #include "gotrace/model/stack_table.h"
+#include "gotrace/model/trace_summary.h"
 
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,27 +51,60 @@ struct LongWait {
   WakerKind waker_kind = WakerKind::Goroutine;
 };
 
-// What every tracing command reports about the trace itself.
-struct TraceSummary {
-  int pid = 0;
-  std::string comm;
-  std::string go_version;
-  double duration_s = 0;
-  std::string stopped_by;  // "duration elapsed", "interrupted", "target exited"
-  bool target_alive = true;
-  size_t probes_attached = 0;
-  uint64_t events = 0;   // probe hits accepted
-  uint64_t dropped = 0;  // every loss, all kinds
-  std::map<std::string, uint64_t> counters;  // name -> value (including each drop kind)
-  std::vector<std::string> notes;            // things the user should know
-};
-
 struct BlockReport {
   TraceSummary summary;
   std::vector<BlockEntry> entries;  // by total_ns, descending
   std::vector<LongWait> longest;    // by duration, descending
   uint64_t min_ns = 0;
   std::shared_ptr<StackTable> stacks;
+};
+
+// What the block BPF program left behind, as plain records (the session
+// decodes the maps and the ring buffer into these).
+struct RawBlockAgg {
+  uint64_t stack_id = 0;
+  unsigned reason = 0;
+  uint64_t count = 0;
+  uint64_t total_ns = 0;
+  uint64_t max_ns = 0;
+  uint64_t max_goid = 0;
+  std::array<uint64_t, kHistBuckets> hist{};
+};
+struct RawWakerAgg {
+  uint64_t stack_id = 0;  // the blocked stack
+  unsigned reason = 0;
+  WakerKind kind = WakerKind::Goroutine;
+  uint64_t waker_stack_id = 0;
+  uint64_t count = 0;
+  uint64_t total_ns = 0;
+};
+struct BlockBuildInput {
+  std::vector<RawBlockAgg> aggs;
+  std::vector<RawWakerAgg> wakers;
+  std::vector<LongWait> longest;  // any order; reason_name filled in by the builder
+};
+struct BlockBuildOptions {
+  uint64_t min_ns = 0;  // entries whose longest wait is shorter are left out
+  std::function<std::string(unsigned)> reason_name;
+};
+
+// Fills report.entries (by total time, each with its wakers, most frequent
+// first) and report.longest (longest first) from the raw records.
+void build_block_report(BlockReport& report, BlockBuildInput input, const BlockBuildOptions& options);
+
+// Keeps the longest waits seen, at most `capacity`; what it had to let go is
+// counted, never lost silently.
+class LongestWaits {
+ public:
+  explicit LongestWaits(size_t capacity) : capacity_(capacity) {}
+  void add(const LongWait& w);
+  std::vector<LongWait> take() { return std::move(kept_); }
+  uint64_t not_kept() const { return not_kept_; }
+
+ private:
+  size_t capacity_;
+  std::vector<LongWait> kept_;  // a min-heap by duration once full
+  uint64_t not_kept_ = 0;
 };
 
 }  // namespace gotrace

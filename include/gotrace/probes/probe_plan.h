@@ -7,6 +7,7 @@
 #include "gotrace/disasm/code_analysis.h"
 #include "gotrace/gobin/go_binary.h"
 #include "gotrace/host/features.h"
+#include "gotrace/probes/probe_table.h"
 #include "gotrace/probes/runtime_roles.h"
 
 #include <optional>
@@ -15,17 +16,6 @@
 #include <vector>
 
 namespace gotrace {
-
-enum class Command { Block, Lock, Alloc };
-std::string_view command_name(Command c);
-std::span<const Command> all_commands();
-
-struct RoleNeed {
-  ProbeRole role;
-  bool required;  // the command cannot work without it
-};
-// The roles a command attaches to.
-std::vector<RoleNeed> roles_for(Command command, const GoVersion& version);
 
 struct PlannedSite {
   ProbeRole role;
@@ -42,13 +32,14 @@ PlannedSite plan_site(const GoBinary& binary, ProbeRole role);
 std::vector<PlannedSite> plan_all_sites(const GoBinary& binary);
 
 struct Verdict {
-  Command command;
+  std::string command;
   bool can_run = false;
   std::vector<std::string> reasons;   // why not (each one line)
   std::vector<std::string> warnings;  // runs, but the user should know
 };
-// Whether a command can trace this binary on this host, and why not.
-Verdict check_command(Command command, const GoBinary& binary, const HostFeatures& host,
+// Whether a command (its probe table) can trace this binary on this host,
+// and why not. Probes that only some options need count as optional here.
+Verdict check_command(const ProbeTable& table, const GoBinary& binary, const HostFeatures& host,
                       std::span<const PlannedSite> sites);
 
 }  // namespace gotrace

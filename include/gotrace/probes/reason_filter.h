@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,8 @@ using ReasonMask = std::array<uint64_t, 4>;
 // waits (GC workers, sweeper, scavenger, finalizer, trace reader …).
 Result<ReasonMask> reason_mask(const WaitReasons& reasons, const std::vector<std::string>& selection);
 bool mask_has(const ReasonMask& m, unsigned reason);
+// The reasons whose runtime name satisfies pred.
+ReasonMask reason_mask_where(const WaitReasons& reasons, const std::function<bool(const std::string&)>& pred);
 std::vector<std::string> reason_categories();
 
 }  // namespace gotrace

@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "gotrace/model/alloc_report.h"
+#include "gotrace/report/profile_writers.h"
 
 namespace gotrace {
 
@@ -24,5 +25,12 @@ void write_alloc_text(AllocReport& report, std::ostream& out, const AllocWriterO
 // max_bytes}], maps [{map_type, stack, growths, max_len}], gc [{trigger,
 // heap_live, heap_goal, pauses_ns, pause_reasons}].
 void write_alloc_json(AllocReport& report, std::ostream& out, const AllocWriterOptions& options);
+
+// Samples alloc_objects/count and alloc_space/bytes, as in Go's heap
+// profile (so `go tool pprof -sample_index=alloc_space` works), per (stack,
+// type, slot size), labelled with the type; estimates rounded to whole
+// objects and bytes. Build the report with AllocGroupBy::Stack: grouped rows
+// carry only an example stack.
+ProfileData alloc_profile(AllocReport& report, const std::string& binary);
 
 }  // namespace gotrace

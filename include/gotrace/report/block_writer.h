@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gotrace/model/block_report.h"
+#include "gotrace/report/profile_writers.h"
 #include "gotrace/report/report_common.h"
 
 #include <ostream>
@@ -17,5 +18,8 @@ struct BlockWriterOptions {
 
 void write_block_text(BlockReport& report, std::ostream& out, const BlockWriterOptions& options);
 void write_block_json(BlockReport& report, std::ostream& out, const BlockWriterOptions& options);
+// Samples (contentions/count, delay/nanoseconds) per blocking site, labelled
+// with the wait reason, like Go's block profile.
+ProfileData block_profile(BlockReport& report, const std::string& binary);
 
 }  // namespace gotrace

@@ -7,6 +7,7 @@
 #include "gotrace/probes/probe_plan.h"
 
 #include <optional>
+#include <span>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -27,7 +28,9 @@ struct InfoReport {
   std::vector<Verdict> verdicts;
 };
 
-InfoReport build_info_report(const GoBinary& binary, const HostFeatures& host);
+// Verdicts for each probe table (one per tracing command).
+InfoReport build_info_report(const GoBinary& binary, const HostFeatures& host,
+                             std::span<const ProbeTable* const> tables);
 
 void write_info_text(const InfoReport& report, std::ostream& out);
 void write_info_json(const InfoReport& report, std::ostream& out);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gotrace/model/lock_report.h"
+#include "gotrace/report/profile_writers.h"
 #include "gotrace/report/report_common.h"
 
 #include <ostream>
@@ -18,5 +19,8 @@ struct LockWriterOptions {
 
 void write_lock_text(LockReport& report, std::ostream& out, const LockWriterOptions& options);
 void write_lock_json(LockReport& report, std::ostream& out, const LockWriterOptions& options);
+// Samples per (waiter, holder), on the waiter's stack, labelled with the kind
+// and the holder's function.
+ProfileData lock_profile(LockReport& report, const std::string& binary);
 
 }  // namespace gotrace

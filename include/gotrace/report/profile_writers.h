@@ -1,11 +1,10 @@
 // Outputs Go people already read: a pprof profile (gzipped profile.proto, for
 // `go tool pprof`) and folded stacks (for flamegraph.pl and friends), built
-// from the block and lock reports.
+// from any command's report.
 #pragma once
 
-#include "gotrace/model/alloc_report.h"
-#include "gotrace/model/block_report.h"
-#include "gotrace/model/lock_report.h"
+#include "gotrace/model/stack_table.h"
+#include "gotrace/model/trace_summary.h"
 #include "gotrace/util/result.h"
 
 #include <cstdint>
@@ -31,17 +30,11 @@ struct ProfileData {
   std::vector<std::string> comments;
 };
 
-// Block report: samples (contentions/count, delay/nanoseconds) per blocking
-// site, labelled with the wait reason; lock report: per (waiter, holder),
-// labelled with the kind and the holder's function.
-ProfileData block_profile(BlockReport& report, const std::string& binary);
-ProfileData lock_profile(LockReport& report, const std::string& binary);
-// Alloc report: samples (alloc_objects/count, alloc_space/bytes, as in Go's
-// heap profile, so -sample_index=alloc_space works) per (stack, type, slot
-// size), labelled with the type; estimates rounded to whole objects/bytes.
-// Build the report with AllocGroupBy::Stack: grouped rows carry only an
-// example stack.
-ProfileData alloc_profile(AllocReport& report, const std::string& binary);
+// An empty profile for a trace: its duration and start from the summary,
+// the sample types, and one comment naming what it holds. Each command's
+// writer fills in the samples (block_profile, lock_profile, …).
+ProfileData new_profile(const TraceSummary& summary, const std::string& binary,
+                        std::vector<std::pair<std::string, std::string>> sample_types, std::string comment);
 
 // profile.proto, not compressed (tests read it back), and the gzipped file.
 std::string encode_pprof(const ProfileData& p, StackTable& stacks);

@@ -5,6 +5,7 @@
 
 #include "gotrace/util/result.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <cstdint>
@@ -40,6 +41,21 @@ Result<void> attach_uprobe(bpf_program* prog, pid_t pid, const std::string& bina
 // Owns a skeleton: SkeletonPtr<block_bpf> p(block_bpf__open(), block_bpf__destroy).
 template <typename T>
 using SkeletonPtr = std::unique_ptr<T, void (*)(T*)>;
+
+// Calls f(key, value) for every entry of a BPF hash map (entries added or
+// removed meanwhile may be seen or not; none is seen twice unless the map
+// was rehashed under it, which user space reading a stopped trace avoids).
+template <typename K, typename V, typename F>
+void for_each_map_entry(int fd, F&& f) {
+  K key{}, next{};
+  V value{};
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (bpf_map_lookup_elem(fd, &next, &value) == 0) f(next, value);
+    key = next;
+    prev = &key;
+  }
+}
 
 // Why a load failed, in user terms (EPERM -> run as root, …).
 std::string explain_bpf_error(int err, const std::string& what);

@@ -33,7 +33,4 @@ TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& op
                                const std::function<int(int timeout_ms)>& poll,
                                const std::function<std::string(double elapsed_s)>& status);
 
-// Parses "10s", "500ms", "100us", "2m", "1h", "1.5s", or a plain number of seconds.
-std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text);
-
 }  // namespace gotrace

@@ -1,0 +1,45 @@
+// How a tracing command joins the command line: its subcommand, options and
+// entry point, and its probe table (which `gotrace info` checks). Each
+// command has one src/cli/<cmd>_cli.cpp defining `CliCommand <cmd>_cli()`,
+// and one entry in GOTRACE_TRACING_COMMANDS (src/cli/cli.cpp).
+#pragma once
+
+#include "gotrace/probes/probe_table.h"
+#include "gotrace/session/trace_config.h"
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace gotrace::cli {
+
+struct CliCommand {
+  std::string_view name;
+  std::string description;
+  const ProbeTable* probes = nullptr;
+  // Adds the subcommand's options to sub; returns what runs it once parsed
+  // (its exit code). Options it binds must outlive the returned function.
+  std::function<std::function<int()>(CLI::App& sub)> setup;
+};
+
+// The options every tracing command shares (bpftrace/BCC conventions),
+// bound to t; the raw strings are checked by TraceOptions::finish.
+class TraceOptions {
+ public:
+  void add_to(CLI::App& sub, TraceConfig& t);
+  // Validates numbers and durations; false (with one line on stderr) when
+  // something is out of range. Runs before the target is opened.
+  bool finish(std::string_view command, TraceConfig& t) const;
+
+ private:
+  std::string duration_, min_;
+  long long top_ = 10;
+  long long pid_ = 0;
+};
+
+// Rejects empty items of a comma-separated list option ("--reason ,chan").
+bool check_list(std::string_view command, std::string_view option, const std::vector<std::string>& items);
+
+}  // namespace gotrace::cli

@@ -1,0 +1,62 @@
+#include "gotrace/cli/cli_command.h"
+#include "gotrace/util/duration.h"
+
+#include <fmt/format.h>
+
+#include <limits>
+
+namespace gotrace::cli {
+
+void TraceOptions::add_to(CLI::App& sub, TraceConfig& t) {
+  sub.add_option("-p,--pid", pid_, "PID of the running Go program")->required();
+  sub.add_option("-d,--duration", duration_,
+                 "how long to trace (10s, 500ms, 2m); default: until Ctrl-C or the target exits");
+  sub.add_option("--top", top_, "how many entries to show")->capture_default_str();
+  sub.add_option("--min", min_, "ignore waits shorter than this (e.g. 1ms)");
+  sub.add_flag("--json", t.json, "machine-readable output on stdout");
+  sub.add_flag("!--no-status", t.status_line, "no live status line on stderr");
+  sub.add_option("--pprof", t.pprof_path, "also write a pprof profile here (go tool pprof FILE)");
+  sub.add_option("--folded", t.folded_path, "also write folded stacks here (flamegraph.pl FILE > out.svg)");
+}
+
+bool TraceOptions::finish(std::string_view command, TraceConfig& t) const {
+  if (pid_ <= 0 || pid_ > std::numeric_limits<pid_t>::max()) {
+    fmt::print(stderr, "gotrace {}: bad --pid {} (a process ID is a positive number)\n", command, pid_);
+    return false;
+  }
+  t.pid = static_cast<pid_t>(pid_);
+  if (top_ < 1 || top_ > 1'000'000) {
+    fmt::print(stderr, "gotrace {}: bad --top {} (1 to 1000000)\n", command, top_);
+    return false;
+  }
+  t.top = static_cast<size_t>(top_);
+  if (!duration_.empty()) {
+    auto d = parse_duration(duration_);
+    if (d) t.duration = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    if (!t.duration || t.duration->count() == 0) {
+      fmt::print(stderr, "gotrace {}: bad --duration '{}' (examples: 10s, 500ms, 2m; at least 1ms)\n", command,
+                 duration_);
+      return false;
+    }
+  }
+  if (!min_.empty()) {
+    auto m = parse_duration(min_);
+    if (!m) {
+      fmt::print(stderr, "gotrace {}: bad --min '{}' (examples: 100us, 1ms)\n", command, min_);
+      return false;
+    }
+    t.min = *m;
+  }
+  return true;
+}
+
+bool check_list(std::string_view command, std::string_view option, const std::vector<std::string>& items) {
+  for (const auto& i : items)
+    if (i.empty()) {
+      fmt::print(stderr, "gotrace {}: empty value in {}\n", command, option);
+      return false;
+    }
+  return true;
+}
+
+}  // namespace gotrace::cli
