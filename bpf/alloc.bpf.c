@@ -92,10 +92,16 @@ static __always_inline __u64 mallocgc_type(struct pt_regs *ctx, __u32 derefs) {
   return read_u64(bp_m + 0x18);
 }
 
-/* g from R14 at a Go function's entry; false (and counted) when the probe
- * hit will be repeated after morestack. */
+/* False (and counted) when the probe hit will be repeated after morestack.
+ * At a stack-check site the probe sits on the JBE right after the CMP, so
+ * the flags say exactly whether it will jump (CF or ZF set). Re-reading
+ * stackguard0 instead races with the preemption requests sysmon writes
+ * there (stackPreempt): the CMP may have seen the old value, and an
+ * allocation would be lost (seen: 1 in ~15,000 at MemProfileRate=1). */
+#define GT_X86_CF 0x1
+#define GT_X86_ZF 0x40
 static __always_inline bool entry_ok(struct pt_regs *ctx, __u64 g, __u64 cookie) {
-  if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(cookie))) {
+  if (GT_COOKIE_CHECK(cookie) && (ctx->flags & (GT_X86_CF | GT_X86_ZF))) {
     count(GT_CNT_ALLOC_RETRY);
     return false;
   }
@@ -112,22 +118,22 @@ SEC("uprobe")
 int sample_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
   __u64 cookie = bpf_get_attach_cookie(ctx);
-  __u64 g = ctx->r14;
+  __u64 g = go_g(ctx);
   if (!g || !entry_ok(ctx, g, cookie)) return 0;
   struct gt_alloc_key key = {};
   __u64 bytes = 0;
   if (mode == GT_ALLOC_MODE_PROFILEALLOC) {
-    key.size = ctx->cx;
-    bytes = ctx->cx;
+    key.size = go_arg3(ctx);
+    bytes = go_arg3(ctx);
     key.type = mallocgc_type(ctx, sample_derefs);
   } else if (mode == GT_ALLOC_MODE_REFILL) {
-    key.size = ctx->bx & 0xff; /* spanClass: sizeclass << 1 | noscan */
+    key.size = go_arg2(ctx) & 0xff; /* spanClass: sizeclass << 1 | noscan */
     key.type = mallocgc_type(ctx, sample_derefs);
   } else {
-    if (ctx->ax == 0) return 0; /* size 0: no allocation (zerobase) */
-    key.size = ctx->ax;
-    bytes = ctx->ax;
-    key.type = ctx->bx;
+    if (go_arg1(ctx) == 0) return 0; /* size 0: no allocation (zerobase) */
+    key.size = go_arg1(ctx);
+    bytes = go_arg1(ctx);
+    key.type = go_arg2(ctx);
   }
   key.stack_id = stack_here(ctx, g);
   static const struct gt_alloc_val zero;
@@ -143,10 +149,10 @@ SEC("uprobe")
 int large_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
   __u64 cookie = bpf_get_attach_cookie(ctx);
-  __u64 g = ctx->r14;
+  __u64 g = go_g(ctx);
   if (!g || !entry_ok(ctx, g, cookie)) return 0;
-  __u64 size = ctx->bx;
-  struct gt_large_key key = {.noscan = ctx->cx & 1};
+  __u64 size = go_arg2(ctx);
+  struct gt_large_key key = {.noscan = go_arg3(ctx) & 1};
   key.type = mallocgc_type(ctx, large_derefs);
   key.stack_id = stack_here(ctx, g);
   static const struct gt_large_val zero;
@@ -167,24 +173,24 @@ SEC("uprobe")
 int map_grow_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
   __u64 cookie = bpf_get_attach_cookie(ctx);
-  __u64 g = ctx->r14;
+  __u64 g = go_g(ctx);
   if (!g || !entry_ok(ctx, g, cookie)) return 0;
   __u32 growth = GT_MAP_KIND(cookie);
   struct gt_map_key key = {.growth = growth};
   __u64 len = 0;
   switch (growth) {
     case GT_MAP_HASHGROW: /* hashGrow(t *maptype, h *hmap): hmap.count at 0 */
-      key.map_type = ctx->ax;
-      len = read_u64(ctx->bx);
+      key.map_type = go_arg1(ctx);
+      len = read_u64(go_arg2(ctx));
       break;
     case GT_MAP_GROW_TO_SMALL: /* (m *Map).growTo*(typ): Map.used at 0 */
     case GT_MAP_GROW_TO_TABLE:
-      key.map_type = ctx->bx;
-      len = read_u64(ctx->ax);
+      key.map_type = go_arg2(ctx);
+      len = read_u64(go_arg1(ctx));
       break;
     default: /* (t *table).rehash(typ, m) */
-      key.map_type = ctx->bx;
-      len = read_u64(ctx->cx);
+      key.map_type = go_arg2(ctx);
+      len = read_u64(go_arg3(ctx));
       break;
   }
   key.stack_id = stack_here(ctx, g);
@@ -201,7 +207,7 @@ SEC("uprobe")
 int gc_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
   __u64 cookie = bpf_get_attach_cookie(ctx);
-  __u64 g = ctx->r14;
+  __u64 g = go_g(ctx);
   if (g && !entry_ok(ctx, g, cookie)) return 0;
   __u32 kind = GT_COOKIE_KIND(cookie);
   struct gt_gc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -217,14 +223,14 @@ int gc_entry(struct pt_regs *ctx) {
   e->goid = goid_of(user_g(g));
   switch (kind) {
     case GT_GC_START:
-      e->arg = (__u32)ctx->ax;
+      e->arg = (__u32)go_arg1(ctx);
       break;
     case GT_GC_STW_STOP:
-      e->arg = stw_stop_has_reason ? (__u32)(ctx->ax & 0xff) : GT_STW_REASON_UNKNOWN;
+      e->arg = stw_stop_has_reason ? (__u32)(go_arg1(ctx) & 0xff) : GT_STW_REASON_UNKNOWN;
       break;
     case GT_GC_STW_START:
-      e->arg = stw_start_has_reason ? (__u32)(ctx->bx & 0xff) : GT_STW_REASON_UNKNOWN;
-      e->arg2 = stw_start_has_reason ? ctx->cx : 0;
+      e->arg = stw_start_has_reason ? (__u32)(go_arg2(ctx) & 0xff) : GT_STW_REASON_UNKNOWN;
+      e->arg2 = stw_start_has_reason ? go_arg3(ctx) : 0;
       break;
     default:
       break;

@@ -13,7 +13,8 @@
 // one entry here, and its src/cli/<cmd>_cli.cpp defining <cmd>_cli().
 #define GOTRACE_TRACING_COMMANDS(X) \
   X(block)                          \
-  X(lock)
+  X(lock)                           \
+  X(alloc)
 
 namespace gotrace::cli {
 

@@ -167,8 +167,20 @@ void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const
   report.rate = o.rate;
   report.by = o.by;
 
-  // Hotspots.
+  // Hotspots. The refill sampler never sees large objects (they get their
+  // own span, not an mcache's): they join the hotspots exactly, as counted.
   std::vector<AllocEntry> rows = entries_of(input.aggs, o);
+  if (o.sampler == AllocSampler::Refill)
+    for (const auto& l : input.large) {
+      if (!l.count) continue;
+      AllocEntry e;
+      e.stack_id = l.stack_id;
+      e.type = type_of(o, l.type);
+      e.bytes = static_cast<double>(l.bytes);
+      e.objects = static_cast<double>(l.count);
+      e.samples = l.count;
+      rows.push_back(std::move(e));
+    }
   report.total_bytes = report.total_objects = 0;
   report.total_samples = 0;
   for (const auto& e : rows) {

@@ -158,8 +158,19 @@ TEST_CASE("build_alloc_report: refill samples stand for whole spans", "[allocrep
   o.class_span_objects = [](uint32_t spc) -> uint64_t { return spc >> 1 == 5 ? 9 : 0; };
   AllocBuildInput in;
   in.aggs = {{s, 0x30, 10, 7, 0}};
+  // Large objects never reach an mcache: they join the hotspots as counted.
+  RawLargeAgg l;
+  l.stack_id = w.stack_of(kPkg + ".LargeNoscan");
+  l.count = 2;
+  l.bytes = 2 * 65536;
+  in.large.push_back(l);
   build_alloc_report(w.report, in, o);
-  REQUIRE(w.report.entries.size() == 1);
+  REQUIRE(w.report.entries.size() == 2);
+  CHECK(w.report.entries[0].stack_id == l.stack_id);
+  CHECK(w.report.entries[0].bytes == 2 * 65536);
+  CHECK(w.report.entries[0].objects == 2);
+  CHECK(w.report.total_bytes == 2 * 65536 + 63 * 896);
+  w.report.entries.erase(w.report.entries.begin());
   CHECK(w.report.entries[0].objects == 63);
   CHECK(w.report.entries[0].bytes == 63 * 896);
   CHECK(w.report.entries[0].samples == 7);
