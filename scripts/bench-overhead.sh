@@ -4,8 +4,10 @@
 #   instruction of the same functions, counting by user stack)
 # on (1) a channel ping-pong (park-heavy) and (2) a net/http server under wrk,
 # for `gotrace block`, and (3) many goroutines on one mutex, for `gotrace
-# lock` (with and without wait chains). Prints ratios and the cost per probed
-# event. Needs root.
+# lock` (with and without wait chains), and (4) JSON encoding/decoding and map
+# building in a loop, for `gotrace alloc` (each sampler, --maps, --exact,
+# against a naive uprobe on runtime.mallocgc). Prints ratios and the cost per
+# probed event. Needs root.
 #   scripts/bench-overhead.sh [ROUNDS] [WRK_SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +20,8 @@ build=${GOTRACE_BUILD_DIR:-$root/build}
 out=$build/bench
 mkdir -p "$out"
 (cd "$root/scripts/bench" && go build -o "$out/pingpong" ./pingpong && go build -o "$out/httpserver" ./httpserver &&
-  go build -o "$out/lockheavy" ./lockheavy)
+  go build -o "$out/lockheavy" ./lockheavy && go build -o "$out/allocheavy" ./allocheavy &&
+  go build -tags memprof -o "$out/allocheavy-prof" ./allocheavy)
 gotrace=$build/gotrace
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -77,6 +80,20 @@ lockheavy() {  # mode -> elapsed ns
   echo "$line" | awk '{print $2}'
 }
 
+allocheavy() {  # mode binary -> elapsed ns
+  local mode=$1 bin=$2
+  coproc AH { "$bin" -goroutines 2 -docs "$alloc_docs"; }
+  local line pid
+  read -r line <&"${AH[0]}"
+  pid=${line#ready }
+  start_tracer "$mode" "$pid" "$bin"
+  kill -USR1 "$pid"
+  read -r line <&"${AH[0]}"
+  wait "$AH_PID" 2>/dev/null || true
+  stop_tracer
+  echo "$line" | awk '{print $2}'
+}
+
 pingpong() {  # mode -> elapsed ns
   local mode=$1
   coproc PP { "$out/pingpong" -rounds "$rounds"; }
@@ -106,7 +123,7 @@ http() {  # mode -> requests/s
 
 echo "gotrace overhead, $(date -u +%F), $(nproc) CPUs, Linux $(uname -r)"
 echo
-sections=${BENCH_SECTIONS:-1 2 3}  # e.g. BENCH_SECTIONS=3 for the lock benchmark only
+sections=${BENCH_SECTIONS:-1 2 3 4}  # e.g. BENCH_SECTIONS=3 for the lock benchmark only
 GOTRACE_ARGS=block
 NAIVE_PROBES='uprobe:BIN:runtime.gopark'
 NAIVE_KEY='ustack(perf, 48), reg("cx") & 0xff'
@@ -151,4 +168,29 @@ awk -v n="$l_none" -v g="$l_gt" -v c="$l_nc" -v b="$l_naive" -v w="${waits:-0}" 
   if (w > 0) printf "   per contended wait: gotrace %.2f µs, --no-chains %.2f µs, naive %.2f µs\n", (g-n)/w/1e3, (c-n)/w/1e3, (b-n)/w/1e3
   if (b > n) printf "   gotrace slowdown is %.0f%% of the naive one (--no-chains: %.0f%%)\n", 100*(g-n)/(b-n), 100*(c-n)/(b-n)
 }'
+fi
+if [[ " $sections " == *" 4 "* ]]; then
+echo
+alloc_docs=${ALLOC_DOCS:-20000}
+echo "4) JSON encode/decode + maps, 2 goroutines x $alloc_docs documents"
+NAIVE_PROBES='uprobe:BIN:runtime.mallocgc'
+NAIVE_KEY='ustack(perf, 48)'
+for flavour in prof plain; do
+  bin=$out/allocheavy; [[ $flavour == prof ]] && bin=$out/allocheavy-prof
+  a_none=$(allocheavy none "$bin")
+  GOTRACE_ARGS="alloc"; a_gt=$(allocheavy gotrace "$bin"); sampler=$(awk '/^Sampler:/ {print $2, $3, $4}' "$tmp/gotrace.out")
+  samples=$(awk '/samples;|estimated from/ {for (i=1;i<=NF;i++) if ($i=="from") print $(i+1)}' "$tmp/gotrace.out" | head -1)
+  GOTRACE_ARGS="alloc --maps"; a_maps=$(allocheavy gotrace "$bin")
+  GOTRACE_ARGS="alloc --exact"; a_exact=$(allocheavy gotrace "$bin")
+  a_naive=$(allocheavy naive "$bin")
+  echo "   $([[ $flavour == prof ]] && echo 'with a heap-profile reader (MemProfileRate 512 KiB)' || echo 'without one (MemProfileRate 0)'): sampler $sampler"
+  awk -v n="$a_none" -v g="$a_gt" -v m="$a_maps" -v x="$a_exact" -v b="$a_naive" -v s="${samples:-0}" 'BEGIN {
+    printf "     untraced               %8.1f ms\n", n/1e6
+    printf "     gotrace alloc          %8.1f ms   x%.3f   (%d samples)\n", g/1e6, g/n, s
+    printf "     gotrace alloc --maps   %8.1f ms   x%.3f\n", m/1e6, m/n
+    printf "     gotrace alloc --exact  %8.1f ms   x%.2f\n", x/1e6, x/n
+    printf "     naive bpftrace         %8.1f ms   x%.2f\n", b/1e6, b/n
+    if (b > n) printf "     --exact slowdown is %.0f%% of the naive one\n", 100*(x-n)/(b-n)
+  }'
+done
 fi

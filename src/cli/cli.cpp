@@ -14,6 +14,7 @@
 #define GOTRACE_TRACING_COMMANDS(X) \
   X(block)                          \
   X(lock)                           \
+  X(alloc)                          \
   X(goroutines)
 
 namespace gotrace::cli {

@@ -230,12 +230,14 @@ FunctionCode analyze_function(Arch arch, std::span<const uint8_t> code, uint64_t
     }
     if (!insn && arch == Arch::Arm64 && rest.size() >= 4) {
       const uint32_t word = read_le32(rest.data());
-      if (const char* name = arm64_opaque_insn(word); name || word == 0) {
+      if (const char* name = arm64_opaque_insn(word); name || (word >> 16) == 0) {
         // An LSE atomic Capstone 4 does not know (its effects unknown: the
-        // entry walk stops here), or a zero word of padding.
+        // entry walk stops here), or UDF #imm16 (top half zero): padding or
+        // data after a function's last branch, never executed (e.g. 0x1218
+        // after the final JMP of (*gcControllerState).startCycle, Go 1.19–1.21).
         out.instruction_starts.push_back(address);
         if (out.instruction_starts.size() == 1)
-          out.first_instruction = CodeSite{address, SiteKind::SingleStepped, name ? name : "udf #0"};
+          out.first_instruction = CodeSite{address, SiteKind::SingleStepped, name ? name : "udf"};
         head_open = false;
         off += step;
         continue;

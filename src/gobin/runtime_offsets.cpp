@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "dwarf_structs.h"
 #include "offset_tables.h"
 
 namespace gotrace {
@@ -108,157 +109,10 @@ bool RuntimeOffsets::complete_for_tracing() const {
   return true;
 }
 
-namespace {
-
-// The sections type lookups need: DIEs, abbreviations and the string tables
-// DWARF 4/5 strings may live in. Line, frame, location and range tables are
-// left out, which spares decompressing them (most of the debug data).
-bool needed_debug_section(std::string_view name) {
-  if (name.starts_with(".zdebug_"))
-    name.remove_prefix(8);
-  else if (name.starts_with(".debug_"))
-    name.remove_prefix(7);
-  else
-    return false;
-  return name == "info" || name == "abbrev" || name == "str" || name == "str_offsets" || name == "line_str" ||
-         name == "addr";
-}
-
-// libdw decompresses SHF_COMPRESSED sections through elf_compress, which
-// rewrites the section header in the ELF image it was given. The image's own
-// bytes may be a read-only file mapping, and other modules read them, so
-// libdw gets a private, sparse copy instead: an anonymous mapping the size of
-// the file holding only the ELF header, the program and section header
-// tables, the section name table and the debug sections it needs. Pages never written
-// cost nothing.
-class DwarfSession {
- public:
-  ~DwarfSession() {
-    if (dwarf_) dwarf_end(dwarf_);
-    if (elf_) elf_end(elf_);
-    if (map_) munmap(map_, size_);
-  }
-  DwarfSession() = default;
-  DwarfSession(const DwarfSession&) = delete;
-  DwarfSession& operator=(const DwarfSession&) = delete;
-
-  Result<void> open(const ElfImage& image) {
-    auto file = image.file_bytes();
-    GElf_Ehdr eh;
-    if (file.empty() || !gelf_getehdr(image.elf(), &eh))
-      return make_error("{}: bad ELF header", image.path());
-    size_ = file.size();
-    void* m =
-        mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED) return make_error("{}: cannot map {} bytes for DWARF reading", image.path(), size_);
-    map_ = m;
-    auto* dst = static_cast<uint8_t*>(map_);
-    auto copy = [&](uint64_t off, uint64_t n) {
-      if (off >= size_) return;
-      n = std::min<uint64_t>(n, size_ - off);
-      std::memcpy(dst + off, file.data() + off, n);
-    };
-    copy(0, std::max<uint64_t>(eh.e_ehsize, sizeof(Elf64_Ehdr)));
-    size_t phnum = 0, shnum = 0, shstrndx = 0;
-    if (elf_getphdrnum(image.elf(), &phnum) == 0) copy(eh.e_phoff, uint64_t{eh.e_phentsize} * phnum);
-    if (elf_getshdrnum(image.elf(), &shnum) == 0)
-      copy(eh.e_shoff, uint64_t{eh.e_shentsize} * std::max<size_t>(shnum, 1));
-    bool names = elf_getshdrstrndx(image.elf(), &shstrndx) == 0;
-    size_t index = 0;
-    for (Elf_Scn* scn = elf_nextscn(image.elf(), nullptr); scn; scn = elf_nextscn(image.elf(), scn)) {
-      GElf_Shdr sh;
-      if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS) continue;
-      index = elf_ndxscn(scn);
-      const char* n = names ? elf_strptr(image.elf(), shstrndx, sh.sh_name) : nullptr;
-      bool wanted = index == shstrndx || (n && needed_debug_section(n));
-      if (wanted) copy(sh.sh_offset, sh.sh_size);
-    }
-    elf_ = elf_memory(static_cast<char*>(map_), size_);
-    if (!elf_) return make_error("{}: cannot read the ELF file for DWARF: {}", image.path(), elf_errmsg(-1));
-    dwarf_ = dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
-    if (!dwarf_) return make_error("{}: cannot read DWARF: {}", image.path(), dwarf_errmsg(-1));
-    return {};
-  }
-  Dwarf* get() const { return dwarf_; }
-
- private:
-  void* map_ = nullptr;
-  size_t size_ = 0;
-  Elf* elf_ = nullptr;
-  Dwarf* dwarf_ = nullptr;
-};
-
-// A member's constant DW_AT_data_member_location (or the DWARF 2 form
-// DW_OP_plus_uconst N); -1 when it has neither.
-int64_t member_location(Dwarf_Die* member) {
-  Dwarf_Attribute attr;
-  if (!dwarf_attr(member, DW_AT_data_member_location, &attr)) return -1;
-  Dwarf_Word value = 0;
-  if (dwarf_formudata(&attr, &value) == 0) return value > (1u << 30) ? -1 : static_cast<int64_t>(value);
-  Dwarf_Op* ops = nullptr;
-  size_t nops = 0;
-  if (dwarf_getlocation(&attr, &ops, &nops) == 0 && nops == 1 && ops[0].atom == DW_OP_plus_uconst)
-    return ops[0].number > (1u << 30) ? -1 : static_cast<int64_t>(ops[0].number);
-  return -1;
-}
-
-// The member `name` of struct `st`: its offset and, if `type_out` is given,
-// its type with typedefs and qualifiers peeled off. -1 when absent.
-int64_t find_member(Dwarf_Die* st, std::string_view name, Dwarf_Die* type_out = nullptr) {
-  Dwarf_Die child;
-  if (dwarf_child(st, &child) != 0) return -1;
-  do {
-    if (dwarf_tag(&child) != DW_TAG_member) continue;
-    const char* n = dwarf_diename(&child);
-    if (!n || name != n) continue;
-    int64_t off = member_location(&child);
-    if (type_out) {
-      Dwarf_Attribute attr;
-      Dwarf_Die type;
-      if (!dwarf_attr(&child, DW_AT_type, &attr) || !dwarf_formref_die(&attr, &type) ||
-          dwarf_peel_type(&type, type_out) != 0)
-        return -1;
-    }
-    return off;
-  } while (dwarf_siblingof(&child, &child) == 0);
-  return -1;
-}
-
-// nested.field inside st: offset(st.outer) + offset(outer's type.inner).
-int64_t find_nested(Dwarf_Die* st, std::string_view outer, std::string_view inner) {
-  Dwarf_Die type;
-  int64_t base = find_member(st, outer, &type);
-  if (base < 0 || dwarf_tag(&type) != DW_TAG_structure_type) return -1;
-  int64_t off = find_member(&type, inner);
-  return off < 0 ? -1 : base + off;
-}
-
-struct Wanted {
-  const char* name;
-  bool found = false;
-  Dwarf_Die die{};
-};
-
-// Looks at the top-level DIEs of one unit for the wanted structs.
-void scan_unit(Dwarf_Die* cudie, std::vector<Wanted>& wanted, size_t& remaining) {
-  Dwarf_Die die;
-  if (dwarf_child(cudie, &die) != 0) return;
-  do {
-    if (dwarf_tag(&die) != DW_TAG_structure_type) continue;
-    const char* n = dwarf_diename(&die);
-    if (!n || std::strncmp(n, "runtime.", 8) != 0) continue;
-    for (auto& w : wanted) {
-      if (!w.found && std::strcmp(n, w.name) == 0 && !dwarf_hasattr(&die, DW_AT_declaration)) {
-        w.found = true;
-        w.die = die;
-        --remaining;
-        break;
-      }
-    }
-  } while (remaining > 0 && dwarf_siblingof(&die, &die) == 0);
-}
-
-}  // namespace
+using detail::DwarfSession;
+using detail::find_member;
+using detail::find_nested;
+using detail::Wanted;
 
 Result<RuntimeOffsets> offsets_from_dwarf(const ElfImage& image) {
   if (!image.has_dwarf())
@@ -267,30 +121,10 @@ Result<RuntimeOffsets> offsets_from_dwarf(const ElfImage& image) {
   if (auto r = dw.open(image); !r) return r.error();
 
   std::vector<Wanted> wanted = {{"runtime.g"}, {"runtime.m"}, {"runtime.sudog"}, {"runtime.pollDesc"}};
-  size_t remaining = wanted.size();
 
-  // Pass 0: only the unit named "runtime" (where the Go linker puts the
-  // runtime's types); pass 1: every unit, in case some other linker did not,
-  // but only when g or m is still missing (not for an unused pollDesc).
-  for (int pass = 0; pass < 2 && remaining > 0; ++pass) {
-    if (pass == 1 && wanted[0].found && wanted[1].found) break;
-    Dwarf_CU* cu = nullptr;
-    Dwarf_CU* next = nullptr;
-    Dwarf_Half version = 0;
-    uint8_t unit_type = 0;
-    Dwarf_Die cudie;
-    size_t units = 0;
-    while (remaining > 0 &&
-           dwarf_get_units(dw.get(), cu, &next, &version, &unit_type, &cudie, nullptr) == 0) {
-      cu = next;
-      if (++units > 1000000) break;  // corrupt unit chain
-      if (dwarf_tag(&cudie) != DW_TAG_compile_unit && dwarf_tag(&cudie) != DW_TAG_partial_unit) continue;
-      const char* name = dwarf_diename(&cudie);
-      bool is_runtime = name && std::strcmp(name, "runtime") == 0;
-      if (pass == 0 ? !is_runtime : is_runtime) continue;
-      scan_unit(&cudie, wanted, remaining);
-    }
-  }
+  // Only the unit named "runtime" unless g or m is still missing after it
+  // (not for an unused pollDesc).
+  detail::find_runtime_structs(dw.get(), wanted, [&] { return wanted[0].found && wanted[1].found; });
 
   Dwarf_Die* g = wanted[0].found ? &wanted[0].die : nullptr;
   Dwarf_Die* m = wanted[1].found ? &wanted[1].die : nullptr;

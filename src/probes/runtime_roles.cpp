@@ -91,6 +91,29 @@ std::vector<RoleSpec> build_table() {
        {{"runtime.semasleep", 24}}, 24},
       {R::Unlock2Wake, "unlock2_wake", "the spinbit runtime mutex wakes a sleeping M (1.24+)",
        {{"runtime.unlock2Wake", 24}}, 24},
+      {R::AllocLarge, "alloc_large", "a large object gets its own span ((*mcache).allocLarge)",
+       {{"runtime.(*mcache).allocLarge"}}},
+      {R::Refill, "refill", "an mcache takes a fresh span of a size class ((*mcache).refill)",
+       {{"runtime.(*mcache).refill"}}},
+      {R::HashGrow, "hash_grow", "a classic map grows (runtime.hashGrow, up to 1.23)", {{"runtime.hashGrow", 0, 23}},
+       0, 23},
+      {R::MapGrowToSmall, "map_grow_to_small", "a swiss map gets its first group (1.24+)",
+       {{"internal/runtime/maps.(*Map).growToSmall", 24}}, 24},
+      {R::MapGrowToTable, "map_grow_to_table", "a full small swiss map becomes a table (1.24+)",
+       {{"internal/runtime/maps.(*Map).growToTable", 24}}, 24},
+      {R::MapTableRehash, "map_table_rehash", "a full swiss map table grows or splits (1.24+)",
+       {{"internal/runtime/maps.(*table).rehash", 24}}, 24},
+      {R::GcStart, "gc_start", "a GC cycle may start, with its trigger (runtime.gcStart)", {{"runtime.gcStart"}}},
+      {R::GcStartCycle, "gc_start_cycle", "a GC cycle starts, once per cycle ((*gcControllerState).startCycle)",
+       {{"runtime.(*gcControllerState).startCycle"}}},
+      {R::StopTheWorld, "stop_the_world", "the world stops (runtime.stopTheWorldWithSema)",
+       {{"runtime.stopTheWorldWithSema"}}},
+      {R::StartTheWorld, "start_the_world", "the world restarts (runtime.startTheWorldWithSema)",
+       {{"runtime.startTheWorldWithSema"}}},
+      {R::GcMarkTermination, "gc_mark_termination", "a GC cycle's marking ends (runtime.gcMarkTermination)",
+       {{"runtime.gcMarkTermination"}}},
+      {R::FreeSpecial, "free_special", "a special record is freed, e.g. a sampled object died (runtime.freeSpecial)",
+       {{"runtime.freeSpecial"}}},
   };
   // clang-format on
   for (auto& spec : t) {
@@ -109,6 +132,10 @@ std::vector<RoleSpec> build_table() {
       case R::MapassignFast64:
       case R::MapassignFast64ptr:
       case R::MapassignFaststr:
+      case R::HashGrow:  // only with a map assignment linked
+      case R::MapGrowToSmall:
+      case R::MapGrowToTable:
+      case R::MapTableRehash:
         spec.always_linked = false;
         break;
       default:

@@ -63,6 +63,12 @@ std::string_view counter_name(gt_counter c) {
     case GT_CNT_PENDING_REPLACED: return "acquires_replaced";
     case GT_CNT_PENDING_REMOVED: return "acquires_ended";
     case GT_CNT_PENDING_ADDED: return "acquires_entered";
+    case GT_CNT_ALLOC_SAMPLES: return "alloc_samples";
+    case GT_CNT_ALLOC_RETRY: return "alloc_morestack_retries";
+    case GT_CNT_ALLOC_NO_FRAME: return "alloc_type_frame_missing";
+    case GT_CNT_ALLOC_LARGE: return "alloc_large_objects";
+    case GT_CNT_ALLOC_MAP_GROWTHS: return "alloc_map_growths";
+    case GT_CNT_ALLOC_GC_EVENTS: return "alloc_gc_events";
     case GT_CNT__COUNT: break;
   }
   return "?";

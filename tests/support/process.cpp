@@ -125,7 +125,8 @@ std::set<uint64_t> prog_ids_held_by(pid_t pid) {
 std::map<uint64_t, std::string> gotrace_programs() {
   static const std::set<std::string> ours = {"gopark_entry",   "ready_entry",     "netpollready_en", "injectglist_ent",
                                              "acquire_entry",  "release_entry",   "handoff_entry",   "rt_lock_sleep",
-                                             "rt_futex_sleep", "rt_futex_wake"};
+                                             "rt_futex_sleep", "rt_futex_wake",   "sample_entry",    "large_entry",
+                                             "map_grow_entry", "gc_entry"};
   auto r = run_command("bpftool -j prog show 2>/dev/null");
   std::map<uint64_t, std::string> out;
   Json progs = parse_json(r.out.empty() ? "[]" : r.out);

@@ -157,8 +157,26 @@ TEST_CASE("resolve_role names the symbol the table gives, as go tool nm sees it,
     CHECK(*mutex == (minor >= 24 ? "internal/sync.runtime_SemacquireMutex" : "sync.runtime_SemacquireMutex"));
     CHECK(resolve_role(ProbeRole::Ready, version, **tab) == std::optional<std::string_view>("runtime.ready"));
     CHECK(nm.count("runtime.goready") == (minor <= 20 ? 1u : 0u));  // inlined from 1.21
-    CHECK(resolve_role(ProbeRole::SemacquireWaitGroup, version, **tab).has_value() == (minor >= 24));
+    if (f.program != "alloc" && f.program != "allocprof")  // the alloc fixtures use no WaitGroup
+      CHECK(resolve_role(ProbeRole::SemacquireWaitGroup, version, **tab).has_value() == (minor >= 24));
     CHECK(resolve_role(ProbeRole::MallocgcTiny, version, **tab).has_value() == (minor >= 24));
+    // What alloc probes (go-alloc-facts.md §3–§7): the allocator and GC
+    // functions are in every program; map growth only with map writes, and
+    // the classic and swiss growth functions never both.
+    for (auto role : {ProbeRole::AllocLarge, ProbeRole::Refill, ProbeRole::GcStart, ProbeRole::GcStartCycle,
+                      ProbeRole::StopTheWorld, ProbeRole::StartTheWorld, ProbeRole::GcMarkTermination,
+                      ProbeRole::FreeSpecial, ProbeRole::Profilealloc}) {
+      INFO(role_spec(role).id);
+      CHECK(role_spec(role).always_linked);
+      CHECK(resolve_role(role, version, **tab));
+    }
+    if (f.program == "alloc" || f.program == "allocprof" || f.program == "analyze") {
+      CHECK(resolve_role(ProbeRole::HashGrow, version, **tab).has_value() == (minor <= 23));
+      for (auto role : {ProbeRole::MapGrowToSmall, ProbeRole::MapGrowToTable, ProbeRole::MapTableRehash}) {
+        INFO(role_spec(role).id);
+        CHECK(resolve_role(role, version, **tab).has_value() == (minor >= 24));
+      }
+    }
   }
   // The roles the analyze fixture does not exercise (reported, not hidden).
   for (const auto& [role, where] : missing_by_role)

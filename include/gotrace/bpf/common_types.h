@@ -71,6 +71,12 @@ enum gt_counter {
   GT_CNT_PENDING_REPLACED,   /* a contended acquire replaced an earlier one that needed no hand-over */
   GT_CNT_PENDING_REMOVED,    /* pending acquires ended by a hand-over */
   GT_CNT_PENDING_ADDED,      /* contended sync acquires entered into the pending table */
+  GT_CNT_ALLOC_SAMPLES,      /* alloc: sampler hits accepted (profilealloc / refill / mallocgc) */
+  GT_CNT_ALLOC_RETRY,        /* alloc: hits about to call morestack (ignored: the call comes again) */
+  GT_CNT_ALLOC_NO_FRAME,     /* alloc: mallocgc's frame not where expected: sample kept, type unknown */
+  GT_CNT_ALLOC_LARGE,        /* alloc: large objects seen */
+  GT_CNT_ALLOC_MAP_GROWTHS,  /* alloc: map growth events seen */
+  GT_CNT_ALLOC_GC_EVENTS,    /* alloc: GC and stop/start-the-world events seen */
   GT_CNT__COUNT
 };
 

@@ -55,6 +55,18 @@ enum class ProbeRole : uint8_t {
   Futexwakeup,          // wakes a futex sleeper (unlock2 ≤1.23; notes; semawakeup 1.24+)
   Semasleep,            // an M sleeps for a contended runtime lock (spinbit mutex, 1.24+)
   Unlock2Wake,          // the spinbit mutex's wake path (1.24+): tells which lock implementation
+  AllocLarge,           // (*mcache).allocLarge: every large object (BX = size, CL = noscan)
+  Refill,               // (*mcache).refill: a span of one size class goes to an mcache (BL = spanClass)
+  HashGrow,             // classic map growth (≤1.23): AX = maptype, BX = hmap
+  MapGrowToSmall,       // swiss map (1.24+): first group of a map (AX = Map, BX = maptype)
+  MapGrowToTable,       // swiss map: a full 8-slot small map becomes a table
+  MapTableRehash,       // swiss map: a full table grows or splits (AX = table, BX = maptype, CX = Map)
+  GcStart,              // a GC cycle may start (AX = trigger kind)
+  GcStartCycle,         // (*gcControllerState).startCycle: once per cycle, in sweep termination
+  StopTheWorld,         // stopTheWorldWithSema (AL = reason from 1.21; on g0, stackguard1 from 1.23)
+  StartTheWorld,        // startTheWorldWithSema (1.22+: BL = reason, CX = when the stop began)
+  GcMarkTermination,    // the end of a cycle's marking
+  FreeSpecial,          // a special record is freed (profile specials: a sampled object died)
   Count
 };
 inline constexpr size_t kProbeRoleCount = static_cast<size_t>(ProbeRole::Count);

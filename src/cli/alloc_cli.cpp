@@ -1,0 +1,34 @@
+#include <memory>
+
+#include "gotrace/cli/cli_command.h"
+#include "gotrace/session/alloc_command.h"
+
+namespace gotrace::cli {
+
+CliCommand alloc_cli() {
+  CliCommand c;
+  c.name = "alloc";
+  c.description =
+      "what allocates, how much, of which type; large objects, map growth, and what drives GC (Ctrl-C ends "
+      "and "
+      "prints)";
+  c.probes = &alloc_probe_table();
+  c.setup = [](CLI::App& sub) {
+    auto config = std::make_shared<AllocConfig>();
+    auto opts = std::make_shared<TraceOptions>();
+    opts->add_to(sub, config->trace);
+    sub.add_option("--by", config->by,
+                   "group the hotspots by stack, function, package or type (default: stack)");
+    sub.add_flag("--maps", config->maps, "also trace map growth (cheap: a few events per map)");
+    sub.add_flag("--exact", config->exact,
+                 "probe every allocation (runtime.mallocgc) instead of sampling: exact counts, but every "
+                 "allocation pays a probe trap; for short traces");
+    return std::function<int()>([config, opts] {
+      if (!opts->finish("alloc", config->trace)) return kExitUsage;
+      return run_alloc(*config);
+    });
+  };
+  return c;
+}
+
+}  // namespace gotrace::cli

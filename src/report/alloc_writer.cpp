@@ -1,0 +1,241 @@
+#include "gotrace/report/alloc_writer.h"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "gotrace/report/json_writer.h"
+#include "gotrace/report/report_common.h"
+
+namespace gotrace {
+
+std::string format_bytes(double b) {
+  if (b >= 1024.0 * 1024 * 1024) return fmt::format("{:.2f} GiB", b / (1024.0 * 1024 * 1024));
+  if (b >= 1024.0 * 1024) return fmt::format("{:.1f} MiB", b / (1024.0 * 1024));
+  if (b >= 1024.0) return fmt::format("{:.1f} KiB", b / 1024.0);
+  return fmt::format("{:.0f} B", b);
+}
+
+namespace {
+
+double per_second(double v, double s) { return s > 0 ? v / s : 0; }
+
+std::string type_label(const std::string& type, bool mixed, uint64_t slot) {
+  if (mixed) return "several types";
+  if (!type.empty()) return type;
+  return slot ? fmt::format("no type recorded ({}-byte slots)", slot) : std::string("no type recorded");
+}
+
+std::string header_detail(const AllocReport& r) {
+  switch (r.sampler) {
+    case AllocSampler::Profilealloc:
+      return fmt::format(
+          "the runtime's own sampled allocations (runtime.profilealloc, MemProfileRate={}), "
+          "unsampled like pprof{}",
+          r.rate, r.rate == 1 ? " (every allocation sampled: exact)" : "");
+    case AllocSampler::Refill:
+      return "span refills ((*mcache).refill): one sample per span of a size class handed out, weighted by "
+             "the "
+             "span's bytes (granularity: one span, 8 KiB and up; the stack and type are the allocation's "
+             "that "
+             "needed the span), because the target runs with MemProfileRate=0";
+    case AllocSampler::Exact:
+      return "every allocation (runtime.mallocgc, --exact): exact but costly, one probe hit per allocation";
+  }
+  return "";
+}
+
+}  // namespace
+
+void write_alloc_text(AllocReport& r, std::ostream& out, const AllocWriterOptions& o) {
+  StackTable& st = *r.stacks;
+  write_summary_text(r.summary, out);
+  const double s = r.summary.duration_s;
+  fmt::print(out, "Sampler: {}\n", r.sampler_detail.empty() ? header_detail(r) : r.sampler_detail);
+  fmt::print(out, "Allocated: {}/s, {:.0f} objects/s (estimated from {} samples; {} in {:.1f}s)\n",
+             format_bytes(per_second(r.total_bytes, s)), per_second(r.total_objects, s), r.total_samples,
+             format_bytes(r.total_bytes), s);
+  if (r.target_alloc_start && r.target_alloc_end && *r.target_alloc_end >= *r.target_alloc_start)
+    fmt::print(out, "The target's own counter (gcController.totalAlloc) says {} in the same time\n",
+               format_bytes(static_cast<double>(*r.target_alloc_end - *r.target_alloc_start)));
+
+  const size_t n = std::min(o.top, r.entries.size());
+  fmt::print(out, "\nTop {} of {} allocation {} by bytes\n", n, r.entries.size(),
+             r.by == AllocGroupBy::Stack ? "sites" : std::string(group_by_name(r.by)) + "s");
+  for (size_t i = 0; i < n; ++i) {
+    const AllocEntry& e = r.entries[i];
+    const double share = r.total_bytes > 0 ? 100.0 * e.bytes / r.total_bytes : 0;
+    std::string what = e.key.empty() ? stack_label(st, e.stack_id) : e.key;
+    fmt::print(out, "{:>3}. {:>5.1f}%  {}/s  {:.0f} objects/s  {}  ({} samples)\n", i + 1, share,
+               format_bytes(per_second(e.bytes, s)), per_second(e.objects, s),
+               r.by == AllocGroupBy::Type ? std::string() : type_label(e.type, e.mixed_types, e.slot_size),
+               e.samples);
+    fmt::print(out, "     {}\n", what);
+    if (r.by == AllocGroupBy::Stack) print_stack(st, e.stack_id, out, o.max_frames, "       ");
+  }
+
+  fmt::print(out, "\nLarge objects (own spans), every one: {} objects, {}\n", r.large_count,
+             format_bytes(static_cast<double>(r.large_bytes)));
+  for (size_t i = 0; i < std::min(o.large_top, r.large.size()); ++i) {
+    const LargeEntry& e = r.large[i];
+    fmt::print(out, "  {:>6} × {:<10} {:<28} largest {} (goroutine {})  {}\n", e.count,
+               format_bytes(static_cast<double>(e.bytes)), e.type.empty() ? "(no type)" : e.type,
+               format_bytes(static_cast<double>(e.max_bytes)), e.max_goid, stack_label(st, e.stack_id));
+  }
+  if (r.large.size() > o.large_top) fmt::print(out, "  … {} more sites\n", r.large.size() - o.large_top);
+
+  if (r.maps_traced) {
+    fmt::print(out, "\nMap growth\n");
+    if (r.maps.empty()) fmt::print(out, "  none\n");
+    for (size_t i = 0; i < std::min(o.maps_top, r.maps.size()); ++i) {
+      const MapGrowthEntry& m = r.maps[i];
+      fmt::print(out, "  {:>6} growths  up to {} entries  {}  {}\n", m.growths, m.max_len,
+                 m.map_type.empty() ? "(map type unknown)" : m.map_type, stack_label(st, m.stack_id));
+    }
+  }
+
+  fmt::print(out, "\nGC cycles during the trace: {}\n", r.gc.size());
+  for (const GcCycle& c : r.gc) {
+    uint64_t total = 0;
+    for (const auto& p : c.pauses) total += p.ns;
+    fmt::print(out, "  trigger {:<7} pauses {}", c.trigger, format_duration(total));
+    for (const auto& p : c.pauses) fmt::print(out, " [{} {}]", p.reason, format_duration(p.ns));
+    if (c.heap_live)
+      fmt::print(out, "  heap live {} marked {} goal {}", format_bytes(static_cast<double>(*c.heap_live)),
+                 format_bytes(static_cast<double>(c.heap_marked.value_or(0))),
+                 format_bytes(static_cast<double>(c.heap_goal.value_or(0))));
+    fmt::print(out, "\n");
+    for (const auto& d : c.drivers)
+      fmt::print(out, "      drove it: {} {} {}\n", format_bytes(d.bytes),
+                 d.type.empty() ? "(no type)" : d.type, stack_label(st, d.stack_id));
+  }
+  if (r.unpaired_pauses)
+    fmt::print(out, "  ({} stop/start-the-world halves without their partner, at the trace's edges)\n",
+               r.unpaired_pauses);
+}
+
+void write_alloc_json(AllocReport& r, std::ostream& out, const AllocWriterOptions& o) {
+  StackTable& st = *r.stacks;
+  JsonWriter j(out);
+  j.begin_object();
+  write_summary_json_fields(j, r.summary);
+  j.field("sampler", sampler_name(r.sampler));
+  j.field("rate", r.rate);
+  j.field("sampler_detail", r.sampler_detail.empty() ? header_detail(r) : r.sampler_detail);
+  j.field("by", group_by_name(r.by));
+  j.field("total_bytes", r.total_bytes);
+  j.field("total_objects", r.total_objects);
+  j.field("samples", r.total_samples);
+  j.key("target_alloc_bytes");
+  if (r.target_alloc_start && r.target_alloc_end && *r.target_alloc_end >= *r.target_alloc_start)
+    j.value(*r.target_alloc_end - *r.target_alloc_start);
+  else
+    j.null();
+  j.key("entries");
+  j.begin_array();
+  for (size_t i = 0; i < std::min(o.top, r.entries.size()); ++i) {
+    const AllocEntry& e = r.entries[i];
+    j.begin_object();
+    if (!e.key.empty()) j.field("key", e.key);
+    j.field("type", e.type);
+    j.field("mixed_types", e.mixed_types);
+    j.field("slot_size", e.slot_size);
+    j.field("bytes", e.bytes);
+    j.field("objects", e.objects);
+    j.field("samples", e.samples);
+    j.key("stack");
+    write_stack_json(j, st, e.stack_id);
+    j.end();
+  }
+  j.end();
+  j.field("large_count", r.large_count);
+  j.field("large_bytes", r.large_bytes);
+  j.key("large");
+  j.begin_array();
+  for (const LargeEntry& e : r.large) {
+    j.begin_object();
+    j.field("type", e.type);
+    j.field("noscan", e.noscan);
+    j.field("count", e.count);
+    j.field("bytes", e.bytes);
+    j.field("max_bytes", e.max_bytes);
+    j.field("max_goid", e.max_goid);
+    j.key("stack");
+    write_stack_json(j, st, e.stack_id);
+    j.end();
+  }
+  j.end();
+  j.field("maps_traced", r.maps_traced);
+  j.key("maps");
+  j.begin_array();
+  for (const MapGrowthEntry& m : r.maps) {
+    j.begin_object();
+    j.field("map_type", m.map_type);
+    j.field("growths", m.growths);
+    j.field("max_len", m.max_len);
+    j.key("stack");
+    write_stack_json(j, st, m.stack_id);
+    j.end();
+  }
+  j.end();
+  j.key("gc");
+  j.begin_array();
+  for (const GcCycle& c : r.gc) {
+    j.begin_object();
+    j.field("trigger", c.trigger);
+    auto opt = [&](const char* k, const std::optional<uint64_t>& v) {
+      j.key(k);
+      if (v)
+        j.value(*v);
+      else
+        j.null();
+    };
+    opt("heap_live", c.heap_live);
+    opt("heap_marked", c.heap_marked);
+    opt("heap_goal", c.heap_goal);
+    j.key("pauses_ns");
+    j.begin_array();
+    for (const auto& p : c.pauses) j.value(p.ns);
+    j.end();
+    j.key("pause_reasons");
+    j.begin_array();
+    for (const auto& p : c.pauses) j.value(p.reason);
+    j.end();
+    j.key("drivers");
+    j.begin_array();
+    for (const auto& d : c.drivers) {
+      j.begin_object();
+      j.field("type", d.type);
+      j.field("bytes", d.bytes);
+      j.key("stack");
+      write_stack_json(j, st, d.stack_id);
+      j.end();
+    }
+    j.end();
+    j.end();
+  }
+  j.end();
+  j.field("unpaired_pauses", r.unpaired_pauses);
+  j.end();
+}
+
+ProfileData alloc_profile(AllocReport& r, const std::string& binary) {
+  ProfileData p =
+      new_profile(r.summary, binary, {{"alloc_objects", "count"}, {"alloc_space", "bytes"}},
+                  fmt::format("gotrace alloc, PID {} ({}), {}; sampler {} (rate {})", r.summary.pid,
+                              r.summary.comm, r.summary.go_version, sampler_name(r.sampler), r.rate));
+  for (const auto& e : r.entries) {
+    ProfileSample s;
+    s.stack_id = e.stack_id;
+    s.values = {std::llround(e.objects), std::llround(e.bytes)};
+    std::string type = e.mixed_types ? "several types" : e.type.empty() ? "no type" : e.type;
+    s.labels = {{"type", type}};
+    s.leaf_note = "[" + type + "]";
+    p.samples.push_back(std::move(s));
+  }
+  return p;
+}
+
+}  // namespace gotrace

@@ -1,0 +1,276 @@
+// gotrace alloc: bpf/alloc.bpf.c samples allocations by stack and type, sees
+// every large object, map growth (--maps) and the GC's cycles and pauses.
+// This file picks the sampler for the target (its MemProfileRate, read from
+// its memory), configures the program, reads the GC state around events,
+// and turns the maps into the model.
+#include "gotrace/gobin/gc_state.h"
+#include "gotrace/gobin/go_types.h"
+#include "gotrace/gobin/size_classes.h"
+#include "gotrace/model/alloc_report.h"
+#include "gotrace/report/alloc_writer.h"
+#include "gotrace/session/alloc_command.h"
+#include "gotrace/session/trace_command.h"
+
+// The skeleton needs the shared record types first.
+#include "gotrace/bpf/alloc_types.h"
+
+#include "alloc.skel.h"
+
+#include <fmt/format.h>
+
+#include <optional>
+
+namespace gotrace {
+
+namespace {
+// ProbeSpec::needs bits of the alloc table: one sampler per run, maps on request.
+constexpr uint32_t kProfilealloc = 1;
+constexpr uint32_t kRefill = 2;
+constexpr uint32_t kExact = 4;
+constexpr uint32_t kMaps = 8;
+}  // namespace
+
+const ProbeTable& alloc_probe_table() {
+  static const ProbeTable table{
+      "alloc",
+      {
+          {ProbeRole::Profilealloc, "sample_entry", 0, true, false, kProfilealloc},
+          {ProbeRole::Refill, "sample_entry", 0, true, false, kRefill},
+          {ProbeRole::Mallocgc, "sample_entry", 0, true, false, kExact},
+          {ProbeRole::AllocLarge, "large_entry", 0, true},
+          {ProbeRole::HashGrow, "map_grow_entry", GT_MAP_HASHGROW, false, false, kMaps},
+          {ProbeRole::MapGrowToSmall, "map_grow_entry", GT_MAP_GROW_TO_SMALL, false, false, kMaps, 24},
+          {ProbeRole::MapGrowToTable, "map_grow_entry", GT_MAP_GROW_TO_TABLE, false, false, kMaps, 24},
+          {ProbeRole::MapTableRehash, "map_grow_entry", GT_MAP_REHASH, false, false, kMaps, 24},
+          {ProbeRole::GcStart, "gc_entry", GT_GC_START, true},
+          {ProbeRole::GcStartCycle, "gc_entry", GT_GC_CYCLE, true},
+          {ProbeRole::StopTheWorld, "gc_entry", GT_GC_STW_STOP, true},
+          {ProbeRole::StartTheWorld, "gc_entry", GT_GC_STW_START, true},
+      },
+      false};
+  return table;
+}
+
+namespace {
+
+// stopTheWorldWithSema's reason argument (1.21+; the same list through 1.26).
+std::string stw_reason_name(uint32_t r) {
+  static const char* const names[] = {"unknown",
+                                      "GC mark termination",
+                                      "GC sweep termination",
+                                      "write heap dump",
+                                      "goroutine profile",
+                                      "goroutine profile cleanup",
+                                      "all goroutines stack trace",
+                                      "read mem stats",
+                                      "AllThreadsSyscall",
+                                      "GOMAXPROCS",
+                                      "start trace",
+                                      "stop trace"};
+  if (r < std::size(names)) return names[r];
+  return fmt::format("reason {}", r);
+}
+
+class AllocCommand final : public SkeletonCommand<alloc_bpf> {
+ public:
+  explicit AllocCommand(const AllocConfig& config)
+      : SkeletonCommand({alloc_bpf__open, alloc_bpf__load, alloc_bpf__destroy}, "alloc"), config_(config) {}
+
+  const ProbeTable& probes() const override { return alloc_probe_table(); }
+  std::string what() const override { return "allocations"; }
+
+  Result<void> validate() override {
+    auto by = parse_group_by(config_.by);
+    if (!by) return make_error("--by {}: expected stack, function, package or type", config_.by);
+    by_ = *by;
+    return {};
+  }
+
+  Result<void> prepare(TraceContext& tc) override {
+    plan_ = plan_gc_state(*tc.binary);
+    for (const auto& n : plan_.notes) tc.notes.push_back("GC state: " + n);
+    mem_.emplace(tc.process.pid());
+    start_ = read_gc_snapshot(plan_, *mem_, tc.load_bias);
+    for (const auto& n : start_.notes) tc.notes.push_back("GC state: " + n);
+    if (config_.exact) {
+      sampler_ = AllocSampler::Exact;
+      tc.notes.push_back(
+          "--exact probes every allocation (runtime.mallocgc): each one costs a trap; "
+          "use it for short traces");
+    } else if (start_.mem_profile_rate) {
+      rate_ = *start_.mem_profile_rate;
+      sampler_ = rate_ > 0 ? AllocSampler::Profilealloc : AllocSampler::Refill;
+    } else if (plan_.profiling_disabled_in_file) {
+      sampler_ = *plan_.profiling_disabled_in_file ? AllocSampler::Refill : AllocSampler::Profilealloc;
+      rate_ = *plan_.profiling_disabled_in_file ? 0 : 512 * 1024;
+      tc.notes.push_back(fmt::format("MemProfileRate not readable: assumed {} from the binary", rate_));
+    } else {
+      sampler_ = AllocSampler::Refill;
+      tc.notes.push_back("MemProfileRate unknown: using the span-refill sampler");
+    }
+    if (sampler_ == AllocSampler::Profilealloc && rate_ <= 0) rate_ = 512 * 1024;
+    auto types = GoTypes::load(tc.binary->elf(), tc.binary->pclntab());
+    if (types)
+      types_.emplace(std::move(*types));
+    else
+      tc.notes.push_back(types.error().message + " (types are shown as unknown)");
+    // The binary's own size classes when its symbol table has them (the same
+    // in every release 1.19–1.26; the built-in table otherwise).
+    if (auto sc = size_classes_from_binary(tc.binary->elf())) classes_ = *sc;
+    return {};
+  }
+
+  uint32_t options(const TraceContext&) const override {
+    uint32_t o = config_.maps ? kMaps : 0;
+    switch (sampler_) {
+      case AllocSampler::Profilealloc:
+        return o | kProfilealloc;
+      case AllocSampler::Refill:
+        return o | kRefill;
+      case AllocSampler::Exact:
+        return o | kExact;
+    }
+    return o;
+  }
+
+  Result<void> configure(TraceContext& tc) override {
+    auto* ro = skel().rodata;
+    const int minor = tc.binary->version().minor;
+    // Frames between each probe and mallocgc (go-alloc-facts §2, §3, §5):
+    // ≤1.23 profilealloc and allocLarge are called by mallocgc itself and
+    // refill through nextFree; 1.24+ adds the mallocgcX helper in between.
+    const uint32_t helper = minor >= 24 ? 1 : 0;
+    ro->mode = sampler_ == AllocSampler::Profilealloc ? GT_ALLOC_MODE_PROFILEALLOC
+               : sampler_ == AllocSampler::Refill     ? GT_ALLOC_MODE_REFILL
+                                                      : GT_ALLOC_MODE_EXACT;
+    ro->sample_derefs = sampler_ == AllocSampler::Refill ? helper + 1 : helper;
+    ro->large_derefs = helper;
+    auto mallocgc = tc.binary->pclntab().function_by_name("runtime.mallocgc");
+    if (!mallocgc) return make_error("runtime.mallocgc not found in {}", tc.process.exe_target());
+    ro->mallocgc_lo = mallocgc->entry + tc.load_bias;
+    ro->mallocgc_hi = mallocgc->end + tc.load_bias;
+    ro->stw_stop_has_reason = minor >= 21;
+    ro->stw_start_has_reason = minor >= 22;
+    load_bias_ = tc.load_bias;
+    return {};
+  }
+
+  void on_event(const void* data, size_t size) override {
+    if (size < sizeof(gt_gc_event)) return;
+    const auto* e = static_cast<const gt_gc_event*>(data);
+    RawGcEvent ev;
+    ev.kind = static_cast<GcEventKind>(e->kind);
+    ev.t_ns = e->t_ns;
+    ev.arg = e->arg;
+    ev.arg2 = e->arg2;
+    if (ev.kind == GcEventKind::Cycle) {
+      // The cumulative samples so far: differenced between cycles, they say
+      // what allocated most before each one.
+      for_each_map_entry<gt_alloc_key, gt_alloc_val>(map_fd("alloc_agg"), [&](const auto& k, const auto& v) {
+        ev.aggs_at.push_back({k.stack_id, k.type, k.size, v.count, v.bytes});
+      });
+    }
+    if (ev.kind == GcEventKind::StwStart && mem_) {
+      GcSnapshot s = read_gc_snapshot(plan_, *mem_, load_bias_);
+      ev.heap_live = s.heap_live;
+      ev.heap_marked = s.heap_marked;
+      ev.heap_goal = s.heap_goal;
+    }
+    events_.push_back(std::move(ev));
+  }
+
+  gt_counter rate_counter() const override { return GT_CNT_ALLOC_SAMPLES; }
+  std::string status(const Counters& c, double rate) const override {
+    return fmt::format("{:.0f} samples/s  {} large  {} GC events  {} dropped", rate, c[GT_CNT_ALLOC_LARGE],
+                       c[GT_CNT_ALLOC_GC_EVENTS], total_drops(c));
+  }
+
+  Result<std::optional<CommandProfile>> report(TraceContext& tc, TraceOutcome& outcome,
+                                               const TraceConfig& config, std::ostream& out) override {
+    AllocReport report;
+    report.summary = outcome.summary;
+    report.stacks = tc.read_stacks(map_fd("stacks"));
+    report.maps_traced = config_.maps;
+    if (mem_) {
+      GcSnapshot end = read_gc_snapshot(plan_, *mem_, tc.load_bias);
+      report.target_alloc_start = start_.total_alloc;
+      report.target_alloc_end = end.total_alloc;
+    }
+    if (uint64_t n = outcome.counters[GT_CNT_ALLOC_NO_FRAME])
+      report.summary.notes.push_back(fmt::format(
+          "{} samples without a type: mallocgc's frame was not where this Go release keeps it", n));
+
+    AllocBuildInput in;
+    for_each_map_entry<gt_alloc_key, gt_alloc_val>(map_fd("alloc_agg"), [&](const auto& k, const auto& v) {
+      in.aggs.push_back({k.stack_id, k.type, k.size, v.count, v.bytes});
+    });
+    for_each_map_entry<gt_large_key, gt_large_val>(map_fd("large_agg"), [&](const auto& k, const auto& v) {
+      RawLargeAgg a{k.stack_id, k.type, k.noscan != 0, v.count, v.bytes, v.max_bytes, v.max_goid, {}};
+      std::copy(std::begin(v.hist), std::end(v.hist), a.hist.begin());
+      in.large.push_back(a);
+    });
+    for_each_map_entry<gt_map_key, gt_map_val>(map_fd("map_agg"), [&](const auto& k, const auto& v) {
+      in.maps.push_back({k.stack_id, k.map_type, k.growth, v.count, v.max_len});
+    });
+    in.gc_events = std::move(events_);
+
+    AllocBuildOptions bo;
+    bo.sampler = sampler_;
+    bo.rate = rate_;
+    bo.by = AllocGroupBy::Stack;
+    const uint64_t bias = tc.load_bias;
+    bo.type_name = [this, bias](uint64_t t) -> std::string {
+      if (!types_ || t < bias) return "";
+      auto n = types_->name(t - bias);
+      return n ? *n : "";
+    };
+    bo.class_slot_size = [this](uint32_t spc) { return classes_.slot_size(spc); };
+    bo.class_span_objects = [this](uint32_t spc) { return classes_.span_objects(spc); };
+    bo.stw_reason_name = stw_reason_name;
+    // The profile is always by stack; the printed report as asked.
+    build_alloc_report(report, in, bo);
+    ProfileData profile = alloc_profile(report, tc.process.exe_target());
+    if (by_ != AllocGroupBy::Stack) {
+      bo.by = by_;
+      build_alloc_report(report, in, bo);
+    }
+
+    AllocWriterOptions wo;
+    wo.top = config.top;
+    if (config.json)
+      write_alloc_json(report, out, wo);
+    else
+      write_alloc_text(report, out, wo);
+    return std::optional<CommandProfile>{CommandProfile{std::move(profile), report.stacks, 1}};
+  }
+
+ private:
+  const AllocConfig& config_;
+  AllocGroupBy by_ = AllocGroupBy::Stack;
+  AllocSampler sampler_ = AllocSampler::Refill;
+  int64_t rate_ = 0;
+  GcStatePlan plan_;
+  std::optional<RemoteMemory> mem_;
+  GcSnapshot start_;
+  std::optional<GoTypes> types_;
+  SizeClasses classes_ = builtin_size_classes();
+  uint64_t load_bias_ = 0;
+  std::vector<RawGcEvent> events_;
+};
+
+static_assert(GT_HIST_BUCKETS == kHistBuckets, "BPF and model histograms must have the same buckets");
+static_assert(GT_GC_START == static_cast<int>(GcEventKind::Start) &&
+                  GT_GC_CYCLE == static_cast<int>(GcEventKind::Cycle) &&
+                  GT_GC_STW_STOP == static_cast<int>(GcEventKind::StwStop) &&
+                  GT_GC_STW_START == static_cast<int>(GcEventKind::StwStart),
+              "GC event kinds must agree between BPF and the model");
+static_assert(GT_STW_REASON_UNKNOWN == kStwReasonUnknown, "unknown stop reasons must agree");
+
+}  // namespace
+
+int run_alloc(const AllocConfig& config) {
+  AllocCommand cmd(config);
+  return run_trace(cmd, config.trace);
+}
+
+}  // namespace gotrace

@@ -1,0 +1,276 @@
+// How `gotrace alloc` turns what the kernel collected into its report:
+// pprof's unsampling, the refill sampler's span weighting, grouping by
+// stack / function / package / type, large objects, map growth, and GC
+// cycles with their triggers, pauses and drivers. No BPF involved.
+#include "gotrace/model/alloc_report.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "gotrace/gobin/go_binary.h"
+#include "support/fixtures.h"
+
+using namespace gotrace;
+using namespace gotrace::test;
+
+namespace {
+
+const std::string kPkg = "gotrace.test/fixtures/internal/allocwork";
+
+struct World {
+  std::unique_ptr<GoBinary> bin;
+  AllocReport report;
+  // Stack ids of the fixture's sites: the sampler's frame, then the site.
+  uint64_t stack_of(const std::string& fn) {
+    auto f = bin->pclntab().function_by_name(fn);
+    REQUIRE(f);
+    auto pa = bin->pclntab().function_by_name("runtime.profilealloc");
+    REQUIRE(pa);
+    uint64_t id = f->entry;  // any unique id
+    report.stacks->add(id, {pa->entry + 4, f->entry + 1});
+    return id;
+  }
+};
+
+World world() {
+  World w;
+  auto bin = GoBinary::open(fixtures_of("alloc", "amd64").front().path);
+  REQUIRE(bin);
+  w.bin = std::move(*bin);
+  w.report.stacks = std::make_shared<StackTable>(w.bin->pclntab(), 0);
+  return w;
+}
+
+AllocBuildOptions options(AllocSampler s, int64_t rate) {
+  AllocBuildOptions o;
+  o.sampler = s;
+  o.rate = rate;
+  o.type_name = [](uint64_t t) -> std::string {
+    switch (t) {
+      case 0x10:
+        return "[64]uint8";
+      case 0x20:
+        return "allocwork.Small";
+      case 0x30:
+        return "allocwork.Big";
+      case 0x40:
+        return "map[int64]int";
+    }
+    return "";
+  };
+  o.stw_reason_name = [](uint32_t r) -> std::string {
+    return r == 1 ? "GC mark termination" : r == 2 ? "GC sweep termination" : "other";
+  };
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("unsampling follows pprof: size/(1-exp(-size/rate)) per sample", "[allocreport]") {
+  // Rate 1: every allocation was sampled, nothing to scale.
+  auto [b1, o1] = unsample_profile(10, 640, 1);
+  CHECK(b1 == 640);
+  CHECK(o1 == 10);
+  const double rate = 512 * 1024;
+  auto [b, o] = unsample_profile(4, 4 * 64, 512 * 1024);
+  const double scale = 1 / (1 - std::exp(-64 / rate));
+  CHECK(b == Approx(4 * 64 * scale));
+  CHECK(o == Approx(4 * scale));
+  CHECK(b / o == Approx(64));  // the estimate keeps the object size
+  // A sample as large as the rate stands for less than rate/size objects.
+  auto [bl, ol] = unsample_profile(1, 1 << 20, 512 * 1024);
+  CHECK(ol == Approx(1 / (1 - std::exp(-2.0))));
+  CHECK(bl < 2.0 * (1 << 20));
+  CHECK(unsample_profile(0, 0, 1).first == 0);
+  CHECK(function_package(kPkg + ".SmallNoscan") == kPkg);
+  CHECK(function_package(kPkg + ".(*Options).Register") == kPkg);
+  CHECK(function_package("main.main.func1") == "main");
+  CHECK(function_package("net/http.(*conn).serve") == "net/http");
+  CHECK(function_package("main.F[go.shape.struct { a/b.T }]") == "main");
+  CHECK(parse_group_by("type") == AllocGroupBy::Type);
+  CHECK(!parse_group_by("thread"));
+}
+
+TEST_CASE("build_alloc_report: hotspots by stack, function, package and type", "[allocreport]") {
+  World w = world();
+  const uint64_t s_noscan = w.stack_of(kPkg + ".SmallNoscan");
+  const uint64_t s_small = w.stack_of(kPkg + ".SmallPointerful");
+  const uint64_t s_big = w.stack_of(kPkg + ".BigPointerful");
+  const uint64_t s_map = w.stack_of(kPkg + ".GrowStringMap");
+  AllocBuildInput in;
+  in.aggs = {{s_noscan, 0x10, 64, 640, 640 * 64},
+             {s_small, 0x20, 32, 2560, 2560 * 32},
+             {s_big, 0x30, 896, 320, 320 * 896},
+             {s_map, 0x20, 32, 100, 3200},
+             {s_map, 0, 16, 50, 800},  // no type: a string key's bytes
+             {s_map, 0, 16, 0, 0}};    // nothing: left out
+  AllocBuildOptions o = options(AllocSampler::Profilealloc, 1);
+  build_alloc_report(w.report, in, o);
+  const AllocReport& r = w.report;
+  CHECK(r.sampler == AllocSampler::Profilealloc);
+  CHECK(r.total_samples == 640 + 2560 + 320 + 100 + 50);
+  CHECK(r.total_bytes == 640 * 64 + 2560 * 32 + 320 * 896 + 3200 + 800);
+  REQUIRE(r.entries.size() == 5);
+  CHECK(r.entries[0].stack_id == s_big);
+  CHECK(r.entries[0].type == "allocwork.Big");
+  CHECK(r.entries[0].slot_size == 896);
+  CHECK(r.entries[0].objects == 320);
+  CHECK(r.entries[1].stack_id == s_small);
+  CHECK(r.entries[2].stack_id == s_noscan);
+  CHECK(r.entries[2].type == "[64]uint8");
+  CHECK(r.entries[4].type.empty());
+  CHECK(r.entries[4].slot_size == 16);
+
+  o.by = AllocGroupBy::Function;
+  build_alloc_report(w.report, in, o);
+  REQUIRE(r.entries.size() == 4);
+  CHECK(r.entries[0].key == kPkg + ".BigPointerful");
+  CHECK(r.entries[3].key == kPkg + ".GrowStringMap");
+  CHECK(r.entries[3].mixed_types);
+  CHECK(r.entries[3].type.empty());
+  CHECK(r.entries[3].samples == 150);
+  CHECK(r.entries[3].bytes == 4000);
+  CHECK(r.entries[3].stack_id == s_map);
+
+  o.by = AllocGroupBy::Package;
+  build_alloc_report(w.report, in, o);
+  REQUIRE(r.entries.size() == 1);
+  CHECK(r.entries[0].key == kPkg);
+  CHECK(r.entries[0].bytes == r.total_bytes);
+  CHECK(r.entries[0].stack_id == s_big);  // the example: the stack with most bytes
+
+  o.by = AllocGroupBy::Type;
+  build_alloc_report(w.report, in, o);
+  REQUIRE(r.entries.size() == 4);
+  CHECK(r.entries[0].key == "allocwork.Big");
+  CHECK(r.entries[1].key == "allocwork.Small");
+  CHECK(r.entries[1].samples == 2660);
+  CHECK(r.entries[1].stack_id == s_small);
+  CHECK(r.entries[3].key == "(no type)");
+}
+
+TEST_CASE("build_alloc_report: refill samples stand for whole spans", "[allocreport]") {
+  World w = world();
+  const uint64_t s = w.stack_of(kPkg + ".BigPointerful");
+  AllocBuildOptions o = options(AllocSampler::Refill, 0);
+  // Span class 2*c (+1 noscan): class 5 here has 896-byte slots, 9 per span.
+  o.class_slot_size = [](uint32_t spc) -> uint64_t { return spc >> 1 == 5 ? 896 : 0; };
+  o.class_span_objects = [](uint32_t spc) -> uint64_t { return spc >> 1 == 5 ? 9 : 0; };
+  AllocBuildInput in;
+  in.aggs = {{s, 0x30, 10, 7, 0}};
+  // Large objects never reach an mcache: they join the hotspots as counted.
+  RawLargeAgg l;
+  l.stack_id = w.stack_of(kPkg + ".LargeNoscan");
+  l.count = 2;
+  l.bytes = 2 * 65536;
+  in.large.push_back(l);
+  build_alloc_report(w.report, in, o);
+  REQUIRE(w.report.entries.size() == 2);
+  CHECK(w.report.entries[0].stack_id == l.stack_id);
+  CHECK(w.report.entries[0].bytes == 2 * 65536);
+  CHECK(w.report.entries[0].objects == 2);
+  CHECK(w.report.total_bytes == 2 * 65536 + 63 * 896);
+  w.report.entries.erase(w.report.entries.begin());
+  CHECK(w.report.entries[0].objects == 63);
+  CHECK(w.report.entries[0].bytes == 63 * 896);
+  CHECK(w.report.entries[0].samples == 7);
+  CHECK(w.report.entries[0].slot_size == 896);
+}
+
+TEST_CASE("build_alloc_report: large objects, maps and GC cycles", "[allocreport]") {
+  World w = world();
+  const uint64_t s_large = w.stack_of(kPkg + ".LargeNoscan");
+  const uint64_t s_map = w.stack_of(kPkg + ".GrowInt64Map");
+  const uint64_t s_big = w.stack_of(kPkg + ".BigPointerful");
+  AllocBuildInput in;
+  RawLargeAgg l;
+  l.stack_id = s_large;
+  l.type = 0x99;  // not a known type: no name
+  l.noscan = true;
+  l.count = 3;
+  l.bytes = 3 * 65536;
+  l.max_bytes = 65536;
+  l.max_goid = 42;
+  l.hist[16] = 3;
+  in.large.push_back(l);
+  in.maps = {{s_map, 0x40, 0, 9, 1664}, {s_map, 0x40, 0, 9, 1664}, {s_map, 0x40, 3, 2, 1700}};
+
+  auto ev = [](GcEventKind k, uint64_t t, uint32_t arg = 0, uint64_t arg2 = 0) {
+    RawGcEvent e;
+    e.kind = k;
+    e.t_ns = t;
+    e.arg = arg;
+    e.arg2 = arg2;
+    return e;
+  };
+  using K = GcEventKind;
+  // Cycle 1 (heap): 1.22+-style starts carrying when stopping began.
+  in.gc_events.push_back(ev(K::Start, 100, 0));
+  in.gc_events.push_back(ev(K::StwStop, 110, 2));
+  RawGcEvent c1 = ev(K::Cycle, 115);
+  c1.aggs_at = {{s_big, 0x30, 896, 10, 8960}};
+  in.gc_events.push_back(c1);
+  in.gc_events.push_back(ev(K::StwStart, 130, 2, 108));
+  in.gc_events.push_back(ev(K::StwStop, 500, 1));
+  RawGcEvent end1 = ev(K::StwStart, 540, 1, 0);  // ≤1.21: no start time, paired with the stop
+  end1.heap_live = 5 << 20;
+  end1.heap_marked = 3 << 20;
+  end1.heap_goal = 6 << 20;
+  in.gc_events.push_back(end1);
+  // A stop for something else (ReadMemStats) between cycles.
+  in.gc_events.push_back(ev(K::StwStop, 700, 7));
+  in.gc_events.push_back(ev(K::StwStart, 705, 7));
+  // Cycle 2 (forced; gcStart ran twice), pre-1.21 reasons (unknown).
+  in.gc_events.push_back(ev(K::Start, 900, 2));
+  in.gc_events.push_back(ev(K::Start, 901, 2));
+  in.gc_events.push_back(ev(K::StwStop, 910, kStwReasonUnknown));
+  RawGcEvent c2 = ev(K::Cycle, 915);
+  c2.aggs_at = {{s_big, 0x30, 896, 30, 26880}, {s_map, 0x40, 208, 4, 832}};
+  in.gc_events.push_back(c2);
+  in.gc_events.push_back(ev(K::StwStart, 925, kStwReasonUnknown));
+  in.gc_events.push_back(ev(K::StwStart, 990, 1));  // its stop was lost: counted, not invented
+
+  AllocBuildOptions o = options(AllocSampler::Profilealloc, 1);
+  build_alloc_report(w.report, in, o);
+  const AllocReport& r = w.report;
+
+  REQUIRE(r.large.size() == 1);
+  CHECK(r.large_count == 3);
+  CHECK(r.large_bytes == 3 * 65536);
+  CHECK(r.large[0].type.empty());
+  CHECK(r.large[0].noscan);
+  CHECK(r.large[0].max_goid == 42);
+  CHECK(r.large[0].hist.total() == 3);
+
+  REQUIRE(r.maps.size() == 1);
+  CHECK(r.maps[0].map_type == "map[int64]int");
+  CHECK(r.maps[0].growths == 20);
+  CHECK(r.maps[0].max_len == 1700);
+
+  REQUIRE(r.gc.size() == 2);
+  CHECK(r.gc[0].trigger == "heap");
+  CHECK(r.gc[0].t_ns == 115);
+  REQUIRE(r.gc[0].pauses.size() == 3);
+  CHECK(r.gc[0].pauses[0].reason == "GC sweep termination");
+  CHECK(r.gc[0].pauses[0].ns == 130 - 108);
+  CHECK(r.gc[0].pauses[1].reason == "GC mark termination");
+  CHECK(r.gc[0].pauses[1].ns == 40);
+  CHECK(r.gc[0].pauses[2].reason == "other");
+  CHECK(r.gc[0].pauses[2].ns == 5);
+  CHECK(r.gc[0].heap_live == (5u << 20));
+  CHECK(r.gc[0].heap_goal == (6u << 20));
+  REQUIRE(r.gc[0].drivers.size() == 1);
+  CHECK(r.gc[0].drivers[0].bytes == 8960);
+  CHECK(r.gc[1].trigger == "forced");
+  REQUIRE(r.gc[1].pauses.size() == 1);
+  CHECK(r.gc[1].pauses[0].reason == "unknown");
+  CHECK(r.gc[1].pauses[0].ns == 15);
+  CHECK(!r.gc[1].heap_live);
+  CHECK(r.unpaired_pauses == 1);
+  // Between the cycles: 20 more Big objects and the map's 4 groups.
+  REQUIRE(r.gc[1].drivers.size() == 2);
+  CHECK(r.gc[1].drivers[0].stack_id == s_big);
+  CHECK(r.gc[1].drivers[0].bytes == 26880 - 8960);
+  CHECK(r.gc[1].drivers[0].type == "allocwork.Big");
+  CHECK(r.gc[1].drivers[1].bytes == 832);
+}
