@@ -98,8 +98,6 @@ static __always_inline __u64 mallocgc_type(struct pt_regs *ctx, __u32 derefs) {
  * stackguard0 instead races with the preemption requests sysmon writes
  * there (stackPreempt): the CMP may have seen the old value, and an
  * allocation would be lost (seen: 1 in ~15,000 at MemProfileRate=1). */
-#define GT_X86_CF 0x1
-#define GT_X86_ZF 0x40
 static __always_inline bool entry_ok(struct pt_regs *ctx, __u64 g, __u64 cookie) {
   if (GT_COOKIE_CHECK(cookie) && (ctx->flags & (GT_X86_CF | GT_X86_ZF))) {
     count(GT_CNT_ALLOC_RETRY);

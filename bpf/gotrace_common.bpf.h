@@ -83,11 +83,22 @@ static __always_inline __u64 read_u64(__u64 addr) {
 static __always_inline __u64 goid_of(__u64 g) { return g ? read_u64(g + off.g_goid) : 0; }
 
 /* At an entry site that is the branch of the stack-bound check: will the
- * branch be taken (morestack, then the function is entered again)? */
-static __always_inline bool will_call_morestack(struct pt_regs *ctx, __u64 g, __u64 check_plus1) {
-  if (!check_plus1 || !g) return false;
+ * branch be taken (morestack, then the function is entered again, and the
+ * probe fires a second time)? The probe sits on the conditional jump right
+ * after the comparison, so the flags answer exactly: JBE jumps when CF or ZF
+ * is set. Re-reading stackguard0 instead would race with the preemption
+ * requests the runtime writes there (a wait would be lost now and then).
+ * Only for frames over StackBig is the site the JB of the underflow check,
+ * with the JBE still to come: then the guard is compared as the JBE will. */
+#define GT_X86_CF 0x1
+#define GT_X86_ZF 0x40
+static __always_inline bool will_call_morestack(struct pt_regs *ctx, __u64 g, __u64 check) {
+  if (!check) return false;
+  if (ctx->flags & (GT_X86_CF | GT_X86_ZF)) return true;
+  if (!(check & GT_CHECK_UNDERFLOW) || !g) return false;
+  __u64 adjust = (check & (GT_CHECK_UNDERFLOW - 1)) - 1;
   __u64 guard = read_u64(g + off.g_stackguard0);
-  return PT_REGS_SP(ctx) - (check_plus1 - 1) <= guard;
+  return PT_REGS_SP(ctx) - adjust <= guard;
 }
 
 /* The user goroutine on whose behalf code runs: g itself, or m.curg when g

@@ -2,8 +2,9 @@
 # The README's first command: installs what is missing, builds gotrace, starts
 # the bundled demo service (scripts/demo: HTTP handlers, a worker pool fed by
 # channels, a mutex-guarded cache, a ticker, and its own load), traces where
-# its goroutines block for a few seconds, then which locks they fight over,
-# prints the reports, stops the demo.
+# its goroutines block for a few seconds, which locks they fight over, what
+# allocates, and what all its goroutines are doing; prints the reports, stops
+# the demo.
 #   scripts/demo.sh [SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,3 +32,5 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 run "$build/gotrace" block -p "$demo_pid" -d "${secs}s" --top 5
 run "$build/gotrace" lock -p "$demo_pid" -d "${secs}s" --top 3
+run "$build/gotrace" alloc -p "$demo_pid" -d "${secs}s" --top 5
+run "$build/gotrace" goroutines -p "$demo_pid" --top 5

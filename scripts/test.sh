@@ -12,10 +12,22 @@ if [[ ${CI:-} == true && $(id -u) -ne 0 ]]; then
   exit 1
 fi
 "$root/scripts/setup.sh"
+"$root/scripts/check-format.sh"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOTRACE_SANITIZE=ON >/dev/null
 ninja -C "$build" gotrace gotrace_tests
 "$root/scripts/build-fixtures.sh" "$build/fixtures"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+# The binary readers under libFuzzer for a short, time-boxed run (long runs:
+# scripts/fuzz.sh SECONDS), and attach/detach cycles of every tracing command
+# against a fixture that checks itself (long runs: scripts/soak.sh CYCLES);
+# then every test case, ctest's summary last.
+GOTRACE_FIXTURES_DIR="$build/fixtures" "$root/scripts/fuzz.sh" --short
+if [[ $(id -u) -eq 0 ]]; then
+  GOTRACE="$build/gotrace" GOTRACE_FIXTURES_DIR="$build/fixtures" "$root/scripts/soak.sh" --short
+elif [[ ${CI:-} == true ]]; then
+  echo "test.sh: CI=true but not root: the soak cannot run" >&2
+  exit 1
+fi
 cd "$build"
 ctest --output-on-failure "$@"

@@ -176,7 +176,7 @@ class Arm64Tracker : public StackCheckTracker {
     auto t1 = arm64_branch_target(site);
     auto t2 = arm64_branch_target(bls);
     if (!t1 || !t2 || *t1 != *t2) return std::nullopt;
-    return StackCheck{flags_k_, 16};
+    return StackCheck{flags_k_, 16, true};
   }
 
   static std::optional<uint64_t> arm64_branch_target(const cs_insn& insn) {

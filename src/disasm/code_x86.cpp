@@ -185,7 +185,7 @@ class X86Tracker : public StackCheckTracker {
     auto t1 = branch_target(site);
     auto t2 = branch_target(jbe);
     if (!t1 || !t2 || *t1 != *t2) return std::nullopt;
-    return StackCheck{flags_k_, 16};
+    return StackCheck{flags_k_, 16, true};
   }
 
  private:

@@ -5,9 +5,11 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -189,7 +191,10 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
       });
   out.attached = links.size();
   *cmd.stopped_flag() = 1;  // nothing after the end counts, while the probes come off
+  const auto detach_start = std::chrono::steady_clock::now();
   links.clear();
+  spdlog::debug("detached {} probes in {:.0f} ms", out.attached,
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - detach_start).count());
   if (rb) ring_buffer__consume(rb.get());
   out.counters = read_counters(counters_fd);
   out.summary = tc.summary(out.loop, out.counters, out.attached, out.counters[cmd.rate_counter()]);

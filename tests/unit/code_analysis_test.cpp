@@ -245,6 +245,7 @@ const Fixture& default_of(const Fixture& f) {
 struct ExpectedCheck {
   size_t site_row = 0;  // index of the branch row the site must be
   uint64_t frame_adjust = 0;
+  bool underflow = false;  // the site is the underflow check's JB/BCC, the guard's JBE/BLS follows
 };
 
 uint64_t hex_or_dec(const std::string& s) {
@@ -275,7 +276,7 @@ std::optional<ExpectedCheck> expected_check(const OdFunc& f, bool amd64, bool& u
       if (at(2).rfind("JBE ", 0) == 0) return ExpectedCheck{2, static_cast<uint64_t>(-disp)};
     } else if (at(0) == "MOVQ SP, R12" && std::regex_match(at(1), m, subq)) {
       if (at(2).rfind("JB ", 0) == 0 && at(3) == "CMPQ R12, 0x10(R14)" && at(4).rfind("JBE ", 0) == 0)
-        return ExpectedCheck{2, hex_or_dec(m[1])};
+        return ExpectedCheck{2, hex_or_dec(m[1]), true};
     } else {
       return std::nullopt;
     }
@@ -291,7 +292,7 @@ std::optional<ExpectedCheck> expected_check(const OdFunc& f, bool amd64, bool& u
     uint64_t n = std::stoull(m[1]);
     if (at(1).rfind("SUBS", 0) == 0) {
       if (at(2).rfind("BCC ", 0) == 0 && at(3) == "CMP R16, R17" && at(4).rfind("BLS ", 0) == 0)
-        return ExpectedCheck{2, n};
+        return ExpectedCheck{2, n, true};
     } else if (at(2) == "CMP R16, R17" && at(3).rfind("BLS ", 0) == 0) {
       return ExpectedCheck{3, n};
     }
@@ -305,7 +306,7 @@ std::optional<ExpectedCheck> expected_check(const OdFunc& f, bool amd64, bool& u
     }
     if (at(i) == "SUBS R27, RSP, R17" && at(i + 1).rfind("BCC ", 0) == 0 && at(i + 2) == "CMP R16, R17" &&
         at(i + 3).rfind("BLS ", 0) == 0)
-      return ExpectedCheck{i + 1, n};
+      return ExpectedCheck{i + 1, n, true};
   }
   unknown = true;
   return std::nullopt;
@@ -489,6 +490,9 @@ TEST_CASE("analysis agrees with go tool objdump on every function of every fixtu
                                 fc.entry_site->text, want, fn.rows[exp->site_row].text));
           if (!fc.stack_check)
             problem(fmt::format("{}: stack check not recognised at `{}`", fn.name, fc.entry_site->text));
+          else if (fc.stack_check->underflow_site != exp->underflow)
+            problem(fmt::format("{}: underflow site {}, objdump says {}", fn.name, fc.stack_check->underflow_site,
+                                exp->underflow));
           else if (fc.stack_check->frame_adjust != exp->frame_adjust || fc.stack_check->guard_offset != 16)
             problem(fmt::format("{}: frame_adjust {} guard {}, objdump says {} / 16", fn.name,
                                 fc.stack_check->frame_adjust, fc.stack_check->guard_offset,

@@ -30,6 +30,9 @@ struct gt_offsets {
 /* How to tell, at an entry site that is the branch of the stack-bound check,
  * that the branch will be taken (the function calls morestack and is entered
  * again, so this hit must be ignored). 0 = no stack check at that site. */
+/* Set in a check when the site is a big frame's underflow JB (see
+ * will_call_morestack); the adjustment plus one is in the bits below. */
+#define GT_CHECK_UNDERFLOW (1ULL << 40)
 struct gt_site_check {
   __u64 frame_adjust_plus1; /* frame_adjust + 1; 0 = no check */
 };

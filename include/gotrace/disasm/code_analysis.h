@@ -38,6 +38,9 @@ struct StackCheck {
   // will call morestack and be entered again): sp - frame_adjust <= guard.
   uint64_t frame_adjust = 0;
   uint32_t guard_offset = 16;  // offset of stackguard0 in g
+  // The site is the JB/BLO of a big frame's underflow check (the JBE/BLS on
+  // the guard is still to come): the flags at the site do not answer alone.
+  bool underflow_site = false;
 };
 
 struct CodeSite {
