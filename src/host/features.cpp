@@ -2,16 +2,22 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <elf.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 
 namespace gotrace {
 
 namespace {
+constexpr int kCapSysPtrace = 19;
 constexpr int kCapSysAdmin = 21;
 constexpr int kCapPerfmon = 38;
 constexpr int kCapBpf = 39;
@@ -21,6 +27,41 @@ bool has_cap(const __user_cap_data_struct (&data)[2], int cap) {
 }
 
 int silent_libbpf_print(enum libbpf_print_level, const char*, va_list) { return 0; }
+
+// The file offset of this executable's entry point: an instruction boundary
+// a uprobe can be created at (it is never hit: the event is closed at once).
+std::optional<uint64_t> own_entry_offset() {
+  std::ifstream f("/proc/self/exe", std::ios::binary);
+  Elf64_Ehdr eh{};
+  if (!f.read(reinterpret_cast<char*>(&eh), sizeof eh) || eh.e_ident[EI_CLASS] != ELFCLASS64) return std::nullopt;
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph{};
+    f.seekg(static_cast<std::streamoff>(eh.e_phoff + i * eh.e_phentsize));
+    if (!f.read(reinterpret_cast<char*>(&ph), sizeof ph)) return std::nullopt;
+    if (ph.p_type == PT_LOAD && eh.e_entry >= ph.p_vaddr && eh.e_entry < ph.p_vaddr + ph.p_filesz)
+      return eh.e_entry - ph.p_vaddr + ph.p_offset;
+  }
+  return std::nullopt;
+}
+
+// Whether the kernel lets this process create a uprobe perf event (what
+// every tracing command attaches through): errno, or 0 when it does.
+int try_uprobe_event() {
+  std::ifstream t("/sys/bus/event_source/devices/uprobe/type");
+  int type = -1;
+  auto offset = own_entry_offset();
+  if (!(t >> type) || !offset) return ENOENT;
+  static const char path[] = "/proc/self/exe";
+  perf_event_attr attr{};
+  attr.size = sizeof attr;
+  attr.type = static_cast<uint32_t>(type);
+  attr.config1 = reinterpret_cast<uint64_t>(path);  // uprobe_path
+  attr.config2 = *offset;                           // probe_offset
+  int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, getpid(), -1, -1, PERF_FLAG_FD_CLOEXEC));
+  if (fd < 0) return errno;
+  close(fd);
+  return 0;
+}
 }  // namespace
 
 HostFeatures probe_host() {
@@ -33,6 +74,7 @@ HostFeatures probe_host() {
   __user_cap_data_struct data[2] = {};
   if (syscall(SYS_capget, &hdr, data) == 0) {
     h.cap_sys_admin = has_cap(data, kCapSysAdmin);
+    h.cap_sys_ptrace = has_cap(data, kCapSysPtrace);
     h.cap_perfmon = has_cap(data, kCapPerfmon);
     h.cap_bpf = has_cap(data, kCapBpf);
   }
@@ -43,6 +85,11 @@ HostFeatures probe_host() {
   h.uprobes = fs::exists("/sys/bus/event_source/devices/uprobe/type", ec);
   h.kprobes = fs::exists("/sys/bus/event_source/devices/kprobe/type", ec);
 
+  if (h.uprobes) {
+    int err = try_uprobe_event();
+    h.uprobe_events = err == 0;
+    if (err && err != EACCES && err != EPERM) h.uprobe_events.reset();  // could not tell
+  }
   if (h.privileged()) {
     auto old = libbpf_set_print(silent_libbpf_print);
     h.ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
@@ -58,7 +105,10 @@ HostFeatures probe_host() {
 
 std::vector<std::string> HostFeatures::problems() const {
   std::vector<std::string> p;
-  if (!privileged()) p.push_back("needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root");
+  if (!privileged())
+    p.push_back(cap_bpf && cap_perfmon
+                    ? "needs CAP_SYS_ADMIN: this kernel refuses uprobe perf events with CAP_BPF and CAP_PERFMON alone"
+                    : "needs CAP_BPF and CAP_PERFMON, and on this kernel CAP_SYS_ADMIN for uprobes: run as root");
   if (!uprobes) p.push_back("the kernel has no uprobe support (CONFIG_UPROBE_EVENTS)");
   if (!btf) p.push_back("the kernel exposes no BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF)");
   if (ringbuf && !*ringbuf) p.push_back("the kernel has no BPF ring buffer (needs Linux 5.8+)");

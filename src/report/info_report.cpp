@@ -101,7 +101,7 @@ void write_info_text(const InfoReport& r, std::ostream& out) {
 
   const HostFeatures& h = r.host;
   fmt::print(out, "\nHost          Linux {}; {}; BTF {}; uprobes {}; ring buffer {}\n", h.kernel_release,
-             h.privileged() ? "CAP_BPF+CAP_PERFMON" : "unprivileged", yes_no(h.btf), yes_no(h.uprobes),
+             h.privileged() ? (h.cap_sys_admin ? "CAP_SYS_ADMIN" : "CAP_BPF+CAP_PERFMON") : "cannot attach uprobes", yes_no(h.btf), yes_no(h.uprobes),
              h.ringbuf ? yes_no(*h.ringbuf) : "unknown (needs root to probe)");
   fmt::print(out, "\nCan trace\n");
   for (const auto& v : r.verdicts) {

@@ -1,5 +1,8 @@
 #include "gotrace/session/bpf_util.h"
 
+#include "gotrace/host/features.h"
+
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -47,10 +50,23 @@ void LinkSet::clear() {
   links_.clear();
 }
 
+// Which capabilities to add, from the ones this process lacks. Uprobes
+// through perf events want CAP_SYS_ADMIN on the kernels measured here (6.18
+// refuses them with CAP_BPF and CAP_PERFMON alone); CAP_SYS_PTRACE is for a
+// target that holds more capabilities than gotrace.
+std::string missing_capabilities_hint() {
+  HostFeatures h = probe_host();
+  std::vector<std::string> missing;
+  if (!h.cap_sys_admin) missing.push_back("CAP_SYS_ADMIN");
+  if (!h.cap_sys_ptrace) missing.push_back("CAP_SYS_PTRACE");
+  if (missing.empty()) return "refused by the kernel despite CAP_SYS_ADMIN: check lockdown and LSM policy";
+  return fmt::format("needs {}; root has them", fmt::join(missing, " and "));
+}
+
 std::string explain_bpf_error(int err, const std::string& what) {
   err = err < 0 ? -err : err;
   if (err == EPERM || err == EACCES)
-    return fmt::format("{}: {} (needs CAP_BPF and CAP_PERFMON: run as root)", what, std::strerror(err));
+    return fmt::format("{}: {} ({})", what, std::strerror(err), missing_capabilities_hint());
   if (err == ENOENT) return fmt::format("{}: {} (the target binary or process is gone)", what, std::strerror(err));
   if (err == ESRCH) return fmt::format("{}: the target process exited", what);
   return fmt::format("{}: {}", what, std::strerror(err));

@@ -66,8 +66,17 @@ Result<Process> Process::open(pid_t pid) {
   char buf[PATH_MAX];
   ssize_t n = readlink(fmt::format("/proc/{}/exe", pid).c_str(), buf, sizeof buf - 1);
   if (n < 0) {
-    if (errno == EACCES || errno == EPERM)
-      return make_error("cannot read /proc/{}/exe: {} (run as root)", pid, std::strerror(errno));
+    if (errno == EACCES || errno == EPERM) {
+      int err = errno;
+      // Reading another process's executable and memory is a ptrace-mode
+      // access: the same user, or CAP_SYS_PTRACE, and in both cases the
+      // target may not hold capabilities gotrace lacks (root's own PID 1 does).
+      if (geteuid() == 0)
+        return make_error("cannot read /proc/{}/exe: {} (needs CAP_SYS_PTRACE: the target holds capabilities "
+                          "gotrace lacks)", pid, std::strerror(err));
+      return make_error("cannot read /proc/{}/exe: {} (run as the target's user, or as root)", pid,
+                        std::strerror(err));
+    }
     if (errno == ENOENT) return make_error("PID {} ({}) has no executable (a kernel thread or a zombie)", pid, p.comm_);
     return make_error("cannot read /proc/{}/exe: {}", pid, std::strerror(errno));
   }

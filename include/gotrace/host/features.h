@@ -16,6 +16,7 @@ struct HostFeatures {
   bool cap_bpf = false;
   bool cap_perfmon = false;
   bool cap_sys_admin = false;
+  bool cap_sys_ptrace = false;  // read a target that holds capabilities gotrace lacks
   bool btf = false;      // /sys/kernel/btf/vmlinux
   bool uprobes = false;  // the uprobe PMU (/sys/bus/event_source/devices/uprobe)
   std::optional<bool> ringbuf;  // BPF_MAP_TYPE_RINGBUF; nullopt: could not probe (no privileges)
@@ -24,7 +25,15 @@ struct HostFeatures {
   std::optional<bool> attach_cookie;  // bpf_get_attach_cookie for uprobes (5.15+)
   bool kprobes = false;  // informational: gotrace never needs them
 
-  bool privileged() const { return cap_sys_admin || (cap_bpf && cap_perfmon); }
+  // A uprobe perf event could be created on gotrace itself (nullopt: could
+  // not tell). CAP_BPF + CAP_PERFMON are documented as enough for uprobes,
+  // but the kernel this was measured on (6.18) refuses them without
+  // CAP_SYS_ADMIN, so the kernel is asked, not the documentation.
+  std::optional<bool> uprobe_events;
+  bool privileged() const {
+    return uprobe_events ? *uprobe_events && (cap_sys_admin || (cap_bpf && cap_perfmon))
+                         : cap_sys_admin || (cap_bpf && cap_perfmon);
+  }
   // Why tracing cannot work here (empty when it can).
   std::vector<std::string> problems() const;
 };
