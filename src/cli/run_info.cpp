@@ -1,13 +1,13 @@
+#include <fmt/format.h>
+
+#include <iostream>
+
 #include "gotrace/cli/info.h"
 #include "gotrace/gobin/go_binary.h"
 #include "gotrace/host/features.h"
 #include "gotrace/report/info_report.h"
 #include "gotrace/session/trace_config.h"
 #include "gotrace/target/process.h"
-
-#include <fmt/format.h>
-
-#include <iostream>
 
 namespace gotrace {
 
@@ -26,7 +26,8 @@ int run_info(const InfoConfig& config, std::span<const ProbeTable* const> tables
   auto binary = GoBinary::open(path);
   if (!binary) {
     if (process)
-      fmt::print(stderr, "gotrace: PID {} ({}): {}\n", process->pid(), process->comm(), binary.error().message);
+      fmt::print(stderr, "gotrace: PID {} ({}): {}\n", process->pid(), process->comm(),
+                 binary.error().message);
     else
       fmt::print(stderr, "gotrace: {}\n", binary.error().message);
     return kExitFailure;

@@ -1,9 +1,9 @@
-#include "gotrace/cli/cli_command.h"
-#include "gotrace/util/duration.h"
-
 #include <fmt/format.h>
 
 #include <limits>
+
+#include "gotrace/cli/cli_command.h"
+#include "gotrace/util/duration.h"
 
 namespace gotrace::cli {
 
@@ -34,8 +34,8 @@ bool TraceOptions::finish(std::string_view command, TraceConfig& t) const {
     auto d = parse_duration(duration_);
     if (d) t.duration = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
     if (!t.duration || t.duration->count() == 0) {
-      fmt::print(stderr, "gotrace {}: bad --duration '{}' (examples: 10s, 500ms, 2m; at least 1ms)\n", command,
-                 duration_);
+      fmt::print(stderr, "gotrace {}: bad --duration '{}' (examples: 10s, 500ms, 2m; at least 1ms)\n",
+                 command, duration_);
       return false;
     }
   }

@@ -10,12 +10,14 @@ namespace gotrace {
 DataSymbols::DataSymbols(const ElfImage& elf, uint64_t bias) : bias_(bias) {
   for (const auto& s : elf.symbols())
     if (s.type == STT_OBJECT && s.size && !s.name.empty()) syms_.push_back(&s);
-  std::sort(syms_.begin(), syms_.end(), [](const ElfSymbol* a, const ElfSymbol* b) { return a->value < b->value; });
+  std::sort(syms_.begin(), syms_.end(),
+            [](const ElfSymbol* a, const ElfSymbol* b) { return a->value < b->value; });
 }
 
 std::string DataSymbols::name(uint64_t runtime_addr) const {
   uint64_t a = runtime_addr - bias_;
-  auto it = std::upper_bound(syms_.begin(), syms_.end(), a, [](uint64_t v, const ElfSymbol* s) { return v < s->value; });
+  auto it = std::upper_bound(syms_.begin(), syms_.end(), a,
+                             [](uint64_t v, const ElfSymbol* s) { return v < s->value; });
   if (it == syms_.begin()) return "";
   const ElfSymbol* s = *std::prev(it);
   if (a >= s->value + s->size) return "";

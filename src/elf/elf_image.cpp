@@ -2,13 +2,12 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,25 +16,38 @@ namespace gotrace {
 
 std::string_view arch_name(Arch arch) {
   switch (arch) {
-    case Arch::X86_64: return "amd64";
-    case Arch::Arm64: return "arm64";
-    default: return "other";
+    case Arch::X86_64:
+      return "amd64";
+    case Arch::Arm64:
+      return "arm64";
+    default:
+      return "other";
   }
 }
 
 std::string go_arch_name(uint16_t e_machine, bool is_64bit) {
   // GOARCH names (little-endian forms: big-endian files are refused earlier).
   switch (e_machine) {
-    case EM_X86_64: return "amd64";
-    case EM_AARCH64: return "arm64";
-    case EM_386: return "386";
-    case EM_ARM: return "arm";
-    case EM_RISCV: return is_64bit ? "riscv64" : "riscv";
-    case EM_PPC64: return "ppc64le";
-    case EM_S390: return "s390x";
-    case EM_MIPS: return is_64bit ? "mips64le" : "mipsle";
-    case EM_LOONGARCH: return "loong64";
-    default: return fmt::format("unknown machine {:#x}", e_machine);
+    case EM_X86_64:
+      return "amd64";
+    case EM_AARCH64:
+      return "arm64";
+    case EM_386:
+      return "386";
+    case EM_ARM:
+      return "arm";
+    case EM_RISCV:
+      return is_64bit ? "riscv64" : "riscv";
+    case EM_PPC64:
+      return "ppc64le";
+    case EM_S390:
+      return "s390x";
+    case EM_MIPS:
+      return is_64bit ? "mips64le" : "mipsle";
+    case EM_LOONGARCH:
+      return "loong64";
+    default:
+      return fmt::format("unknown machine {:#x}", e_machine);
   }
 }
 
@@ -146,7 +158,8 @@ Result<void> ElfImage::parse() {
     for (size_t i = 0; i < phnum; ++i) {
       GElf_Phdr ph;
       if (!gelf_getphdr(elf_, static_cast<int>(i), &ph)) continue;
-      segments_.push_back({ph.p_type, ph.p_flags, ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz, ph.p_align});
+      segments_.push_back(
+          {ph.p_type, ph.p_flags, ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz, ph.p_align});
     }
   }
 

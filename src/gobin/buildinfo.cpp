@@ -11,14 +11,14 @@
 // and "build KEY=VALUE" lines separated by tabs.
 #include "gotrace/gobin/buildinfo.h"
 
-#include "gotrace/util/byte_reader.h"
-
 #include <elf.h>
 
 #include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string_view>
+
+#include "gotrace/util/byte_reader.h"
 
 namespace gotrace {
 
@@ -315,7 +315,8 @@ Result<BuildInfo> read_buildinfo(const ElfImage& image) {
     // A program built without module information (GOPATH mode, e.g. the go1.17
     // toolchain's own `go`) keeps a zero string header in .bss: no bytes in
     // the file, and no module information — not an error.
-    bool zero_initialised = !mod && image.segment_of_vaddr(mod_ptr) && !image.bytes_at_vaddr(mod_ptr, ptr_size);
+    bool zero_initialised =
+        !mod && image.segment_of_vaddr(mod_ptr) && !image.bytes_at_vaddr(mod_ptr, ptr_size);
     if (!mod && !zero_initialised)
       return make_error("{}: reading Go build information: {}", image.path(), mod.error().message);
     info.version_string = std::move(*version);

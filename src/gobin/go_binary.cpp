@@ -15,7 +15,8 @@ bool linked_externally(const ElfImage& image, const BuildInfo& bi) {
   if (const ElfSection* c = image.section(".comment")) {
     auto bytes = image.section_bytes(*c);
     std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    if (text.find("GCC") != std::string_view::npos || text.find("clang") != std::string_view::npos) return true;
+    if (text.find("GCC") != std::string_view::npos || text.find("clang") != std::string_view::npos)
+      return true;
   }
   return image.section(".init_array") != nullptr && image.section(".go.buildinfo") != nullptr &&
          image.symbol("_start") != nullptr && image.symbol("__libc_start_main") != nullptr;
@@ -24,8 +25,10 @@ bool linked_externally(const ElfImage& image, const BuildInfo& bi) {
 bool uses_cgo(const BuildInfo& bi, const Pclntab& tab) {
   if (bi.setting("CGO_ENABLED") == "0") return false;
   // runtime/cgo is linked in only when cgo is really used.
-  return tab.function_by_name("x_cgo_init").has_value() || tab.function_by_name("_cgo_topofstack").has_value() ||
-         tab.function_by_name("runtime/cgo.init").has_value() || tab.function_by_name("crosscall2").has_value();
+  return tab.function_by_name("x_cgo_init").has_value() ||
+         tab.function_by_name("_cgo_topofstack").has_value() ||
+         tab.function_by_name("runtime/cgo.init").has_value() ||
+         tab.function_by_name("crosscall2").has_value();
 }
 
 }  // namespace
@@ -43,9 +46,10 @@ Result<std::unique_ptr<GoBinary>> GoBinary::from_image(std::unique_ptr<ElfImage>
   for (const ElfSegment& s : image->segments())
     if (s.type == PT_LOAD && s.filesz) needed = std::max(needed, s.offset + s.filesz);
   if (needed > image->file_bytes().size())
-    return make_error("{} is truncated: it has {} bytes, its program headers place data up to byte {} (an "
-                      "incomplete copy?)",
-                      image->path(), image->file_bytes().size(), needed);
+    return make_error(
+        "{} is truncated: it has {} bytes, its program headers place data up to byte {} (an "
+        "incomplete copy?)",
+        image->path(), image->file_bytes().size(), needed);
 
   std::unique_ptr<GoBinary> bin(new GoBinary());
   auto bi = read_buildinfo(*image);

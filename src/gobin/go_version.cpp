@@ -10,7 +10,8 @@ namespace {
 bool read_int(std::string_view s, size_t& i, int& out) {
   size_t start = i;
   long v = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && i - start < 6) v = v * 10 + (s[i++] - '0');
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) && i - start < 6)
+    v = v * 10 + (s[i++] - '0');
   if (i == start) return false;
   out = static_cast<int>(v);
   return true;

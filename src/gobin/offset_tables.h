@@ -2,11 +2,11 @@
 // (runtime_offsets.cpp turns a row into a RuntimeOffsets).
 #pragma once
 
-#include "gotrace/gobin/runtime_offsets.h"
-
 #include <array>
 #include <cstdint>
 #include <optional>
+
+#include "gotrace/gobin/runtime_offsets.h"
 
 namespace gotrace::detail {
 

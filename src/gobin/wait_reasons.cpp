@@ -2,11 +2,10 @@
 // gotrace's per-version table when the binary has no symbols.
 #include "gotrace/gobin/wait_reasons.h"
 
-#include "gotrace/util/byte_reader.h"
-
+#include <elf.h>
 #include <fmt/format.h>
 
-#include <elf.h>
+#include "gotrace/util/byte_reader.h"
 
 namespace gotrace {
 

@@ -33,7 +33,8 @@ int silent_libbpf_print(enum libbpf_print_level, const char*, va_list) { return 
 std::optional<uint64_t> own_entry_offset() {
   std::ifstream f("/proc/self/exe", std::ios::binary);
   Elf64_Ehdr eh{};
-  if (!f.read(reinterpret_cast<char*>(&eh), sizeof eh) || eh.e_ident[EI_CLASS] != ELFCLASS64) return std::nullopt;
+  if (!f.read(reinterpret_cast<char*>(&eh), sizeof eh) || eh.e_ident[EI_CLASS] != ELFCLASS64)
+    return std::nullopt;
   for (unsigned i = 0; i < eh.e_phnum; ++i) {
     Elf64_Phdr ph{};
     f.seekg(static_cast<std::streamoff>(eh.e_phoff + i * eh.e_phentsize));
@@ -106,15 +107,19 @@ HostFeatures probe_host() {
 std::vector<std::string> HostFeatures::problems() const {
   std::vector<std::string> p;
   if (!privileged())
-    p.push_back(cap_bpf && cap_perfmon
-                    ? "needs CAP_SYS_ADMIN: this kernel refuses uprobe perf events with CAP_BPF and CAP_PERFMON alone"
-                    : "needs CAP_BPF and CAP_PERFMON, and on this kernel CAP_SYS_ADMIN for uprobes: run as root");
+    p.push_back(
+        cap_bpf && cap_perfmon
+            ? "needs CAP_SYS_ADMIN: this kernel refuses uprobe perf events with CAP_BPF and CAP_PERFMON alone"
+            : "needs CAP_BPF and CAP_PERFMON, and on this kernel CAP_SYS_ADMIN for uprobes: run as root");
   if (!uprobes) p.push_back("the kernel has no uprobe support (CONFIG_UPROBE_EVENTS)");
   if (!btf) p.push_back("the kernel exposes no BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF)");
   if (ringbuf && !*ringbuf) p.push_back("the kernel has no BPF ring buffer (needs Linux 5.8+)");
-  if (bpf_prog_load && !*bpf_prog_load) p.push_back("BPF programs cannot be loaded here (check kernel.unprivileged_bpf_disabled, lockdown)");
-  else if (bpf_loop && !*bpf_loop) p.push_back("the kernel has no bpf_loop helper (needs Linux 5.17+)");
-  else if (attach_cookie && !*attach_cookie) p.push_back("the kernel has no BPF attach cookies (needs Linux 5.15+)");
+  if (bpf_prog_load && !*bpf_prog_load)
+    p.push_back("BPF programs cannot be loaded here (check kernel.unprivileged_bpf_disabled, lockdown)");
+  else if (bpf_loop && !*bpf_loop)
+    p.push_back("the kernel has no bpf_loop helper (needs Linux 5.17+)");
+  else if (attach_cookie && !*attach_cookie)
+    p.push_back("the kernel has no BPF attach cookies (needs Linux 5.15+)");
   return p;
 }
 

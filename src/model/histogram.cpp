@@ -28,8 +28,10 @@ uint64_t Log2Histogram::percentile(double q, uint64_t min_ns, uint64_t max_ns) c
       double lo = b == 0 ? 0.0 : std::ldexp(1.0, static_cast<int>(b));
       double hi = std::ldexp(1.0, static_cast<int>(b) + 1);
       // The exact extremes bound the first and the last bucket: interpolate between them.
-      if (static_cast<double>(min_ns) > lo && static_cast<double>(min_ns) < hi) lo = static_cast<double>(min_ns);
-      if (max_ns && static_cast<double>(max_ns) < hi && static_cast<double>(max_ns) >= lo) hi = static_cast<double>(max_ns);
+      if (static_cast<double>(min_ns) > lo && static_cast<double>(min_ns) < hi)
+        lo = static_cast<double>(min_ns);
+      if (max_ns && static_cast<double>(max_ns) < hi && static_cast<double>(max_ns) >= lo)
+        hi = static_cast<double>(max_ns);
       double frac = (rank - static_cast<double>(seen)) / static_cast<double>(buckets[b]);
       return inside(static_cast<uint64_t>(lo + (hi - lo) * std::clamp(frac, 0.0, 1.0)));
     }

@@ -9,24 +9,36 @@ namespace gotrace {
 
 std::string_view lock_kind_name(LockKind k) {
   switch (k) {
-    case LockKind::Mutex: return "mutex";
-    case LockKind::RWMutexR: return "rwmutex-r";
-    case LockKind::RWMutexW: return "rwmutex-w";
-    case LockKind::WaitGroup: return "waitgroup";
-    case LockKind::Cond: return "cond";
-    case LockKind::Runtime: return "runtime";
+    case LockKind::Mutex:
+      return "mutex";
+    case LockKind::RWMutexR:
+      return "rwmutex-r";
+    case LockKind::RWMutexW:
+      return "rwmutex-w";
+    case LockKind::WaitGroup:
+      return "waitgroup";
+    case LockKind::Cond:
+      return "cond";
+    case LockKind::Runtime:
+      return "runtime";
   }
   return "?";
 }
 
 std::string_view lock_kind_type(LockKind k) {
   switch (k) {
-    case LockKind::Mutex: return "sync.Mutex";
-    case LockKind::RWMutexR: return "sync.RWMutex (RLock)";
-    case LockKind::RWMutexW: return "sync.RWMutex (Lock)";
-    case LockKind::WaitGroup: return "sync.WaitGroup";
-    case LockKind::Cond: return "sync.Cond";
-    case LockKind::Runtime: return "runtime.mutex";
+    case LockKind::Mutex:
+      return "sync.Mutex";
+    case LockKind::RWMutexR:
+      return "sync.RWMutex (RLock)";
+    case LockKind::RWMutexW:
+      return "sync.RWMutex (Lock)";
+    case LockKind::WaitGroup:
+      return "sync.WaitGroup";
+    case LockKind::Cond:
+      return "sync.Cond";
+    case LockKind::Runtime:
+      return "runtime.mutex";
   }
   return "?";
 }
@@ -51,8 +63,9 @@ struct Refined {
 };
 
 Refined refine(LockKind from_probe, const std::vector<Frame>& frames) {
-  if (from_probe == LockKind::Runtime) return {LockKind::Runtime, 0};  // its own probes; the address is the lock's
-  bool through_mutex = false;  // an inner sync.Mutex was on the way (RWMutex.Lock's w)
+  if (from_probe == LockKind::Runtime)
+    return {LockKind::Runtime, 0};  // its own probes; the address is the lock's
+  bool through_mutex = false;       // an inner sync.Mutex was on the way (RWMutex.Lock's w)
   for (const Frame& f : frames) {
     std::string_view fn = f.function;
     if (fn.starts_with("sync.(*Mutex).") || fn.starts_with("internal/sync.(*Mutex).")) through_mutex = true;
@@ -64,12 +77,18 @@ Refined refine(LockKind from_probe, const std::vector<Frame>& frames) {
     break;
   }
   switch (from_probe) {
-    case LockKind::Mutex: return {LockKind::Mutex, 4};
-    case LockKind::RWMutexR: return {LockKind::RWMutexR, 12};
-    case LockKind::RWMutexW: return {LockKind::RWMutexW, 8};
-    case LockKind::WaitGroup: return {LockKind::WaitGroup, 8};
-    case LockKind::Cond: return {LockKind::Cond, 16};
-    case LockKind::Runtime: return {LockKind::Runtime, 0};
+    case LockKind::Mutex:
+      return {LockKind::Mutex, 4};
+    case LockKind::RWMutexR:
+      return {LockKind::RWMutexR, 12};
+    case LockKind::RWMutexW:
+      return {LockKind::RWMutexW, 8};
+    case LockKind::WaitGroup:
+      return {LockKind::WaitGroup, 8};
+    case LockKind::Cond:
+      return {LockKind::Cond, 16};
+    case LockKind::Runtime:
+      return {LockKind::Runtime, 0};
   }
   return {from_probe, 0};
 }
@@ -83,7 +102,7 @@ LockKind refine_lock_kind(LockKind from_probe, const std::vector<Frame>& frames)
 namespace {
 
 using EntryKey = std::tuple<LockKind, uint64_t, uint64_t>;  // kind, waiter, holder
-using ChainKey = std::tuple<int, unsigned, uint64_t>;        // depth, reason, stack
+using ChainKey = std::tuple<int, unsigned, uint64_t>;       // depth, reason, stack
 
 struct Classifier {
   StackTable& stacks;
@@ -110,7 +129,8 @@ struct ChainWalker {
   const LockBuildOptions& o;
   std::unordered_multimap<uint64_t, const RawLockEvent*> by_goid;
 
-  explicit ChainWalker(const std::vector<RawLockEvent>& ev, const LockBuildOptions& opt) : events(ev), o(opt) {
+  explicit ChainWalker(const std::vector<RawLockEvent>& ev, const LockBuildOptions& opt)
+      : events(ev), o(opt) {
     for (const auto& e : events) by_goid.emplace(e.goid, &e);
   }
 
@@ -213,10 +233,12 @@ void order_chain(std::vector<ChainLink>& chain, uint64_t floor) {
   std::vector<std::vector<size_t>> children(chain.size() + 1);  // [size]: the roots
   for (size_t i = 0; i < chain.size(); ++i) {
     int p = chain[i].parent;
-    children[p >= 0 && static_cast<size_t>(p) < chain.size() ? static_cast<size_t>(p) : chain.size()].push_back(i);
+    children[p >= 0 && static_cast<size_t>(p) < chain.size() ? static_cast<size_t>(p) : chain.size()]
+        .push_back(i);
   }
   for (auto& c : children)
-    std::stable_sort(c.begin(), c.end(), [&](size_t a, size_t b) { return chain[a].total_ns > chain[b].total_ns; });
+    std::stable_sort(c.begin(), c.end(),
+                     [&](size_t a, size_t b) { return chain[a].total_ns > chain[b].total_ns; });
   std::vector<ChainLink> out;
   auto emit = [&](auto& self, size_t node, int parent) -> void {
     if (chain[node].total_ns < floor) return;
@@ -234,7 +256,9 @@ void order_chain(std::vector<ChainLink>& chain, uint64_t floor) {
 
 void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildOptions& o) {
   Classifier classify{*r.stacks, {}};
-  auto wanted = [&](LockKind k) { return o.kinds.empty() || std::find(o.kinds.begin(), o.kinds.end(), k) != o.kinds.end(); };
+  auto wanted = [&](LockKind k) {
+    return o.kinds.empty() || std::find(o.kinds.begin(), o.kinds.end(), k) != o.kinds.end();
+  };
 
   std::map<EntryKey, LockEntry> entries;
   std::map<uint64_t, LockSite> sites;
@@ -266,7 +290,8 @@ void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildO
     s.count += a.count;
     s.total_ns += a.total_ns;
     s.max_ns = std::max(s.max_ns, a.max_ns);
-    for (auto [map, stack] : {std::pair{&site_waiters, a.waiter_stack}, std::pair{&site_holders, a.releaser_stack}}) {
+    for (auto [map, stack] :
+         {std::pair{&site_waiters, a.waiter_stack}, std::pair{&site_holders, a.releaser_stack}}) {
       StackShare& sh = (*map)[addr][stack];
       sh.stack_id = stack;
       sh.count += a.count;
@@ -314,7 +339,8 @@ void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildO
     w.chain = std::move(per_wait);
     waits.push_back(std::move(w));
   }
-  std::sort(waits.begin(), waits.end(), [](const LockWait& a, const LockWait& b) { return a.duration_ns > b.duration_ns; });
+  std::sort(waits.begin(), waits.end(),
+            [](const LockWait& a, const LockWait& b) { return a.duration_ns > b.duration_ns; });
   if (waits.size() > o.longest) waits.resize(o.longest);
   r.longest = std::move(waits);
 
@@ -333,11 +359,13 @@ void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildO
     if (o.lock_name) s.name = o.lock_name(addr);
     for (auto [map, vec] : {std::pair{&site_waiters, &s.waiters}, std::pair{&site_holders, &s.holders}}) {
       for (auto& [stack, sh] : (*map)[addr]) vec->push_back(sh);
-      std::sort(vec->begin(), vec->end(), [](const StackShare& a, const StackShare& b) { return a.total_ns > b.total_ns; });
+      std::sort(vec->begin(), vec->end(),
+                [](const StackShare& a, const StackShare& b) { return a.total_ns > b.total_ns; });
     }
     r.locks.push_back(std::move(s));
   }
-  std::sort(r.locks.begin(), r.locks.end(), [](const LockSite& a, const LockSite& b) { return a.total_ns > b.total_ns; });
+  std::sort(r.locks.begin(), r.locks.end(),
+            [](const LockSite& a, const LockSite& b) { return a.total_ns > b.total_ns; });
 }
 
 }  // namespace gotrace

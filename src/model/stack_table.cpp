@@ -1,8 +1,8 @@
 #include "gotrace/model/stack_table.h"
 
-#include "gotrace/model/runtime_waits.h"
-
 #include <fmt/format.h>
+
+#include "gotrace/model/runtime_waits.h"
 
 namespace gotrace {
 
@@ -34,7 +34,8 @@ const std::vector<Frame>& StackTable::frames(uint64_t id) {
         out.push_back({"?", fmt::format("{:#x}", pc), 0, false, pc});
         continue;
       }
-      for (const auto& f : tmp) out.push_back({std::string(f.function), std::string(f.file), f.line, f.inlined, pc});
+      for (const auto& f : tmp)
+        out.push_back({std::string(f.function), std::string(f.file), f.line, f.inlined, pc});
     }
   }
   return symbolized_.emplace(id, std::move(out)).first->second;

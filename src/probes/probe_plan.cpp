@@ -47,7 +47,8 @@ Verdict check_command(const ProbeTable& table, const GoBinary& binary, const Hos
       v.warnings.push_back(fmt::format("{} is newer than any release gotrace was tested with (1.{})",
                                        binary.buildinfo().version_string, kNewestKnownMinor));
       break;
-    case VersionSupport::Supported: break;
+    case VersionSupport::Supported:
+      break;
   }
   if (!binary.offsets()) {
     v.reasons.push_back("runtime struct offsets unknown: " + binary.offsets().error().message);
@@ -60,10 +61,12 @@ Verdict check_command(const ProbeTable& table, const GoBinary& binary, const Hos
   std::vector<ProbeRole> seen;
   for (const auto& probe : table.probes) {
     if (ver.major && !probe.applies_to(ver.minor)) continue;
-    if (std::find(seen.begin(), seen.end(), probe.role) != seen.end()) continue;  // one role, several programs
+    if (std::find(seen.begin(), seen.end(), probe.role) != seen.end())
+      continue;  // one role, several programs
     seen.push_back(probe.role);
     const bool required = probe.required && probe.needs == 0;
-    auto it = std::find_if(sites.begin(), sites.end(), [&](const PlannedSite& s) { return s.role == probe.role; });
+    auto it =
+        std::find_if(sites.begin(), sites.end(), [&](const PlannedSite& s) { return s.role == probe.role; });
     const RoleSpec& spec = role_spec(probe.role);
     if (it == sites.end() || it->symbol.empty()) {
       if (required) v.reasons.push_back(fmt::format("no {} function in this binary", spec.id));
@@ -71,14 +74,16 @@ Verdict check_command(const ProbeTable& table, const GoBinary& binary, const Hos
     }
     if (!it->usable()) {
       if (probe.entry_fallback) {
-        v.warnings.push_back(fmt::format("{}: no emulated site, probed at its first instruction (single-stepped)",
-                                         it->symbol));
+        v.warnings.push_back(fmt::format(
+            "{}: no emulated site, probed at its first instruction (single-stepped)", it->symbol));
         continue;
       }
-      std::string why = it->code.no_entry_site_reason.empty() ? "no probe site" : it->code.no_entry_site_reason;
+      std::string why =
+          it->code.no_entry_site_reason.empty() ? "no probe site" : it->code.no_entry_site_reason;
       (required ? v.reasons : v.warnings).push_back(fmt::format("{}: {}", it->symbol, why));
     } else if (it->code.entry_site->kind != SiteKind::Emulated) {
-      v.warnings.push_back(fmt::format("{}: only a single-stepped probe site (about 10x the cost per hit)", it->symbol));
+      v.warnings.push_back(
+          fmt::format("{}: only a single-stepped probe site (about 10x the cost per hit)", it->symbol));
     }
   }
   v.can_run = v.reasons.empty();

@@ -1,9 +1,9 @@
 #include "gotrace/report/info_report.h"
 
-#include "gotrace/report/json_writer.h"
-
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+
+#include "gotrace/report/json_writer.h"
 
 namespace gotrace {
 
@@ -29,7 +29,9 @@ std::string site_column(const PlannedSite& s) {
   return fmt::format("+{} {} ({})", site.address - s.function.entry, site.text, site_kind_name(site.kind));
 }
 
-std::string linking(const BuildFacts& f) { return f.external_linking ? "external linking" : "internal linking"; }
+std::string linking(const BuildFacts& f) {
+  return f.external_linking ? "external linking" : "internal linking";
+}
 
 }  // namespace
 
@@ -42,15 +44,18 @@ void write_info_text(const InfoReport& r, std::ostream& out) {
   } else {
     fmt::print(out, "Binary        {}\n", r.path);
   }
-  fmt::print(out, "Go            {} {}/{}\n", printable(b.buildinfo().version_string), "linux", b.elf().arch_label());
+  fmt::print(out, "Go            {} {}/{}\n", printable(b.buildinfo().version_string), "linux",
+             b.elf().arch_label());
   fmt::print(out, "Build         {}, {}, {}, {}, cgo {}\n", f.build_mode, linking(f),
-             f.stripped ? "stripped (no .symtab)" : "symbols", f.dwarf ? "DWARF" : "no DWARF", f.cgo ? "on" : "off");
-  if (!b.buildinfo().main_path.empty()) fmt::print(out, "Main package  {}\n", printable(b.buildinfo().main_path));
+             f.stripped ? "stripped (no .symtab)" : "symbols", f.dwarf ? "DWARF" : "no DWARF",
+             f.cgo ? "on" : "off");
+  if (!b.buildinfo().main_path.empty())
+    fmt::print(out, "Main package  {}\n", printable(b.buildinfo().main_path));
   for (const char* key : {"GOEXPERIMENT", "-ldflags", "-tags"})
     if (auto v = b.buildinfo().setting(key); !v.empty()) fmt::print(out, "  {:<12}{}\n", key, printable(v));
   const Pclntab& tab = b.pclntab();
-  fmt::print(out, "pclntab       {} format, {} functions, text at {:#x}, table at {:#x}\n", format_name(tab.format()),
-             tab.function_count(), tab.text_start(), tab.table_vaddr());
+  fmt::print(out, "pclntab       {} format, {} functions, text at {:#x}, table at {:#x}\n",
+             format_name(tab.format()), tab.function_count(), tab.text_start(), tab.table_vaddr());
 
   fmt::print(out, "\nRuntime offsets\n");
   if (!b.offsets()) {
@@ -59,7 +64,8 @@ void write_info_text(const InfoReport& r, std::ostream& out) {
     for (size_t i = 0; i < kRtFieldCount; ++i) {
       const FieldOffset& o = b.offsets()->fields[i];
       if (o.known())
-        fmt::print(out, "  {:<16}{:>5}  {}\n", field_name(static_cast<RtField>(i)), o.value, source_name(o.source));
+        fmt::print(out, "  {:<16}{:>5}  {}\n", field_name(static_cast<RtField>(i)), o.value,
+                   source_name(o.source));
       else
         fmt::print(out, "  {:<16}{:>5}  (not in this version)\n", field_name(static_cast<RtField>(i)), "-");
     }
@@ -85,24 +91,27 @@ void write_info_text(const InfoReport& r, std::ostream& out) {
   }
 
   fmt::print(out, "\nProbe sites (entry = first emulated instruction before any state change)\n");
-  fmt::print(out, "  {:<30}{:<44}{:>10}{:>10}  {:>4}  {}\n", "ROLE", "FUNCTION", "ADDRESS", "FILE OFF", "RETS", "ENTRY SITE");
+  fmt::print(out, "  {:<30}{:<44}{:>10}{:>10}  {:>4}  {}\n", "ROLE", "FUNCTION", "ADDRESS", "FILE OFF",
+             "RETS", "ENTRY SITE");
   for (const auto& s : r.sites) {
     const RoleSpec& spec = role_spec(s.role);
     if (s.symbol.empty()) {
-      fmt::print(out, "  {:<30}{:<44}{:>10}{:>10}  {:>4}  {}\n", spec.id, "(not in this build)", "-", "-", "-", "-");
+      fmt::print(out, "  {:<30}{:<44}{:>10}{:>10}  {:>4}  {}\n", spec.id, "(not in this build)", "-", "-",
+                 "-", "-");
       continue;
     }
     std::string off = s.site_file_offset ? fmt::format("{:#x}", *s.site_file_offset) : "-";
     std::string rets = std::to_string(s.code.rets.size());
     if (!s.code.tail_jumps.empty()) rets += fmt::format("+{}j", s.code.tail_jumps.size());
-    fmt::print(out, "  {:<30}{:<44}{:>10}{:>10}  {:>4}  {}\n", spec.id, s.symbol, fmt::format("{:#x}", s.function.entry),
-               off, rets, site_column(s));
+    fmt::print(out, "  {:<30}{:<44}{:>10}{:>10}  {:>4}  {}\n", spec.id, s.symbol,
+               fmt::format("{:#x}", s.function.entry), off, rets, site_column(s));
   }
 
   const HostFeatures& h = r.host;
-  fmt::print(out, "\nHost          Linux {}; {}; BTF {}; uprobes {}; ring buffer {}\n", h.kernel_release,
-             h.privileged() ? (h.cap_sys_admin ? "CAP_SYS_ADMIN" : "CAP_BPF+CAP_PERFMON") : "cannot attach uprobes", yes_no(h.btf), yes_no(h.uprobes),
-             h.ringbuf ? yes_no(*h.ringbuf) : "unknown (needs root to probe)");
+  fmt::print(
+      out, "\nHost          Linux {}; {}; BTF {}; uprobes {}; ring buffer {}\n", h.kernel_release,
+      h.privileged() ? (h.cap_sys_admin ? "CAP_SYS_ADMIN" : "CAP_BPF+CAP_PERFMON") : "cannot attach uprobes",
+      yes_no(h.btf), yes_no(h.uprobes), h.ringbuf ? yes_no(*h.ringbuf) : "unknown (needs root to probe)");
   fmt::print(out, "\nCan trace\n");
   for (const auto& v : r.verdicts) {
     fmt::print(out, "  {:<6}{}\n", v.command, v.can_run ? "yes" : "no");
@@ -149,8 +158,10 @@ void write_info_json(const InfoReport& r, std::ostream& out) {
       const FieldOffset& o = b.offsets()->fields[i];
       j.key(field_name(static_cast<RtField>(i)));
       j.begin_object();
-      if (o.known()) j.field("value", o.value);
-      else j.key("value"), j.null();
+      if (o.known())
+        j.field("value", o.value);
+      else
+        j.key("value"), j.null();
       j.field("source", source_name(o.source));
       j.end();
     }
@@ -163,8 +174,9 @@ void write_info_json(const InfoReport& r, std::ostream& out) {
   if (b.wait_reasons())
     for (const auto& n : b.wait_reasons()->names) j.value(n);
   j.end();
-  j.field("wait_reasons_source", !b.wait_reasons() ? "none"
-                                 : b.wait_reasons()->source == WaitReasonSource::Binary ? "binary" : "table");
+  j.field("wait_reasons_source", !b.wait_reasons()                                      ? "none"
+                                 : b.wait_reasons()->source == WaitReasonSource::Binary ? "binary"
+                                                                                        : "table");
 
   j.key("probes");
   j.begin_array();
@@ -182,8 +194,10 @@ void write_info_json(const InfoReport& r, std::ostream& out) {
       j.field("site", "none");
       j.field("site_error", s.code.no_entry_site_reason);
     }
-    if (s.site_file_offset) j.field("file_offset", *s.site_file_offset);
-    else j.key("file_offset"), j.null();
+    if (s.site_file_offset)
+      j.field("file_offset", *s.site_file_offset);
+    else
+      j.key("file_offset"), j.null();
     j.field("first_instruction", s.code.first_instruction.text);
     j.field("rets", static_cast<uint64_t>(s.code.rets.size()));
     j.field("tail_jumps", static_cast<uint64_t>(s.code.tail_jumps.size()));
@@ -200,8 +214,10 @@ void write_info_json(const InfoReport& r, std::ostream& out) {
   j.field("cap_perfmon", h.cap_perfmon);
   j.field("btf", h.btf);
   j.field("uprobes", h.uprobes);
-  if (h.ringbuf) j.field("ringbuf", *h.ringbuf);
-  else j.key("ringbuf"), j.null();
+  if (h.ringbuf)
+    j.field("ringbuf", *h.ringbuf);
+  else
+    j.key("ringbuf"), j.null();
   j.end();
 
   j.key("commands");

@@ -1,10 +1,10 @@
 #include "gotrace/report/json_writer.h"
 
-#include "gotrace/util/text.h"
-
 #include <fmt/format.h>
 
 #include <cmath>
+
+#include "gotrace/util/text.h"
 
 namespace gotrace {
 
@@ -27,14 +27,26 @@ void JsonWriter::write_escaped(std::ostream& out, std::string_view s) {
     }
     ++i;
     switch (c) {
-      case '"': out << "\\\""; break;
-      case '\\': out << "\\\\"; break;
-      case '\n': out << "\\n"; break;
-      case '\r': out << "\\r"; break;
-      case '\t': out << "\\t"; break;
+      case '"':
+        out << "\\\"";
+        break;
+      case '\\':
+        out << "\\\\";
+        break;
+      case '\n':
+        out << "\\n";
+        break;
+      case '\r':
+        out << "\\r";
+        break;
+      case '\t':
+        out << "\\t";
+        break;
       default:
-        if (c < 0x20 || c == 0x7f) out << fmt::format("\\u{:04x}", c);
-        else out << static_cast<char>(c);
+        if (c < 0x20 || c == 0x7f)
+          out << fmt::format("\\u{:04x}", c);
+        else
+          out << static_cast<char>(c);
     }
   }
   out << '"';
@@ -103,8 +115,10 @@ void JsonWriter::value(uint64_t n) {
 }
 void JsonWriter::value(double d) {
   before_value();
-  if (std::isfinite(d)) out_ << fmt::format("{}", d);
-  else out_ << "null";
+  if (std::isfinite(d))
+    out_ << fmt::format("{}", d);
+  else
+    out_ << "null";
 }
 void JsonWriter::null() {
   before_value();

@@ -13,7 +13,8 @@ namespace {
 std::string lock_label(const std::unordered_map<uint64_t, const LockSite*>& sites, uint64_t addr) {
   if (!addr) return "a lock at an unknown address";
   auto it = sites.find(addr);
-  if (it != sites.end() && !it->second->name.empty()) return fmt::format("{} ({:#x})", it->second->name, addr);
+  if (it != sites.end() && !it->second->name.empty())
+    return fmt::format("{} ({:#x})", it->second->name, addr);
   return fmt::format("{:#x}", addr);
 }
 
@@ -64,16 +65,20 @@ void write_chain_json(JsonWriter& j, StackTable& st, const std::vector<ChainLink
     j.begin_object();
     j.field("depth", l.depth);
     j.key("parent");
-    if (l.parent < 0) j.null();
-    else j.value(l.parent);
+    if (l.parent < 0)
+      j.null();
+    else
+      j.value(l.parent);
     j.field("goid", l.goid);
     j.field("reason", l.reason_name);
     j.field("count", l.count);
     j.field("total_ns", l.total_ns);
     RuntimeWait rw = classify_runtime_wait(st.frames(l.stack_id));
     j.key("runtime");
-    if (rw == RuntimeWait::None) j.null();
-    else j.value(runtime_wait_name(rw));
+    if (rw == RuntimeWait::None)
+      j.null();
+    else
+      j.value(runtime_wait_name(rw));
     j.key("stack");
     write_stack_json(j, st, l.stack_id);
     j.end();
@@ -101,7 +106,8 @@ void write_by_lock_text(LockReport& r, std::ostream& out, const LockWriterOption
                                 ? std::string_view("sync.RWMutex")
                                 : lock_kind_type(s.kind);
     fmt::print(out, "\n#{:<3}{}  {}\n", i + 1, type, lock_label(sites, s.addr));
-    fmt::print(out, "     {} waits, total {}, max {}\n", s.count, format_duration(s.total_ns), format_duration(s.max_ns));
+    fmt::print(out, "     {} waits, total {}, max {}\n", s.count, format_duration(s.total_ns),
+               format_duration(s.max_ns));
     fmt::print(out, "     waiters:\n");
     write_shares_text(st, s.waiters, s.total_ns, o.stacks_per_lock, out);
     fmt::print(out, "     holders (released it to a waiter):\n");
@@ -132,13 +138,14 @@ void write_lock_text(LockReport& r, std::ostream& out, const LockWriterOptions& 
              format_duration(grand));
   for (size_t i = 0; i < n; ++i) {
     const LockEntry& e = r.entries[i];
-    fmt::print(out, "\n#{:<3}{}  {}  <- held by {}\n", i + 1, lock_kind_type(e.kind), user_function(st, e.waiter_stack),
-               user_function(st, e.holder_stack));
-    std::string locks = e.locks.size() == 1 ? lock_label(sites, *e.locks.begin())
-                                            : fmt::format("{} locks", e.locks.size());
-    fmt::print(out, "     {} waits on {}, total {}, mean {}, p50 {}, p99 {}, max {} (goroutine {}, held by {})\n",
-               e.count, locks, format_duration(e.total_ns), format_duration(e.mean()), format_duration(e.p50()),
-               format_duration(e.p99()), format_duration(e.max_ns), e.max_goid, e.max_holder_goid);
+    fmt::print(out, "\n#{:<3}{}  {}  <- held by {}\n", i + 1, lock_kind_type(e.kind),
+               user_function(st, e.waiter_stack), user_function(st, e.holder_stack));
+    std::string locks =
+        e.locks.size() == 1 ? lock_label(sites, *e.locks.begin()) : fmt::format("{} locks", e.locks.size());
+    fmt::print(
+        out, "     {} waits on {}, total {}, mean {}, p50 {}, p99 {}, max {} (goroutine {}, held by {})\n",
+        e.count, locks, format_duration(e.total_ns), format_duration(e.mean()), format_duration(e.p50()),
+        format_duration(e.p99()), format_duration(e.max_ns), e.max_goid, e.max_holder_goid);
     fmt::print(out, "     waiter:\n");
     print_stack(st, e.waiter_stack, out, o.max_frames, "       ");
     fmt::print(out, "     holder, at its release:\n");
@@ -155,8 +162,9 @@ void write_lock_text(LockReport& r, std::ostream& out, const LockWriterOptions& 
     for (size_t i = 0; i < std::min(o.longest, r.longest.size()); ++i) {
       const LockWait& w = r.longest[i];
       fmt::print(out, "  {:>9}  goroutine {} in {} waited for {} {}; held by goroutine {} in {}\n",
-                 format_duration(w.duration_ns), w.goid, user_function(st, w.waiter_stack), lock_kind_type(w.kind),
-                 lock_label(sites, w.addr), w.holder_goid, user_function(st, w.holder_stack));
+                 format_duration(w.duration_ns), w.goid, user_function(st, w.waiter_stack),
+                 lock_kind_type(w.kind), lock_label(sites, w.addr), w.holder_goid,
+                 user_function(st, w.holder_stack));
       print_chain(st, w.chain, w.duration_ns, out, "             ", true);
     }
   }
@@ -256,9 +264,10 @@ void write_lock_json(LockReport& r, std::ostream& out, const LockWriterOptions& 
 }
 
 ProfileData lock_profile(LockReport& r, const std::string& binary) {
-  ProfileData p = new_profile(r.summary, binary, {{"contentions", "count"}, {"delay", "nanoseconds"}},
-                              fmt::format("gotrace lock, PID {} ({}), {}; waiter stacks, labelled with the holder",
-                                          r.summary.pid, r.summary.comm, r.summary.go_version));
+  ProfileData p =
+      new_profile(r.summary, binary, {{"contentions", "count"}, {"delay", "nanoseconds"}},
+                  fmt::format("gotrace lock, PID {} ({}), {}; waiter stacks, labelled with the holder",
+                              r.summary.pid, r.summary.comm, r.summary.go_version));
   StackTable& st = *r.stacks;
   for (const auto& e : r.entries) {
     ProfileSample s;

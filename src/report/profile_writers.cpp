@@ -1,16 +1,16 @@
 #include "gotrace/report/profile_writers.h"
 
-#include "gotrace/report/report_common.h"
-
 #include <fmt/format.h>
 #include <zlib.h>
 
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <unordered_map>
+
+#include "gotrace/report/report_common.h"
 
 namespace gotrace {
 
@@ -74,7 +74,8 @@ Proto value_type(Strings& st, const std::string& type, const std::string& unit) 
 }
 
 int64_t now_unix_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -185,7 +186,8 @@ Result<void> write_pprof(const ProfileData& p, StackTable& stacks, const std::st
   return {};
 }
 
-Result<void> write_folded(const ProfileData& p, StackTable& stacks, const std::string& path, size_t value_index) {
+Result<void> write_folded(const ProfileData& p, StackTable& stacks, const std::string& path,
+                          size_t value_index) {
   std::ofstream out(path);
   if (!out) return make_error("cannot write {}: {}", path, std::strerror(errno ? errno : EIO));
   std::map<std::string, int64_t> lines;  // merge stacks that read the same

@@ -1,9 +1,9 @@
 #include "gotrace/report/report_common.h"
 
-#include "gotrace/model/runtime_waits.h"
-
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+
+#include "gotrace/model/runtime_waits.h"
 
 namespace gotrace {
 
@@ -16,13 +16,14 @@ std::string format_duration(uint64_t ns) {
 }
 
 void write_summary_text(const TraceSummary& s, std::ostream& out) {
-  fmt::print(out, "PID {} ({}), {}, traced {:.1f}s ({}){}\n", s.pid, s.comm, s.go_version, s.duration_s, s.stopped_by,
-             s.target_alive ? "" : "; the target has exited, showing what was collected");
+  fmt::print(out, "PID {} ({}), {}, traced {:.1f}s ({}){}\n", s.pid, s.comm, s.go_version, s.duration_s,
+             s.stopped_by, s.target_alive ? "" : "; the target has exited, showing what was collected");
   fmt::print(out, "{} probes attached; {} events; {} dropped", s.probes_attached, s.events, s.dropped);
   if (s.dropped) {
     std::string kinds;
     for (const auto& [k, v] : s.counters)
-      if (k.starts_with("drop_") && v) kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", v, k.substr(5));
+      if (k.starts_with("drop_") && v)
+        kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", v, k.substr(5));
     fmt::print(out, " ({})", kinds);
   }
   fmt::print(out, "\n");
@@ -54,7 +55,8 @@ void print_stack(StackTable& st, uint64_t id, std::ostream& out, size_t max_fram
   size_t shown = 0;
   for (size_t i = start; i < fs.size() && shown < max_frames; ++i, ++shown) {
     const Frame& f = fs[i];
-    fmt::print(out, "{}{}{}\n{}    {}:{}\n", indent, f.function, f.inlined ? " (inlined)" : "", indent, f.file, f.line);
+    fmt::print(out, "{}{}{}\n{}    {}:{}\n", indent, f.function, f.inlined ? " (inlined)" : "", indent,
+               f.file, f.line);
   }
   if (start + shown < fs.size()) fmt::print(out, "{}… {} more frames\n", indent, fs.size() - start - shown);
 }
@@ -68,9 +70,11 @@ std::string runtime_waker(StackTable& st, uint64_t stack_id) {
       return "a timer (time.Sleep, time.After, Ticker), fired by the scheduler";
   for (const auto& f : fs)
     if (f.function.starts_with("runtime.gc")) return fmt::format("the garbage collector ({})", f.function);
-  if (RuntimeWait w = classify_runtime_wait(fs); w != RuntimeWait::None) return std::string(runtime_wait_label(w));
+  if (RuntimeWait w = classify_runtime_wait(fs); w != RuntimeWait::None)
+    return std::string(runtime_wait_label(w));
   for (const auto& f : fs)
-    if (f.function != "runtime.ready" && !f.function.ends_with(".func1") && !is_runtime_trampoline(f.function))
+    if (f.function != "runtime.ready" && !f.function.ends_with(".func1") &&
+        !is_runtime_trampoline(f.function))
       return fmt::format("the runtime ({})", f.function);
   return "the runtime";
 }

@@ -12,13 +12,12 @@
 #include "gotrace/session/trace_command.h"
 
 // The skeleton needs the shared record types first.
-#include "gotrace/bpf/alloc_types.h"
-
-#include "alloc.skel.h"
-
 #include <fmt/format.h>
 
 #include <optional>
+
+#include "alloc.skel.h"
+#include "gotrace/bpf/alloc_types.h"
 
 namespace gotrace {
 

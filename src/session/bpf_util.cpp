@@ -1,7 +1,5 @@
 #include "gotrace/session/bpf_util.h"
 
-#include "gotrace/host/features.h"
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -12,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "gotrace/host/features.h"
+
 namespace gotrace {
 
 namespace {
@@ -20,8 +20,10 @@ int libbpf_to_spdlog(enum libbpf_print_level level, const char* format, va_list 
   int n = vsnprintf(buf, sizeof buf, format, args);
   std::string_view msg(buf, n > 0 ? std::min<size_t>(n, sizeof buf - 1) : 0);
   while (!msg.empty() && msg.back() == '\n') msg.remove_suffix(1);
-  if (level == LIBBPF_DEBUG) spdlog::trace("libbpf: {}", msg);
-  else spdlog::debug("libbpf: {}", msg);
+  if (level == LIBBPF_DEBUG)
+    spdlog::trace("libbpf: {}", msg);
+  else
+    spdlog::debug("libbpf: {}", msg);
   return n;
 }
 }  // namespace
@@ -67,7 +69,8 @@ std::string explain_bpf_error(int err, const std::string& what) {
   err = err < 0 ? -err : err;
   if (err == EPERM || err == EACCES)
     return fmt::format("{}: {} ({})", what, std::strerror(err), missing_capabilities_hint());
-  if (err == ENOENT) return fmt::format("{}: {} (the target binary or process is gone)", what, std::strerror(err));
+  if (err == ENOENT)
+    return fmt::format("{}: {} (the target binary or process is gone)", what, std::strerror(err));
   if (err == ESRCH) return fmt::format("{}: the target process exited", what);
   return fmt::format("{}: {}", what, std::strerror(err));
 }
@@ -78,7 +81,8 @@ Result<void> attach_uprobe(bpf_program* prog, pid_t pid, const std::string& bina
   bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, binary.c_str(), file_offset, &opts);
   if (!link) {
     int err = errno;
-    return Error{explain_bpf_error(err, fmt::format("attaching a uprobe to {} (file offset {:#x})", what, file_offset))};
+    return Error{explain_bpf_error(
+        err, fmt::format("attaching a uprobe to {} (file offset {:#x})", what, file_offset))};
   }
   spdlog::debug("attached {} at {}+{:#x} (pid {})", what, binary, file_offset, pid);
   links.add(link);

@@ -2,6 +2,11 @@
 // release that hands the lock over; with chains on it also follows every
 // goroutine wait (park_tracking.bpf.h). This file configures it and turns
 // its maps and long-wait events into the model.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "gotrace/bpf/lock_types.h"
 #include "gotrace/elf/data_symbols.h"
 #include "gotrace/model/lock_report.h"
 #include "gotrace/probes/reason_filter.h"
@@ -9,13 +14,7 @@
 #include "gotrace/session/lock_command.h"
 #include "gotrace/session/park_tracking.h"
 #include "gotrace/session/trace_command.h"
-
-#include "gotrace/bpf/lock_types.h"
 #include "lock.skel.h"
-
-#include <fmt/format.h>
-
-#include <algorithm>
 
 namespace gotrace {
 
@@ -83,7 +82,9 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
         break;
       }
       auto kind = parse_lock_kind(k);
-      if (!kind) return make_error("unknown --kind '{}' (mutex, rwmutex-r, rwmutex-w, waitgroup, cond, runtime, all)", k);
+      if (!kind)
+        return make_error("unknown --kind '{}' (mutex, rwmutex-r, rwmutex-w, waitgroup, cond, runtime, all)",
+                          k);
       kinds_.push_back(*kind);
     }
     runtime_locks_ = std::find(kinds_.begin(), kinds_.end(), LockKind::Runtime) != kinds_.end();
@@ -92,9 +93,11 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
 
   Result<void> prepare(TraceContext& tc) override {
     if (tc.binary->wait_reasons()) reasons_ = *tc.binary->wait_reasons();
-    sync_reasons_ = reason_mask_where(reasons_, [](const std::string& n) { return n == "semacquire" || n.starts_with("sync."); });
+    sync_reasons_ = reason_mask_where(
+        reasons_, [](const std::string& n) { return n == "semacquire" || n.starts_with("sync."); });
     chains_ = config_.chains && tc.site(ProbeRole::Gopark) && tc.site(ProbeRole::Ready);
-    if (config_.chains && !chains_) tc.notes.push_back("wait chains off: no probe site for runtime.gopark or runtime.ready");
+    if (config_.chains && !chains_)
+      tc.notes.push_back("wait chains off: no probe site for runtime.gopark or runtime.ready");
     return {};
   }
   uint32_t options(const TraceContext& tc) const override {
@@ -114,11 +117,12 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
   }
   Result<void> check_attached(const TraceContext& tc, const std::vector<ProbeRole>& attached) override {
     if (runtime_locks_) return {};
-    for (ProbeRole r : {ProbeRole::SemacquireMutex, ProbeRole::SemacquireRWMutexR, ProbeRole::SemacquireRWMutex,
-                        ProbeRole::SemacquireWaitGroup, ProbeRole::SyncSemacquire, ProbeRole::NotifyListWait})
+    for (ProbeRole r :
+         {ProbeRole::SemacquireMutex, ProbeRole::SemacquireRWMutexR, ProbeRole::SemacquireRWMutex,
+          ProbeRole::SemacquireWaitGroup, ProbeRole::SyncSemacquire, ProbeRole::NotifyListWait})
       if (std::find(attached.begin(), attached.end(), r) != attached.end()) return {};
-    return make_error("PID {} ({}): no contended-acquire entry point of a sync primitive to probe", tc.process.pid(),
-                      tc.process.comm());
+    return make_error("PID {} ({}): no contended-acquire entry point of a sync primitive to probe",
+                      tc.process.pid(), tc.process.comm());
   }
   void on_event(const void* data, size_t size) override {
     if (size < sizeof(gt_lock_event)) return;
@@ -144,8 +148,8 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
                        total_drops(c) + events_not_kept_);
   }
 
-  Result<std::optional<CommandProfile>> report(TraceContext& tc, TraceOutcome& outcome, const TraceConfig& config,
-                                               std::ostream& out) override {
+  Result<std::optional<CommandProfile>> report(TraceContext& tc, TraceOutcome& outcome,
+                                               const TraceConfig& config, std::ostream& out) override {
     LockReport report;
     report.min_ns = static_cast<uint64_t>(config.min.count());
     report.chains = chains_;
@@ -154,16 +158,19 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
     if (events_not_kept_) {
       report.summary.counters["long_waits_not_kept"] = events_not_kept_;
       report.summary.dropped += events_not_kept_;
-      report.summary.notes.push_back(fmt::format(
-          "{} long waits beyond the {} longest were not kept: they are in the totals, but not in the longest waits "
-          "or the deeper chain links", events_not_kept_, kEventsKept));
+      report.summary.notes.push_back(
+          fmt::format("{} long waits beyond the {} longest were not kept: they are in the totals, but not in "
+                      "the longest waits "
+                      "or the deeper chain links",
+                      events_not_kept_, kEventsKept));
     }
     if (chains_) account_park_evictions(report.summary, outcome.counters, map_fd("parked"));
     uint64_t pending_left = 0;
-    for_each_map_entry<uint64_t, gt_lock_pending>(map_fd("pending"), [&](const auto&, const auto&) { ++pending_left; });
+    for_each_map_entry<uint64_t, gt_lock_pending>(map_fd("pending"),
+                                                  [&](const auto&, const auto&) { ++pending_left; });
     const Counters& c = outcome.counters;
-    account_lru_evictions(report.summary, "drop_pending_evicted", c[GT_CNT_PENDING_ADDED], c[GT_CNT_PENDING_REMOVED],
-                          c[GT_CNT_PENDING_REPLACED], pending_left);
+    account_lru_evictions(report.summary, "drop_pending_evicted", c[GT_CNT_PENDING_ADDED],
+                          c[GT_CNT_PENDING_REMOVED], c[GT_CNT_PENDING_REPLACED], pending_left);
     report.stacks = tc.read_stacks(map_fd("stacks"));
 
     LockBuildInput in;
@@ -210,9 +217,12 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
     LockWriterOptions wo;
     wo.top = config.top;
     wo.by_lock = config_.by_lock;
-    if (config.json) write_lock_json(report, out, wo);
-    else write_lock_text(report, out, wo);
-    return std::optional<CommandProfile>{CommandProfile{lock_profile(report, tc.process.exe_target()), report.stacks, 1}};
+    if (config.json)
+      write_lock_json(report, out, wo);
+    else
+      write_lock_text(report, out, wo);
+    return std::optional<CommandProfile>{
+        CommandProfile{lock_profile(report, tc.process.exe_target()), report.stacks, 1}};
   }
 
  private:

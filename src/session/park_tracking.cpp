@@ -1,14 +1,14 @@
 #include "gotrace/session/park_tracking.h"
 
 #include "gotrace/bpf/common_types.h"
-
 #include "gotrace/session/bpf_util.h"
 
 namespace gotrace {
 
 uint64_t site_check(const PlannedSite& s) {
   if (!s.code.stack_check) return 0;
-  return (s.code.stack_check->frame_adjust + 1) | (s.code.stack_check->underflow_site ? GT_CHECK_UNDERFLOW : 0);
+  return (s.code.stack_check->frame_adjust + 1) |
+         (s.code.stack_check->underflow_site ? GT_CHECK_UNDERFLOW : 0);
 }
 
 std::vector<ProbeSpec> park_tracking_probes(uint32_t needs) {

@@ -1,11 +1,11 @@
 #include "gotrace/session/trace_context.h"
 
-#include "gotrace/session/bpf_util.h"
-
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 #include <unistd.h>
+
+#include "gotrace/session/bpf_util.h"
 
 namespace gotrace {
 
@@ -27,8 +27,10 @@ bool counter_is_drop(gt_counter c) {
     case GT_CNT_DROP_PARKED_FULL:
     case GT_CNT_DROP_AGG_FULL:
     case GT_CNT_DROP_RINGBUF:
-    case GT_CNT_DROP_PENDING_FULL: return true;
-    default: return false;
+    case GT_CNT_DROP_PENDING_FULL:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -41,35 +43,64 @@ uint64_t total_drops(const Counters& c) {
 
 std::string_view counter_name(gt_counter c) {
   switch (c) {
-    case GT_CNT_PARKS: return "parks";
-    case GT_CNT_PARK_RETRY: return "park_morestack_retries";
-    case GT_CNT_WAKES: return "waits_ended";
-    case GT_CNT_WAKES_UNMATCHED: return "wakes_unmatched";
-    case GT_CNT_FILTERED: return "parks_filtered";
-    case GT_CNT_DROP_STACKS_FULL: return "drop_stack_table_full";
-    case GT_CNT_DROP_PARKED_FULL: return "drop_parked_table_full";
-    case GT_CNT_DROP_AGG_FULL: return "drop_aggregation_full";
-    case GT_CNT_DROP_RINGBUF: return "drop_ringbuf_full";
-    case GT_CNT_EVENTS: return "events_sent";
-    case GT_CNT_STACK_TRUNCATED: return "stacks_truncated";
-    case GT_CNT_INJECT_TRUNCATED: return "injectglist_truncated";
-    case GT_CNT_LOCK_WAITS: return "lock_waits";
-    case GT_CNT_HANDOFFS: return "handoffs";
-    case GT_CNT_HANDOFF_UNMATCHED: return "handoffs_unmatched";
-    case GT_CNT_DROP_PENDING_FULL: return "drop_pending_table_full";
-    case GT_CNT_CHAIN_TRUNCATED: return "chains_truncated";
-    case GT_CNT_UNDER_MIN: return "waits_under_min";
-    case GT_CNT_PARK_REPLACED: return "parks_replaced";
-    case GT_CNT_PENDING_REPLACED: return "acquires_replaced";
-    case GT_CNT_PENDING_REMOVED: return "acquires_ended";
-    case GT_CNT_PENDING_ADDED: return "acquires_entered";
-    case GT_CNT_ALLOC_SAMPLES: return "alloc_samples";
-    case GT_CNT_ALLOC_RETRY: return "alloc_morestack_retries";
-    case GT_CNT_ALLOC_NO_FRAME: return "alloc_type_frame_missing";
-    case GT_CNT_ALLOC_LARGE: return "alloc_large_objects";
-    case GT_CNT_ALLOC_MAP_GROWTHS: return "alloc_map_growths";
-    case GT_CNT_ALLOC_GC_EVENTS: return "alloc_gc_events";
-    case GT_CNT__COUNT: break;
+    case GT_CNT_PARKS:
+      return "parks";
+    case GT_CNT_PARK_RETRY:
+      return "park_morestack_retries";
+    case GT_CNT_WAKES:
+      return "waits_ended";
+    case GT_CNT_WAKES_UNMATCHED:
+      return "wakes_unmatched";
+    case GT_CNT_FILTERED:
+      return "parks_filtered";
+    case GT_CNT_DROP_STACKS_FULL:
+      return "drop_stack_table_full";
+    case GT_CNT_DROP_PARKED_FULL:
+      return "drop_parked_table_full";
+    case GT_CNT_DROP_AGG_FULL:
+      return "drop_aggregation_full";
+    case GT_CNT_DROP_RINGBUF:
+      return "drop_ringbuf_full";
+    case GT_CNT_EVENTS:
+      return "events_sent";
+    case GT_CNT_STACK_TRUNCATED:
+      return "stacks_truncated";
+    case GT_CNT_INJECT_TRUNCATED:
+      return "injectglist_truncated";
+    case GT_CNT_LOCK_WAITS:
+      return "lock_waits";
+    case GT_CNT_HANDOFFS:
+      return "handoffs";
+    case GT_CNT_HANDOFF_UNMATCHED:
+      return "handoffs_unmatched";
+    case GT_CNT_DROP_PENDING_FULL:
+      return "drop_pending_table_full";
+    case GT_CNT_CHAIN_TRUNCATED:
+      return "chains_truncated";
+    case GT_CNT_UNDER_MIN:
+      return "waits_under_min";
+    case GT_CNT_PARK_REPLACED:
+      return "parks_replaced";
+    case GT_CNT_PENDING_REPLACED:
+      return "acquires_replaced";
+    case GT_CNT_PENDING_REMOVED:
+      return "acquires_ended";
+    case GT_CNT_PENDING_ADDED:
+      return "acquires_entered";
+    case GT_CNT_ALLOC_SAMPLES:
+      return "alloc_samples";
+    case GT_CNT_ALLOC_RETRY:
+      return "alloc_morestack_retries";
+    case GT_CNT_ALLOC_NO_FRAME:
+      return "alloc_type_frame_missing";
+    case GT_CNT_ALLOC_LARGE:
+      return "alloc_large_objects";
+    case GT_CNT_ALLOC_MAP_GROWTHS:
+      return "alloc_map_growths";
+    case GT_CNT_ALLOC_GC_EVENTS:
+      return "alloc_gc_events";
+    case GT_CNT__COUNT:
+      break;
   }
   return "?";
 }
@@ -83,8 +114,10 @@ Result<TraceContext> TraceContext::prepare(pid_t pid, const ProbeTable& table) {
   tc.binary = std::move(*bin);
   if (tc.binary->version().major == 0)
     return make_error("PID {} ({}): unknown Go version", pid, tc.process.comm());
-  if (auto bias = tc.process.load_bias(tc.binary->elf())) tc.load_bias = *bias;
-  else return make_error("PID {}: {}", pid, bias.error().message);
+  if (auto bias = tc.process.load_bias(tc.binary->elf()))
+    tc.load_bias = *bias;
+  else
+    return make_error("PID {}: {}", pid, bias.error().message);
 
   tc.sites = plan_all_sites(*tc.binary);
   Verdict v = check_command(table, *tc.binary, tc.host, tc.sites);
@@ -141,7 +174,8 @@ TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& 
   s.target_alive = process.alive();
   s.probes_attached = probes_attached;
   s.dropped = total_drops(c);
-  for (uint32_t i = 0; i < GT_CNT__COUNT; ++i) s.counters[std::string(counter_name(static_cast<gt_counter>(i)))] = c[i];
+  for (uint32_t i = 0; i < GT_CNT__COUNT; ++i)
+    s.counters[std::string(counter_name(static_cast<gt_counter>(i)))] = c[i];
   s.events = events;
   s.notes = notes;
   if (!loop.error.empty()) s.notes.push_back(loop.error);

@@ -1,8 +1,4 @@
 // The runner every tracing command goes through (trace_command.h).
-#include "gotrace/session/park_tracking.h"
-#include "gotrace/session/trace_command.h"
-#include "gotrace/util/signals.h"
-
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +9,10 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+
+#include "gotrace/session/park_tracking.h"
+#include "gotrace/session/trace_command.h"
+#include "gotrace/util/signals.h"
 
 namespace gotrace {
 
@@ -27,7 +27,8 @@ Result<std::vector<ProbeRole>> attach_table(TraceCommand& cmd, TraceContext& tc,
   for (const auto& p : cmd.probes().probes) {
     if ((p.needs & options) != p.needs || !p.applies_to(minor)) continue;
     bpf_program* prog = bpf_object__find_program_by_name(cmd.object(), std::string(p.program).c_str());
-    if (!prog) return make_error("internal: no BPF program '{}' in the {} object", p.program, cmd.probes().command);
+    if (!prog)
+      return make_error("internal: no BPF program '{}' in the {} object", p.program, cmd.probes().command);
     const PlannedSite* site = tc.site(p.role);
     std::optional<uint64_t> offset;
     uint64_t check = 0;
@@ -41,15 +42,18 @@ Result<std::vector<ProbeRole>> attach_table(TraceCommand& cmd, TraceContext& tc,
         if (s.role == p.role && !s.symbol.empty()) {
           offset = tc.binary->elf().vaddr_to_file_offset(s.function.entry);
           what = s.symbol;
-          tc.notes.push_back(fmt::format("{} has no emulated probe site in this Go release: probed at its first "
-                                         "instruction (single-stepped, costs more per hit)", s.symbol));
+          tc.notes.push_back(
+              fmt::format("{} has no emulated probe site in this Go release: probed at its first "
+                          "instruction (single-stepped, costs more per hit)",
+                          s.symbol));
         }
     }
     if (!offset) {
       if (p.required) return make_error("no probe site for {}", role_spec(p.role).id);
       continue;
     }
-    auto r = attach_uprobe(prog, pid, tc.process.exe_link(), *offset, what, links, GT_COOKIE(p.cookie_kind, check));
+    auto r = attach_uprobe(prog, pid, tc.process.exe_link(), *offset, what, links,
+                           GT_COOKIE(p.cookie_kind, check));
     if (!r) {
       if (p.required) return r.error();
       tc.notes.push_back(r.error().message);
@@ -77,7 +81,8 @@ bool write_profile(const TraceConfig& config, const CommandProfile& p) {
       fmt::print(stderr, "gotrace: {}\n", r.error().message);
       ok = false;
     } else {
-      fmt::print(stderr, "Wrote a pprof profile to {} (go tool pprof -top {})\n", config.pprof_path, config.pprof_path);
+      fmt::print(stderr, "Wrote a pprof profile to {} (go tool pprof -top {})\n", config.pprof_path,
+                 config.pprof_path);
     }
   }
   if (!config.folded_path.empty()) {
@@ -112,7 +117,8 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
     fmt::print(stderr, "gotrace {}: {}\n", name, v.error().message);
     return kExitUsage;
   }
-  for (auto [path, option] : {std::pair{&config.pprof_path, "--pprof"}, std::pair{&config.folded_path, "--folded"}})
+  for (auto [path, option] :
+       {std::pair{&config.pprof_path, "--pprof"}, std::pair{&config.folded_path, "--folded"}})
     if (auto r = check_output_path(*path, option); !r) {
       fmt::print(stderr, "gotrace {}: {}\n", name, r.error().message);
       return kExitOutput;
@@ -134,7 +140,8 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   const uint32_t options = cmd.options(tc);
   Result<void> step = cmd.open();
   if (step) {
-    cmd.set_common(tc.bpf_offsets(), static_cast<uint32_t>(config.pid), static_cast<uint64_t>(config.min.count()));
+    cmd.set_common(tc.bpf_offsets(), static_cast<uint32_t>(config.pid),
+                   static_cast<uint64_t>(config.min.count()));
     step = cmd.configure(tc);
   }
   if (step) step = cmd.load();
@@ -164,10 +171,11 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   const int counters_fd = bpf_object__find_map_fd_by_name(cmd.object(), "counters");
 
   if (!config.json || isatty(STDERR_FILENO))
-    fmt::print(stderr, "Tracing {} in PID {} ({}, {}): {} probes{}. {}\n", cmd.what(), config.pid, tc.process.comm(),
-               tc.binary->buildinfo().version_string, links.size(), cmd.extra(),
-               config.duration ? fmt::format("{:.1f}s.", static_cast<double>(config.duration->count()) / 1000.0)
-                               : std::string("Ctrl-C to end."));
+    fmt::print(stderr, "Tracing {} in PID {} ({}, {}): {} probes{}. {}\n", cmd.what(), config.pid,
+               tc.process.comm(), tc.binary->buildinfo().version_string, links.size(), cmd.extra(),
+               config.duration
+                   ? fmt::format("{:.1f}s.", static_cast<double>(config.duration->count()) / 1000.0)
+                   : std::string("Ctrl-C to end."));
   TraceLoopOptions lo;
   lo.duration = config.duration;
   lo.status_line = config.status_line;
@@ -193,8 +201,9 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   *cmd.stopped_flag() = 1;  // nothing after the end counts, while the probes come off
   const auto detach_start = std::chrono::steady_clock::now();
   links.clear();
-  spdlog::debug("detached {} probes in {:.0f} ms", out.attached,
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - detach_start).count());
+  spdlog::debug(
+      "detached {} probes in {:.0f} ms", out.attached,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - detach_start).count());
   if (rb) ring_buffer__consume(rb.get());
   out.counters = read_counters(counters_fd);
   out.summary = tc.summary(out.loop, out.counters, out.attached, out.counters[cmd.rate_counter()]);
@@ -211,7 +220,8 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   if (*profile) profiles_ok = write_profile(config, **profile);
   if (!stdout_ok) {
     // A closed pipe (gotrace … | head) ends quietly; anything else is said.
-    if (stdout_errno != EPIPE) fmt::print(stderr, "gotrace: writing the report failed: {}\n", std::strerror(stdout_errno));
+    if (stdout_errno != EPIPE)
+      fmt::print(stderr, "gotrace: writing the report failed: {}\n", std::strerror(stdout_errno));
     return kExitOutput;
   }
   if (!profiles_ok) return kExitOutput;

@@ -1,7 +1,5 @@
 #include "gotrace/target/process.h"
 
-#include "gotrace/elf/elf_image.h"
-
 #include <elf.h>
 #include <fmt/format.h>
 #include <signal.h>
@@ -12,6 +10,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "gotrace/elf/elf_image.h"
 
 namespace gotrace {
 
@@ -55,8 +55,9 @@ Result<Process> Process::open(pid_t pid) {
   if (!process_alive(pid)) {
     char st = (kill(pid, 0) == 0 || errno == EPERM) ? state_of(pid) : 0;
     if (st == 'Z' || st == 'X')
-      return make_error("PID {} ({}) has exited: it is a zombie, waiting for its parent to collect its exit status",
-                        pid, read_first_line(fmt::format("/proc/{}/comm", pid)));
+      return make_error(
+          "PID {} ({}) has exited: it is a zombie, waiting for its parent to collect its exit status", pid,
+          read_first_line(fmt::format("/proc/{}/comm", pid)));
     return make_error("no process with PID {}", pid);
   }
   Process p;
@@ -72,12 +73,15 @@ Result<Process> Process::open(pid_t pid) {
       // access: the same user, or CAP_SYS_PTRACE, and in both cases the
       // target may not hold capabilities gotrace lacks (root's own PID 1 does).
       if (geteuid() == 0)
-        return make_error("cannot read /proc/{}/exe: {} (needs CAP_SYS_PTRACE: the target holds capabilities "
-                          "gotrace lacks)", pid, std::strerror(err));
+        return make_error(
+            "cannot read /proc/{}/exe: {} (needs CAP_SYS_PTRACE: the target holds capabilities "
+            "gotrace lacks)",
+            pid, std::strerror(err));
       return make_error("cannot read /proc/{}/exe: {} (run as the target's user, or as root)", pid,
                         std::strerror(err));
     }
-    if (errno == ENOENT) return make_error("PID {} ({}) has no executable (a kernel thread or a zombie)", pid, p.comm_);
+    if (errno == ENOENT)
+      return make_error("PID {} ({}) has no executable (a kernel thread or a zombie)", pid, p.comm_);
     return make_error("cannot read /proc/{}/exe: {}", pid, std::strerror(errno));
   }
   buf[n] = 0;
@@ -99,7 +103,8 @@ Result<std::vector<Mapping>> Process::mappings() const {
     char perms[8] = {};
     unsigned long long start, end, offset;
     int path_pos = 0;
-    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset, &path_pos) < 4)
+    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset, &path_pos) <
+        4)
       continue;
     m.start = start;
     m.end = end;

@@ -55,8 +55,8 @@ Traced trace_while(const std::string& args, const std::function<void()>& during)
   std::filesystem::remove(pidfile);
   Traced t;
   std::thread th([&] {
-    t.status = run_command(fmt::format("sh -c 'echo $$ >{}; exec {} alloc {}' >{} 2>{}", pidfile, GOTRACE_BINARY,
-                                       args, out, err))
+    t.status = run_command(fmt::format("sh -c 'echo $$ >{}; exec {} alloc {}' >{} 2>{}", pidfile,
+                                       GOTRACE_BINARY, args, out, err))
                    .status;
   });
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);

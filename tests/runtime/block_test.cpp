@@ -3,19 +3,19 @@
 // with the right reason, user function, duration and waker; the ranking must
 // agree with Go's own block profile of the same run; the fixture must finish
 // unharmed, and nothing may stay attached.
-#include "support/fixtures.h"
-#include "support/go_profiles.h"
-#include "support/json.h"
-#include "support/process.h"
-
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+
+#include "support/fixtures.h"
+#include "support/go_profiles.h"
+#include "support/json.h"
+#include "support/process.h"
 
 using namespace gotrace::test;
 
@@ -51,7 +51,8 @@ TEST_CASE("block finds every known blocking site, across Go versions and builds"
   const double trace_s = 2.0;
   for (const auto& f : fixtures_of("block", "amd64")) {
     INFO(f.label());
-    std::string profile = (std::filesystem::temp_directory_path() / fmt::format("gotrace-block-{}.pprof", getpid())).string();
+    std::string profile =
+        (std::filesystem::temp_directory_path() / fmt::format("gotrace-block-{}.pprof", getpid())).string();
     RunningProgram target(f.path, {"-duration", "4s", "-blockprofile", profile});
     REQUIRE(target.wait_for_line("ready", 5000));
 
@@ -75,7 +76,9 @@ TEST_CASE("block finds every known blocking site, across Go versions and builds"
       double mean_ms = en["total_ns"].num / en["count"].num / 1e6;
       CHECK(mean_ms >= 0.7 * e.nominal_ms);
       CHECK(mean_ms <= 1.6 * e.nominal_ms);
-      CHECK(en["max_ns"].num / 1e6 <= 4 * e.nominal_ms + 250);  // + scheduling delays on a busy 2-core machine (ASan, parallel builds); the mean is checked tightly above
+      CHECK(en["max_ns"].num / 1e6 <=
+            4 * e.nominal_ms + 250);  // + scheduling delays on a busy 2-core machine (ASan, parallel builds);
+                                      // the mean is checked tightly above
       CHECK(en["p50_ns"].u <= en["max_ns"].u);
       CHECK(en["p50_ns"].u <= en["p99_ns"].u);
       // Blocked most of the time: total ≈ goroutines × trace time.
@@ -122,7 +125,8 @@ TEST_CASE("block refuses bad targets with one clear line", "[root][block]") {
   // An unsupported Go version: a copy of a fixture whose build info says go1.16.
   auto fx = fixtures_of("block", "amd64");
   const Fixture& f = fx.front();
-  std::string old = (std::filesystem::temp_directory_path() / fmt::format("gotrace-go116-{}", getpid())).string();
+  std::string old =
+      (std::filesystem::temp_directory_path() / fmt::format("gotrace-go116-{}", getpid())).string();
   {
     std::ifstream in(f.path, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -149,8 +153,9 @@ TEST_CASE("block refuses bad targets with one clear line", "[root][block]") {
   // Not root: the same command as an unprivileged user.
   RunningProgram target(f.path, {"-duration", "10s"});
   REQUIRE(target.wait_for_line("ready", 5000));
-  auto unpriv = run_command(fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups {} block -p {} -d 1s 2>&1",
-                                        GOTRACE_BINARY, target.pid()));
+  auto unpriv =
+      run_command(fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups {} block -p {} -d 1s 2>&1",
+                              GOTRACE_BINARY, target.pid()));
   CHECK(unpriv.status == 1);
   CHECK(unpriv.out.find("run as root") != std::string::npos);
   CHECK(std::count(unpriv.out.begin(), unpriv.out.end(), '\n') == 1);
@@ -175,8 +180,8 @@ TEST_CASE("block --min leaves shorter waits out, in the kernel", "[root][block]"
   auto fx = fixtures_of("block", "amd64");
   RunningProgram target(fx.back().path, {"-duration", "4s"});
   REQUIRE(target.wait_for_line("ready", 5000));
-  auto r = run_command(fmt::format("{} block -p {} -d 1s --min 25ms --top 100 --json --no-status", GOTRACE_BINARY,
-                                   target.pid()));
+  auto r = run_command(fmt::format("{} block -p {} -d 1s --min 25ms --top 100 --json --no-status",
+                                   GOTRACE_BINARY, target.pid()));
   REQUIRE(r.status == 0);
   Json report = parse_json(r.out);
   CHECK(report["counters"]["waits_under_min"].u > 0);

@@ -3,19 +3,19 @@
 // the right kind, waiter, holder, wait time, lock name and wait chain; the
 // holders must rank as in Go's own mutex profile of the same run; the
 // fixture must finish unharmed, and nothing may stay attached.
-#include "support/fixtures.h"
-#include "support/go_profiles.h"
-#include "support/json.h"
-#include "support/process.h"
-
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <thread>
+
+#include "support/fixtures.h"
+#include "support/go_profiles.h"
+#include "support/json.h"
+#include "support/process.h"
 
 using namespace gotrace::test;
 
@@ -31,30 +31,65 @@ struct Expect {
   const char* kind;
   const char* waiter;
   const char* holder;
-  const char* lock;    // global variable; nullptr: a heap object
-  double nominal_ms;   // one wait
-  double share;        // of the time the waiter spends waiting
+  const char* lock;   // global variable; nullptr: a heap object
+  double nominal_ms;  // one wait
+  double share;       // of the time the waiter spends waiting
   std::vector<Link> chain;
 };
 
 std::vector<Expect> expectations(int minor) {
   std::string mutex = minor >= 20 ? "sync.Mutex.Lock" : "semacquire";
   return {
-      {"mutex", "main.chainWaiter", "main.chainHolder", "main.sessionMu", 23, 0.92, {{1, "IO wait", "main.chainHolder"}}},
-      {"mutex", "main.mutexWaiter", "main.mutexHolder", "main.cacheMu", 20, 0.66, {{1, "sleep", "main.mutexHolder"}}},
-      {"rwmutex-r", "main.rwReader", "main.rwWriter", "main.tableMu", 15, 0.5, {{1, "sleep", "main.rwWriter"}}},
-      {"mutex", "main.deepWaiter", "main.deepHolder", "main.outerMu", 20, 0.4,
+      {"mutex",
+       "main.chainWaiter",
+       "main.chainHolder",
+       "main.sessionMu",
+       23,
+       0.92,
+       {{1, "IO wait", "main.chainHolder"}}},
+      {"mutex",
+       "main.mutexWaiter",
+       "main.mutexHolder",
+       "main.cacheMu",
+       20,
+       0.66,
+       {{1, "sleep", "main.mutexHolder"}}},
+      {"rwmutex-r",
+       "main.rwReader",
+       "main.rwWriter",
+       "main.tableMu",
+       15,
+       0.5,
+       {{1, "sleep", "main.rwWriter"}}},
+      {"mutex",
+       "main.deepWaiter",
+       "main.deepHolder",
+       "main.outerMu",
+       20,
+       0.4,
        {{1, mutex, "main.deepHolder"}, {2, "sleep", "main.deepRoot"}}},
-      {"rwmutex-w", "main.rwWriterWaits", "main.rwLongReader", "main.indexMu", 10, 0.33,
+      {"rwmutex-w",
+       "main.rwWriterWaits",
+       "main.rwLongReader",
+       "main.indexMu",
+       10,
+       0.33,
        {{1, "sleep", "main.rwLongReader"}}},
       {"waitgroup", "main.wgWaiter", "main.wgDoner", nullptr, 10, 0.95, {{1, "sleep", "main.wgDoner"}}},
-      {"cond", "main.condWaiter", "main.condSignaler", "main.readyCond", 18, 0.95, {{1, "sleep", "main.condSignaler"}}},
+      {"cond",
+       "main.condWaiter",
+       "main.condSignaler",
+       "main.readyCond",
+       18,
+       0.95,
+       {{1, "sleep", "main.condSignaler"}}},
   };
 }
 
 const Json* find_entry(const Json& report, const char* kind, const char* waiter, const char* holder) {
   for (const auto& e : report["entries"].arr)
-    if (e["kind"].str == kind && first_main(e["waiter_stack"]) == waiter && first_main(e["holder_stack"]) == holder)
+    if (e["kind"].str == kind && first_main(e["waiter_stack"]) == waiter &&
+        first_main(e["holder_stack"]) == holder)
       return &e;
   return nullptr;
 }
@@ -67,7 +102,8 @@ TEST_CASE("lock finds every contended primitive with its holder and chain, acros
   const double trace_s = 2.0;
   for (const auto& f : fixtures_of("lock", "amd64")) {
     INFO(f.label());
-    std::string profile = (std::filesystem::temp_directory_path() / fmt::format("gotrace-mutex-{}.pprof", getpid())).string();
+    std::string profile =
+        (std::filesystem::temp_directory_path() / fmt::format("gotrace-mutex-{}.pprof", getpid())).string();
     RunningProgram target(f.path, {"-duration", "4s", "-mutexprofile", profile});
     REQUIRE(target.wait_for_line("ready", 5000));
 
@@ -89,7 +125,9 @@ TEST_CASE("lock finds every contended primitive with its holder and chain, acros
       double mean_ms = en["total_ns"].num / en["count"].num / 1e6;
       CHECK(mean_ms >= 0.7 * e.nominal_ms);
       CHECK(mean_ms <= 1.6 * e.nominal_ms);
-      CHECK(en["max_ns"].num / 1e6 <= 4 * e.nominal_ms + 250);  // + scheduling delays on a busy 2-core machine (ASan, parallel builds); the mean is checked tightly above
+      CHECK(en["max_ns"].num / 1e6 <=
+            4 * e.nominal_ms + 250);  // + scheduling delays on a busy 2-core machine (ASan, parallel builds);
+                                      // the mean is checked tightly above
       CHECK(en["p50_ns"].u <= en["p99_ns"].u);
       CHECK(en["p99_ns"].u <= en["max_ns"].u);
       double total_s = en["total_ns"].num / 1e9;
@@ -108,7 +146,8 @@ TEST_CASE("lock finds every contended primitive with its holder and chain, acros
         INFO("chain link " << l.depth << " " << l.reason << " at " << l.function);
         const Json* link = nullptr;
         for (const auto& c : en["chain"].arr)
-          if (c["depth"].num == l.depth && c["reason"].str == l.reason && first_main(c["stack"]) == l.function)
+          if (c["depth"].num == l.depth && c["reason"].str == l.reason &&
+              first_main(c["stack"]) == l.function)
             link = &c;
         REQUIRE(link);
         // The holder was blocked there for most of each wait.
@@ -140,8 +179,9 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   RunningProgram target(f.path, {"-duration", "12s"});
   REQUIRE(target.wait_for_line("ready", 5000));
 
-  auto only = run_command(fmt::format("{} lock -p {} -d 1s --kind rwmutex-r,cond --no-chains --json --no-status",
-                                      GOTRACE_BINARY, target.pid()));
+  auto only =
+      run_command(fmt::format("{} lock -p {} -d 1s --kind rwmutex-r,cond --no-chains --json --no-status",
+                              GOTRACE_BINARY, target.pid()));
   REQUIRE(only.status == 0);
   Json report = parse_json(only.out);
   CHECK_FALSE(report["chains"].b);
@@ -175,7 +215,8 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   // While a trace runs its programs are loaded and held by it: the check that
   // nothing is left behind looks at the right thing.
   {
-    RunningProgram tracer(GOTRACE_BINARY, {"lock", "-p", std::to_string(target.pid()), "-d", "3s", "--no-status"});
+    RunningProgram tracer(GOTRACE_BINARY,
+                          {"lock", "-p", std::to_string(target.pid()), "-d", "3s", "--no-status"});
     std::vector<std::string> held;
     auto has = [&](const char* name) { return std::find(held.begin(), held.end(), name) != held.end(); };
     for (int i = 0; i < 60 && !(has("handoff_entry") && has("acquire_entry")); ++i) {
@@ -188,14 +229,16 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   }
 
   // --min: shorter waits are left out in the kernel (and counted as such).
-  auto min = run_command(fmt::format("{} lock -p {} -d 1s --min 12ms --json --no-status", GOTRACE_BINARY, target.pid()));
+  auto min = run_command(
+      fmt::format("{} lock -p {} -d 1s --min 12ms --json --no-status", GOTRACE_BINARY, target.pid()));
   REQUIRE(min.status == 0);
   Json minr = parse_json(min.out);
   CHECK(minr["counters"]["waits_under_min"].u > 0);
   CHECK(minr["entries"].size() > 0);
   for (const auto& e : minr["entries"].arr) CHECK(e["total_ns"].num / e["count"].num >= 12e6);
 
-  auto bad = run_command(fmt::format("{} lock -p {} -d 1s --kind spinlock 2>&1", GOTRACE_BINARY, target.pid()));
+  auto bad =
+      run_command(fmt::format("{} lock -p {} -d 1s --kind spinlock 2>&1", GOTRACE_BINARY, target.pid()));
   CHECK(bad.status == 2);
   CHECK(bad.out.find("unknown --kind 'spinlock'") != std::string::npos);
   CHECK(target.wait_exit(10000) == 0);
@@ -217,8 +260,9 @@ TEST_CASE("lock refuses bad targets and reports what it collected when the targe
   auto fx = fixtures_of("lock", "amd64");
   RunningProgram target(fx.front().path, {"-duration", "1500ms"});
   REQUIRE(target.wait_for_line("ready", 5000));
-  auto unpriv = run_command(fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups {} lock -p {} -d 1s 2>&1",
-                                        GOTRACE_BINARY, target.pid()));
+  auto unpriv =
+      run_command(fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups {} lock -p {} -d 1s 2>&1",
+                              GOTRACE_BINARY, target.pid()));
   CHECK(unpriv.status == 1);
   CHECK(unpriv.out.find("run as root") != std::string::npos);
   auto r = run_command(fmt::format("{} lock -p {} -d 30s --json --no-status", GOTRACE_BINARY, target.pid()));
@@ -229,7 +273,8 @@ TEST_CASE("lock refuses bad targets and reports what it collected when the targe
   CHECK(report["entries"].size() >= 5);
 }
 
-TEST_CASE("lock --kind runtime sees the runtime's own locks, futex (≤1.23) and spinbit (1.24+)", "[root][lock]") {
+TEST_CASE("lock --kind runtime sees the runtime's own locks, futex (≤1.23) and spinbit (1.24+)",
+          "[root][lock]") {
   require_bpf_host();
   for (const auto& f : fixtures_of("lock", "amd64")) {
     if (f.variant != "default" && f.variant != "stripped") continue;
@@ -250,7 +295,8 @@ TEST_CASE("lock --kind runtime sees the runtime's own locks, futex (≤1.23) and
         if (fr["func"].str == "runtime.lock2") in_lock2 = true;
       CHECK(in_lock2);  // the waiter slept inside the runtime's lock
       all_ns += e["total_ns"].num;
-      if (first_main(e["waiter_stack"]) == "main.rtHammer" && first_main(e["holder_stack"]) == "main.rtHammer")
+      if (first_main(e["waiter_stack"]) == "main.rtHammer" &&
+          first_main(e["holder_stack"]) == "main.rtHammer")
         hammer_ns += e["total_ns"].num;
     }
     // The channel the hammers share is where the runtime lock is fought over.

@@ -1,14 +1,14 @@
 #include "support/fixtures.h"
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <sys/wait.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <sstream>
-#include <sys/wait.h>
 
 namespace gotrace::test {
 
@@ -29,15 +29,17 @@ const std::vector<Fixture>& fixtures() {
       std::istringstream ls(line);
       Fixture f;
       std::string minor;
-      if (std::getline(ls, minor, '\t') && std::getline(ls, f.version, '\t') && std::getline(ls, f.arch, '\t') &&
-          std::getline(ls, f.variant, '\t') && std::getline(ls, f.program, '\t') && std::getline(ls, f.path)) {
+      if (std::getline(ls, minor, '\t') && std::getline(ls, f.version, '\t') &&
+          std::getline(ls, f.arch, '\t') && std::getline(ls, f.variant, '\t') &&
+          std::getline(ls, f.program, '\t') && std::getline(ls, f.path)) {
         f.minor = std::stoi(minor.substr(minor.find('.') + 1));  // "1.22" -> 22
         all.push_back(std::move(f));
       }
     }
   });
   if (all.empty())
-    FAIL("no Go fixtures in " << fixtures_dir() << "/manifest.tsv: run scripts/build-fixtures.sh (scripts/test.sh does)");
+    FAIL("no Go fixtures in " << fixtures_dir()
+                              << "/manifest.tsv: run scripts/build-fixtures.sh (scripts/test.sh does)");
   return all;
 }
 

@@ -8,11 +8,11 @@
 namespace gotrace::test {
 
 struct Fixture {
-  int minor = 0;          // Go 1.<minor>
-  std::string version;    // what `go version FILE` printed, e.g. "go1.22.12"
-  std::string arch;       // "amd64" | "arm64"
-  std::string variant;    // "default" | "stripped" | "pie" | "cgo"
-  std::string program;    // directory name under tests/fixtures/go
+  int minor = 0;        // Go 1.<minor>
+  std::string version;  // what `go version FILE` printed, e.g. "go1.22.12"
+  std::string arch;     // "amd64" | "arm64"
+  std::string variant;  // "default" | "stripped" | "pie" | "cgo"
+  std::string program;  // directory name under tests/fixtures/go
   std::string path;
   std::string label() const;  // "go1.22/amd64-pie/analyze"
 };

@@ -3,11 +3,11 @@
 // function of a stack.
 #pragma once
 
-#include "support/json.h"
-
 #include <map>
 #include <string>
 #include <vector>
+
+#include "support/json.h"
 
 namespace gotrace::test {
 

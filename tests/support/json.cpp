@@ -1,8 +1,8 @@
 #include "support/json.h"
 
 #include <cctype>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 namespace gotrace::test {
@@ -40,23 +40,36 @@ struct Parser {
       if (i >= s.size()) fail("bad escape");
       char e = s[i++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
         case 'u': {
           if (i + 4 > s.size()) fail("bad \\u");
           unsigned cp = std::stoul(s.substr(i, 4), nullptr, 16);
           i += 4;
-          if (cp < 0x80) out += static_cast<char>(cp);
-          else if (cp < 0x800) out += static_cast<char>(0xc0 | (cp >> 6)), out += static_cast<char>(0x80 | (cp & 0x3f));
+          if (cp < 0x80)
+            out += static_cast<char>(cp);
+          else if (cp < 0x800)
+            out += static_cast<char>(0xc0 | (cp >> 6)), out += static_cast<char>(0x80 | (cp & 0x3f));
           else
             out += static_cast<char>(0xe0 | (cp >> 12)), out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f)),
                 out += static_cast<char>(0x80 | (cp & 0x3f));
           break;
         }
-        default: out += e;
+        default:
+          out += e;
       }
     }
     if (i >= s.size()) fail("unterminated string");
@@ -96,13 +109,16 @@ struct Parser {
       i += 4;
     } else {
       size_t start = i;
-      while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || std::strchr("+-.eE", s[i]))) ++i;
+      while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || std::strchr("+-.eE", s[i])))
+        ++i;
       if (start == i) fail("unexpected character");
       std::string text = s.substr(start, i - start);
       j.type = Json::Type::Number;
       j.num = std::strtod(text.c_str(), nullptr);
-      if (text.find_first_of(".eE-") == std::string::npos) j.u = std::strtoull(text.c_str(), nullptr, 10);
-      else j.u = j.num > 0 ? static_cast<uint64_t>(j.num) : 0;
+      if (text.find_first_of(".eE-") == std::string::npos)
+        j.u = std::strtoull(text.c_str(), nullptr, 10);
+      else
+        j.u = j.num > 0 ? static_cast<uint64_t>(j.num) : 0;
     }
     return j;
   }

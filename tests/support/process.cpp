@@ -1,23 +1,23 @@
 #include "support/process.h"
 
-#include "support/fixtures.h"
-#include "support/json.h"
-
-#include <catch2/catch.hpp>
-#include <fmt/format.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cctype>
-#include <map>
-#include <fstream>
-#include <filesystem>
-#include <set>
-#include <csignal>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cctype>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "support/fixtures.h"
+#include "support/json.h"
 
 namespace gotrace::test {
 
@@ -123,10 +123,10 @@ std::set<uint64_t> prog_ids_held_by(pid_t pid) {
 // Every loaded program of bpf/*.bpf.c (names cut to 15 characters by the
 // kernel): id -> name.
 std::map<uint64_t, std::string> gotrace_programs() {
-  static const std::set<std::string> ours = {"gopark_entry",   "ready_entry",     "netpollready_en", "injectglist_ent",
-                                             "acquire_entry",  "release_entry",   "handoff_entry",   "rt_lock_sleep",
-                                             "rt_futex_sleep", "rt_futex_wake",   "sample_entry",    "large_entry",
-                                             "map_grow_entry", "gc_entry"};
+  static const std::set<std::string> ours = {
+      "gopark_entry",  "ready_entry",   "netpollready_en", "injectglist_ent", "acquire_entry",
+      "release_entry", "handoff_entry", "rt_lock_sleep",   "rt_futex_sleep",  "rt_futex_wake",
+      "sample_entry",  "large_entry",   "map_grow_entry",  "gc_entry"};
   auto r = run_command("bpftool -j prog show 2>/dev/null");
   std::map<uint64_t, std::string> out;
   Json progs = parse_json(r.out.empty() ? "[]" : r.out);

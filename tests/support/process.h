@@ -2,8 +2,9 @@
 // collect its output and exit status; require a host that can run BPF.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+
+#include <string>
 #include <vector>
 
 namespace gotrace::test {

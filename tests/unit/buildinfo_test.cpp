@@ -2,22 +2,23 @@
 // `go version -m` prints for it; the pre-1.18 pointer format and the
 // segment-scan fallback on rewritten copies of real fixtures; non-Go files;
 // and truncated / mutated inputs.
-#include "gotrace/elf/elf_image.h"
 #include "gotrace/gobin/buildinfo.h"
-#include "gotrace/gobin/go_version.h"
-#include "gotrace/gobin/runtime_offsets.h"
-#include "gotrace/gobin/wait_reasons.h"
-#include "gotrace/util/byte_reader.h"
-#include "support/fixtures.h"
 
-#include <catch2/catch.hpp>
 #include <elf.h>
 
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
+
+#include "gotrace/elf/elf_image.h"
+#include "gotrace/gobin/go_version.h"
+#include "gotrace/gobin/runtime_offsets.h"
+#include "gotrace/gobin/wait_reasons.h"
+#include "gotrace/util/byte_reader.h"
+#include "support/fixtures.h"
 
 using namespace gotrace;
 using namespace gotrace::test;

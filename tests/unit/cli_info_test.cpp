@@ -1,13 +1,13 @@
 // `gotrace info` as a user runs it: on fixture binaries (text and JSON), on a
 // running fixture by PID, and on bad input (each one clear line, non-zero).
-#include "support/fixtures.h"
-
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
-
-#include <csignal>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <csignal>
+
+#include "support/fixtures.h"
 
 using namespace gotrace::test;
 
@@ -20,12 +20,14 @@ TEST_CASE("info --json carries the documented keys for every fixture", "[cli]") 
     INFO(f.label());
     auto r = run_command(gotrace_cmd() + " info --json --binary " + shell_quote(f.path));
     REQUIRE(r.status == 0);
-    for (const char* key : {"\"go_version\"", "\"arch\"", "\"pie\"", "\"stripped\"", "\"dwarf\"", "\"offsets\"",
-                            "\"wait_reasons\"", "\"probes\"", "\"file_offset\"", "\"site\"", "\"rets\""})
+    for (const char* key :
+         {"\"go_version\"", "\"arch\"", "\"pie\"", "\"stripped\"", "\"dwarf\"", "\"offsets\"",
+          "\"wait_reasons\"", "\"probes\"", "\"file_offset\"", "\"site\"", "\"rets\""})
       CHECK(r.out.find(key) != std::string::npos);
     CHECK(r.out.find(fmt::format("\"go_version\": \"{}\"", f.version)) != std::string::npos);
     CHECK(r.out.find(fmt::format("\"arch\": \"{}\"", f.arch)) != std::string::npos);
-    CHECK(r.out.find(fmt::format("\"stripped\": {}", f.variant == "stripped" ? "true" : "false")) != std::string::npos);
+    CHECK(r.out.find(fmt::format("\"stripped\": {}", f.variant == "stripped" ? "true" : "false")) !=
+          std::string::npos);
     CHECK(r.out.find("\"function\": \"runtime.gopark\"") != std::string::npos);
   }
 }

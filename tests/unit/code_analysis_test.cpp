@@ -491,8 +491,8 @@ TEST_CASE("analysis agrees with go tool objdump on every function of every fixtu
           if (!fc.stack_check)
             problem(fmt::format("{}: stack check not recognised at `{}`", fn.name, fc.entry_site->text));
           else if (fc.stack_check->underflow_site != exp->underflow)
-            problem(fmt::format("{}: underflow site {}, objdump says {}", fn.name, fc.stack_check->underflow_site,
-                                exp->underflow));
+            problem(fmt::format("{}: underflow site {}, objdump says {}", fn.name,
+                                fc.stack_check->underflow_site, exp->underflow));
           else if (fc.stack_check->frame_adjust != exp->frame_adjust || fc.stack_check->guard_offset != 16)
             problem(fmt::format("{}: frame_adjust {} guard {}, objdump says {} / 16", fn.name,
                                 fc.stack_check->frame_adjust, fc.stack_check->guard_offset,
@@ -577,7 +577,8 @@ TEST_CASE("core runtime functions have an emulated stack-check entry site in eve
   }
 }
 
-TEST_CASE("every role's function decodes completely, and the required ones have a cheap site", "[code][roles]") {
+TEST_CASE("every role's function decodes completely, and the required ones have a cheap site",
+          "[code][roles]") {
   // With GOTRACE_CODE_STATS set it also prints which roles have no cheap
   // entry site and why.
   for (const auto& f : test::fixtures()) {
@@ -598,8 +599,9 @@ TEST_CASE("every role's function decodes completely, and the required ones have 
       CHECK(fc.decoded);
       // What every trace needs (block's park and wake, lock's release and
       // hand-over) sits on an emulated stack-check branch on amd64.
-      if (f.arch == "amd64" && (spec.role == ProbeRole::Gopark || spec.role == ProbeRole::Ready ||
-                                spec.role == ProbeRole::Semrelease1 || spec.role == ProbeRole::ReadyWithTime)) {
+      if (f.arch == "amd64" &&
+          (spec.role == ProbeRole::Gopark || spec.role == ProbeRole::Ready ||
+           spec.role == ProbeRole::Semrelease1 || spec.role == ProbeRole::ReadyWithTime)) {
         REQUIRE(fc.entry_site);
         CHECK(fc.entry_site->kind == SiteKind::Emulated);
         CHECK(fc.stack_check);

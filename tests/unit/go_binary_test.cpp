@@ -2,12 +2,13 @@
 // (PIE, stripped, DWARF, external linking, cgo, arch) must match how each
 // fixture was actually built, and `gotrace info` must say so, in text and JSON.
 #include "gotrace/gobin/go_binary.h"
-#include "gotrace/session/block_command.h"
-#include "gotrace/session/lock_command.h"
-#include "gotrace/probes/probe_plan.h"
-#include "support/fixtures.h"
 
 #include <catch2/catch.hpp>
+
+#include "gotrace/probes/probe_plan.h"
+#include "gotrace/session/block_command.h"
+#include "gotrace/session/lock_command.h"
+#include "support/fixtures.h"
 
 using namespace gotrace;
 using namespace gotrace::test;

@@ -1,9 +1,9 @@
 // The module graph points one way: every #include of a gotrace header must
 // go to a module of a lower layer (or the same module). A new module folder
 // must be given its layer here, which is where its place is decided.
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -14,15 +14,15 @@ namespace {
 
 const std::map<std::string, int>& layers() {
   static const std::map<std::string, int> m = {
-      {"util", 0},      {"bpf", 0},     // plain helpers; records shared with BPF programs
-      {"elf", 10},      {"host", 10},   // files and the kernel
-      {"target", 20},   {"disasm", 20}, // the process; machine code
-      {"gobin", 30},                    // the Go binary
-      {"snapshot", 35},                 // a live process's goroutines, read from outside
-      {"probes", 40},   {"model", 40},  // probe plans; reports as data
-      {"report", 50},                   // writers over the model
-      {"session", 60},                  // BPF, attach, the trace
-      {"cli", 70},                      // the command line
+      {"util", 0},      {"bpf", 0},      // plain helpers; records shared with BPF programs
+      {"elf", 10},      {"host", 10},    // files and the kernel
+      {"target", 20},   {"disasm", 20},  // the process; machine code
+      {"gobin", 30},                     // the Go binary
+      {"snapshot", 35},                  // a live process's goroutines, read from outside
+      {"probes", 40},   {"model", 40},   // probe plans; reports as data
+      {"report", 50},                    // writers over the model
+      {"session", 60},                   // BPF, attach, the trace
+      {"cli", 70},                       // the command line
   };
   return m;
 }

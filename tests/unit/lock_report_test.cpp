@@ -2,15 +2,15 @@
 // refined from the waiter's stack, lock addresses from semaphore addresses,
 // entries merged across locks, chains one link deep from the kernel and
 // deeper from long-wait events. No BPF involved.
-#include "gotrace/gobin/go_binary.h"
 #include "gotrace/model/lock_report.h"
+
+#include <catch2/catch.hpp>
+#include <sstream>
+
+#include "gotrace/gobin/go_binary.h"
 #include "gotrace/report/lock_writer.h"
 #include "support/fixtures.h"
 #include "support/json.h"
-
-#include <catch2/catch.hpp>
-
-#include <sstream>
 
 using namespace gotrace;
 using namespace gotrace::test;
@@ -36,14 +36,15 @@ TEST_CASE("lock kinds are refined from the waiter's stack", "[lock]") {
                          frames({"internal/sync.runtime_SemacquireMutex", "internal/sync.(*Mutex).lockSlow",
                                  "internal/sync.(*Mutex).Lock", "sync.(*Mutex).Lock", "sync.(*RWMutex).Lock",
                                  "main.writer"})) == LockKind::RWMutexW);
-  CHECK(refine_lock_kind(LockKind::Mutex, frames({"internal/sync.runtime_SemacquireMutex",
-                                                  "internal/sync.(*Mutex).lockSlow", "sync.(*Mutex).Lock",
-                                                  "main.get"})) == LockKind::Mutex);
+  CHECK(refine_lock_kind(LockKind::Mutex,
+                         frames({"internal/sync.runtime_SemacquireMutex", "internal/sync.(*Mutex).lockSlow",
+                                 "sync.(*Mutex).Lock", "main.get"})) == LockKind::Mutex);
   CHECK(refine_lock_kind(LockKind::WaitGroup, frames({"sync.runtime_Semacquire", "sync.(*WaitGroup).Wait",
                                                       "main.wait"})) == LockKind::WaitGroup);
   // The runtime's own locks stay what their probes say, whatever called them.
-  CHECK(refine_lock_kind(LockKind::Runtime, frames({"runtime.futexsleep", "runtime.lock2", "runtime.notifyListWait",
-                                                    "sync.(*Cond).Wait", "main.f"})) == LockKind::Runtime);
+  CHECK(refine_lock_kind(LockKind::Runtime,
+                         frames({"runtime.futexsleep", "runtime.lock2", "runtime.notifyListWait",
+                                 "sync.(*Cond).Wait", "main.f"})) == LockKind::Runtime);
   // Nothing recognisable (stack lost): the entry point's kind stands.
   CHECK(refine_lock_kind(LockKind::Cond, {}) == LockKind::Cond);
   for (size_t i = 0; i < kLockKindCount; ++i) {
@@ -59,7 +60,8 @@ TEST_CASE("build_lock_report merges, names, filters and chains", "[lock]") {
   auto bin = GoBinary::open(fx.front().path);
   REQUIRE(bin);
   LockReport r;
-  r.stacks = std::make_shared<StackTable>((*bin)->pclntab(), 0);  // ids below are unknown: kinds stay as probed
+  r.stacks =
+      std::make_shared<StackTable>((*bin)->pclntab(), 0);  // ids below are unknown: kinds stay as probed
 
   const uint64_t W = 101, H = 102, H2 = 103, ROOT = 104, CHAIN = 201, CHAIN2 = 202, NOISE = 203;
   const uint64_t MS = 1'000'000;
@@ -121,7 +123,9 @@ TEST_CASE("build_lock_report merges, names, filters and chains", "[lock]") {
   LockBuildOptions o;
   o.kinds = {LockKind::Mutex};
   o.min_ns = MS;
-  o.reason_name = [](unsigned r) { return r == 5 ? std::string("sync.Mutex.Lock") : "r" + std::to_string(r); };
+  o.reason_name = [](unsigned r) {
+    return r == 5 ? std::string("sync.Mutex.Lock") : "r" + std::to_string(r);
+  };
   o.is_sync_reason = [](unsigned r) { return r == 5; };
   o.lock_name = [](uint64_t addr) { return addr == 0x1000 ? std::string("main.mu") : std::string(); };
   build_lock_report(r, in, o);

@@ -1,16 +1,17 @@
 // The pprof and folded-stack outputs, read back by the Go toolchain's own
 // `go tool pprof` (so the encoding is checked by the reader users have).
-#include "gotrace/gobin/go_binary.h"
-#include "gotrace/report/block_writer.h"
 #include "gotrace/report/profile_writers.h"
-#include "support/fixtures.h"
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "gotrace/gobin/go_binary.h"
+#include "gotrace/report/block_writer.h"
+#include "support/fixtures.h"
 
 using namespace gotrace;
 using namespace gotrace::test;
@@ -55,7 +56,8 @@ TEST_CASE("pprof and folded profiles of a block report read back with go tool pp
   CHECK(raw.out.find(" 3    3000000: 1 2 3") != std::string::npos);  // values, then the three locations
   CHECK(raw.out.find("main.chanRecvWaiter") != std::string::npos);
   CHECK(raw.out.find("reason:[chan receive]") != std::string::npos);
-  auto top = run_command(fmt::format("{} tool pprof -top -sample_index=delay {} 2>&1", go_command(), shell_quote(pprof)));
+  auto top = run_command(
+      fmt::format("{} tool pprof -top -sample_index=delay {} 2>&1", go_command(), shell_quote(pprof)));
   INFO(top.out);
   CHECK(top.status == 0);
   CHECK(top.out.find("runtime.gopark") != std::string::npos);  // the leaf carries the flat time

@@ -1,15 +1,14 @@
 // JSON writer, histograms, durations, wait-reason filters: the small pieces
 // every report stands on.
+#include <catch2/catch.hpp>
+#include <sstream>
+
 #include "gotrace/model/histogram.h"
 #include "gotrace/model/lock_report.h"
 #include "gotrace/probes/reason_filter.h"
 #include "gotrace/report/block_writer.h"
 #include "gotrace/report/json_writer.h"
 #include "gotrace/util/duration.h"
-
-#include <catch2/catch.hpp>
-
-#include <sstream>
 
 using namespace gotrace;
 
@@ -63,11 +62,13 @@ TEST_CASE("JsonWriter always writes valid UTF-8", "[report]") {
     return out.str();
   };
   // Valid multi-byte characters pass through untouched.
-  CHECK(escaped("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") == "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+  CHECK(escaped("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") ==
+        "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
   // Each invalid byte becomes U+FFFD (as Go's encoding/json does): a stray
   // continuation byte, a lone lead byte, a cut sequence, an overlong form, a
   // UTF-16 surrogate, a code point past U+10FFFF, 0xff.
-  CHECK(escaped("a\x80" "b") == "\"a\\ufffdb\"");
+  CHECK(escaped("a\x80"
+                "b") == "\"a\\ufffdb\"");
   CHECK(escaped("a\xc3") == "\"a\\ufffd\"");
   CHECK(escaped("\xe2\x82z") == "\"\\ufffd\\ufffdz\"");
   CHECK(escaped("\xc0\xaf") == "\"\\ufffd\\ufffd\"");
@@ -155,14 +156,32 @@ TEST_CASE("format_duration picks a readable unit", "[report]") {
 
 TEST_CASE("reason_mask selects categories, names, and a sensible default", "[report]") {
   WaitReasons w;
-  w.names = {"", "GC assist marking", "IO wait", "chan receive (nil chan)", "chan send (nil chan)", "dumping heap",
-             "garbage collection", "garbage collection scan", "panicwait", "select", "select (no cases)",
-             "GC assist wait", "GC sweep wait", "GC scavenge wait", "chan receive", "chan send", "finalizer wait",
-             "force gc (idle)", "semacquire", "sleep", "sync.Cond.Wait", "sync.Mutex.Lock"};
+  w.names = {"",
+             "GC assist marking",
+             "IO wait",
+             "chan receive (nil chan)",
+             "chan send (nil chan)",
+             "dumping heap",
+             "garbage collection",
+             "garbage collection scan",
+             "panicwait",
+             "select",
+             "select (no cases)",
+             "GC assist wait",
+             "GC sweep wait",
+             "GC scavenge wait",
+             "chan receive",
+             "chan send",
+             "finalizer wait",
+             "force gc (idle)",
+             "semacquire",
+             "sleep",
+             "sync.Cond.Wait",
+             "sync.Mutex.Lock"};
   auto def = reason_mask(w, {});
   REQUIRE(def);
-  CHECK(mask_has(*def, 14));       // chan receive
-  CHECK(mask_has(*def, 2));        // IO wait
+  CHECK(mask_has(*def, 14));        // chan receive
+  CHECK(mask_has(*def, 2));         // IO wait
   CHECK_FALSE(mask_has(*def, 12));  // GC sweep wait: runtime idle
   CHECK_FALSE(mask_has(*def, 16));  // finalizer wait
 

@@ -157,7 +157,7 @@ TEST_CASE("resolve_role names the symbol the table gives, as go tool nm sees it,
     CHECK(*mutex == (minor >= 24 ? "internal/sync.runtime_SemacquireMutex" : "sync.runtime_SemacquireMutex"));
     CHECK(resolve_role(ProbeRole::Ready, version, **tab) == std::optional<std::string_view>("runtime.ready"));
     CHECK(nm.count("runtime.goready") == (minor <= 20 ? 1u : 0u));  // inlined from 1.21
-    if (f.program != "alloc" && f.program != "allocprof")  // the alloc fixtures use no WaitGroup
+    if (f.program != "alloc" && f.program != "allocprof")           // the alloc fixtures use no WaitGroup
       CHECK(resolve_role(ProbeRole::SemacquireWaitGroup, version, **tab).has_value() == (minor >= 24));
     CHECK(resolve_role(ProbeRole::MallocgcTiny, version, **tab).has_value() == (minor >= 24));
     // What alloc probes (go-alloc-facts.md §3–§7): the allocator and GC

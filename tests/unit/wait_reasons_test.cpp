@@ -1,16 +1,16 @@
 // waitReason names: runtime.waitReasonStrings of every fixture with symbols
 // against the per-version table, the table fallback for stripped fixtures,
 // and mutated tables.
-#include "gotrace/elf/elf_image.h"
-#include "gotrace/gobin/buildinfo.h"
 #include "gotrace/gobin/wait_reasons.h"
-#include "support/fixtures.h"
 
 #include <catch2/catch.hpp>
-
 #include <map>
 #include <random>
 #include <sstream>
+
+#include "gotrace/elf/elf_image.h"
+#include "gotrace/gobin/buildinfo.h"
+#include "support/fixtures.h"
 
 using namespace gotrace;
 using namespace gotrace::test;

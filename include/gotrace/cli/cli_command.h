@@ -4,14 +4,13 @@
 // and one entry in GOTRACE_TRACING_COMMANDS (src/cli/cli.cpp).
 #pragma once
 
-#include "gotrace/probes/probe_table.h"
-#include "gotrace/session/trace_config.h"
-
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <string>
 #include <string_view>
+
+#include "gotrace/probes/probe_table.h"
+#include "gotrace/session/trace_config.h"
 
 namespace gotrace::cli {
 

@@ -1,9 +1,10 @@
 // Plain configuration of `gotrace info`, parsed from the command line.
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
-#include <sys/types.h>
 
 namespace gotrace {
 

@@ -2,10 +2,10 @@
 // tracing command's probe table, whether it can run here.
 #pragma once
 
+#include <span>
+
 #include "gotrace/cli/config.h"
 #include "gotrace/probes/probe_table.h"
-
-#include <span>
 
 namespace gotrace {
 

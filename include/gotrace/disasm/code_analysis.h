@@ -18,13 +18,13 @@
 // costs ~8x an emulated one (README, "How it works").
 #pragma once
 
-#include "gotrace/elf/elf_image.h"
-
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "gotrace/elf/elf_image.h"
 
 namespace gotrace {
 
@@ -52,14 +52,14 @@ struct CodeSite {
 struct FunctionCode {
   uint64_t entry = 0;
   uint64_t end = 0;
-  bool decoded = false;          // every byte up to the end decoded cleanly
-  std::string decode_error;      // why not
+  bool decoded = false;      // every byte up to the end decoded cleanly
+  std::string decode_error;  // why not
   std::optional<CodeSite> entry_site;
-  std::string no_entry_site_reason;  // set when entry_site is empty
+  std::string no_entry_site_reason;       // set when entry_site is empty
   std::optional<StackCheck> stack_check;  // entry site is a stack-check branch
   CodeSite first_instruction;             // what a naive probe would hit
   std::vector<CodeSite> rets;
-  std::vector<CodeSite> tail_jumps;  // unconditional jumps to outside [entry, end)
+  std::vector<CodeSite> tail_jumps;          // unconditional jumps to outside [entry, end)
   std::vector<uint64_t> instruction_starts;  // every decoded instruction
 };
 

@@ -3,11 +3,11 @@
 // stripped binaries (no .symtab): callers then show the address.
 #pragma once
 
-#include "gotrace/elf/elf_image.h"
-
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "gotrace/elf/elf_image.h"
 
 namespace gotrace {
 

@@ -4,8 +4,6 @@
 // handle that libdw reads DWARF through.
 #pragma once
 
-#include "gotrace/util/result.h"
-
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,6 +12,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "gotrace/util/result.h"
 
 typedef struct Elf Elf;  // libelf
 
@@ -85,7 +85,7 @@ class ElfImage {
 
   const std::vector<ElfSegment>& segments() const { return segments_; }
   const ElfSegment* segment_of_vaddr(uint64_t vaddr) const;  // PT_LOAD containing vaddr
-  bool has_interp() const;                                    // PT_INTERP present
+  bool has_interp() const;                                   // PT_INTERP present
   // PT_LOAD file offset of a virtual address (what a uprobe is attached at).
   std::optional<uint64_t> vaddr_to_file_offset(uint64_t vaddr) const;
   // Bytes at a virtual address, as stored in the file (link-time values).

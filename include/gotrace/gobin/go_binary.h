@@ -3,6 +3,10 @@
 // runtime struct offsets, wait reasons, and how it was built.
 #pragma once
 
+#include <memory>
+#include <optional>
+#include <string>
+
 #include "gotrace/disasm/code_analysis.h"
 #include "gotrace/elf/elf_image.h"
 #include "gotrace/gobin/buildinfo.h"
@@ -10,10 +14,6 @@
 #include "gotrace/gobin/runtime_offsets.h"
 #include "gotrace/gobin/wait_reasons.h"
 #include "gotrace/util/result.h"
-
-#include <memory>
-#include <optional>
-#include <string>
 
 namespace gotrace {
 

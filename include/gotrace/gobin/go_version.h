@@ -23,7 +23,9 @@ struct GoVersion {
     if (auto c = minor <=> o.minor; c != 0) return c;
     return patch <=> o.patch;
   }
-  bool operator==(const GoVersion& o) const { return major == o.major && minor == o.minor && patch == o.patch; }
+  bool operator==(const GoVersion& o) const {
+    return major == o.major && minor == o.minor && patch == o.patch;
+  }
 };
 
 // The range gotrace has struct-layout tables for and is tested against.

@@ -4,13 +4,13 @@
 // the table against the binaries that have the symbol).
 #pragma once
 
-#include "gotrace/elf/elf_image.h"
-#include "gotrace/gobin/go_version.h"
-#include "gotrace/util/result.h"
-
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "gotrace/elf/elf_image.h"
+#include "gotrace/gobin/go_version.h"
+#include "gotrace/util/result.h"
 
 namespace gotrace {
 

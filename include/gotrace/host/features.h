@@ -16,14 +16,14 @@ struct HostFeatures {
   bool cap_bpf = false;
   bool cap_perfmon = false;
   bool cap_sys_admin = false;
-  bool cap_sys_ptrace = false;  // read a target that holds capabilities gotrace lacks
-  bool btf = false;      // /sys/kernel/btf/vmlinux
-  bool uprobes = false;  // the uprobe PMU (/sys/bus/event_source/devices/uprobe)
-  std::optional<bool> ringbuf;  // BPF_MAP_TYPE_RINGBUF; nullopt: could not probe (no privileges)
+  bool cap_sys_ptrace = false;        // read a target that holds capabilities gotrace lacks
+  bool btf = false;                   // /sys/kernel/btf/vmlinux
+  bool uprobes = false;               // the uprobe PMU (/sys/bus/event_source/devices/uprobe)
+  std::optional<bool> ringbuf;        // BPF_MAP_TYPE_RINGBUF; nullopt: could not probe (no privileges)
   std::optional<bool> bpf_prog_load;  // a trivial program loads
   std::optional<bool> bpf_loop;       // the bpf_loop helper (5.17+)
   std::optional<bool> attach_cookie;  // bpf_get_attach_cookie for uprobes (5.15+)
-  bool kprobes = false;  // informational: gotrace never needs them
+  bool kprobes = false;               // informational: gotrace never needs them
 
   // A uprobe perf event could be created on gotrace itself (nullopt: could
   // not tell). CAP_BPF + CAP_PERFMON are documented as enough for uprobes,

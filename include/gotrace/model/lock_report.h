@@ -4,10 +4,6 @@
 // (report/lock_writer.h) format it; nothing here touches BPF.
 #pragma once
 
-#include "gotrace/model/block_report.h"
-#include "gotrace/model/histogram.h"
-#include "gotrace/model/stack_table.h"
-
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -15,6 +11,10 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "gotrace/model/block_report.h"
+#include "gotrace/model/histogram.h"
+#include "gotrace/model/stack_table.h"
 
 namespace gotrace {
 
@@ -60,8 +60,8 @@ struct LockEntry {
   uint64_t max_goid = 0;
   uint64_t max_holder_goid = 0;
   Log2Histogram hist;
-  std::set<uint64_t> locks;       // distinct lock addresses
-  std::vector<ChainLink> chain;   // by depth, then total, descending
+  std::set<uint64_t> locks;      // distinct lock addresses
+  std::vector<ChainLink> chain;  // by depth, then total, descending
   uint64_t p50() const { return hist.percentile(0.5, min_ns, max_ns); }
   uint64_t p99() const { return hist.percentile(0.99, min_ns, max_ns); }
   uint64_t mean() const { return count ? total_ns / count : 0; }
@@ -78,7 +78,7 @@ struct LockSite {
   uint64_t addr = 0;
   LockKind kind = LockKind::Mutex;
   bool mixed_kinds = false;  // e.g. RLock and Lock waits on one RWMutex
-  std::string name;  // "main.cacheMu" or "main.cache+0x10" when the symbol table has it
+  std::string name;          // "main.cacheMu" or "main.cache+0x10" when the symbol table has it
   uint64_t count = 0;
   uint64_t total_ns = 0;
   uint64_t max_ns = 0;
@@ -154,9 +154,9 @@ struct LockBuildOptions {
   uint64_t min_ns = 0;          // entries whose longest wait is shorter are left out
   int max_chain_depth = 3;
   double min_link_share = 0.01;  // chain links below this share of the entry's wait are noise
-  std::function<std::string(unsigned)> reason_name;           // wait reason value -> name
-  std::function<bool(unsigned)> is_sync_reason;               // a semaphore / Cond wait
-  std::function<std::string(uint64_t)> lock_name;             // lock address -> symbol (or "")
+  std::function<std::string(unsigned)> reason_name;  // wait reason value -> name
+  std::function<bool(unsigned)> is_sync_reason;      // a semaphore / Cond wait
+  std::function<std::string(uint64_t)> lock_name;    // lock address -> symbol (or "")
   size_t longest = 20;
 };
 

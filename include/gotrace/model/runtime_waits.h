@@ -7,10 +7,10 @@
 // "semacquire") make them look like user waits.
 #pragma once
 
-#include "gotrace/model/stack_table.h"
-
 #include <string_view>
 #include <vector>
+
+#include "gotrace/model/stack_table.h"
 
 namespace gotrace {
 

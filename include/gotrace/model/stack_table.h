@@ -2,13 +2,13 @@
 // symbolized lazily and once each through the binary's pclntab.
 #pragma once
 
-#include "gotrace/gobin/pclntab.h"
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "gotrace/gobin/pclntab.h"
 
 namespace gotrace {
 

@@ -4,16 +4,16 @@
 // binary and the host facts; unit-testable without root.
 #pragma once
 
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
 #include "gotrace/disasm/code_analysis.h"
 #include "gotrace/gobin/go_binary.h"
 #include "gotrace/host/features.h"
 #include "gotrace/probes/probe_table.h"
 #include "gotrace/probes/runtime_roles.h"
-
-#include <optional>
-#include <span>
-#include <string>
-#include <vector>
 
 namespace gotrace {
 

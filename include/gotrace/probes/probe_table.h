@@ -4,11 +4,11 @@
 // the two can never disagree.
 #pragma once
 
-#include "gotrace/probes/runtime_roles.h"
-
 #include <cstdint>
 #include <string_view>
 #include <vector>
+
+#include "gotrace/probes/runtime_roles.h"
 
 namespace gotrace {
 
@@ -27,8 +27,8 @@ struct ProbeSpec {
 };
 
 struct ProbeTable {
-  std::string_view command;       // "block"
-  std::vector<ProbeSpec> probes;  // in attach order
+  std::string_view command;         // "block"
+  std::vector<ProbeSpec> probes;    // in attach order
   bool wants_wait_reasons = false;  // the report names wait reasons (a warning if the binary lacks them)
 };
 

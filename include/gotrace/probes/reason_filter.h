@@ -3,14 +3,14 @@
 // io, sleep, sema, gc, all) or exact runtime names ("sync.Cond.Wait").
 #pragma once
 
-#include "gotrace/gobin/wait_reasons.h"
-#include "gotrace/util/result.h"
-
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "gotrace/gobin/wait_reasons.h"
+#include "gotrace/util/result.h"
 
 namespace gotrace {
 

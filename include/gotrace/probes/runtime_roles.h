@@ -5,12 +5,12 @@
 // from 1.21, so wakes are seen at runtime.ready.
 #pragma once
 
-#include "gotrace/gobin/go_version.h"
-
 #include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
+
+#include "gotrace/gobin/go_version.h"
 
 namespace gotrace {
 
@@ -41,32 +41,32 @@ enum class ProbeRole : uint8_t {
   MallocgcSmallScanNoHeader,
   MallocgcSmallScanHeader,
   MallocgcLarge,
-  Profilealloc,         // sampled allocation (one per MemProfileRate bytes)
+  Profilealloc,  // sampled allocation (one per MemProfileRate bytes)
   MProfMalloc,
-  Mapassign,            // map writes, each variant
+  Mapassign,  // map writes, each variant
   MapassignFast32,
   MapassignFast32ptr,
   MapassignFast64,
   MapassignFast64ptr,
   MapassignFaststr,
-  Lock2,                // runtime-internal lock slow path
+  Lock2,  // runtime-internal lock slow path
   Unlock2,
-  Futexsleep,           // an M sleeps on a futex (contended runtime lock ≤1.23; also notes)
-  Futexwakeup,          // wakes a futex sleeper (unlock2 ≤1.23; notes; semawakeup 1.24+)
-  Semasleep,            // an M sleeps for a contended runtime lock (spinbit mutex, 1.24+)
-  Unlock2Wake,          // the spinbit mutex's wake path (1.24+): tells which lock implementation
-  AllocLarge,           // (*mcache).allocLarge: every large object (BX = size, CL = noscan)
-  Refill,               // (*mcache).refill: a span of one size class goes to an mcache (BL = spanClass)
-  HashGrow,             // classic map growth (≤1.23): AX = maptype, BX = hmap
-  MapGrowToSmall,       // swiss map (1.24+): first group of a map (AX = Map, BX = maptype)
-  MapGrowToTable,       // swiss map: a full 8-slot small map becomes a table
-  MapTableRehash,       // swiss map: a full table grows or splits (AX = table, BX = maptype, CX = Map)
-  GcStart,              // a GC cycle may start (AX = trigger kind)
-  GcStartCycle,         // (*gcControllerState).startCycle: once per cycle, in sweep termination
-  StopTheWorld,         // stopTheWorldWithSema (AL = reason from 1.21; on g0, stackguard1 from 1.23)
-  StartTheWorld,        // startTheWorldWithSema (1.22+: BL = reason, CX = when the stop began)
-  GcMarkTermination,    // the end of a cycle's marking
-  FreeSpecial,          // a special record is freed (profile specials: a sampled object died)
+  Futexsleep,         // an M sleeps on a futex (contended runtime lock ≤1.23; also notes)
+  Futexwakeup,        // wakes a futex sleeper (unlock2 ≤1.23; notes; semawakeup 1.24+)
+  Semasleep,          // an M sleeps for a contended runtime lock (spinbit mutex, 1.24+)
+  Unlock2Wake,        // the spinbit mutex's wake path (1.24+): tells which lock implementation
+  AllocLarge,         // (*mcache).allocLarge: every large object (BX = size, CL = noscan)
+  Refill,             // (*mcache).refill: a span of one size class goes to an mcache (BL = spanClass)
+  HashGrow,           // classic map growth (≤1.23): AX = maptype, BX = hmap
+  MapGrowToSmall,     // swiss map (1.24+): first group of a map (AX = Map, BX = maptype)
+  MapGrowToTable,     // swiss map: a full 8-slot small map becomes a table
+  MapTableRehash,     // swiss map: a full table grows or splits (AX = table, BX = maptype, CX = Map)
+  GcStart,            // a GC cycle may start (AX = trigger kind)
+  GcStartCycle,       // (*gcControllerState).startCycle: once per cycle, in sweep termination
+  StopTheWorld,       // stopTheWorldWithSema (AL = reason from 1.21; on g0, stackguard1 from 1.23)
+  StartTheWorld,      // startTheWorldWithSema (1.22+: BL = reason, CX = when the stop began)
+  GcMarkTermination,  // the end of a cycle's marking
+  FreeSpecial,        // a special record is freed (profile specials: a sampled object died)
   Count
 };
 inline constexpr size_t kProbeRoleCount = static_cast<size_t>(ProbeRole::Count);
@@ -82,8 +82,8 @@ struct RoleSpec {
   std::string_view id;           // stable short name: "gopark", "semacquire_mutex"
   std::string_view description;  // one line for `gotrace info`
   std::vector<RoleCandidate> candidates;
-  int min_minor = 0;  // the role exists from this release on (0: always)
-  int max_minor = 99; // … up to this one
+  int min_minor = 0;   // the role exists from this release on (0: always)
+  int max_minor = 99;  // … up to this one
   // The runtime links the symbol into every program of the range. When false
   // it is there only if the program uses what calls it (a sync primitive, a
   // map kind): the linker drops unreachable functions.

@@ -2,15 +2,15 @@
 // it here. The model is plain data; the writers only format it.
 #pragma once
 
+#include <optional>
+#include <ostream>
+#include <span>
+#include <string>
+#include <vector>
+
 #include "gotrace/gobin/go_binary.h"
 #include "gotrace/host/features.h"
 #include "gotrace/probes/probe_plan.h"
-
-#include <optional>
-#include <span>
-#include <ostream>
-#include <string>
-#include <vector>
 
 namespace gotrace {
 

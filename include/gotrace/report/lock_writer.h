@@ -1,11 +1,11 @@
 // Writers for LockReport: a text report for people, JSON for machines.
 #pragma once
 
+#include <ostream>
+
 #include "gotrace/model/lock_report.h"
 #include "gotrace/report/profile_writers.h"
 #include "gotrace/report/report_common.h"
-
-#include <ostream>
 
 namespace gotrace {
 

@@ -3,14 +3,14 @@
 // from any command's report.
 #pragma once
 
-#include "gotrace/model/stack_table.h"
-#include "gotrace/model/trace_summary.h"
-#include "gotrace/util/result.h"
-
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "gotrace/model/stack_table.h"
+#include "gotrace/model/trace_summary.h"
+#include "gotrace/util/result.h"
 
 namespace gotrace {
 
@@ -18,11 +18,12 @@ struct ProfileSample {
   uint64_t stack_id = 0;                                    // in the report's StackTable, leaf first
   std::vector<int64_t> values;                              // one per sample type
   std::vector<std::pair<std::string, std::string>> labels;  // string labels
-  std::string leaf_note;                                    // folded output: a last pseudo-frame ("[chan receive]")
+  std::string leaf_note;  // folded output: a last pseudo-frame ("[chan receive]")
 };
 
 struct ProfileData {
-  std::vector<std::pair<std::string, std::string>> sample_types;  // (type, unit), e.g. ("delay", "nanoseconds")
+  std::vector<std::pair<std::string, std::string>>
+      sample_types;  // (type, unit), e.g. ("delay", "nanoseconds")
   std::vector<ProfileSample> samples;
   int64_t duration_ns = 0;
   int64_t time_ns = 0;  // wall-clock start, Unix ns
@@ -41,6 +42,7 @@ std::string encode_pprof(const ProfileData& p, StackTable& stacks);
 Result<void> write_pprof(const ProfileData& p, StackTable& stacks, const std::string& path);
 
 // "outer;…;leaf;[note] value" lines; value_index picks the sample value.
-Result<void> write_folded(const ProfileData& p, StackTable& stacks, const std::string& path, size_t value_index);
+Result<void> write_folded(const ProfileData& p, StackTable& stacks, const std::string& path,
+                          size_t value_index);
 
 }  // namespace gotrace

@@ -2,12 +2,12 @@
 // stacks for people (the user's frame first) and for machines.
 #pragma once
 
+#include <ostream>
+#include <string>
+
 #include "gotrace/model/block_report.h"
 #include "gotrace/model/stack_table.h"
 #include "gotrace/report/json_writer.h"
-
-#include <ostream>
-#include <string>
 
 namespace gotrace {
 

@@ -1,11 +1,11 @@
 // gotrace block: where goroutines wait, why, how long, and who woke them.
 #pragma once
 
-#include "gotrace/probes/probe_table.h"
-#include "gotrace/session/trace_config.h"
-
 #include <string>
 #include <vector>
+
+#include "gotrace/probes/probe_table.h"
+#include "gotrace/session/trace_config.h"
 
 namespace gotrace {
 

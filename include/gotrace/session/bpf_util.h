@@ -3,16 +3,16 @@
 // if killed, so nothing can be left attached to the target.
 #pragma once
 
-#include "gotrace/util/result.h"
-
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <sys/types.h>
 #include <vector>
+
+#include "gotrace/util/result.h"
 
 namespace gotrace {
 

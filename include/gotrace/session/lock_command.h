@@ -2,17 +2,18 @@
 // itself blocked on.
 #pragma once
 
-#include "gotrace/probes/probe_table.h"
-#include "gotrace/session/trace_config.h"
-
 #include <string>
 #include <vector>
+
+#include "gotrace/probes/probe_table.h"
+#include "gotrace/session/trace_config.h"
 
 namespace gotrace {
 
 struct LockConfig {
   TraceConfig trace;
-  std::vector<std::string> kinds;  // mutex, rwmutex-r, rwmutex-w, waitgroup, cond, runtime, all; empty: all but runtime
+  std::vector<std::string>
+      kinds;  // mutex, rwmutex-r, rwmutex-w, waitgroup, cond, runtime, all; empty: all but runtime
   bool by_lock = false;
   bool chains = true;  // follow every goroutine wait so holders' blocks can be shown
 };

@@ -37,9 +37,10 @@ void configure_park_tracking(Rodata* ro, const TraceContext& tc, const WaitReaso
   if (auto io = reasons.value_of("IO wait")) ro->io_wait_reason = *io;
   ro->polldesc_rg = static_cast<__u32>(offs[RtField::PollDescRg].value);
   ro->polldesc_wg = static_cast<__u32>(offs[RtField::PollDescWg].value);
-  for (auto [role, check] : {std::pair{ProbeRole::Gopark, &ro->gopark_check}, std::pair{ProbeRole::Ready, &ro->ready_check},
-                              std::pair{ProbeRole::Netpollready, &ro->netpollready_check},
-                              std::pair{ProbeRole::InjectGlist, &ro->injectglist_check}})
+  for (auto [role, check] :
+       {std::pair{ProbeRole::Gopark, &ro->gopark_check}, std::pair{ProbeRole::Ready, &ro->ready_check},
+        std::pair{ProbeRole::Netpollready, &ro->netpollready_check},
+        std::pair{ProbeRole::InjectGlist, &ro->injectglist_check}})
     if (const PlannedSite* s = tc.site(role)) *check = site_check(*s);
 }
 

@@ -10,19 +10,19 @@
 // its status line, and the step from BPF maps to its model and writer.
 #pragma once
 
-#include "gotrace/bpf/common_types.h"
-#include "gotrace/probes/probe_table.h"
-#include "gotrace/report/profile_writers.h"
-#include "gotrace/session/bpf_util.h"
-#include "gotrace/session/trace_config.h"
-#include "gotrace/session/trace_context.h"
-
 #include <bpf/libbpf.h>
 
 #include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
+
+#include "gotrace/bpf/common_types.h"
+#include "gotrace/probes/probe_table.h"
+#include "gotrace/report/profile_writers.h"
+#include "gotrace/session/bpf_util.h"
+#include "gotrace/session/trace_config.h"
+#include "gotrace/session/trace_context.h"
 
 namespace gotrace {
 
@@ -60,11 +60,13 @@ class TraceCommand {
   // The BPF configuration beyond the common one, before the programs load.
   virtual Result<void> configure(TraceContext& tc) = 0;
   // After attaching: whether what got attached is enough.
-  virtual Result<void> check_attached(const TraceContext& tc, const std::vector<ProbeRole>& attached) { return {}; }
+  virtual Result<void> check_attached(const TraceContext& tc, const std::vector<ProbeRole>& attached) {
+    return {};
+  }
   // One ring-buffer record (size checked by the command).
   virtual void on_event(const void* data, size_t size) {}
   virtual std::string extra() const { return ""; }  // after the probe count: ", wait chains on"
-  virtual gt_counter rate_counter() const = 0;     // the events the status line rates, and the summary counts
+  virtual gt_counter rate_counter() const = 0;  // the events the status line rates, and the summary counts
   virtual std::string status(const Counters& c, double rate) const = 0;
   // Reads the maps, builds the model, writes text or JSON to out. Returns the
   // profile for --pprof/--folded, if the command has one.
@@ -87,7 +89,8 @@ class SkeletonCommand : public TraceCommand {
     int (*load)(Skel*);
     void (*destroy)(Skel*);
   };
-  SkeletonCommand(Ops ops, std::string name) : ops_(ops), name_(std::move(name)), skel_(nullptr, ops.destroy) {}
+  SkeletonCommand(Ops ops, std::string name)
+      : ops_(ops), name_(std::move(name)), skel_(nullptr, ops.destroy) {}
 
   Result<void> open() override {
     skel_.reset(ops_.open());

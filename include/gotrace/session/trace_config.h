@@ -2,11 +2,12 @@
 // by cli/ and read by the runner.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 
 namespace gotrace {
 
@@ -22,10 +23,10 @@ struct TraceConfig {
 };
 
 // Exit codes of every command (also in --help and the README).
-inline constexpr int kExitOk = 0;           // the report was printed (also after Ctrl-C or the target's exit)
-inline constexpr int kExitFailure = 1;      // the target or host cannot be traced, or tracing failed
-inline constexpr int kExitUsage = 2;        // bad command line
-inline constexpr int kExitOutput = 3;       // the report or a profile could not be written
+inline constexpr int kExitOk = 0;       // the report was printed (also after Ctrl-C or the target's exit)
+inline constexpr int kExitFailure = 1;  // the target or host cannot be traced, or tracing failed
+inline constexpr int kExitUsage = 2;    // bad command line
+inline constexpr int kExitOutput = 3;   // the report or a profile could not be written
 inline constexpr int kExitInterrupted = 130;  // a signal arrived before tracing began
 
 }  // namespace gotrace

@@ -4,6 +4,11 @@
 // (counters, stacks) back into the model.
 #pragma once
 
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "gotrace/bpf/common_types.h"
 #include "gotrace/gobin/go_binary.h"
 #include "gotrace/host/features.h"
@@ -13,11 +18,6 @@
 #include "gotrace/probes/probe_table.h"
 #include "gotrace/session/trace_loop.h"
 #include "gotrace/target/process.h"
-
-#include <array>
-#include <memory>
-#include <string>
-#include <vector>
 
 namespace gotrace {
 

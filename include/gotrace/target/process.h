@@ -3,12 +3,13 @@
 // of a PIE), and whether it is still alive.
 #pragma once
 
-#include "gotrace/util/result.h"
+#include <sys/types.h>
 
 #include <cstdint>
 #include <string>
-#include <sys/types.h>
 #include <vector>
+
+#include "gotrace/util/result.h"
 
 namespace gotrace {
 

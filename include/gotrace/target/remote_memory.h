@@ -5,14 +5,15 @@
 // page that disappears between two reads is an error, never a crash.
 #pragma once
 
-#include "gotrace/util/result.h"
+#include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <sys/types.h>
 #include <type_traits>
+
+#include "gotrace/util/result.h"
 
 namespace gotrace {
 

@@ -19,9 +19,7 @@ class ByteReader {
 
   size_t size() const { return bytes_.size(); }
   std::span<const uint8_t> bytes() const { return bytes_; }
-  bool in_range(uint64_t off, uint64_t n) const {
-    return off <= bytes_.size() && n <= bytes_.size() - off;
-  }
+  bool in_range(uint64_t off, uint64_t n) const { return off <= bytes_.size() && n <= bytes_.size() - off; }
 
   std::optional<uint8_t> u8(uint64_t off) const {
     if (!in_range(off, 1)) return std::nullopt;

@@ -6,13 +6,13 @@
 // and cannot drive the terminal.
 #pragma once
 
-#include "gotrace/util/text.h"
-
 #include <fmt/format.h>
 
 #include <string>
 #include <utility>
 #include <variant>
+
+#include "gotrace/util/text.h"
 
 namespace gotrace {
 
@@ -30,7 +30,7 @@ Error make_error(fmt::format_string<Args...> format, Args&&... args) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
