@@ -77,7 +77,7 @@ Result<Process> Process::open(pid_t pid) {
             "cannot read /proc/{}/exe: {} (needs CAP_SYS_PTRACE: the target holds capabilities "
             "gotrace lacks)",
             pid, std::strerror(err));
-      return make_error("cannot read /proc/{}/exe: {} (run as the target's user, or as root)", pid,
+      return make_error("cannot read /proc/{}/exe: {} (run as root: reading another user's process needs CAP_SYS_PTRACE)", pid,
                         std::strerror(err));
     }
     if (errno == ENOENT)
