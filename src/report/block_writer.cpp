@@ -45,6 +45,12 @@ void write_block_text(BlockReport& r, std::ostream& out, const BlockWriterOption
   StackTable& st = *r.stacks;
   fmt::print(out, "gotrace block: ");
   write_summary_text(r.summary, out);
+  if (r.sampled)
+    fmt::print(out,
+               "sampled, no probes: {:g} Hz, {} scans of every goroutine, {:.2f} ms per scan (max {:.2f} ms); "
+               "times are estimated goroutine-time blocked, wait counts are lower bounds, per-wait durations "
+               "and wakers are not known\n",
+               r.sampled->hz, r.sampled->scans, r.sampled->scan_mean_ms, r.sampled->scan_max_ms);
   if (r.entries.empty()) {
     fmt::print(out, "\nNo goroutine blocked{} while tracing.\n",
                r.min_ns ? fmt::format(" for {} or longer", format_duration(r.min_ns)) : "");
@@ -60,9 +66,13 @@ void write_block_text(BlockReport& r, std::ostream& out, const BlockWriterOption
     StackSummary s = summarize(st, e.stack_id);
     fmt::print(out, "\n#{:<3}{}  {}{}\n", i + 1, e.reason_name, s.user ? s.user->function : std::string("?"),
                runtime_tag(e.runtime));
-    fmt::print(out, "     {} waits, total {}, mean {}, p50 {}, p99 {}, max {} (goroutine {})\n", e.count,
-               format_duration(e.total_ns), format_duration(e.mean()), format_duration(e.p50()),
-               format_duration(e.p99()), format_duration(e.max_ns), e.max_goid);
+    if (r.sampled)
+      fmt::print(out, "     {}+ waits seen, total {} (sampled: no per-wait p50, p99, max)\n", e.count,
+                 format_duration(e.total_ns));
+    else
+      fmt::print(out, "     {} waits, total {}, mean {}, p50 {}, p99 {}, max {} (goroutine {})\n", e.count,
+                 format_duration(e.total_ns), format_duration(e.mean()), format_duration(e.p50()),
+                 format_duration(e.p99()), format_duration(e.max_ns), e.max_goid);
     print_stack(st, e.stack_id, out, o.max_frames, "       ");
     if (!e.wakers.empty()) {
       // Stacks that read the same to a person (same function and line) are one row.
@@ -102,6 +112,13 @@ void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOption
   j.begin_object();
   write_summary_json_fields(j, s);
   j.field("min_ns", r.min_ns);
+  j.field("sampled", r.sampled.has_value());
+  if (r.sampled) {
+    j.field("sample_hz", r.sampled->hz);
+    j.field("scans", r.sampled->scans);
+    j.field("scan_mean_ms", r.sampled->scan_mean_ms);
+    j.field("scan_max_ms", r.sampled->scan_max_ms);
+  }
   j.key("entries");
   j.begin_array();
   for (size_t i = 0; i < std::min(o.top, r.entries.size()); ++i) {
@@ -110,11 +127,18 @@ void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOption
     j.field("reason", e.reason_name);
     j.field("count", e.count);
     j.field("total_ns", e.total_ns);
-    j.field("mean_ns", e.mean());
-    j.field("max_ns", e.max_ns);
-    j.field("max_goid", e.max_goid);
-    j.field("p50_ns", e.p50());
-    j.field("p99_ns", e.p99());
+    if (r.sampled) {  // not measured: null, never a made-up number
+      for (const char* k : {"mean_ns", "max_ns", "max_goid", "p50_ns", "p99_ns"}) {
+        j.key(k);
+        j.null();
+      }
+    } else {
+      j.field("mean_ns", e.mean());
+      j.field("max_ns", e.max_ns);
+      j.field("max_goid", e.max_goid);
+      j.field("p50_ns", e.p50());
+      j.field("p99_ns", e.p99());
+    }
     write_runtime_json(j, e.runtime);
     j.key("stack");
     write_stack_json(j, st, e.stack_id);
@@ -155,8 +179,12 @@ void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOption
 ProfileData block_profile(BlockReport& r, const std::string& binary) {
   classify_runtime_waits(r);  // the same entries as the text and JSON
   ProfileData p = new_profile(r.summary, binary, {{"contentions", "count"}, {"delay", "nanoseconds"}},
-                              fmt::format("gotrace block, PID {} ({}), {}", r.summary.pid, r.summary.comm,
-                                          r.summary.go_version));
+                              fmt::format("gotrace block{}, PID {} ({}), {}",
+                                          r.sampled ? fmt::format(" (sampled at {:g} Hz: delay is estimated "
+                                                                  "goroutine-time, contentions a lower bound)",
+                                                                  r.sampled->hz)
+                                                    : std::string(),
+                                          r.summary.pid, r.summary.comm, r.summary.go_version));
   for (const auto& e : r.entries) {
     ProfileSample s;
     s.stack_id = e.stack_id;

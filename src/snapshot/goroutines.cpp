@@ -360,6 +360,10 @@ void GoroutineReader::read_gs(const std::vector<uint64_t>& addrs, GoroutineSnaps
       g.stack_origin = StackOrigin::None;
       w.pc = 0;
     }
+    if (g.stack_origin != StackOrigin::None) {
+      g.saved_sp = w.sp;
+      g.saved_pc = w.pc;
+    }
     work.push_back(std::move(w));
   }
 

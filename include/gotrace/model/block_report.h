@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,16 @@ struct BlockReport {
   // workers …) are left out unless asked for (--reason given).
   bool show_runtime_background = false;
   bool runtime_classified = false;
+  // Set when the report was sampled from goroutine states (block --sample,
+  // model/block_sample.h) rather than traced: total_ns is estimated
+  // goroutine-time, count a lower bound; no per-wait durations, no wakers.
+  struct Sampling {
+    double hz = 0;
+    uint64_t scans = 0;
+    double scan_mean_ms = 0;
+    double scan_max_ms = 0;
+  };
+  std::optional<Sampling> sampled;
 };
 
 // What the block BPF program left behind, as plain records (the session

@@ -12,9 +12,13 @@ namespace gotrace {
 struct BlockConfig {
   TraceConfig trace;
   std::vector<std::string> reasons;  // categories or runtime names; empty: default set
+  double sample_hz = 0;              // > 0: --sample, no probes (run_block_sample)
 };
 
 const ProbeTable& block_probe_table();
 int run_block(const BlockConfig& config);
+// block --sample: scans every goroutine's state at config.sample_hz instead
+// of probing (src/session/block_sample.cpp).
+int run_block_sample(const BlockConfig& config);
 
 }  // namespace gotrace

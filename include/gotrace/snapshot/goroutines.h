@@ -76,6 +76,10 @@ struct Goroutine {
   bool locked_to_thread = false;
   bool system = false;  // started in a runtime.* function (pprof leaves these out)
   StackOrigin stack_origin = StackOrigin::None;
+  // The saved SP and PC the stack was walked from (g.sched, or the syscall
+  // frame); 0 with StackOrigin::None. Unchanged while a goroutine stays
+  // parked in the same place.
+  uint64_t saved_sp = 0, saved_pc = 0;
   // Runtime PCs. [0] is where it stopped, ready to symbolize: the saved PC
   // is a return address, so it is the saved PC - 1 (as the runtime's own
   // traceback does), or the entry of a goroutine that never ran. The rest

@@ -1,0 +1,243 @@
+// gotrace block --sample: no BPF, no probes. Every 1/HZ s, read the state of
+// every goroutine from outside (snapshot/goroutines.h) and add the interval
+// to the (wait reason, stack) of each parked one (model/block_sample.h); at
+// the end, the same report, JSON and profiles as probe mode, marked sampled.
+// Reading another process's memory needs the rights gdb would (root, or
+// ptrace rights over the target); nothing is ever written to it.
+#include "gotrace/model/block_sample.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <memory>
+
+#include "gotrace/gobin/go_binary.h"
+#include "gotrace/probes/reason_filter.h"
+#include "gotrace/report/block_writer.h"
+#include "gotrace/session/block_command.h"
+#include "gotrace/session/trace_loop.h"
+#include "gotrace/snapshot/goroutines.h"
+#include "gotrace/target/process.h"
+#include "gotrace/util/signals.h"
+
+namespace gotrace {
+
+namespace {
+
+int64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Sleeps until the monotonic time t (a signal ends it early).
+void sleep_until(int64_t t) {
+  timespec ts{static_cast<time_t>(t / 1'000'000'000), static_cast<long>(t % 1'000'000'000)};
+  clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+}
+
+// Creates (or truncates) an output file before the trace, so that a wrong
+// path fails now rather than after it.
+bool output_path_ok(const std::string& path, const char* option) {
+  if (path.empty()) return true;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    fmt::print(stderr, "gotrace block: {} {}: {}\n", option, path, std::strerror(errno));
+    return false;
+  }
+  ::close(fd);
+  return true;
+}
+
+bool write_profiles(const TraceConfig& c, const ProfileData& p, StackTable& stacks) {
+  bool ok = true;
+  if (!c.pprof_path.empty()) {
+    if (auto r = write_pprof(p, stacks, c.pprof_path); !r) {
+      fmt::print(stderr, "gotrace: {}\n", r.error().message);
+      ok = false;
+    } else {
+      fmt::print(stderr, "Wrote a pprof profile to {} (go tool pprof -top {})\n", c.pprof_path, c.pprof_path);
+    }
+  }
+  if (!c.folded_path.empty()) {
+    if (auto r = write_folded(p, stacks, c.folded_path, 1); !r) {
+      fmt::print(stderr, "gotrace: {}\n", r.error().message);
+      ok = false;
+    } else {
+      fmt::print(stderr, "Wrote folded stacks to {} (flamegraph.pl {} > flame.svg)\n", c.folded_path,
+                 c.folded_path);
+    }
+  }
+  return ok;
+}
+
+}  // namespace
+
+int run_block_sample(const BlockConfig& config) {
+  const TraceConfig& tc = config.trace;
+  if (tc.min.count() > 0) {
+    fmt::print(stderr,
+               "gotrace block: --min needs each wait's duration, which --sample does not measure "
+               "(leave --min out, or trace with probes)\n");
+    return kExitUsage;
+  }
+  if (!output_path_ok(tc.pprof_path, "--pprof") || !output_path_ok(tc.folded_path, "--folded"))
+    return kExitOutput;
+
+  auto proc = Process::open(tc.pid);
+  if (!proc) {
+    fmt::print(stderr, "gotrace: {}\n", proc.error().message);
+    return kExitFailure;
+  }
+  auto bin = GoBinary::open(proc->exe_link());
+  if (!bin) {
+    fmt::print(stderr, "gotrace: PID {} ({}): {}\n", tc.pid, proc->comm(), bin.error().message);
+    return kExitFailure;
+  }
+  const GoBinary& b = **bin;
+  const std::string version = b.buildinfo().version_string;
+  if (!b.wait_reasons()) {
+    fmt::print(stderr, "gotrace: PID {} ({}, {}): {}\n", tc.pid, proc->comm(), version,
+               b.wait_reasons().error().message);
+    return kExitFailure;
+  }
+  const WaitReasons& reasons = *b.wait_reasons();
+  auto mask = reason_mask(reasons, config.reasons);
+  if (!mask) {
+    fmt::print(stderr, "gotrace block: {}\n", mask.error().message);
+    return kExitUsage;
+  }
+  auto bias = proc->load_bias(b.elf());
+  if (!bias) {
+    fmt::print(stderr, "gotrace: PID {}: {}\n", tc.pid, bias.error().message);
+    return kExitFailure;
+  }
+  auto reader = GoroutineReader::create(b, tc.pid, *bias);
+  if (!reader) {
+    fmt::print(stderr, "gotrace: PID {} ({}, {}): {}\n", tc.pid, proc->comm(), version,
+               reader.error().message);
+    return kExitFailure;
+  }
+
+  const int64_t period = static_cast<int64_t>(1e9 / config.sample_hz);
+  BlockSampler sampler([m = *mask](unsigned r) { return mask_has(m, r); }, static_cast<uint64_t>(period));
+  uint64_t failed = 0;
+  std::string first_failure;
+  size_t parked_last = 0;
+  auto scan = [&]() -> Result<void> {
+    auto snap = reader->snapshot();
+    if (!snap) return snap.error();
+    uint64_t before = sampler.stats().parked_samples;
+    sampler.add_scan(*snap);
+    parked_last = sampler.stats().parked_samples - before;
+    return {};
+  };
+
+  if (stop_signal()) {
+    fmt::print(stderr, "gotrace: interrupted before tracing began ({})\n", strsignal(stop_signal()));
+    return kExitInterrupted;
+  }
+  // The first scan shows at once whether the target's memory can be read.
+  if (auto r = scan(); !r) {
+    fmt::print(stderr, "gotrace: PID {} ({}, {}): {}\n", tc.pid, proc->comm(), version, r.error().message);
+    return kExitFailure;
+  }
+  if (!tc.json || isatty(STDERR_FILENO))
+    fmt::print(stderr, "Sampling goroutine blocking in PID {} ({}, {}) at {:g} Hz, no probes. {}\n", tc.pid,
+               proc->comm(), version, config.sample_hz,
+               tc.duration ? fmt::format("{:.1f}s.", static_cast<double>(tc.duration->count()) / 1000.0)
+                           : std::string("Ctrl-C to end."));
+
+  int64_t next = monotonic_ns() + period;
+  TraceLoopOptions lo;
+  lo.duration = tc.duration;
+  lo.status_line = tc.status_line;
+  lo.poll_interval = std::chrono::milliseconds(std::max<int64_t>(1, period / 1'000'000));
+  TraceLoopResult loop = run_trace_loop(
+      *proc, lo,
+      [&](int) {
+        sleep_until(next);
+        int64_t now = monotonic_ns();
+        if (stop_signal() || now < next) return 0;  // woken early: the loop looks at why
+        // Behind (a scan took longer than the period): skip ahead rather
+        // than scan back to back; the next scan's weight covers the gap.
+        next = std::max(next + period, now + period / 2);
+        if (auto r = scan(); !r && proc->alive()) {
+          if (!failed++) first_failure = r.error().message;
+        }
+        return 0;
+      },
+      [&](double t) {
+        const BlockSampleStats& s = sampler.stats();
+        return fmt::format("{:.0f}s  sampling {:g} Hz  {} scans  {:.2f} ms/scan  {} goroutines parked", t,
+                           config.sample_hz, s.scans, s.mean_scan_ms(), parked_last);
+      });
+  // One scan stands for the period before it, so the trace covers one
+  // period more than the loop ran.
+  loop.elapsed += std::chrono::nanoseconds(period);
+
+  const BlockSampleStats& st = sampler.stats();
+  BlockReport report;
+  report.show_runtime_background = !config.reasons.empty();  // an explicit --reason shows what it names
+  TraceSummary& s = report.summary;
+  s.pid = tc.pid;
+  s.comm = proc->comm();
+  s.go_version = version;
+  s.duration_s = loop.elapsed.count();
+  s.stopped_by = std::string(stop_reason_text(loop.reason));
+  s.target_alive = proc->alive();
+  s.events = st.parked_samples;
+  s.counters = {{"scans", st.scans},
+                {"scans_late", st.late_scans},
+                {"parked_samples", st.parked_samples},
+                {"filtered_samples", st.filtered_samples},
+                {"parked_no_stack", st.no_stack},
+                {"drop_scans_failed", failed},
+                {"drop_goroutines_changed_while_read", st.inconsistent},
+                {"drop_goroutines_unreadable", st.unreadable}};
+  s.dropped = failed + st.inconsistent + st.unreadable;
+  if (failed) s.notes.push_back(fmt::format("{} scans failed (the first: {})", failed, first_failure));
+  if (st.late_scans)
+    s.notes.push_back(
+        fmt::format("{} scans came late (a scan or the host was slow); each counts for the time "
+                    "since the one before",
+                    st.late_scans));
+  if (!loop.error.empty()) s.notes.push_back(loop.error);
+
+  report.stacks = std::make_shared<StackTable>(b.pclntab(), *bias);
+  for (size_t i = 0; i < sampler.stacks().size(); ++i)
+    report.stacks->add(sampler.stack_id_of(i), sampler.stacks()[i]);
+  BlockBuildOptions bo;
+  bo.reason_name = [&](unsigned r) { return reasons.name(r); };
+  build_block_report(report, sampler.build_input(), bo);
+  report.sampled =
+      BlockReport::Sampling{config.sample_hz, st.scans, st.mean_scan_ms(), 1e3 * st.scan_seconds_max};
+
+  BlockWriterOptions wo;
+  wo.top = tc.top;
+  if (tc.json)
+    write_block_json(report, std::cout, wo);
+  else
+    write_block_text(report, std::cout, wo);
+  std::cout.flush();
+  const bool stdout_ok = !std::cout.fail();
+  const int stdout_errno = errno;
+  bool profiles_ok = true;
+  if (!tc.pprof_path.empty() || !tc.folded_path.empty())
+    profiles_ok = write_profiles(tc, block_profile(report, proc->exe_target()), *report.stacks);
+  if (!stdout_ok) {
+    if (stdout_errno != EPIPE)
+      fmt::print(stderr, "gotrace: writing the report failed: {}\n", std::strerror(stdout_errno));
+    return kExitOutput;
+  }
+  if (!profiles_ok) return kExitOutput;
+  return loop.reason == StopReason::Error ? kExitFailure : kExitOk;
+}
+
+}  // namespace gotrace

@@ -1,0 +1,171 @@
+// `gotrace block --sample` against the block fixture (tests/fixtures/go/block)
+// for every Go release and amd64 build variant: with no probe at all, the
+// sampled profile must find each known blocking site with its reason and
+// waiter, rank the busiest the same way probe mode does, and estimate each
+// site's goroutine-time within a tolerance computed from the number of scans.
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+
+#include "support/fixtures.h"
+#include "support/go_profiles.h"
+#include "support/json.h"
+#include "support/process.h"
+
+using namespace gotrace::test;
+
+namespace {
+
+struct Site {
+  const char* waiter;
+  std::string reason;
+  int goroutines;
+  double parked;  // the fraction of the time each of them is parked there
+};
+
+// The sites of tests/runtime/block_test.cpp. Every waiter is parked nearly
+// all the time, except mutexWaiter: the holder keeps the lock 10 ms, then
+// sleeps 1 ms, during which the waiter waits on the `held` channel instead.
+std::vector<Site> sites(int minor) {
+  std::string mutex = minor >= 20 ? "sync.Mutex.Lock" : "semacquire";
+  std::string wg = minor >= 24 ? "sync.WaitGroup.Wait" : "semacquire";
+  return {
+      {"main.chanRecvWaiter", "chan receive", 4, 1.0},
+      {"main.selectWaiter", "select", 3, 1.0},
+      {"main.wgWaiter", wg, 2, 1.0},
+      {"main.chanSendWaiter", "chan send", 1, 1.0},
+      {"main.condWaiter", "sync.Cond.Wait", 1, 1.0},
+      {"main.mutexWaiter", mutex, 1, 10.0 / 11.0},
+      {"main.sleeper", "sleep", 1, 1.0},
+      {"main.ioReader", "IO wait", 1, 1.0},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("block --sample finds every known blocking site without probes, across Go versions and builds",
+          "[root][sample]") {
+  require_bpf_host();
+  const double hz = 49, trace_s = 3.0;
+  for (const auto& f : fixtures_of("block", "amd64")) {
+    INFO(f.label());
+    RunningProgram target(f.path, {"-duration", "5s"});
+    REQUIRE(target.wait_for_line("ready", 5000));
+    auto r = run_command(fmt::format("{} block -p {} --sample {} -d {}s --top 100 --json --no-status",
+                                     GOTRACE_BINARY, target.pid(), hz, trace_s));
+    REQUIRE(r.status == 0);
+    Json report = parse_json(r.out);
+    CHECK(report["go_version"].str == f.version);
+    CHECK(report["sampled"].b);
+    CHECK(report["sample_hz"].num == hz);
+    CHECK(report["probes_attached"].u == 0);
+    const double t = report["duration_s"].num;
+    CHECK(t == Approx(trace_s).epsilon(0.1));
+    // It keeps its rate: nearly every scan on time.
+    const double scans = report["scans"].num;
+    CHECK(scans >= 0.85 * hz * trace_s);
+    CHECK(scans <= 1.05 * hz * trace_s + 2);
+    CHECK(report["scan_mean_ms"].num > 0);
+    CHECK(report["scan_mean_ms"].num < 1000 / hz);
+    // Goroutines left out because they changed while read are counted; few.
+    CHECK(report["dropped"].num <= 0.01 * report["counters"]["parked_samples"].num);
+    CHECK(report["counters"]["drop_scans_failed"].u == 0);
+
+    for (const auto& s : sites(f.minor)) {
+      INFO(s.waiter << " / " << s.reason);
+      const Json* entry = nullptr;
+      for (const auto& x : report["entries"].arr)
+        if (x["reason"].str == s.reason && first_main(x["stack"]) == s.waiter) entry = &x;
+      REQUIRE(entry);
+      const Json& e = *entry;
+      // Each scan sees each goroutine parked there with probability p: the
+      // estimate of its goroutine-time has a binomial spread of
+      // sqrt(p(1-p)/scans) of the trace; allow 4 of those, plus 10% for
+      // wake-up latency on a busy host and the timing of the ends.
+      const double expect_s = s.goroutines * s.parked * t;
+      const double sigma = std::sqrt(s.parked * (1 - s.parked) / scans);
+      const double tolerance_s = (4 * sigma + 0.10) * s.goroutines * t;
+      const double got_s = e["total_ns"].num / 1e9;
+      CHECK(got_s >= expect_s - tolerance_s);
+      CHECK(got_s <= expect_s + tolerance_s);
+      // Distinct waits seen: at least one, never more than the samples.
+      CHECK(e["count"].u >= 1);
+      CHECK(e["count"].num <= s.goroutines * scans);
+      // What sampling cannot know is marked unknown, not made up.
+      CHECK(e["p50_ns"].type == Json::Type::Null);
+      CHECK(e["p99_ns"].type == Json::Type::Null);
+      CHECK(e["max_ns"].type == Json::Type::Null);
+      CHECK(e["wakers"].size() == 0);
+    }
+    // The ranking of probe mode: 4 chanRecvWaiters, then 3 selectWaiters
+    // (the next has 2 goroutines).
+    REQUIRE(report["entries"].size() >= 2);
+    CHECK(first_main(report["entries"][0]["stack"]) == "main.chanRecvWaiter");
+    CHECK(first_main(report["entries"][1]["stack"]) == "main.selectWaiter");
+    CHECK(report["longest"].size() == 0);
+
+    int status = target.wait_exit(10000);
+    INFO(target.output());
+    CHECK(status == 0);  // the fixture checked its own progress
+    CHECK(target.output().find("\nok\n") != std::string::npos);
+    CHECK(loaded_gotrace_programs().empty());
+  }
+}
+
+TEST_CASE("block --sample says it is sampled, and writes the same profiles", "[root][sample]") {
+  require_bpf_host();
+  auto fx = fixtures_of("block", "amd64");
+  RunningProgram target(fx.back().path, {"-duration", "4s"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+  auto tmp = std::filesystem::temp_directory_path();
+  std::string pprof = (tmp / fmt::format("gotrace-sample-{}.pprof", getpid())).string();
+  std::string folded = (tmp / fmt::format("gotrace-sample-{}.folded", getpid())).string();
+  // --sample without a value: 49 Hz. --reason keeps only what it names.
+  auto r = run_command(
+      fmt::format("{} block -p {} --sample -d 1s --reason chan --no-status --pprof {} --folded {}",
+                  GOTRACE_BINARY, target.pid(), pprof, folded));
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("sampled, no probes: 49 Hz") != std::string::npos);
+  CHECK(r.out.find("main.chanRecvWaiter") != std::string::npos);
+  CHECK(r.out.find("main.chanSendWaiter") != std::string::npos);
+  CHECK(r.out.find("main.selectWaiter") == std::string::npos);  // select is not in "chan"
+  CHECK(r.out.find("main.sleeper") == std::string::npos);
+  CHECK(r.out.find("woken by") == std::string::npos);
+  CHECK(r.out.find("p50") != std::string::npos);  // "no per-wait p50, p99, max"
+  // go tool pprof reads it; the folded stacks carry the same sites.
+  auto top = run_command(
+      fmt::format("{} tool pprof -top -sample_index=delay {} 2>&1", go_command(), shell_quote(pprof)));
+  CHECK(top.status == 0);
+  CHECK(top.out.find("main.chanRecvWaiter") != std::string::npos);
+  auto flame = run_command(fmt::format("cat {}", shell_quote(folded)));
+  CHECK(flame.out.find("main.chanRecvWaiter") != std::string::npos);
+  CHECK(flame.out.find("main.sleeper") == std::string::npos);
+  std::filesystem::remove(pprof);
+  std::filesystem::remove(folded);
+
+  auto zero = run_command(fmt::format("{} block -p {} --sample 0 -d 1s 2>&1", GOTRACE_BINARY, target.pid()));
+  CHECK(zero.status == 2);
+  CHECK(zero.out.find("bad --sample") != std::string::npos);
+  auto min =
+      run_command(fmt::format("{} block -p {} --sample --min 1ms -d 1s 2>&1", GOTRACE_BINARY, target.pid()));
+  CHECK(min.status == 2);
+  CHECK(min.out.find("--min") != std::string::npos);
+  CHECK(target.wait_exit(10000) == 0);
+}
+
+TEST_CASE("block --sample reports what it collected when the target exits", "[root][sample]") {
+  require_bpf_host();
+  auto fx = fixtures_of("block", "amd64");
+  RunningProgram target(fx.back().path, {"-duration", "1500ms"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+  auto r = run_command(
+      fmt::format("{} block -p {} --sample -d 30s --json --no-status", GOTRACE_BINARY, target.pid()));
+  CHECK(r.status == 0);
+  Json report = parse_json(r.out);
+  CHECK(report["stopped_by"].str == "target exited");
+  CHECK_FALSE(report["target_alive"].b);
+  CHECK(report["duration_s"].num < 5);
+  CHECK(report["entries"].size() > 3);
+}
