@@ -206,7 +206,7 @@ Result<void> write_watch_svg(const WatchReport& r, std::ostream& out, const Watc
   const size_t rows = shown_sites(r, o);
   const size_t cols = std::max<size_t>(1, std::min<size_t>(r.t_ns.size(), 400));
   const double label_w = 420, cell_w = std::max(2.0, 720.0 / static_cast<double>(cols)), row_h = 18;
-  const double top = 56, width = label_w + cell_w * static_cast<double>(cols) + 90;
+  const double top = 56, width = label_w + cell_w * static_cast<double>(cols) + 220;
   const double height = top + row_h * static_cast<double>(rows) + 40;
   fmt::print(
       out,
@@ -242,6 +242,11 @@ Result<void> write_watch_svg(const WatchReport& r, std::ostream& out, const Watc
     }
     fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n",
                label_w + cell_w * static_cast<double>(cols) + 6, y + 13, s.peak);
+    for (const LeakSuspect& l : r.suspects)
+      if (l.site == s.site)
+        fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#b00\">{}</text>\n",
+                   label_w + cell_w * static_cast<double>(cols) + 40, y + 13,
+                   xml_escaped(fmt::format("leak suspect, {}", per_min(l.growth_per_min))));
     fmt::print(out, "</g>\n");
   }
   const double axis_y = top + row_h * static_cast<double>(rows) + 16;

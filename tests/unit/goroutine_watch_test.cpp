@@ -209,6 +209,8 @@ TEST_CASE("watch writers: heat rows, text, JSON and SVG", "[goroutines][watch]")
   size_t rows = 0;
   for (size_t p = 0; (p = s.find("<g class=\"site\"", p)) != std::string::npos; ++p) ++rows;
   CHECK(rows == 2);
+  // The pool and the leak are the two biggest; the leak's row is marked.
+  CHECK(s.find("leak suspect, +600.0/min") != std::string::npos);
   CHECK(s.find("</svg>") != std::string::npos);
 
   WatchReport esc;
