@@ -143,6 +143,18 @@ TEST_CASE("gotrace goroutines --watch: text heat map, target exit, bad --svg", "
     CHECK(r.out.find("@@@@@") != std::string::npos);
   }
   {
+    // Ctrl-C ends the watch, which prints what it saw.
+    RunningProgram target(f.path, {"-duration", "30s"});
+    REQUIRE(target.wait_for_line("ready", 10000));
+    auto r =
+        run_command(fmt::format("timeout --preserve-status -s INT 2 {} goroutines -p {} --watch 200ms --json",
+                                GOTRACE_BINARY, target.pid()));
+    CHECK(r.status == 0);
+    Json j = parse_json(r.out);
+    CHECK(j["ended_by"].str == "Ctrl-C");
+    CHECK(j["snapshots"].u >= 5);
+  }
+  {
     RunningProgram target(f.path, {"-duration", "30s"});
     REQUIRE(target.wait_for_line("ready", 10000));
     auto start = std::chrono::steady_clock::now();
