@@ -10,7 +10,8 @@ build_pkgs=(
   libcapstone-dev
   libcli11-dev libfmt-dev libspdlog-dev catch2
 )
-test_pkgs=(golang-1.19-go gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu wrk bpftrace file clang-format libclang-rt-14-dev)
+test_pkgs=(golang-1.19-go gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu wrk bpftrace file clang-format libclang-rt-14-dev
+           librsvg2-bin)
 
 want=("${build_pkgs[@]}")
 [[ " $* " == *" --build-only "* ]] || want+=("${test_pkgs[@]}")

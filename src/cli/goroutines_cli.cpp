@@ -24,6 +24,8 @@ CliCommand goroutines_cli() {
       long long pid = 0;
       long long top = 20;
       std::string min_wait;
+      std::string watch;
+      std::string duration;
     };
     auto raw = std::make_shared<Raw>();
     sub.add_option("-p,--pid", raw->pid, "PID of the running Go program")->required();
@@ -44,6 +46,11 @@ CliCommand goroutines_cli() {
                    "also write a goroutine profile here (go tool pprof FILE)");
     sub.add_option("--folded", raw->config.folded_path,
                    "also write folded stacks here (flamegraph.pl FILE > out.svg)");
+    sub.add_option("--watch", raw->watch,
+                   "take a snapshot every INTERVAL (1s, 250ms) and follow goroutines by creation site: "
+                   "a heat map of live goroutines and the leak suspects");
+    sub.add_option("-d,--duration", raw->duration, "with --watch: stop after this long (default: Ctrl-C)");
+    sub.add_option("--svg", raw->config.svg_path, "with --watch: also write the heat map as an SVG here");
     return std::function<int()>([raw] {
       GoroutinesConfig& cfg = raw->config;
       if (raw->pid <= 0 || raw->pid > std::numeric_limits<pid_t>::max()) {
@@ -64,6 +71,32 @@ CliCommand goroutines_cli() {
           return kExitUsage;
         }
         cfg.min_wait = *d;
+      }
+      if (!raw->watch.empty()) {
+        auto d = parse_duration(raw->watch);
+        if (!d || d->count() < 10'000'000) {
+          fmt::print(stderr,
+                     "gotrace goroutines: bad --watch '{}' (an interval of at least 10ms: 1s, 250ms)\n",
+                     raw->watch);
+          return kExitUsage;
+        }
+        cfg.watch_interval = *d;
+      }
+      if (!raw->duration.empty()) {
+        auto d = parse_duration(raw->duration);
+        if (!d || d->count() <= 0) {
+          fmt::print(stderr, "gotrace goroutines: bad -d '{}' (examples: 60s, 5m)\n", raw->duration);
+          return kExitUsage;
+        }
+        if (raw->watch.empty()) {
+          fmt::print(stderr, "gotrace goroutines: -d is the length of a --watch (add --watch 1s)\n");
+          return kExitUsage;
+        }
+        cfg.watch_duration = *d;
+      }
+      if (!cfg.svg_path.empty() && raw->watch.empty()) {
+        fmt::print(stderr, "gotrace goroutines: --svg draws the heat map of a --watch (add --watch 1s)\n");
+        return kExitUsage;
       }
       if (!check_list("goroutines", "--state", cfg.states) ||
           !check_list("goroutines", "--reason", cfg.reasons))

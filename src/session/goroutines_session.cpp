@@ -35,6 +35,7 @@ int run_goroutines(const GoroutinesConfig& c) {
                  s);
       return kExitUsage;
     }
+  if (c.watch_interval.count() > 0) return run_goroutines_watch(c);
   auto proc = Process::open(c.pid);
   if (!proc) {
     fmt::print(stderr, "gotrace: {}\n", proc.error().message);

@@ -25,8 +25,15 @@ struct GoroutinesConfig {
   bool json = false;
   std::string pprof_path;
   std::string folded_path;
+  // --watch: repeated snapshots every watch_interval (0: one snapshot),
+  // for watch_duration (0: until Ctrl-C or the target exits).
+  std::chrono::nanoseconds watch_interval{0};
+  std::chrono::nanoseconds watch_duration{0};
+  std::string svg_path;  // --svg: heat map written here at the end
 };
 
 int run_goroutines(const GoroutinesConfig& config);
+// The --watch part (session/goroutines_watch.cpp).
+int run_goroutines_watch(const GoroutinesConfig& config);
 
 }  // namespace gotrace

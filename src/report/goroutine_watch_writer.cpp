@@ -1,0 +1,263 @@
+#include "gotrace/report/goroutine_watch_writer.h"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "gotrace/report/goroutine_writer.h"
+#include "gotrace/report/json_writer.h"
+#include "gotrace/report/report_common.h"
+
+namespace gotrace {
+
+namespace {
+
+size_t shown_sites(const WatchReport& r, const WatchWriterOptions& o) {
+  return o.top ? std::min(o.top, r.sites.size()) : r.sites.size();
+}
+
+// Columns of at most width values: each the max of its span of snapshots.
+std::vector<uint64_t> merge_columns(const std::vector<uint64_t>& live, size_t width) {
+  if (width == 0 || live.size() <= width) return live;
+  std::vector<uint64_t> out(width, 0);
+  for (size_t i = 0; i < live.size(); ++i) {
+    size_t col = i * width / live.size();
+    out[col] = std::max(out[col], live[i]);
+  }
+  return out;
+}
+
+uint64_t sum(const std::vector<uint64_t>& v) { return std::accumulate(v.begin(), v.end(), uint64_t{0}); }
+
+std::string xml_escaped(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string per_min(double v) { return fmt::format("{:+.1f}/min", v); }
+
+}  // namespace
+
+std::string heat_row(const std::vector<uint64_t>& live, size_t width) {
+  std::vector<uint64_t> cols = merge_columns(live, width);
+  uint64_t peak = cols.empty() ? 0 : *std::max_element(cols.begin(), cols.end());
+  std::string out;
+  const size_t top = kHeatChars.size() - 1;
+  for (uint64_t v : cols) {
+    // 0 is blank; any goroutine at all is at least the first visible mark.
+    size_t level = peak == 0 || v == 0
+                       ? 0
+                       : std::max<size_t>(1, static_cast<size_t>(std::llround(static_cast<double>(v) * top /
+                                                                              static_cast<double>(peak))));
+    out += kHeatChars[std::min(level, top)];
+  }
+  return out;
+}
+
+void write_watch_text(const WatchReport& r, StackTable& stacks, std::ostream& out,
+                      const WatchWriterOptions& o) {
+  if (!o.header.empty()) fmt::print(out, "{}\n", o.header);
+  const int64_t span = r.t_ns.empty() ? 0 : r.t_ns.back();
+  fmt::print(out, "watched {}: {} snapshot{} every {}{}\n", format_duration(static_cast<uint64_t>(span)),
+             r.snapshots, r.snapshots == 1 ? "" : "s", format_duration(static_cast<uint64_t>(o.interval_ns)),
+             o.ended_by.empty() ? "" : fmt::format(", ended by {}", o.ended_by));
+  if (o.left_out)
+    fmt::print(out, "not counted: {} goroutine observations changed while being read or could not be read\n",
+               o.left_out);
+  fmt::print(out,
+             "note: created/exited count goroutines that appeared or disappeared between two snapshots; "
+             "those born and gone in between are not seen\n");
+  if (r.sites.empty()) {
+    fmt::print(out, "\nno goroutines seen\n");
+  } else {
+    const size_t n = shown_sites(r, o);
+    const size_t cols = std::min(o.width, r.t_ns.size());
+    fmt::print(
+        out, "\nlive goroutines per creation site over time (each row scaled to its peak: \"{}\" low to high",
+        kHeatChars.substr(1));
+    if (r.t_ns.size() > o.width)
+      fmt::print(out, "; a column is the max of ~{} snapshots", (r.t_ns.size() + o.width - 1) / o.width);
+    fmt::print(out, ")\n");
+    fmt::print(out, "|{:<{}}| {:>7} {:>15} {:>13} {:>8} {:>8}  {}\n", "", cols, "peak", "first→last", "trend",
+               "created", "exited", "site");
+    for (size_t i = 0; i < n; ++i) {
+      const SiteSeries& s = r.sites[i];
+      fmt::print(out, "|{}| {:>7} {:>15} {:>13} {:>8} {:>8}  {}\n", heat_row(s.live, o.width), s.peak,
+                 fmt::format("{}→{}", s.live.front(), s.live.back()), per_min(s.growth_per_min),
+                 sum(s.created), sum(s.exited), s.site);
+    }
+    if (n < r.sites.size()) fmt::print(out, "… {} more sites (--top 0 shows all)\n", r.sites.size() - n);
+  }
+
+  if (r.suspects.empty()) {
+    fmt::print(out, "\nno leak suspects: no site grew steadily while its goroutines stayed parked\n");
+    return;
+  }
+  fmt::print(out, "\nleak suspects (most likely first):\n");
+  size_t rank = 0;
+  for (const LeakSuspect& l : r.suspects) {
+    fmt::print(
+        out,
+        "{}. {}: growing {} (R² {:.2f}), {} live, {} parked where they were since an earlier snapshot; "
+        "the oldest (goroutine {}) has waited ≥{} in {}\n",
+        ++rank, l.site, per_min(l.growth_per_min), l.r2, l.live, l.stuck, l.oldest_goid,
+        format_duration(static_cast<uint64_t>(l.oldest_wait_ns)), l.reason.empty() ? "?" : l.reason);
+    if (l.stack_id) print_stack(stacks, l.stack_id, out, o.max_frames, "    ");
+  }
+}
+
+void write_watch_json(const WatchReport& r, StackTable& stacks, std::ostream& out,
+                      const WatchWriterOptions& o) {
+  JsonWriter j(out);
+  j.begin_object();
+  j.field("snapshots", r.snapshots);
+  j.field("interval_ns", o.interval_ns);
+  j.field("duration_ns", r.t_ns.empty() ? int64_t{0} : r.t_ns.back());
+  j.field("ended_by", o.ended_by);
+  j.field("left_out", o.left_out);
+  j.key("sites");
+  j.begin_array();
+  for (const SiteSeries& s : r.sites) {
+    j.begin_object();
+    j.field("site", s.site);
+    j.field("peak", s.peak);
+    j.field("first", s.live.front());
+    j.field("last", s.live.back());
+    j.field("growth_per_min", s.growth_per_min);
+    j.field("r2", s.r2);
+    j.field("created", sum(s.created));
+    j.field("exited", sum(s.exited));
+    j.key("created_by");
+    if (s.creation_stack_id) {
+      j.begin_object();
+      j.key("stack");
+      write_stack_json(j, stacks, s.creation_stack_id);
+      j.end();
+    } else {
+      j.null();
+    }
+    j.end();
+  }
+  j.end();
+  // t: seconds since the first snapshot.
+  j.key("series");
+  j.begin_array();
+  for (const SiteSeries& s : r.sites)
+    for (size_t i = 0; i < s.live.size(); ++i) {
+      j.begin_object();
+      j.field("site", s.site);
+      j.field("t", static_cast<double>(r.t_ns[i]) / 1e9);
+      j.field("live", s.live[i]);
+      j.field("created", s.created[i]);
+      j.field("exited", s.exited[i]);
+      j.end();
+    }
+  j.end();
+  j.key("suspects");
+  j.begin_array();
+  for (const LeakSuspect& l : r.suspects) {
+    j.begin_object();
+    j.field("site", l.site);
+    j.key("stack");
+    write_stack_json(j, stacks, l.stack_id);
+    j.field("growth_per_min", l.growth_per_min);
+    j.field("r2", l.r2);
+    j.field("net_growth", l.net_growth);
+    j.field("live", l.live);
+    j.field("stuck", l.stuck);
+    j.field("oldest_wait_ns", l.oldest_wait_ns);
+    j.field("oldest_goid", l.oldest_goid);
+    j.field("reason", l.reason);
+    j.end();
+  }
+  j.end();
+  j.end();
+  out << "\n";
+}
+
+Result<void> write_watch_svg(const WatchReport& r, std::ostream& out, const WatchWriterOptions& o,
+                             const std::string& path) {
+  const size_t rows = shown_sites(r, o);
+  const size_t cols = std::max<size_t>(1, std::min<size_t>(r.t_ns.size(), 400));
+  const double label_w = 420, cell_w = std::max(2.0, 720.0 / static_cast<double>(cols)), row_h = 18;
+  const double top = 56, width = label_w + cell_w * static_cast<double>(cols) + 220;
+  const double height = top + row_h * static_cast<double>(rows) + 40;
+  fmt::print(
+      out,
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0f}\" height=\"{:.0f}\" viewBox=\"0 0 {:.0f} "
+      "{:.0f}\" font-family=\"monospace\" font-size=\"12\">\n",
+      width, height, width, height);
+  fmt::print(out, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+  fmt::print(out, "<text x=\"8\" y=\"20\" font-size=\"14\">{}</text>\n",
+             xml_escaped("Live goroutines per creation site over time" +
+                         (o.header.empty() ? std::string() : " — " + o.header)));
+  const int64_t span = r.t_ns.empty() ? 0 : r.t_ns.back();
+  fmt::print(
+      out, "<text x=\"8\" y=\"38\" fill=\"#555\">{}</text>\n",
+      xml_escaped(fmt::format("{} snapshots over {}; each row scaled to its peak (number at the right)",
+                              r.snapshots, format_duration(static_cast<uint64_t>(span)))));
+  for (size_t i = 0; i < rows; ++i) {
+    const SiteSeries& s = r.sites[i];
+    const double y = top + row_h * static_cast<double>(i);
+    fmt::print(out, "<g class=\"site\" data-site=\"{}\">\n", xml_escaped(s.site));
+    fmt::print(out, "<text x=\"{:.0f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", label_w - 6, y + 13,
+               xml_escaped(s.site.size() > 60 ? s.site.substr(0, 57) + "..." : s.site));
+    std::vector<uint64_t> c = merge_columns(s.live, cols);
+    for (size_t k = 0; k < c.size(); ++k) {
+      double level = s.peak ? static_cast<double>(c[k]) / static_cast<double>(s.peak) : 0;
+      // white → dark red
+      int g = static_cast<int>(std::lround(245 - 205 * level)),
+          red = static_cast<int>(std::lround(255 - 75 * level));
+      fmt::print(out,
+                 "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.0f}\" fill=\"rgb({},{},{})\">"
+                 "<title>{}</title></rect>\n",
+                 label_w + cell_w * static_cast<double>(k), y + 1, cell_w, row_h - 2, red, g, g, c[k]);
+    }
+    fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n",
+               label_w + cell_w * static_cast<double>(cols) + 6, y + 13, s.peak);
+    for (const LeakSuspect& l : r.suspects)
+      if (l.site == s.site)
+        fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#b00\">{}</text>\n",
+                   label_w + cell_w * static_cast<double>(cols) + 40, y + 13,
+                   xml_escaped(fmt::format("leak suspect, {}", per_min(l.growth_per_min))));
+    fmt::print(out, "</g>\n");
+  }
+  const double axis_y = top + row_h * static_cast<double>(rows) + 16;
+  fmt::print(out, "<text x=\"{:.0f}\" y=\"{:.1f}\">0s</text>\n", label_w, axis_y);
+  fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n",
+             label_w + cell_w * static_cast<double>(cols), axis_y,
+             xml_escaped(format_duration(static_cast<uint64_t>(span))));
+  fmt::print(out, "</svg>\n");
+  out.flush();
+  if (!out) return make_error("writing {} failed: {}", path, std::strerror(errno ? errno : EIO));
+  return {};
+}
+
+}  // namespace gotrace

@@ -1,0 +1,210 @@
+// run_goroutines_watch: `gotrace goroutines --watch`: a snapshot every
+// interval until -d, Ctrl-C or the target's exit, each goroutine followed by
+// goid and creation site (GoroutineWatch), then the heat map and the leak
+// suspects. No probes: only reads of the target's memory.
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "gotrace/gobin/go_binary.h"
+#include "gotrace/model/goroutine_watch.h"
+#include "gotrace/model/stack_table.h"
+#include "gotrace/report/goroutine_watch_writer.h"
+#include "gotrace/report/report_common.h"
+#include "gotrace/session/goroutines_command.h"
+#include "gotrace/snapshot/goroutines.h"
+#include "gotrace/target/process.h"
+#include "gotrace/util/signals.h"
+
+namespace gotrace {
+
+namespace {
+
+std::string base_name(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Interns stacks into one table for the whole watch, and names creation
+// sites: the function and line of the `go` statement (gopc is the return
+// address of its call, so gopc - 1 is inside it).
+class SiteNamer {
+ public:
+  explicit SiteNamer(StackTable& st) : st_(st) {}
+  uint64_t intern(const std::vector<uint64_t>& pcs) {
+    if (pcs.empty()) return 0;
+    auto [it, fresh] = ids_.emplace(pcs, ids_.size() + 1);
+    if (fresh) st_.add(it->second, pcs);
+    return it->second;
+  }
+  std::pair<std::string, uint64_t> site(const Goroutine& g) {
+    if (g.goid == 1) return {"runtime.main (the main goroutine)", 0};
+    if (!g.gopc) return {"(no creation site)", 0};
+    auto found = names_.find(g.gopc);
+    if (found != names_.end()) return found->second;
+    uint64_t id = intern({g.gopc - 1});
+    const auto& fs = st_.frames(id);
+    std::string name = fs.empty() ? fmt::format("{:#x}", g.gopc - 1)
+                                  : fmt::format("{} ({}:{})", fs.front().function, base_name(fs.front().file),
+                                                fs.front().line);
+    return names_[g.gopc] = {name, id};
+  }
+
+ private:
+  StackTable& st_;
+  std::map<std::vector<uint64_t>, uint64_t> ids_;
+  std::map<uint64_t, std::pair<std::string, uint64_t>> names_;
+};
+
+}  // namespace
+
+int run_goroutines_watch(const GoroutinesConfig& c) {
+  if (c.all || !c.pprof_path.empty() || !c.folded_path.empty() || c.min_wait.count() || !c.states.empty() ||
+      !c.reasons.empty()) {
+    fmt::print(
+        stderr,
+        "gotrace goroutines: --watch follows every goroutine by creation site; --all, --pprof, --folded, "
+        "--min-wait, --state and --reason are for one snapshot (drop them or --watch)\n");
+    return kExitUsage;
+  }
+  // Open the SVG first so that a bad path fails before the watch, not after.
+  std::ofstream svg;
+  if (!c.svg_path.empty()) {
+    svg.open(c.svg_path, std::ios::out | std::ios::trunc);
+    if (!svg) {
+      fmt::print(stderr, "gotrace: --svg: cannot write {}: {}\n", c.svg_path,
+                 std::strerror(errno ? errno : EIO));
+      return kExitOutput;
+    }
+  }
+  auto proc = Process::open(c.pid);
+  if (!proc) {
+    fmt::print(stderr, "gotrace: {}\n", proc.error().message);
+    return kExitFailure;
+  }
+  auto bin = GoBinary::open(proc->exe_link());
+  if (!bin) {
+    fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), bin.error().message);
+    return kExitFailure;
+  }
+  const GoBinary& b = **bin;
+  if (!b.wait_reasons()) {
+    fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), b.wait_reasons().error().message);
+    return kExitFailure;
+  }
+  auto bias = proc->load_bias(b.elf());
+  if (!bias) {
+    fmt::print(stderr, "gotrace: PID {}: {}\n", c.pid, bias.error().message);
+    return kExitFailure;
+  }
+  auto reader = GoroutineReader::create(b, c.pid, *bias);
+  if (!reader) {
+    fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), reader.error().message);
+    return kExitFailure;
+  }
+
+  StackTable stacks(b.pclntab(), *bias);
+  SiteNamer namer(stacks);
+  GoroutineWatch watch;
+  uint64_t left_out = 0;
+  std::string ended_by = "-d";
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto next = start;
+  if (c.watch_duration.count() == 0)
+    fmt::print(stderr, "gotrace: watching PID {} ({}) every {}; Ctrl-C ends and prints\n", c.pid,
+               proc->comm(), format_duration(static_cast<uint64_t>(c.watch_interval.count())));
+  for (;;) {
+    if (stop_signal()) {
+      ended_by = "Ctrl-C";
+      break;
+    }
+    auto snap = reader->snapshot();
+    if (!snap) {
+      // A target that is exiting fails the read a moment before it stops
+      // looking alive: give it a moment before calling the failure ours.
+      for (int i = 0; i < 20 && proc->alive(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (!proc->alive()) {
+        ended_by = "the target's exit";
+        break;
+      }
+      fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), snap.error().message);
+      return kExitFailure;
+    }
+    left_out += snap->stats.inconsistent + snap->stats.unreadable;
+    std::vector<WatchObservation> obs;
+    obs.reserve(snap->goroutines.size());
+    for (const Goroutine& g : snap->goroutines) {
+      if (g.system && !c.system) continue;
+      WatchObservation o;
+      o.goid = g.goid;
+      std::tie(o.site, o.created_by_id) = namer.site(g);
+      o.parked = (g.status == GStatus::Waiting || g.status == GStatus::Leaked) && !g.stack.empty();
+      if (o.parked) {
+        o.park_pc = g.stack.front();
+        o.reason = b.wait_reasons()->name(g.wait_reason);
+      }
+      o.stack_id = namer.intern(g.stack);
+      obs.push_back(std::move(o));
+    }
+    watch.add(snap->monotonic_ns, obs);
+
+    next += c.watch_interval;
+    const auto end = c.watch_duration.count() ? start + c.watch_duration : Clock::time_point::max();
+    if (next > end) break;  // -d reached: the last snapshot was taken
+    bool stop = false;
+    while (Clock::now() < next) {
+      if (stop_signal()) break;
+      if (!proc->alive()) {
+        ended_by = "the target's exit";
+        stop = true;
+        break;
+      }
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(next - Clock::now(), std::chrono::milliseconds(20)));
+    }
+    if (stop) break;
+  }
+
+  WatchReport rep = watch.report();
+  WatchWriterOptions o;
+  o.top = c.top;
+  o.interval_ns = c.watch_interval.count();
+  o.ended_by = ended_by;
+  o.left_out = left_out;
+  o.header = fmt::format("PID {} ({}), {}{}", c.pid, proc->comm(), b.buildinfo().version_string,
+                         c.system ? "" : "; the runtime's own goroutines are left out (--system shows them)");
+  if (c.json)
+    write_watch_json(rep, stacks, std::cout, o);
+  else
+    write_watch_text(rep, stacks, std::cout, o);
+  std::cout.flush();
+  const bool stdout_ok = !std::cout.fail();
+  const int stdout_errno = errno;
+  bool svg_ok = true;
+  if (svg.is_open()) {
+    auto r = write_watch_svg(rep, svg, o, c.svg_path);
+    svg.close();
+    if (r && svg.fail())
+      r = make_error("writing {} failed: {}", c.svg_path, std::strerror(errno ? errno : EIO));
+    if (!r) {
+      fmt::print(stderr, "gotrace: --svg: {}\n", r.error().message);
+      svg_ok = false;
+    }
+  }
+  if (!stdout_ok) {
+    if (stdout_errno != EPIPE)
+      fmt::print(stderr, "gotrace: writing the report failed: {}\n", std::strerror(stdout_errno));
+    return kExitOutput;
+  }
+  return svg_ok ? kExitOk : kExitOutput;
+}
+
+}  // namespace gotrace

@@ -1,0 +1,170 @@
+// `gotrace goroutines --watch` against the leak fixture, for every amd64
+// build in the manifest: of its three sites (a steady leak of 10 goroutines a
+// second blocked forever, churn of 200 short-lived goroutines a second, a
+// stable pool of 300 parked workers) exactly the leak is a suspect, with its
+// growth rate; the SVG heat map renders; the target's exit and a bad --svg
+// path end the command cleanly. Reading another process's memory needs
+// ptrace rights, hence [root] (no BPF is used).
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "support/fixtures.h"
+#include "support/json.h"
+#include "support/process.h"
+
+using namespace gotrace::test;
+
+namespace {
+
+// Line numbers of the `// SITE:name` markers in the fixture's source.
+std::map<std::string, int> site_lines() {
+  std::ifstream in(std::string(GOTRACE_SOURCE_DIR) + "/tests/fixtures/go/leak/main.go");
+  REQUIRE(in);
+  std::map<std::string, int> out;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n)
+    if (auto p = line.find("// SITE:"); p != std::string::npos) out[line.substr(p + 8)] = n;
+  return out;
+}
+
+bool at_line(const std::string& site, int line) {
+  return site.find(fmt::format("main.go:{})", line)) != std::string::npos;
+}
+
+struct TempDir {
+  std::filesystem::path dir;
+  TempDir() : dir(std::filesystem::temp_directory_path() / fmt::format("gotrace-watch-{}", getpid())) {
+    std::filesystem::create_directories(dir);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+size_t count_of(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = 0; (p = s.find(what, p)) != std::string::npos; p += what.size()) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("gotrace goroutines --watch: only the leaking site is a suspect, at its rate", "[root][watch]") {
+  auto lines = site_lines();
+  auto fx = fixtures_of("leak", "amd64");
+  REQUIRE(!fx.empty());
+  TempDir tmp;
+  for (const auto& f : fx) {
+    INFO(f.label());
+    RunningProgram target(f.path, {"-duration", "60s"});
+    REQUIRE(target.wait_for_line("ready", 10000));
+    std::string svg = (tmp.dir / "heat.svg").string();
+    auto r = run_command(fmt::format("{} goroutines -p {} --watch 250ms -d 4s --json --svg {}",
+                                     GOTRACE_BINARY, target.pid(), shell_quote(svg)));
+    REQUIRE(r.status == 0);
+    Json j = parse_json(r.out);
+    CHECK(j["snapshots"].u >= 15);
+    CHECK(j["snapshots"].u <= 18);
+    CHECK(j["ended_by"].str == "-d");
+
+    REQUIRE(j["suspects"].size() == 1);
+    const Json& s = j["suspects"][0];
+    INFO(s["site"].str);
+    CHECK(at_line(s["site"].str, lines.at("created-leak")));
+    CHECK(s["growth_per_min"].num >= 600 * 0.7);
+    CHECK(s["growth_per_min"].num <= 600 * 1.3);
+    CHECK(s["reason"].str == "chan receive");
+    CHECK(s["oldest_wait_ns"].num >= 3e9);  // parked since (about) the first snapshot, 4s before the last
+    REQUIRE(s["stack"].size() > 0);
+    bool at_park = false;
+    for (const auto& fr : s["stack"].arr)
+      if (fr["func"].str == "main.leaker" && fr["line"].u == static_cast<uint64_t>(lines.at("leak-park")))
+        at_park = true;
+    CHECK(at_park);
+
+    // The churn and the pool are seen, and are not suspects.
+    const Json* churn = nullptr;
+    const Json* pool = nullptr;
+    for (const auto& site : j["sites"].arr) {
+      if (at_line(site["site"].str, lines.at("created-churn"))) churn = &site;
+      if (at_line(site["site"].str, lines.at("created-pool"))) pool = &site;
+    }
+    REQUIRE(churn);
+    REQUIRE(pool);
+    CHECK((*pool)["peak"].u == 300);
+    CHECK((*pool)["exited"].u == 0);
+    // ~4 live at any time, all new by the next snapshot 250ms later.
+    CHECK((*churn)["created"].u >= 20);
+    CHECK((*churn)["exited"].u >= 20);
+    // The series has every site at every snapshot.
+    CHECK(j["series"].size() == j["sites"].size() * j["snapshots"].u);
+
+    // The SVG renders and has one row per site shown (the top 20).
+    std::ifstream in(svg);
+    REQUIRE(in);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    CHECK(count_of(ss.str(), "<g class=\"site\"") == std::min<size_t>(20, j["sites"].size()));
+    CHECK(count_of(ss.str(), "<g ") == count_of(ss.str(), "</g>"));
+    auto png = run_command(fmt::format("rsvg-convert {} -o {} 2>&1", shell_quote(svg),
+                                       shell_quote((tmp.dir / "heat.png").string())));
+    INFO(png.out);
+    CHECK(png.status == 0);
+    CHECK(std::filesystem::file_size(tmp.dir / "heat.png") > 0);
+  }
+}
+
+TEST_CASE("gotrace goroutines --watch: text heat map, target exit, bad --svg", "[root][watch]") {
+  auto lines = site_lines();
+  auto fx = fixtures_of("leak", "amd64");
+  REQUIRE(!fx.empty());
+  const auto& f = fx.back();
+  INFO(f.label());
+  {
+    RunningProgram target(f.path, {"-duration", "3s"});
+    REQUIRE(target.wait_for_line("ready", 10000));
+    auto start = std::chrono::steady_clock::now();
+    auto r = run_command(fmt::format("{} goroutines -p {} --watch 200ms", GOTRACE_BINARY, target.pid()));
+    auto took = std::chrono::steady_clock::now() - start;
+    INFO(r.out);
+    CHECK(r.status == 0);
+    CHECK(took < std::chrono::seconds(8));
+    CHECK(r.out.find("ended by the target's exit") != std::string::npos);
+    CHECK(r.out.find("leak suspects") != std::string::npos);
+    CHECK(r.out.find(fmt::format("main.go:{})", lines.at("created-leak"))) != std::string::npos);
+    // The pool's row: full intensity all along.
+    CHECK(r.out.find("@@@@@") != std::string::npos);
+  }
+  {
+    // Ctrl-C ends the watch, which prints what it saw.
+    RunningProgram target(f.path, {"-duration", "30s"});
+    REQUIRE(target.wait_for_line("ready", 10000));
+    auto r =
+        run_command(fmt::format("timeout --preserve-status -s INT 2 {} goroutines -p {} --watch 200ms --json",
+                                GOTRACE_BINARY, target.pid()));
+    CHECK(r.status == 0);
+    Json j = parse_json(r.out);
+    CHECK(j["ended_by"].str == "Ctrl-C");
+    CHECK(j["snapshots"].u >= 5);
+  }
+  {
+    RunningProgram target(f.path, {"-duration", "30s"});
+    REQUIRE(target.wait_for_line("ready", 10000));
+    auto start = std::chrono::steady_clock::now();
+    auto r =
+        run_command(fmt::format("{} goroutines -p {} --watch 1s -d 20s --svg /nonexistent-dir/x.svg 2>&1",
+                                GOTRACE_BINARY, target.pid()));
+    CHECK(r.status == 3);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));  // failed before watching
+    CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+    auto usage = run_command(fmt::format("{} goroutines -p {} -d 5s 2>&1", GOTRACE_BINARY, target.pid()));
+    CHECK(usage.status == 2);
+  }
+}
