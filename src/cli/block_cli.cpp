@@ -1,10 +1,10 @@
-#include "gotrace/cli/cli_command.h"
-#include "gotrace/session/block_command.h"
-
 #include <fmt/format.h>
 
 #include <cstdlib>
 #include <memory>
+
+#include "gotrace/cli/cli_command.h"
+#include "gotrace/session/block_command.h"
 
 namespace gotrace::cli {
 
@@ -27,15 +27,17 @@ CliCommand block_cli() {
     auto config = std::make_shared<BlockConfig>();
     auto opts = std::make_shared<TraceOptions>();
     opts->add_to(sub, config->trace);
-    sub.add_option("--reason", config->reasons,
-                   "only these wait reasons: chan, select, mutex, cond, waitgroup, sema, io, sleep, gc, all, "
-                   "or runtime names (\"chan receive\"); default: all but the runtime's idle background waits")
+    sub.add_option(
+           "--reason", config->reasons,
+           "only these wait reasons: chan, select, mutex, cond, waitgroup, sema, io, sleep, gc, all, "
+           "or runtime names (\"chan receive\"); default: all but the runtime's idle background waits")
         ->delimiter(',');
     auto sample = std::make_shared<std::string>();
     CLI::Option* sample_opt =
-        sub.add_option("--sample", *sample,
-                       "no probes: sample every goroutine's state HZ times a second (default 49) and estimate "
-                       "goroutine-time blocked; no wakers or per-wait durations")
+        sub.add_option(
+               "--sample", *sample,
+               "no probes: sample every goroutine's state HZ times a second (default 49) and estimate "
+               "goroutine-time blocked; no wakers or per-wait durations")
             ->expected(0, 1);
     return std::function<int()>([config, opts, sample, sample_opt] {
       if (!opts->finish("block", config->trace) || !check_list("block", "--reason", config->reasons))

@@ -1,13 +1,13 @@
 #include "gotrace/cli/cli.h"
 
-#include "gotrace/cli/cli_command.h"
-#include "gotrace/cli/config.h"
-#include "gotrace/cli/info.h"
-
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <vector>
+
+#include "gotrace/cli/cli_command.h"
+#include "gotrace/cli/config.h"
+#include "gotrace/cli/info.h"
 
 // The tracing commands, in the order `--help` lists them. Adding a command:
 // one entry here, and its src/cli/<cmd>_cli.cpp defining <cmd>_cli().
@@ -34,17 +34,20 @@ std::vector<CliCommand> tracing_commands() {
 void setup_logging(int verbosity) {
   auto logger = spdlog::stderr_color_st("gotrace");
   logger->set_pattern("gotrace: %^%l%$: %v");
-  logger->set_level(verbosity >= 2 ? spdlog::level::trace
+  logger->set_level(verbosity >= 2   ? spdlog::level::trace
                     : verbosity == 1 ? spdlog::level::debug
                                      : spdlog::level::warn);
   spdlog::set_default_logger(logger);
 }
 
 constexpr const char* kExitCodes =
-    "Percentiles (p50, p99) are estimated from log2 histograms kept in the kernel, interpolated within a bucket and "
+    "Percentiles (p50, p99) are estimated from log2 histograms kept in the kernel, interpolated within a "
+    "bucket and "
     "clamped to each entry's observed shortest and longest wait.\n"
-    "Exit codes: 0 the report was printed (also after Ctrl-C or the target's exit); 1 the target or host cannot be "
-    "traced, or tracing failed; 2 bad command line; 3 the report or a profile could not be written; 130 interrupted "
+    "Exit codes: 0 the report was printed (also after Ctrl-C or the target's exit); 1 the target or host "
+    "cannot be "
+    "traced, or tracing failed; 2 bad command line; 3 the report or a profile could not be written; 130 "
+    "interrupted "
     "before tracing began.";
 
 }  // namespace
@@ -61,10 +64,12 @@ int main(int argc, char** argv) {
 
   InfoConfig info;
   auto* info_cmd = app.add_subcommand(
-      "info", "what gotrace sees in a Go binary (version, layout, probe sites) and whether it can trace it here");
+      "info",
+      "what gotrace sees in a Go binary (version, layout, probe sites) and whether it can trace it here");
   auto* pid = info_cmd->add_option("-p,--pid", info.pid, "PID of the running Go program");
-  auto* bin = info_cmd->add_option("-b,--binary", info.binary, "a Go executable on disk (static analysis only)")
-                  ->check(CLI::ExistingFile);
+  auto* bin =
+      info_cmd->add_option("-b,--binary", info.binary, "a Go executable on disk (static analysis only)")
+          ->check(CLI::ExistingFile);
   pid->excludes(bin);
   bin->excludes(pid);
   info_cmd->add_option("path", info.binary, "a Go executable (same as --binary)")->check(CLI::ExistingFile);

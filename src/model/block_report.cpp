@@ -7,15 +7,20 @@ namespace gotrace {
 
 std::string_view waker_kind_name(WakerKind k) {
   switch (k) {
-    case WakerKind::Goroutine: return "goroutine";
-    case WakerKind::Netpoll: return "netpoller";
-    case WakerKind::Runtime: return "runtime";
+    case WakerKind::Goroutine:
+      return "goroutine";
+    case WakerKind::Netpoll:
+      return "netpoller";
+    case WakerKind::Runtime:
+      return "runtime";
   }
   return "?";
 }
 
 namespace {
-bool shorter(const LongWait& a, const LongWait& b) { return a.duration_ns > b.duration_ns; }  // heap: shortest on top
+bool shorter(const LongWait& a, const LongWait& b) {
+  return a.duration_ns > b.duration_ns;
+}  // heap: shortest on top
 }  // namespace
 
 void LongestWaits::add(const LongWait& w) {
@@ -38,7 +43,9 @@ void LongestWaits::add(const LongWait& w) {
 void build_block_report(BlockReport& report, BlockBuildInput in, const BlockBuildOptions& o) {
   auto name = [&](unsigned r) { return o.reason_name ? o.reason_name(r) : std::to_string(r); };
   struct KeyHash {
-    size_t operator()(const std::pair<uint64_t, unsigned>& k) const { return k.first * 1315423911ULL ^ k.second; }
+    size_t operator()(const std::pair<uint64_t, unsigned>& k) const {
+      return k.first * 1315423911ULL ^ k.second;
+    }
   };
   std::unordered_map<std::pair<uint64_t, unsigned>, std::vector<WakerShare>, KeyHash> wakers;
   for (const auto& w : in.wakers)
@@ -62,9 +69,10 @@ void build_block_report(BlockReport& report, BlockBuildInput in, const BlockBuil
     });
     report.entries.push_back(std::move(e));
   }
-  std::stable_sort(report.entries.begin(), report.entries.end(), [](const BlockEntry& x, const BlockEntry& y) {
-    return x.total_ns != y.total_ns ? x.total_ns > y.total_ns : x.stack_id < y.stack_id;
-  });
+  std::stable_sort(report.entries.begin(), report.entries.end(),
+                   [](const BlockEntry& x, const BlockEntry& y) {
+                     return x.total_ns != y.total_ns ? x.total_ns > y.total_ns : x.stack_id < y.stack_id;
+                   });
   std::stable_sort(in.longest.begin(), in.longest.end(),
                    [](const LongWait& x, const LongWait& y) { return x.duration_ns > y.duration_ns; });
   for (auto& w : in.longest) w.reason_name = name(w.reason);

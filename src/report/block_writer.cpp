@@ -1,12 +1,12 @@
 #include "gotrace/report/block_writer.h"
 
-#include "gotrace/report/json_writer.h"
-#include "gotrace/report/report_common.h"
-
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
 #include <algorithm>
+
+#include "gotrace/report/json_writer.h"
+#include "gotrace/report/report_common.h"
 
 namespace gotrace {
 
@@ -34,8 +34,10 @@ std::string runtime_tag(RuntimeWait w) {
 
 void write_runtime_json(JsonWriter& j, RuntimeWait w) {
   j.key("runtime");
-  if (w == RuntimeWait::None) j.null();
-  else j.value(runtime_wait_name(w));
+  if (w == RuntimeWait::None)
+    j.null();
+  else
+    j.value(runtime_wait_name(w));
 }
 
 }  // namespace
@@ -46,11 +48,12 @@ void write_block_text(BlockReport& r, std::ostream& out, const BlockWriterOption
   fmt::print(out, "gotrace block: ");
   write_summary_text(r.summary, out);
   if (r.sampled)
-    fmt::print(out,
-               "sampled, no probes: {:g} Hz, {} scans of every goroutine, {:.2f} ms per scan (max {:.2f} ms); "
-               "times are estimated goroutine-time blocked, wait counts are lower bounds, per-wait durations "
-               "and wakers are not known\n",
-               r.sampled->hz, r.sampled->scans, r.sampled->scan_mean_ms, r.sampled->scan_max_ms);
+    fmt::print(
+        out,
+        "sampled, no probes: {:g} Hz, {} scans of every goroutine, {:.2f} ms per scan (max {:.2f} ms); "
+        "times are estimated goroutine-time blocked, wait counts are lower bounds, per-wait durations "
+        "and wakers are not known\n",
+        r.sampled->hz, r.sampled->scans, r.sampled->scan_mean_ms, r.sampled->scan_max_ms);
   if (r.entries.empty()) {
     fmt::print(out, "\nNo goroutine blocked{} while tracing.\n",
                r.min_ns ? fmt::format(" for {} or longer", format_duration(r.min_ns)) : "");
@@ -80,14 +83,19 @@ void write_block_text(BlockReport& r, std::ostream& out, const BlockWriterOption
       for (const auto& ws : e.wakers) {
         std::string label = waker_label(st, ws);
         auto it = std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.first == label; });
-        if (it == rows.end()) rows.emplace_back(std::move(label), ws.count);
-        else it->second += ws.count;
+        if (it == rows.end())
+          rows.emplace_back(std::move(label), ws.count);
+        else
+          it->second += ws.count;
       }
-      std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+      std::stable_sort(rows.begin(), rows.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
       fmt::print(out, "     woken by:\n");
       for (size_t w = 0; w < std::min(o.wakers_per_entry, rows.size()); ++w)
-        fmt::print(out, "       {:>5.1f}%  {}\n", 100.0 * rows[w].second / std::max<uint64_t>(e.count, 1), rows[w].first);
-      if (rows.size() > o.wakers_per_entry) fmt::print(out, "       … {} more wakers\n", rows.size() - o.wakers_per_entry);
+        fmt::print(out, "       {:>5.1f}%  {}\n", 100.0 * rows[w].second / std::max<uint64_t>(e.count, 1),
+                   rows[w].first);
+      if (rows.size() > o.wakers_per_entry)
+        fmt::print(out, "       … {} more wakers\n", rows.size() - o.wakers_per_entry);
     }
   }
   if (!r.longest.empty()) {
@@ -98,8 +106,9 @@ void write_block_text(BlockReport& r, std::ostream& out, const BlockWriterOption
       std::string waker = w.waker_kind == WakerKind::Goroutine && w.waker_goid
                               ? fmt::format("goroutine {}", w.waker_goid)
                               : std::string(waker_kind_name(w.waker_kind));
-      fmt::print(out, "  {:>9}  goroutine {:<8} {:<16} {}  (woken by {}){}\n", format_duration(w.duration_ns), w.goid,
-                 w.reason_name, s.user ? s.user->function : std::string("?"), waker, runtime_tag(w.runtime));
+      fmt::print(out, "  {:>9}  goroutine {:<8} {:<16} {}  (woken by {}){}\n", format_duration(w.duration_ns),
+                 w.goid, w.reason_name, s.user ? s.user->function : std::string("?"), waker,
+                 runtime_tag(w.runtime));
     }
   }
 }
@@ -178,13 +187,14 @@ void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOption
 
 ProfileData block_profile(BlockReport& r, const std::string& binary) {
   classify_runtime_waits(r);  // the same entries as the text and JSON
-  ProfileData p = new_profile(r.summary, binary, {{"contentions", "count"}, {"delay", "nanoseconds"}},
-                              fmt::format("gotrace block{}, PID {} ({}), {}",
-                                          r.sampled ? fmt::format(" (sampled at {:g} Hz: delay is estimated "
-                                                                  "goroutine-time, contentions a lower bound)",
-                                                                  r.sampled->hz)
-                                                    : std::string(),
-                                          r.summary.pid, r.summary.comm, r.summary.go_version));
+  ProfileData p =
+      new_profile(r.summary, binary, {{"contentions", "count"}, {"delay", "nanoseconds"}},
+                  fmt::format("gotrace block{}, PID {} ({}), {}",
+                              r.sampled ? fmt::format(" (sampled at {:g} Hz: delay is estimated "
+                                                      "goroutine-time, contentions a lower bound)",
+                                                      r.sampled->hz)
+                                        : std::string(),
+                              r.summary.pid, r.summary.comm, r.summary.go_version));
   for (const auto& e : r.entries) {
     ProfileSample s;
     s.stack_id = e.stack_id;

@@ -16,8 +16,9 @@
 
 #include <optional>
 
-#include "alloc.skel.h"
 #include "gotrace/bpf/alloc_types.h"
+// The skeleton after the records it embeds.
+#include "alloc.skel.h"
 
 namespace gotrace {
 

@@ -1,17 +1,17 @@
 // gotrace block: the park tracking of bpf/park_tracking.bpf.h, aggregated by
 // bpf/block.bpf.c per (stack, reason) and per waker; long waits through the
 // ring buffer. This file configures it and turns its maps into the model.
+#include <fmt/format.h>
+
+#include "gotrace/bpf/block_types.h"
+// The skeleton after the records it embeds.
+#include "block.skel.h"
 #include "gotrace/model/block_report.h"
 #include "gotrace/probes/reason_filter.h"
 #include "gotrace/report/block_writer.h"
 #include "gotrace/session/block_command.h"
 #include "gotrace/session/park_tracking.h"
 #include "gotrace/session/trace_command.h"
-
-#include "block.skel.h"
-#include "gotrace/bpf/block_types.h"
-
-#include <fmt/format.h>
 
 namespace gotrace {
 
@@ -65,8 +65,8 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
     return fmt::format("{:.0f} parks/s  {} waits ended  {} dropped", rate, c[GT_CNT_WAKES], total_drops(c));
   }
 
-  Result<std::optional<CommandProfile>> report(TraceContext& tc, TraceOutcome& outcome, const TraceConfig& config,
-                                               std::ostream& out) override {
+  Result<std::optional<CommandProfile>> report(TraceContext& tc, TraceOutcome& outcome,
+                                               const TraceConfig& config, std::ostream& out) override {
     BlockReport report;
     report.min_ns = static_cast<uint64_t>(config.min.count());
     report.show_runtime_background = !config_.reasons.empty();  // an explicit --reason shows what it names
@@ -76,8 +76,8 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
 
     BlockBuildInput in;
     for_each_map_entry<gt_waker_key, gt_waker_val>(map_fd("waker_agg"), [&](const auto& k, const auto& v) {
-      in.wakers.push_back({k.stack_id, k.reason, static_cast<WakerKind>(k.waker_kind), k.waker_stack_id, v.count,
-                           v.total_ns});
+      in.wakers.push_back({k.stack_id, k.reason, static_cast<WakerKind>(k.waker_kind), k.waker_stack_id,
+                           v.count, v.total_ns});
     });
     for_each_map_entry<gt_block_key, gt_block_val>(map_fd("block_agg"), [&](const auto& k, const auto& v) {
       RawBlockAgg a;
@@ -92,9 +92,10 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
       in.aggs.push_back(a);
     });
     if (longest_.not_kept())
-      report.summary.notes.push_back(fmt::format("{} long waits beyond the {} longest were not kept for the list "
-                                                 "of longest waits (they are in the totals)",
-                                                 longest_.not_kept(), kLongestKept));
+      report.summary.notes.push_back(
+          fmt::format("{} long waits beyond the {} longest were not kept for the list "
+                      "of longest waits (they are in the totals)",
+                      longest_.not_kept(), kLongestKept));
     in.longest = longest_.take();
     BlockBuildOptions bo;
     bo.min_ns = report.min_ns;
@@ -103,8 +104,10 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
 
     BlockWriterOptions wo;
     wo.top = config.top;
-    if (config.json) write_block_json(report, out, wo);
-    else write_block_text(report, out, wo);
+    if (config.json)
+      write_block_json(report, out, wo);
+    else
+      write_block_text(report, out, wo);
     return std::optional<CommandProfile>{
         CommandProfile{block_profile(report, tc.process.exe_target()), report.stacks, 1}};
   }

@@ -1,22 +1,26 @@
 #include "gotrace/session/trace_loop.h"
 
-#include "gotrace/util/signals.h"
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
-#include <unistd.h>
+
+#include "gotrace/util/signals.h"
 
 namespace gotrace {
 
 std::string_view stop_reason_text(StopReason r) {
   switch (r) {
-    case StopReason::Duration: return "duration elapsed";
-    case StopReason::Interrupted: return "interrupted";
-    case StopReason::TargetExited: return "target exited";
-    case StopReason::Error: return "error";
+    case StopReason::Duration:
+      return "duration elapsed";
+    case StopReason::Interrupted:
+      return "interrupted";
+    case StopReason::TargetExited:
+      return "target exited";
+    case StopReason::Error:
+      return "error";
   }
   return "?";
 }

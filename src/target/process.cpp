@@ -77,8 +77,9 @@ Result<Process> Process::open(pid_t pid) {
             "cannot read /proc/{}/exe: {} (needs CAP_SYS_PTRACE: the target holds capabilities "
             "gotrace lacks)",
             pid, std::strerror(err));
-      return make_error("cannot read /proc/{}/exe: {} (run as root: reading another user's process needs CAP_SYS_PTRACE)", pid,
-                        std::strerror(err));
+      return make_error(
+          "cannot read /proc/{}/exe: {} (run as root: reading another user's process needs CAP_SYS_PTRACE)",
+          pid, std::strerror(err));
     }
     if (errno == ENOENT)
       return make_error("PID {} ({}) has no executable (a kernel thread or a zombie)", pid, p.comm_);

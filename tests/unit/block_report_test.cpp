@@ -3,9 +3,8 @@
 // and the bounded list of long waits that counts what it lets go. No BPF.
 #include "gotrace/model/block_report.h"
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 
 using namespace gotrace;
 
@@ -47,7 +46,7 @@ TEST_CASE("build_block_report orders entries, attaches wakers, applies --min", "
   BlockReport r;
   build_block_report(r, in, o);
 
-  REQUIRE(r.entries.size() == 2);  // no empty aggregate, nothing under --min
+  REQUIRE(r.entries.size() == 2);     // no empty aggregate, nothing under --min
   CHECK(r.entries[0].stack_id == 2);  // by total time
   CHECK(r.entries[0].reason_name == "chan receive");
   CHECK(r.entries[0].mean() == 180'000'000);

@@ -3,17 +3,17 @@
 // lost. Writers (report/block_writer.h) format it; nothing here touches BPF.
 #pragma once
 
-#include "gotrace/model/histogram.h"
-#include "gotrace/model/runtime_waits.h"
-#include "gotrace/model/stack_table.h"
-#include "gotrace/model/trace_summary.h"
-
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "gotrace/model/histogram.h"
+#include "gotrace/model/runtime_waits.h"
+#include "gotrace/model/stack_table.h"
+#include "gotrace/model/trace_summary.h"
 
 namespace gotrace {
 
@@ -37,7 +37,7 @@ struct BlockEntry {
   uint64_t max_ns = 0;
   uint64_t max_goid = 0;
   Log2Histogram hist;
-  std::vector<WakerShare> wakers;  // most frequent first
+  std::vector<WakerShare> wakers;           // most frequent first
   RuntimeWait runtime = RuntimeWait::None;  // set by classify_runtime_waits
   uint64_t p50() const { return hist.percentile(0.5, min_ns, max_ns); }
   uint64_t p99() const { return hist.percentile(0.99, min_ns, max_ns); }

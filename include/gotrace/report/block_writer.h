@@ -1,11 +1,11 @@
 // Writers for BlockReport: a text report for people, JSON for machines.
 #pragma once
 
+#include <ostream>
+
 #include "gotrace/model/block_report.h"
 #include "gotrace/report/profile_writers.h"
 #include "gotrace/report/report_common.h"
-
-#include <ostream>
 
 namespace gotrace {
 

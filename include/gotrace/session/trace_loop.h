@@ -3,12 +3,12 @@
 // target's exit, and say which it was.
 #pragma once
 
-#include "gotrace/target/process.h"
-
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
+
+#include "gotrace/target/process.h"
 
 namespace gotrace {
 
