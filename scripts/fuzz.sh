@@ -46,6 +46,7 @@ if [[ ! -f $rt ]]; then
 fi
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
   -DGOTRACE_FUZZ=ON -DGOTRACE_TESTS=OFF >/dev/null
 ninja -C "$build" gotrace_fuzz >/dev/null
 

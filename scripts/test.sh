@@ -13,7 +13,10 @@ if [[ ${CI:-} == true && $(id -u) -ne 0 ]]; then
 fi
 "$root/scripts/setup.sh"
 "$root/scripts/check-format.sh"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOTRACE_SANITIZE=ON >/dev/null
+# -O1 with line tables: what ASan is meant for, and half the compile time of
+# -O2 -g on CI's two cores.
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOTRACE_SANITIZE=ON \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" >/dev/null
 ninja -C "$build" gotrace gotrace_tests
 "$root/scripts/build-fixtures.sh" "$build/fixtures"
 
