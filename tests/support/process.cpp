@@ -13,7 +13,9 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
+#include <regex>
 #include <set>
 
 #include "support/fixtures.h"
@@ -120,13 +122,28 @@ std::set<uint64_t> prog_ids_held_by(pid_t pid) {
   return ids;
 }
 
-// Every loaded program of bpf/*.bpf.c (names cut to 15 characters by the
-// kernel): id -> name.
+// The names of gotrace's BPF programs, read from the sources (every
+// `SEC("uprobe…") int name(` of bpf/), cut to the 15 characters the kernel
+// keeps: a new command's programs are found without a list to update.
+const std::set<std::string>& our_program_names() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> out;
+    const std::regex prog(R"re(SEC\("uprobe[^"]*"\)\s*int\s+(\w+)\s*\()re");
+    for (const auto& e : std::filesystem::directory_iterator(std::string(GOTRACE_SOURCE_DIR) + "/bpf")) {
+      std::ifstream in(e.path());
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (std::sregex_iterator it(text.begin(), text.end(), prog), end; it != end; ++it)
+        out.insert((*it)[1].str().substr(0, 15));
+    }
+    return out;
+  }();
+  return names;
+}
+
+// Every loaded program of bpf/*.bpf.c: id -> name.
 std::map<uint64_t, std::string> gotrace_programs() {
-  static const std::set<std::string> ours = {
-      "gopark_entry",  "ready_entry",   "netpollready_en", "injectglist_ent", "acquire_entry",
-      "release_entry", "handoff_entry", "rt_lock_sleep",   "rt_futex_sleep",  "rt_futex_wake",
-      "sample_entry",  "large_entry",   "map_grow_entry",  "gc_entry"};
+  const auto& ours = our_program_names();
+  REQUIRE(ours.size() >= 10);  // block, lock and alloc programs at least
   auto r = run_command("bpftool -j prog show 2>/dev/null");
   std::map<uint64_t, std::string> out;
   Json progs = parse_json(r.out.empty() ? "[]" : r.out);
