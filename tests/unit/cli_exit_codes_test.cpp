@@ -16,11 +16,11 @@ CommandResult run_gotrace(const std::string& args) {
 }  // namespace
 
 TEST_CASE("usage errors exit 2 with one line, before the target is opened", "[cli]") {
-  for (const char* args : {"block --bogus", "block", "block -p 0", "block -p -5", "block -p abc",
-                           "lock -p 1 -d inf", "lock -p 1 -d nan", "block -p 1 -d 1e300s", "block -p 1 -d 0s",
-                           "block -p 1 --min nan", "block -p 1 --min -1ms", "block -p 1 --top -1",
-                           "block -p 1 --top 0", "block -p 1 --reason ''",
-                           "lock -p 1 --kind ''", "lock -p 1 --kind spinlock", "info", "nosuchcommand"}) {
+  for (const char* args :
+       {"block --bogus", "block", "block -p 0", "block -p -5", "block -p abc", "lock -p 1 -d inf",
+        "lock -p 1 -d nan", "block -p 1 -d 1e300s", "block -p 1 -d 0s", "block -p 1 --min nan",
+        "block -p 1 --min -1ms", "block -p 1 --top -1", "block -p 1 --top 0", "block -p 1 --reason ''",
+        "lock -p 1 --kind ''", "lock -p 1 --kind spinlock", "info", "nosuchcommand"}) {
     INFO(args);
     auto r = run_gotrace(args);
     CHECK(r.status == 2);
