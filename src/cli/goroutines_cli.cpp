@@ -49,7 +49,7 @@ CliCommand goroutines_cli() {
     sub.add_option("--watch", raw->watch,
                    "take a snapshot every INTERVAL (1s, 250ms) and follow goroutines by creation site: "
                    "a heat map of live goroutines and the leak suspects");
-    sub.add_option("-d,--duration", raw->duration, "with --watch: stop after this long (default: Ctrl-C)");
+    sub.add_option("-d,--duration", raw->duration, "watch for this long (alone: --watch 1s; default: until Ctrl-C)");
     sub.add_option("--svg", raw->config.svg_path, "with --watch: also write the heat map as an SVG here");
     return std::function<int()>([raw] {
       GoroutinesConfig& cfg = raw->config;
@@ -88,13 +88,12 @@ CliCommand goroutines_cli() {
           fmt::print(stderr, "gotrace goroutines: bad -d '{}' (examples: 60s, 5m)\n", raw->duration);
           return kExitUsage;
         }
-        if (raw->watch.empty()) {
-          fmt::print(stderr, "gotrace goroutines: -d is the length of a --watch (add --watch 1s)\n");
-          return kExitUsage;
-        }
+        // -d alone means "observe for this long": a watch at the default
+        // interval (a snapshot has no length).
+        if (raw->watch.empty()) cfg.watch_interval = std::chrono::seconds(1);
         cfg.watch_duration = *d;
       }
-      if (!cfg.svg_path.empty() && raw->watch.empty()) {
+      if (!cfg.svg_path.empty() && cfg.watch_interval.count() == 0) {
         fmt::print(stderr, "gotrace goroutines: --svg draws the heat map of a --watch (add --watch 1s)\n");
         return kExitUsage;
       }
