@@ -49,7 +49,8 @@ CliCommand goroutines_cli() {
     sub.add_option("--watch", raw->watch,
                    "take a snapshot every INTERVAL (1s, 250ms) and follow goroutines by creation site: "
                    "a heat map of live goroutines and the leak suspects");
-    sub.add_option("-d,--duration", raw->duration, "watch for this long (alone: --watch 1s; default: until Ctrl-C)");
+    sub.add_option("-d,--duration", raw->duration,
+                   "watch for this long (alone: --watch 1s; default: until Ctrl-C)");
     sub.add_option("--svg", raw->config.svg_path, "with --watch: also write the heat map as an SVG here");
     return std::function<int()>([raw] {
       GoroutinesConfig& cfg = raw->config;
