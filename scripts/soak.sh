@@ -50,11 +50,14 @@ if [[ -n ${SOAK_GO_VERSIONS:-} ]]; then minors=$SOAK_GO_VERSIONS
 elif ((short)); then minors="$(head -1 <<<"$all_minors") $(tail -1 <<<"$all_minors")"
 else minors=$all_minors; fi
 
-ours='gopark_entry|ready_entry|netpollready_en|injectglist_ent|acquire_entry|release_entry|handoff_entry|rt_lock_sleep|rt_futex_sleep|rt_futex_wake'
+# gotrace's program names, from its BPF sources (the kernel keeps 15 characters).
+ours=$(awk '/^SEC\(/ {sec=1; next} sec && match($0, /[a-z_0-9]+\(struct pt_regs/) {print substr($0, RSTART, 15 < RLENGTH - 15 ? 15 : RLENGTH - 15)} {sec=0}' \
+  "$root"/bpf/*.bpf.c "$root"/bpf/*.bpf.h | sort -u | paste -sd'|')
+[[ -n $ours ]] || { echo "soak.sh: no BPF program names found in $root/bpf" >&2; exit 1; }
 # gotrace programs loaded but held by no process: left behind.
 leftover_progs() {
   local ids held
-  ids=$(bpftool prog show 2>/dev/null | awk -v re="^($ours|[a-z_]+_entry)\$" '/^[0-9]+:/ {id=$1; sub(":", "", id); for (i=1;i<NF;i++) if ($i == "name" && $(i+1) ~ re) print id}')
+  ids=$(bpftool prog show 2>/dev/null | awk -v re="^($ours)\$" '/^[0-9]+:/ {id=$1; sub(":", "", id); for (i=1;i<NF;i++) if ($i == "name" && $(i+1) ~ re) print id}')
   [[ -z $ids ]] && { echo 0; return; }
   held=$(cat /proc/[0-9]*/fdinfo/* 2>/dev/null | awk '/^prog_id:/ {print $2}' | sort -u)
   comm -23 <(sort -u <<<"$ids") <(echo "$held") | grep -c . || true

@@ -14,6 +14,8 @@
 #include <fstream>
 #include <optional>
 
+#include "gotrace/host/uprobe_multi.h"
+
 namespace gotrace {
 
 namespace {
@@ -63,6 +65,27 @@ int try_uprobe_event() {
   close(fd);
   return 0;
 }
+
+// Whether a multi-uprobe link can be made: a trivial program loaded for it,
+// linked at this executable's entry point (never hit: closed at once).
+bool try_uprobe_multi() {
+  auto offset = own_entry_offset();
+  if (!offset) return false;
+  const bpf_insn insns[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, opts,
+              .expected_attach_type = static_cast<bpf_attach_type>(kUprobeMultiAttachType));
+  int prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "gt_probe_multi", "GPL", insns, 2, &opts);
+  if (prog < 0) return false;
+  const uint64_t offsets[] = {*offset};
+  int link = create_uprobe_multi_link(prog, "/proc/self/exe", offsets, {}, getpid());
+  close(prog);
+  if (link < 0) return false;
+  close(link);
+  return true;
+}
 }  // namespace
 
 HostFeatures probe_host() {
@@ -99,6 +122,7 @@ HostFeatures probe_host() {
     // 5.17) and bpf_get_attach_cookie (which site fired; Linux 5.15).
     h.bpf_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, nullptr) == 1;
     h.attach_cookie = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, nullptr) == 1;
+    h.uprobe_multi = try_uprobe_multi();
     libbpf_set_print(old);
   }
   return h;

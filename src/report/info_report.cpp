@@ -109,9 +109,12 @@ void write_info_text(const InfoReport& r, std::ostream& out) {
 
   const HostFeatures& h = r.host;
   fmt::print(
-      out, "\nHost          Linux {}; {}; BTF {}; uprobes {}; ring buffer {}\n", h.kernel_release,
+      out, "\nHost          Linux {}; {}; BTF {}; uprobes {}; ring buffer {}; multi-uprobe links {}\n",
+      h.kernel_release,
       h.privileged() ? (h.cap_sys_admin ? "CAP_SYS_ADMIN" : "CAP_BPF+CAP_PERFMON") : "cannot attach uprobes",
-      yes_no(h.btf), yes_no(h.uprobes), h.ringbuf ? yes_no(*h.ringbuf) : "unknown (needs root to probe)");
+      yes_no(h.btf), yes_no(h.uprobes), h.ringbuf ? yes_no(*h.ringbuf) : "unknown (needs root to probe)",
+      h.uprobe_multi ? (*h.uprobe_multi ? "yes (fast detach)" : "no (probes come off one by one)")
+                     : "unknown");
   fmt::print(out, "\nCan trace\n");
   for (const auto& v : r.verdicts) {
     fmt::print(out, "  {:<6}{}\n", v.command, v.can_run ? "yes" : "no");
@@ -218,6 +221,10 @@ void write_info_json(const InfoReport& r, std::ostream& out) {
     j.field("ringbuf", *h.ringbuf);
   else
     j.key("ringbuf"), j.null();
+  if (h.uprobe_multi)
+    j.field("uprobe_multi", *h.uprobe_multi);
+  else
+    j.key("uprobe_multi"), j.null();
   j.end();
 
   j.key("commands");

@@ -71,6 +71,16 @@ std::string stw_reason_name(uint32_t r) {
   return fmt::format("reason {}", r);
 }
 
+constexpr CounterSpec kAllocCounters[] = {
+    {GT_CNT_ALLOC_SAMPLES, "alloc_samples"},
+    {GT_CNT_ALLOC_RETRY, "alloc_morestack_retries"},
+    {GT_CNT_ALLOC_NO_FRAME, "alloc_type_frame_missing"},
+    {GT_CNT_ALLOC_LARGE, "alloc_large_objects"},
+    {GT_CNT_ALLOC_MAP_GROWTHS, "alloc_map_growths"},
+    {GT_CNT_ALLOC_GC_EVENTS, "alloc_gc_events"},
+};
+static_assert(std::size(kAllocCounters) == GT_CNT_ALLOC__END - GT_CNT_OWN_FIRST, "every alloc counter named");
+
 class AllocCommand final : public SkeletonCommand<alloc_bpf> {
  public:
   explicit AllocCommand(const AllocConfig& config)
@@ -179,10 +189,11 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     events_.push_back(std::move(ev));
   }
 
-  gt_counter rate_counter() const override { return GT_CNT_ALLOC_SAMPLES; }
+  CounterSpecs counters() const override { return counter_specs({kAllocCounters}); }
+  uint32_t rate_counter() const override { return GT_CNT_ALLOC_SAMPLES; }
   std::string status(const Counters& c, double rate) const override {
     return fmt::format("{:.0f} samples/s  {} large  {} GC events  {} dropped", rate, c[GT_CNT_ALLOC_LARGE],
-                       c[GT_CNT_ALLOC_GC_EVENTS], total_drops(c));
+                       c[GT_CNT_ALLOC_GC_EVENTS], drops(c));
   }
 
   Result<std::optional<CommandProfile>> report(TraceContext& tc, TraceOutcome& outcome,

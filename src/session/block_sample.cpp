@@ -16,11 +16,13 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "gotrace/gobin/go_binary.h"
 #include "gotrace/probes/reason_filter.h"
 #include "gotrace/report/block_writer.h"
 #include "gotrace/session/block_command.h"
+#include "gotrace/session/outputs.h"
 #include "gotrace/session/trace_loop.h"
 #include "gotrace/snapshot/goroutines.h"
 #include "gotrace/target/process.h"
@@ -42,41 +44,6 @@ void sleep_until(int64_t t) {
   clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
 }
 
-// Creates (or truncates) an output file before the trace, so that a wrong
-// path fails now rather than after it.
-bool output_path_ok(const std::string& path, const char* option) {
-  if (path.empty()) return true;
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    fmt::print(stderr, "gotrace block: {} {}: {}\n", option, path, std::strerror(errno));
-    return false;
-  }
-  ::close(fd);
-  return true;
-}
-
-bool write_profiles(const TraceConfig& c, const ProfileData& p, StackTable& stacks) {
-  bool ok = true;
-  if (!c.pprof_path.empty()) {
-    if (auto r = write_pprof(p, stacks, c.pprof_path); !r) {
-      fmt::print(stderr, "gotrace: {}\n", r.error().message);
-      ok = false;
-    } else {
-      fmt::print(stderr, "Wrote a pprof profile to {} (go tool pprof -top {})\n", c.pprof_path, c.pprof_path);
-    }
-  }
-  if (!c.folded_path.empty()) {
-    if (auto r = write_folded(p, stacks, c.folded_path, 1); !r) {
-      fmt::print(stderr, "gotrace: {}\n", r.error().message);
-      ok = false;
-    } else {
-      fmt::print(stderr, "Wrote folded stacks to {} (flamegraph.pl {} > flame.svg)\n", c.folded_path,
-                 c.folded_path);
-    }
-  }
-  return ok;
-}
-
 }  // namespace
 
 int run_block_sample(const BlockConfig& config) {
@@ -87,8 +54,8 @@ int run_block_sample(const BlockConfig& config) {
                "(leave --min out, or trace with probes)\n");
     return kExitUsage;
   }
-  if (!output_path_ok(tc.pprof_path, "--pprof") || !output_path_ok(tc.folded_path, "--folded"))
-    return kExitOutput;
+  const OutputPaths outputs{tc.pprof_path, tc.folded_path};
+  if (!prepare_outputs("block", outputs)) return kExitOutput;
 
   auto proc = Process::open(tc.pid);
   if (!proc) {
@@ -225,18 +192,10 @@ int run_block_sample(const BlockConfig& config) {
     write_block_json(report, std::cout, wo);
   else
     write_block_text(report, std::cout, wo);
-  std::cout.flush();
-  const bool stdout_ok = !std::cout.fail();
-  const int stdout_errno = errno;
-  bool profiles_ok = true;
-  if (!tc.pprof_path.empty() || !tc.folded_path.empty())
-    profiles_ok = write_profiles(tc, block_profile(report, proc->exe_target()), *report.stacks);
-  if (!stdout_ok) {
-    if (stdout_errno != EPIPE)
-      fmt::print(stderr, "gotrace: writing the report failed: {}\n", std::strerror(stdout_errno));
-    return kExitOutput;
-  }
-  if (!profiles_ok) return kExitOutput;
+  std::optional<ProfileData> profile;
+  if (outputs.any()) profile = block_profile(report, proc->exe_target());
+  if (int rc = finish_outputs(outputs, profile ? &*profile : nullptr, report.stacks.get(), 1); rc != kExitOk)
+    return rc;
   return loop.reason == StopReason::Error ? kExitFailure : kExitOk;
 }
 

@@ -60,9 +60,10 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
     longest_.add({e->goid, e->waker_goid, e->duration_ns, e->reason, "", e->stack_id, e->waker_stack_id,
                   static_cast<WakerKind>(e->waker_kind)});
   }
-  gt_counter rate_counter() const override { return GT_CNT_PARKS; }
+  CounterSpecs counters() const override { return counter_specs({park_counter_specs()}); }
+  uint32_t rate_counter() const override { return GT_CNT_PARKS; }
   std::string status(const Counters& c, double rate) const override {
-    return fmt::format("{:.0f} parks/s  {} waits ended  {} dropped", rate, c[GT_CNT_WAKES], total_drops(c));
+    return fmt::format("{:.0f} parks/s  {} waits ended  {} dropped", rate, c[GT_CNT_WAKES], drops(c));
   }
 
   Result<std::optional<CommandProfile>> report(TraceContext& tc, TraceOutcome& outcome,

@@ -2,15 +2,20 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <vector>
 
 #include "gotrace/host/features.h"
+#include "gotrace/host/uprobe_multi.h"
 
 namespace gotrace {
 
@@ -35,21 +40,27 @@ void LinkSet::clear() {
   // most of a second for one (it waits for every CPU to leave the probe):
   // one after another, a dozen probes kept the target's breakpoints in for
   // seconds. They come off side by side instead; counting already stopped.
-  if (links_.size() <= 1) {
-    for (auto* l : links_) bpf_link__destroy(l);
+  // A multi-uprobe link takes all its probes off with one such wait.
+  std::vector<std::function<void()>> jobs;
+  for (auto* l : links_) jobs.emplace_back([l] { bpf_link__destroy(l); });
+  for (int fd : fds_) jobs.emplace_back([fd] { ::close(fd); });
+  if (jobs.size() <= 1) {
+    for (auto& j : jobs) j();
   } else {
     std::vector<std::thread> threads;
-    threads.reserve(links_.size());
-    for (auto* l : links_) {
+    threads.reserve(jobs.size());
+    for (auto& j : jobs) {
       try {
-        threads.emplace_back([l] { bpf_link__destroy(l); });
+        threads.emplace_back(j);
       } catch (const std::system_error&) {
-        bpf_link__destroy(l);  // no thread to be had: here and now
+        j();  // no thread to be had: here and now
       }
     }
     for (auto& t : threads) t.join();
   }
   links_.clear();
+  fds_.clear();
+  probes_ = 0;
 }
 
 // Which capabilities to add, from the ones this process lacks. Uprobes
@@ -73,6 +84,34 @@ std::string explain_bpf_error(int err, const std::string& what) {
     return fmt::format("{}: {} (the target binary or process is gone)", what, std::strerror(err));
   if (err == ESRCH) return fmt::format("{}: the target process exited", what);
   return fmt::format("{}: {}", what, std::strerror(err));
+}
+
+bool use_uprobe_multi(bool host_supports) {
+  const char* env = std::getenv("GOTRACE_UPROBE_MULTI");
+  return host_supports && !(env && std::string_view(env) == "0");
+}
+
+void prepare_uprobe_multi(bpf_object* obj) {
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, obj) {
+    if (bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE)
+      bpf_program__set_expected_attach_type(prog, static_cast<bpf_attach_type>(kUprobeMultiAttachType));
+  }
+}
+
+Result<void> attach_uprobe_multi(bpf_program* prog, pid_t pid, const std::string& binary,
+                                 const std::vector<uint64_t>& file_offsets,
+                                 const std::vector<uint64_t>& cookies, const std::string& what,
+                                 LinkSet& links) {
+  int fd = create_uprobe_multi_link(bpf_program__fd(prog), binary.c_str(), file_offsets, cookies, pid);
+  if (fd < 0)
+    return Error{explain_bpf_error(
+        -fd, file_offsets.size() == 1
+                 ? fmt::format("attaching a uprobe to {} (file offset {:#x})", what, file_offsets[0])
+                 : fmt::format("attaching {} uprobes ({})", file_offsets.size(), what))};
+  spdlog::debug("attached {} ({} sites, one link) in {} (pid {})", what, file_offsets.size(), binary, pid);
+  links.add_multi(fd, file_offsets.size());
+  return {};
 }
 
 Result<void> attach_uprobe(bpf_program* prog, pid_t pid, const std::string& binary, uint64_t file_offset,

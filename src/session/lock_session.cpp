@@ -64,6 +64,18 @@ namespace {
 constexpr uint64_t kMinEventNs = 100'000;
 constexpr size_t kEventsKept = 100'000;
 
+constexpr CounterSpec kLockCounters[] = {
+    {GT_CNT_LOCK_WAITS, "lock_waits"},
+    {GT_CNT_HANDOFFS, "handoffs"},
+    {GT_CNT_HANDOFF_UNMATCHED, "handoffs_unmatched"},
+    {GT_CNT_DROP_PENDING_FULL, "drop_pending_table_full", true},
+    {GT_CNT_CHAIN_TRUNCATED, "chains_truncated"},
+    {GT_CNT_PENDING_REPLACED, "acquires_replaced"},
+    {GT_CNT_PENDING_REMOVED, "acquires_ended"},
+    {GT_CNT_PENDING_ADDED, "acquires_entered"},
+};
+static_assert(std::size(kLockCounters) == GT_CNT_LOCK__END - GT_CNT_OWN_FIRST, "every lock counter named");
+
 class LockCommand final : public SkeletonCommand<lock_bpf> {
  public:
   explicit LockCommand(const LockConfig& config)
@@ -142,10 +154,11 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
     keep_event(std::move(r));
   }
   std::string extra() const override { return chains_ ? ", wait chains on" : ""; }
-  gt_counter rate_counter() const override { return GT_CNT_LOCK_WAITS; }
+  CounterSpecs counters() const override { return counter_specs({park_counter_specs(), kLockCounters}); }
+  uint32_t rate_counter() const override { return GT_CNT_LOCK_WAITS; }
   std::string status(const Counters& c, double rate) const override {
     return fmt::format("{:.0f} contended waits/s  {} handed over  {} dropped", rate, c[GT_CNT_HANDOFFS],
-                       total_drops(c) + events_not_kept_);
+                       drops(c) + events_not_kept_);
   }
 
   Result<std::optional<CommandProfile>> report(TraceContext& tc, TraceOutcome& outcome,

@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <iterator>
+#include <set>
+
 #include "gotrace/session/bpf_util.h"
 
 namespace gotrace {
@@ -14,95 +17,67 @@ Counters read_counters(int fd) {
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return out;
   std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
-  for (uint32_t k = 0; k < GT_CNT__COUNT; ++k) {
+  for (uint32_t k = 0; k < GT_CNT_SLOTS; ++k) {
     if (bpf_map_lookup_elem(fd, &k, per_cpu.data()) != 0) continue;
     for (auto v : per_cpu) out[k] += v;
   }
   return out;
 }
 
-bool counter_is_drop(gt_counter c) {
-  switch (c) {
-    case GT_CNT_DROP_STACKS_FULL:
-    case GT_CNT_DROP_PARKED_FULL:
-    case GT_CNT_DROP_AGG_FULL:
-    case GT_CNT_DROP_RINGBUF:
-    case GT_CNT_DROP_PENDING_FULL:
-      return true;
-    default:
-      return false;
-  }
+namespace {
+
+constexpr CounterSpec kBase[] = {
+    {GT_CNT_DROP_STACKS_FULL, "drop_stack_table_full", true},
+    {GT_CNT_DROP_AGG_FULL, "drop_aggregation_full", true},
+    {GT_CNT_DROP_RINGBUF, "drop_ringbuf_full", true},
+    {GT_CNT_EVENTS, "events_sent"},
+    {GT_CNT_STACK_TRUNCATED, "stacks_truncated"},
+    {GT_CNT_UNDER_MIN, "waits_under_min"},
+};
+static_assert(std::size(kBase) == GT_CNT_BASE__END, "every base counter named");
+static_assert(GT_CNT_BASE__END <= GT_CNT_PARK_FIRST && GT_CNT_PARK__END <= GT_CNT_OWN_FIRST,
+              "counter ranges overlap");
+
+constexpr CounterSpec kPark[] = {
+    {GT_CNT_PARKS, "parks"},
+    {GT_CNT_PARK_RETRY, "park_morestack_retries"},
+    {GT_CNT_WAKES, "waits_ended"},
+    {GT_CNT_WAKES_UNMATCHED, "wakes_unmatched"},
+    {GT_CNT_FILTERED, "parks_filtered"},
+    {GT_CNT_DROP_PARKED_FULL, "drop_parked_table_full", true},
+    {GT_CNT_INJECT_TRUNCATED, "injectglist_truncated"},
+    {GT_CNT_PARK_REPLACED, "parks_replaced"},
+};
+static_assert(std::size(kPark) == GT_CNT_PARK__END - GT_CNT_PARK_FIRST, "every park counter named");
+
+}  // namespace
+
+std::span<const CounterSpec> park_counter_specs() { return kPark; }
+
+CounterSpecs counter_specs(std::initializer_list<std::span<const CounterSpec>> groups) {
+  CounterSpecs out(std::begin(kBase), std::end(kBase));
+  for (auto g : groups) out.insert(out.end(), g.begin(), g.end());
+  return out;
 }
 
-uint64_t total_drops(const Counters& c) {
+Result<void> check_counter_specs(const CounterSpecs& specs) {
+  std::set<uint32_t> slots;
+  std::set<std::string_view> names;
+  for (const auto& s : specs) {
+    if (s.slot >= GT_CNT_SLOTS)
+      return make_error("counter {} is in slot {}, past {}", s.name, s.slot, GT_CNT_SLOTS);
+    if (s.name.empty()) return make_error("counter slot {} has no name", s.slot);
+    if (!slots.insert(s.slot).second) return make_error("counter slot {} is named twice", s.slot);
+    if (!names.insert(s.name).second) return make_error("two counters are named {}", s.name);
+  }
+  return {};
+}
+
+uint64_t total_drops(const Counters& c, const CounterSpecs& specs) {
   uint64_t n = 0;
-  for (uint32_t i = 0; i < GT_CNT__COUNT; ++i)
-    if (counter_is_drop(static_cast<gt_counter>(i))) n += c[i];
+  for (const auto& s : specs)
+    if (s.drop && s.slot < c.size()) n += c[s.slot];
   return n;
-}
-
-std::string_view counter_name(gt_counter c) {
-  switch (c) {
-    case GT_CNT_PARKS:
-      return "parks";
-    case GT_CNT_PARK_RETRY:
-      return "park_morestack_retries";
-    case GT_CNT_WAKES:
-      return "waits_ended";
-    case GT_CNT_WAKES_UNMATCHED:
-      return "wakes_unmatched";
-    case GT_CNT_FILTERED:
-      return "parks_filtered";
-    case GT_CNT_DROP_STACKS_FULL:
-      return "drop_stack_table_full";
-    case GT_CNT_DROP_PARKED_FULL:
-      return "drop_parked_table_full";
-    case GT_CNT_DROP_AGG_FULL:
-      return "drop_aggregation_full";
-    case GT_CNT_DROP_RINGBUF:
-      return "drop_ringbuf_full";
-    case GT_CNT_EVENTS:
-      return "events_sent";
-    case GT_CNT_STACK_TRUNCATED:
-      return "stacks_truncated";
-    case GT_CNT_INJECT_TRUNCATED:
-      return "injectglist_truncated";
-    case GT_CNT_LOCK_WAITS:
-      return "lock_waits";
-    case GT_CNT_HANDOFFS:
-      return "handoffs";
-    case GT_CNT_HANDOFF_UNMATCHED:
-      return "handoffs_unmatched";
-    case GT_CNT_DROP_PENDING_FULL:
-      return "drop_pending_table_full";
-    case GT_CNT_CHAIN_TRUNCATED:
-      return "chains_truncated";
-    case GT_CNT_UNDER_MIN:
-      return "waits_under_min";
-    case GT_CNT_PARK_REPLACED:
-      return "parks_replaced";
-    case GT_CNT_PENDING_REPLACED:
-      return "acquires_replaced";
-    case GT_CNT_PENDING_REMOVED:
-      return "acquires_ended";
-    case GT_CNT_PENDING_ADDED:
-      return "acquires_entered";
-    case GT_CNT_ALLOC_SAMPLES:
-      return "alloc_samples";
-    case GT_CNT_ALLOC_RETRY:
-      return "alloc_morestack_retries";
-    case GT_CNT_ALLOC_NO_FRAME:
-      return "alloc_type_frame_missing";
-    case GT_CNT_ALLOC_LARGE:
-      return "alloc_large_objects";
-    case GT_CNT_ALLOC_MAP_GROWTHS:
-      return "alloc_map_growths";
-    case GT_CNT_ALLOC_GC_EVENTS:
-      return "alloc_gc_events";
-    case GT_CNT__COUNT:
-      break;
-  }
-  return "?";
 }
 
 Result<TraceContext> TraceContext::prepare(pid_t pid, const ProbeTable& table) {
@@ -163,8 +138,8 @@ std::shared_ptr<StackTable> TraceContext::read_stacks(int fd) const {
   return table;
 }
 
-TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& c, size_t probes_attached,
-                                   uint64_t events) const {
+TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& c, const CounterSpecs& specs,
+                                   size_t probes_attached, uint64_t events) const {
   TraceSummary s;
   s.pid = process.pid();
   s.comm = process.comm();
@@ -173,9 +148,8 @@ TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& 
   s.stopped_by = std::string(stop_reason_text(loop.reason));
   s.target_alive = process.alive();
   s.probes_attached = probes_attached;
-  s.dropped = total_drops(c);
-  for (uint32_t i = 0; i < GT_CNT__COUNT; ++i)
-    s.counters[std::string(counter_name(static_cast<gt_counter>(i)))] = c[i];
+  s.dropped = total_drops(c, specs);
+  for (const auto& spec : specs) s.counters[std::string(spec.name)] = c[spec.slot];
   s.events = events;
   s.notes = notes;
   if (!loop.error.empty()) s.notes.push_back(loop.error);

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 
+#include "gotrace/session/outputs.h"
 #include "gotrace/session/park_tracking.h"
 #include "gotrace/session/trace_command.h"
 #include "gotrace/util/signals.h"
@@ -18,11 +19,59 @@ namespace gotrace {
 
 namespace {
 
+// One probe the table wants: where, with which cookie.
+struct PlannedProbe {
+  const ProbeSpec* spec;
+  bpf_program* prog;
+  uint64_t offset;
+  uint64_t cookie;
+  std::string what;
+};
+
+// With multi-uprobe links: one link per program for all its sites; a link
+// that fails is retried site by site, so that one optional site failing
+// does not take the others with it.
+Result<std::vector<ProbeRole>> attach_multi(const std::vector<PlannedProbe>& planned, TraceContext& tc,
+                                            pid_t pid, LinkSet& links) {
+  std::vector<ProbeRole> attached;
+  std::vector<bool> done(planned.size());
+  for (size_t i = 0; i < planned.size(); ++i) {
+    if (done[i]) continue;
+    std::vector<size_t> group;
+    std::vector<uint64_t> offsets, cookies;
+    std::string what;
+    for (size_t j = i; j < planned.size(); ++j)
+      if (!done[j] && planned[j].prog == planned[i].prog) {
+        group.push_back(j);
+        offsets.push_back(planned[j].offset);
+        cookies.push_back(planned[j].cookie);
+        what += (what.empty() ? "" : ", ") + planned[j].what;
+        done[j] = true;
+      }
+    if (attach_uprobe_multi(planned[i].prog, pid, tc.process.exe_link(), offsets, cookies, what, links)) {
+      for (size_t j : group) attached.push_back(planned[j].spec->role);
+      continue;
+    }
+    for (size_t j : group) {
+      const PlannedProbe& p = planned[j];
+      auto r = attach_uprobe_multi(p.prog, pid, tc.process.exe_link(), {p.offset}, {p.cookie}, p.what, links);
+      if (!r) {
+        if (p.spec->required) return r.error();
+        tc.notes.push_back(r.error().message);
+        continue;
+      }
+      attached.push_back(p.spec->role);
+    }
+  }
+  return attached;
+}
+
 // Attaches each probe of the table this run wants, in order. A required one
 // that fails is an error; an optional one becomes a note.
 Result<std::vector<ProbeRole>> attach_table(TraceCommand& cmd, TraceContext& tc, pid_t pid, uint32_t options,
-                                            LinkSet& links) {
+                                            bool multi, LinkSet& links) {
   std::vector<ProbeRole> attached;
+  std::vector<PlannedProbe> planned;
   const int minor = tc.binary->version().minor;
   for (const auto& p : cmd.probes().probes) {
     if ((p.needs & options) != p.needs || !p.applies_to(minor)) continue;
@@ -52,49 +101,19 @@ Result<std::vector<ProbeRole>> attach_table(TraceCommand& cmd, TraceContext& tc,
       if (p.required) return make_error("no probe site for {}", role_spec(p.role).id);
       continue;
     }
-    auto r = attach_uprobe(prog, pid, tc.process.exe_link(), *offset, what, links,
-                           GT_COOKIE(p.cookie_kind, check));
+    planned.push_back({&p, prog, *offset, GT_COOKIE(p.cookie_kind, check), what});
+  }
+  if (multi) return attach_multi(planned, tc, pid, links);
+  for (const auto& p : planned) {
+    auto r = attach_uprobe(p.prog, pid, tc.process.exe_link(), p.offset, p.what, links, p.cookie);
     if (!r) {
-      if (p.required) return r.error();
+      if (p.spec->required) return r.error();
       tc.notes.push_back(r.error().message);
       continue;
     }
-    attached.push_back(p.role);
+    attached.push_back(p.spec->role);
   }
   return attached;
-}
-
-// Creates (or truncates) an output file now, so that a wrong path fails
-// before the trace rather than after it.
-Result<void> check_output_path(const std::string& path, const char* option) {
-  if (path.empty()) return {};
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return make_error("{} {}: {}", option, path, std::strerror(errno));
-  ::close(fd);
-  return {};
-}
-
-bool write_profile(const TraceConfig& config, const CommandProfile& p) {
-  bool ok = true;
-  if (!config.pprof_path.empty()) {
-    if (auto r = write_pprof(p.data, *p.stacks, config.pprof_path); !r) {
-      fmt::print(stderr, "gotrace: {}\n", r.error().message);
-      ok = false;
-    } else {
-      fmt::print(stderr, "Wrote a pprof profile to {} (go tool pprof -top {})\n", config.pprof_path,
-                 config.pprof_path);
-    }
-  }
-  if (!config.folded_path.empty()) {
-    if (auto r = write_folded(p.data, *p.stacks, config.folded_path, p.folded_value); !r) {
-      fmt::print(stderr, "gotrace: {}\n", r.error().message);
-      ok = false;
-    } else {
-      fmt::print(stderr, "Wrote folded stacks to {} (flamegraph.pl {} > flame.svg)\n", config.folded_path,
-                 config.folded_path);
-    }
-  }
-  return ok;
 }
 
 int ringbuf_sample(void* ctx, void* data, size_t size) {
@@ -113,16 +132,16 @@ bool interrupted_before_start() {
 
 int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   const char* name = cmd.probes().command.data();
+  if (auto c = check_counter_specs(cmd.counters()); !c) {  // a bug in gotrace, not the user's
+    fmt::print(stderr, "gotrace {}: internal error: {}\n", name, c.error().message);
+    return kExitFailure;
+  }
   if (auto v = cmd.validate(); !v) {
     fmt::print(stderr, "gotrace {}: {}\n", name, v.error().message);
     return kExitUsage;
   }
-  for (auto [path, option] :
-       {std::pair{&config.pprof_path, "--pprof"}, std::pair{&config.folded_path, "--folded"}})
-    if (auto r = check_output_path(*path, option); !r) {
-      fmt::print(stderr, "gotrace {}: {}\n", name, r.error().message);
-      return kExitOutput;
-    }
+  const OutputPaths outputs{config.pprof_path, config.folded_path};
+  if (!prepare_outputs(name, outputs)) return kExitOutput;
 
   auto ctx = TraceContext::prepare(config.pid, cmd.probes());
   if (!ctx) {
@@ -144,6 +163,8 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
                    static_cast<uint64_t>(config.min.count()));
     step = cmd.configure(tc);
   }
+  const bool multi = use_uprobe_multi(tc.host.uprobe_multi.value_or(false));
+  if (step && multi) prepare_uprobe_multi(cmd.object());
   if (step) step = cmd.load();
   if (!step) {
     fmt::print(stderr, "gotrace: {}\n", step.error().message);
@@ -152,7 +173,7 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   if (interrupted_before_start()) return kExitInterrupted;
 
   LinkSet links;
-  auto attached = attach_table(cmd, tc, config.pid, options, links);
+  auto attached = attach_table(cmd, tc, config.pid, options, multi, links);
   Result<void> enough = attached ? cmd.check_attached(tc, *attached) : Result<void>(attached.error());
   if (!enough) {
     fmt::print(stderr, "gotrace: {}\n", enough.error().message);
@@ -200,31 +221,28 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   out.attached = links.size();
   *cmd.stopped_flag() = 1;  // nothing after the end counts, while the probes come off
   const auto detach_start = std::chrono::steady_clock::now();
+  const size_t nlinks = links.links();
   links.clear();
-  spdlog::debug(
-      "detached {} probes in {:.0f} ms", out.attached,
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - detach_start).count());
+  const double detach_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - detach_start).count();
+  spdlog::debug("detached {} probes ({} links{}) in {:.0f} ms", out.attached, nlinks,
+                multi ? ", multi-uprobe" : "", detach_s * 1000);
   if (rb) ring_buffer__consume(rb.get());
   out.counters = read_counters(counters_fd);
-  out.summary = tc.summary(out.loop, out.counters, out.attached, out.counters[cmd.rate_counter()]);
+  out.summary =
+      tc.summary(out.loop, out.counters, cmd.counters(), out.attached, out.counters[cmd.rate_counter()]);
+  out.summary.detach_s = detach_s;
 
   auto profile = cmd.report(tc, out, config, std::cout);
   if (!profile) {
     fmt::print(stderr, "gotrace: {}\n", profile.error().message);
     return kExitFailure;
   }
-  std::cout.flush();
-  const bool stdout_ok = !std::cout.fail();
-  const int stdout_errno = errno;
-  bool profiles_ok = true;
-  if (*profile) profiles_ok = write_profile(config, **profile);
-  if (!stdout_ok) {
-    // A closed pipe (gotrace … | head) ends quietly; anything else is said.
-    if (stdout_errno != EPIPE)
-      fmt::print(stderr, "gotrace: writing the report failed: {}\n", std::strerror(stdout_errno));
-    return kExitOutput;
-  }
-  if (!profiles_ok) return kExitOutput;
+  const CommandProfile* p = *profile ? &**profile : nullptr;
+  if (int rc = finish_outputs(outputs, p ? &p->data : nullptr, p ? p->stacks.get() : nullptr,
+                              p ? p->folded_value : 0);
+      rc != kExitOk)
+    return rc;
   return out.loop.reason == StopReason::Error ? kExitFailure : kExitOk;
 }
 

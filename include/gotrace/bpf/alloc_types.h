@@ -6,6 +6,17 @@
 
 #include "gotrace/bpf/common_types.h"
 
+/* alloc's own counters (common_types.h says how counters are laid out). */
+enum gt_alloc_counter {
+  GT_CNT_ALLOC_SAMPLES = GT_CNT_OWN_FIRST, /* sampler hits accepted (profilealloc / refill / mallocgc) */
+  GT_CNT_ALLOC_RETRY,                      /* hits about to call morestack (ignored: the call comes again) */
+  GT_CNT_ALLOC_NO_FRAME,                   /* mallocgc's frame not where expected: sample kept, type unknown */
+  GT_CNT_ALLOC_LARGE,                      /* large objects seen */
+  GT_CNT_ALLOC_MAP_GROWTHS,                /* map growth events seen */
+  GT_CNT_ALLOC_GC_EVENTS,                  /* GC and stop/start-the-world events seen */
+  GT_CNT_ALLOC__END
+};
+
 /* Which allocation path the sampler probes (rodata `mode`). */
 enum gt_alloc_mode {
   GT_ALLOC_MODE_PROFILEALLOC = 0, /* runtime.profilealloc: the runtime's own samples (MemProfileRate > 0) */

@@ -50,37 +50,37 @@ struct gt_stack {
   __u64 pcs[GT_MAX_STACK_DEPTH];
 };
 
-/* Counters the user side reads; every loss is counted here. */
+/* Counters the user side reads; every loss is counted. One per-CPU array of
+ * GT_CNT_SLOTS slots in every program, in three ranges:
+ *   0..15   base: the shared BPF code (stacks, aggregation, ring buffer);
+ *   16..31  park tracking (park_tracking.bpf.h), for commands that use it;
+ *   32..63  the command's own, an enum in its <cmd>_types.h starting at
+ *           GT_CNT_OWN_FIRST.
+ * Names (and which are losses) are given on the C++ side as CounterSpecs. */
+#define GT_CNT_PARK_FIRST 16
+#define GT_CNT_OWN_FIRST 32
+#define GT_CNT_SLOTS 64
+
 enum gt_counter {
-  GT_CNT_PARKS = 0,          /* gopark hits accepted */
-  GT_CNT_PARK_RETRY,         /* gopark hits about to call morestack (ignored) */
-  GT_CNT_WAKES,              /* parks matched with a wake */
-  GT_CNT_WAKES_UNMATCHED,    /* ready/injectglist for a goroutine we never saw park */
-  GT_CNT_FILTERED,           /* parks whose reason was filtered out */
-  GT_CNT_DROP_STACKS_FULL,   /* stack table full: stack recorded as unknown */
-  GT_CNT_DROP_PARKED_FULL,   /* parked-goroutine table full */
-  GT_CNT_DROP_AGG_FULL,      /* aggregation table full */
-  GT_CNT_DROP_RINGBUF,       /* ring buffer full: event lost (aggregates still count it) */
-  GT_CNT_EVENTS,             /* events sent to the ring buffer */
-  GT_CNT_STACK_TRUNCATED,    /* stacks cut at GT_MAX_STACK_DEPTH */
-  GT_CNT_INJECT_TRUNCATED,   /* injectglist lists longer than we walk */
-  GT_CNT_LOCK_WAITS,         /* contended acquires entered (lock) */
-  GT_CNT_HANDOFFS,           /* waits matched with the release that ended them */
-  GT_CNT_HANDOFF_UNMATCHED,  /* wakes from a release we cannot pair with a wait */
-  GT_CNT_DROP_PENDING_FULL,  /* pending-acquire table full */
-  GT_CNT_CHAIN_TRUNCATED,    /* a releaser blocked more often in one wait than its history holds */
-  GT_CNT_UNDER_MIN,          /* waits shorter than --min, left out on purpose */
-  GT_CNT_PARK_REPLACED,      /* a park replaced its goroutine's earlier one that never ended (cancelled) */
-  GT_CNT_PENDING_REPLACED,   /* a contended acquire replaced an earlier one that needed no hand-over */
-  GT_CNT_PENDING_REMOVED,    /* pending acquires ended by a hand-over */
-  GT_CNT_PENDING_ADDED,      /* contended sync acquires entered into the pending table */
-  GT_CNT_ALLOC_SAMPLES,      /* alloc: sampler hits accepted (profilealloc / refill / mallocgc) */
-  GT_CNT_ALLOC_RETRY,        /* alloc: hits about to call morestack (ignored: the call comes again) */
-  GT_CNT_ALLOC_NO_FRAME,     /* alloc: mallocgc's frame not where expected: sample kept, type unknown */
-  GT_CNT_ALLOC_LARGE,        /* alloc: large objects seen */
-  GT_CNT_ALLOC_MAP_GROWTHS,  /* alloc: map growth events seen */
-  GT_CNT_ALLOC_GC_EVENTS,    /* alloc: GC and stop/start-the-world events seen */
-  GT_CNT__COUNT
+  GT_CNT_DROP_STACKS_FULL = 0, /* stack table full: stack recorded as unknown */
+  GT_CNT_DROP_AGG_FULL,        /* aggregation table full */
+  GT_CNT_DROP_RINGBUF,         /* ring buffer full: event lost (aggregates still count it) */
+  GT_CNT_EVENTS,               /* events sent to the ring buffer */
+  GT_CNT_STACK_TRUNCATED,      /* stacks cut at GT_MAX_STACK_DEPTH */
+  GT_CNT_UNDER_MIN,            /* waits shorter than --min, left out on purpose */
+  GT_CNT_BASE__END
+};
+
+enum gt_park_counter {
+  GT_CNT_PARKS = GT_CNT_PARK_FIRST, /* gopark hits accepted */
+  GT_CNT_PARK_RETRY,                /* gopark hits about to call morestack (ignored) */
+  GT_CNT_WAKES,                     /* parks matched with a wake */
+  GT_CNT_WAKES_UNMATCHED,           /* ready/injectglist for a goroutine we never saw park */
+  GT_CNT_FILTERED,                  /* parks whose reason was filtered out */
+  GT_CNT_DROP_PARKED_FULL,          /* parked-goroutine table full */
+  GT_CNT_INJECT_TRUNCATED,          /* injectglist lists longer than we walk */
+  GT_CNT_PARK_REPLACED,             /* a park replaced its goroutine's earlier one that never ended (cancelled) */
+  GT_CNT_PARK__END
 };
 
 #endif

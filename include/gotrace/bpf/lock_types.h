@@ -17,6 +17,19 @@ enum gt_lock_kind {
   GT_LOCK__COUNT
 };
 
+/* lock's own counters (common_types.h says how counters are laid out). */
+enum gt_lock_counter {
+  GT_CNT_LOCK_WAITS = GT_CNT_OWN_FIRST, /* contended acquires entered */
+  GT_CNT_HANDOFFS,                      /* waits matched with the release that ended them */
+  GT_CNT_HANDOFF_UNMATCHED,             /* wakes from a release we cannot pair with a wait */
+  GT_CNT_DROP_PENDING_FULL,             /* pending-acquire table full */
+  GT_CNT_CHAIN_TRUNCATED,               /* a releaser blocked more often in one wait than its history holds */
+  GT_CNT_PENDING_REPLACED,              /* a contended acquire replaced an earlier one that needed no hand-over */
+  GT_CNT_PENDING_REMOVED,               /* pending acquires ended by a hand-over */
+  GT_CNT_PENDING_ADDED,                 /* contended sync acquires entered into the pending table */
+  GT_CNT_LOCK__END
+};
+
 /* A goroutine that entered a contended acquire; key: goid. addr is the
  * semaphore (or, for Cond, the notify list) it waits on. */
 struct gt_lock_pending {

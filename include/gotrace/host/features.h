@@ -24,6 +24,8 @@ struct HostFeatures {
   std::optional<bool> bpf_loop;       // the bpf_loop helper (5.17+)
   std::optional<bool> attach_cookie;  // bpf_get_attach_cookie for uprobes (5.15+)
   bool kprobes = false;               // informational: gotrace never needs them
+  // Multi-uprobe links (6.6+): probes come off together, fast (uprobe_multi.h).
+  std::optional<bool> uprobe_multi;
 
   // A uprobe perf event could be created on gotrace itself (nullopt: could
   // not tell). CAP_BPF + CAP_PERFMON are documented as enough for uprobes,

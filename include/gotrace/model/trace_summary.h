@@ -17,6 +17,7 @@ struct TraceSummary {
   std::string stopped_by;  // "duration elapsed", "interrupted", "target exited"
   bool target_alive = true;
   size_t probes_attached = 0;
+  double detach_s = 0;   // how long the probes took to come off the target after the trace
   uint64_t events = 0;   // what the command counts as its events (parks, contended waits, samples)
   uint64_t dropped = 0;  // every loss, all kinds
   std::map<std::string, uint64_t> counters;  // name -> value (including each drop kind)

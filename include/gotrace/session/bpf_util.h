@@ -19,19 +19,44 @@ namespace gotrace {
 // Routes libbpf's messages to spdlog (debug level; -vv shows them).
 void install_libbpf_logging();
 
+// The probes of a trace: libbpf links (one uprobe each) and multi-uprobe
+// link fds (several each). size() counts probes, not links.
 class LinkSet {
  public:
   LinkSet() = default;
   LinkSet(const LinkSet&) = delete;
   LinkSet& operator=(const LinkSet&) = delete;
   ~LinkSet() { clear(); }
-  void add(bpf_link* link) { links_.push_back(link); }
-  size_t size() const { return links_.size(); }
+  void add(bpf_link* link) {
+    links_.push_back(link);
+    ++probes_;
+  }
+  void add_multi(int fd, size_t probes) {
+    fds_.push_back(fd);
+    probes_ += probes;
+  }
+  size_t size() const { return probes_; }
+  size_t links() const { return links_.size() + fds_.size(); }
   void clear();
 
  private:
   std::vector<bpf_link*> links_;
+  std::vector<int> fds_;
+  size_t probes_ = 0;
 };
+
+// Whether this run attaches through multi-uprobe links: the host can
+// (HostFeatures::uprobe_multi) and GOTRACE_UPROBE_MULTI is not 0 (kept for
+// measuring the other way).
+bool use_uprobe_multi(bool host_supports);
+// Loads every uprobe program of obj for multi-uprobe links (before load).
+void prepare_uprobe_multi(bpf_object* obj);
+// Attaches prog at these file offsets of binary, one link for all; a probe
+// count error says which site failed when only one was asked for.
+Result<void> attach_uprobe_multi(bpf_program* prog, pid_t pid, const std::string& binary,
+                                 const std::vector<uint64_t>& file_offsets,
+                                 const std::vector<uint64_t>& cookies, const std::string& what,
+                                 LinkSet& links);
 
 // Attaches prog as a uprobe at a file offset of binary, for one process;
 // the program reads cookie with bpf_get_attach_cookie().

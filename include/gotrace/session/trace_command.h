@@ -66,7 +66,11 @@ class TraceCommand {
   // One ring-buffer record (size checked by the command).
   virtual void on_event(const void* data, size_t size) {}
   virtual std::string extra() const { return ""; }  // after the probe count: ", wait chains on"
-  virtual gt_counter rate_counter() const = 0;  // the events the status line rates, and the summary counts
+  // The counter slots its programs use, named (trace_context.h): by default
+  // the base ones only.
+  virtual CounterSpecs counters() const { return counter_specs(); }
+  uint64_t drops(const Counters& c) const { return total_drops(c, counters()); }
+  virtual uint32_t rate_counter() const = 0;  // the events the status line rates, and the summary counts
   virtual std::string status(const Counters& c, double rate) const = 0;
   // Reads the maps, builds the model, writes text or JSON to out. Returns the
   // profile for --pprof/--folded, if the command has one.

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <array>
+#include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,13 +23,25 @@
 
 namespace gotrace {
 
-using Counters = std::array<uint64_t, GT_CNT__COUNT>;
+using Counters = std::array<uint64_t, GT_CNT_SLOTS>;
 Counters read_counters(int percpu_array_fd);  // summed over CPUs
-// Every counter that is a loss (a full table, a full ring buffer): their sum
-// is the "dropped" every report shows.
-bool counter_is_drop(gt_counter c);
-uint64_t total_drops(const Counters& c);
-std::string_view counter_name(gt_counter c);
+
+// The name of a counter slot in reports, and whether it is a loss (a full
+// table, a full ring buffer): the sum of the losses is the "dropped" every
+// report shows. A command lists the slots its programs use: the base ones,
+// park tracking's if it uses that, and its own (common_types.h).
+struct CounterSpec {
+  uint32_t slot;
+  std::string_view name;
+  bool drop = false;
+};
+using CounterSpecs = std::vector<CounterSpec>;
+// Base counters followed by the given groups.
+CounterSpecs counter_specs(std::initializer_list<std::span<const CounterSpec>> groups = {});
+std::span<const CounterSpec> park_counter_specs();
+// Each slot inside its range and named once, each name once.
+Result<void> check_counter_specs(const CounterSpecs& specs);
+uint64_t total_drops(const Counters& c, const CounterSpecs& specs);
 
 struct TraceContext {
   Process process;
@@ -44,8 +58,8 @@ struct TraceContext {
   const PlannedSite* site(ProbeRole role) const;  // nullptr if absent or unusable
   gt_offsets bpf_offsets() const;
   std::shared_ptr<StackTable> read_stacks(int stacks_fd) const;
-  TraceSummary summary(const TraceLoopResult& loop, const Counters& counters, size_t probes_attached,
-                       uint64_t events) const;
+  TraceSummary summary(const TraceLoopResult& loop, const Counters& counters, const CounterSpecs& specs,
+                       size_t probes_attached, uint64_t events) const;
 };
 
 }  // namespace gotrace

@@ -1,0 +1,31 @@
+// The output step every command shares: --pprof/--folded files created
+// before the trace (a wrong path must not cost a long trace), then, once the
+// report went to stdout, the profiles written and every write checked.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "gotrace/model/stack_table.h"
+#include "gotrace/report/profile_writers.h"
+
+namespace gotrace {
+
+struct OutputPaths {
+  std::string pprof;   // --pprof: gzipped profile.proto
+  std::string folded;  // --folded: collapsed stacks
+  bool any() const { return !pprof.empty() || !folded.empty(); }
+};
+
+// Creates (or truncates) each path now; on failure prints why, one line
+// ("gotrace CMD: --pprof PATH: reason"), and returns false (exit kExitOutput).
+bool prepare_outputs(std::string_view command, const OutputPaths& paths);
+
+// Flushes stdout (the report was written to it), writes the profiles when
+// asked (profile may be null when the command has none), and returns the
+// exit code of the output step: kExitOk, or kExitOutput when any write
+// failed (a closed pipe ends quietly; other errors are said).
+int finish_outputs(const OutputPaths& paths, const ProfileData* profile, StackTable* stacks,
+                   size_t folded_value);
+
+}  // namespace gotrace
