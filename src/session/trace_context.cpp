@@ -99,6 +99,8 @@ std::string_view counter_name(gt_counter c) {
       return "alloc_map_growths";
     case GT_CNT_ALLOC_GC_EVENTS:
       return "alloc_gc_events";
+    case GT_CNT_BLAME_TRUNCATED:
+      return "lock_blame_truncated";
     case GT_CNT__COUNT:
       break;
   }

@@ -80,6 +80,7 @@ enum gt_counter {
   GT_CNT_ALLOC_LARGE,        /* alloc: large objects seen */
   GT_CNT_ALLOC_MAP_GROWTHS,  /* alloc: map growth events seen */
   GT_CNT_ALLOC_GC_EVENTS,    /* alloc: GC and stop/start-the-world events seen */
+  GT_CNT_BLAME_TRUNCATED,    /* lock: a wait began before the oldest release its lock's ring kept */
   GT_CNT__COUNT
 };
 
