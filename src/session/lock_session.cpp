@@ -216,8 +216,8 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
     });
     if (uint64_t t = c[GT_CNT_BLAME_TRUNCATED])
       report.summary.notes.push_back(fmt::format(
-          "{} waits spanned more releases of their lock than the last {} kept: their start is blamed on "
-          "\"earlier holders (not kept)\"",
+          "{} waits began before the oldest of the last {} releases their lock's ring kept (or the ring was "
+          "evicted): that part of them is blamed on \"earlier holders (not kept)\"",
           t, GT_RELEASES));
     in.events = std::move(events_);
 
