@@ -12,6 +12,9 @@
  *   handoff_entry  runtime.readyWithTime(s *sudog): only those releases call
  *                  it; s.g is the waiter being woken, R14 the releaser.
  * The uncontended fast paths are inlined into the program and never seen.
+ * Each release is also kept in its semaphore's ring of the last few, so a
+ * wait that ends is split among the goroutines that held the lock during it,
+ * by time held (blame_agg), beside the releaser that ended it (lock_agg).
  * Runtime-internal locks (opt-in): the M that sleeps in lock2 (futexsleep
  * with the "sleeping" value up to 1.23; semasleep from 1.24, then the futex
  * on its m.waitsema) is matched with the futexwakeup of that word.
@@ -90,6 +93,23 @@ struct {
   __type(value, struct gt_chain_val);
 } chain_agg SEC(".maps");
 
+/* Rings of the last releases per semaphore address; LRU, since heap
+ * objects (a WaitGroup per request) come and go. An evicted ring is made
+ * again with a later since_ns: the waits it spanned say so (blame truncated). */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64);
+  __type(value, struct gt_release_ring);
+} releases SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 32768);
+  __type(key, struct gt_blame_key);
+  __type(value, struct gt_blame_val);
+} blame_agg SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 512 * 1024);
@@ -126,6 +146,19 @@ static __always_inline __u64 pending_stack(__u64 goid, __u32 reason, __u64 now) 
 #define PARK_STACK_HINT(goid, reason, now) pending_stack(goid, reason, now)
 #include "park_tracking.bpf.h"
 
+/* The release ring of a semaphore, made (empty, since now) when absent. */
+static __always_inline struct gt_release_ring *ring_for(__u64 addr, __u64 now) {
+  struct gt_release_ring *ring = bpf_map_lookup_elem(&releases, &addr);
+  if (ring) return ring;
+  static const struct gt_release_ring empty;
+  if (bpf_map_update_elem(&releases, &addr, &empty, BPF_NOEXIST) == 0) {
+    ring = bpf_map_lookup_elem(&releases, &addr);
+    if (ring) ring->since_ns = now;
+    return ring;
+  }
+  return bpf_map_lookup_elem(&releases, &addr); /* another CPU made it first */
+}
+
 SEC("uprobe")
 int acquire_entry(struct pt_regs *ctx) {
   if (!in_target()) return 0;
@@ -149,6 +182,9 @@ int acquire_entry(struct pt_regs *ctx) {
     }
     count(GT_CNT_PENDING_REPLACED);
   }
+  /* The ring must exist from the wait's start on: one made later cannot
+   * know who held the lock at its start (see blame_wait). */
+  ring_for(p.addr, p.t_start_ns);
   count(GT_CNT_PENDING_ADDED);
   count(GT_CNT_LOCK_WAITS);
   return 0;
@@ -164,10 +200,101 @@ int release_entry(struct pt_regs *ctx) {
   if (!goid) return 0;
   struct stack_bounds b = {};
   bounds_for(g, &b);
+  __u64 now = bpf_ktime_get_ns();
   struct gt_release r = {.addr = go_arg1(ctx)};
   r.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
   bpf_map_update_elem(&releasing, &goid, &r, BPF_ANY);
+  /* It held the lock until now. (Two releases of one semaphore at once, as
+   * a WaitGroup's can be, each take their own slot.) */
+  struct gt_release_ring *ring = ring_for(r.addr, now);
+  if (ring) {
+    __u64 i = __sync_fetch_and_add(&ring->total, 1);
+    struct gt_release_rec *rec = &ring->rec[i & (GT_RELEASES - 1)];
+    rec->t_ns = now;
+    rec->goid = goid;
+    rec->stack_id = r.stack_id;
+  }
   return 0;
+}
+
+/* Splitting one wait [t0, now] among the holders during it. */
+struct blame_scan {
+  struct gt_release_ring *ring;
+  __u64 t0, now;
+  __u64 prev;      /* end of the last hold blamed */
+  __u32 start;     /* slot of the oldest record kept */
+  __u32 blamed;    /* bit i: the i-th oldest record was blamed on its own stack */
+  bool covered;    /* who held the lock at t0 is known */
+  bool ender_seen; /* the releaser that ended the wait was blamed already */
+  struct gt_blame_key key;
+};
+
+/* Adds ns held by (stack, goid) to the entry's blame. first: the first
+ * time this stack is blamed in this wait (count the wait once). */
+static __always_inline void blame_add(struct blame_scan *s, __u64 stack, __u64 goid, __u64 ns, bool first) {
+  s->key.holder_stack = stack;
+  static const struct gt_blame_val zero_blame;
+  struct gt_blame_val *v = agg_lookup_or_init(&blame_agg, &s->key, &zero_blame);
+  if (!v) return;
+  __sync_fetch_and_add(&v->total_ns, ns);
+  if (first) __sync_fetch_and_add(&v->waits, 1);
+  if (ns > v->max_hold_ns) { /* racy, like lock_agg's max */
+    v->max_hold_ns = ns;
+    v->max_goid = goid;
+  }
+}
+
+/* Record i (oldest first): a release in (t0, now] ends the hold
+ * [prev, release] of its goroutine. */
+static long blame_step(__u32 i, void *data) {
+  struct blame_scan *s = data;
+  if (i >= GT_RELEASES) return 1;
+  struct gt_release_rec r = s->ring->rec[(s->start + i) & (GT_RELEASES - 1)];
+  if (r.t_ns <= s->t0 || r.t_ns > s->now) return 0;
+  __u64 ns = r.t_ns > s->prev ? r.t_ns - s->prev : 0;
+  bool first_hold = s->prev == s->t0;
+  if (r.t_ns > s->prev) s->prev = r.t_ns;
+  if (!ns) return 0;
+  if (first_hold && !s->covered) {
+    /* Releases since t0 were overwritten (or the ring was evicted): who
+     * held the lock before this one is not known. */
+    blame_add(s, GT_BLAME_NOT_KEPT, 0, ns, true);
+    count(GT_CNT_BLAME_TRUNCATED);
+    return 0;
+  }
+  bool first = true;
+  for (int k = 0; k < GT_RELEASES; k++) {
+    if ((__u32)k >= i) break;
+    if (!(s->blamed & (1U << k))) continue;
+    if (s->ring->rec[(s->start + k) & (GT_RELEASES - 1)].stack_id == r.stack_id) first = false;
+  }
+  s->blamed |= 1U << i;
+  if (r.stack_id == s->key.releaser_stack) s->ender_seen = true;
+  blame_add(s, r.stack_id, r.goid, ns, first);
+  return 0;
+}
+
+/* Splits the wait [t0, now] that rgoid's release ended among the holders
+ * of its semaphore meanwhile (see gt_release_ring); the rest, from the last
+ * release kept to now, is the ender's. */
+static __always_inline void blame_wait(const struct gt_lock_key *key, __u64 t0, __u64 now, __u64 rgoid) {
+  struct blame_scan s = {.t0 = t0, .now = now, .prev = t0};
+  s.key.waiter_stack = key->waiter_stack;
+  s.key.releaser_stack = key->releaser_stack;
+  s.key.addr = key->addr;
+  s.key.kind = key->kind;
+  s.ring = bpf_map_lookup_elem(&releases, &key->addr);
+  if (!s.ring) {
+    blame_add(&s, GT_BLAME_NOT_KEPT, 0, now - t0, true);
+    count(GT_CNT_BLAME_TRUNCATED);
+    return;
+  }
+  __u64 total = s.ring->total;
+  s.start = total >= GT_RELEASES ? (__u32)(total & (GT_RELEASES - 1)) : 0;
+  s.covered = s.ring->since_ns <= t0 &&
+              (total <= GT_RELEASES || s.ring->rec[total & (GT_RELEASES - 1)].t_ns <= t0);
+  bpf_loop(GT_RELEASES, blame_step, &s, 0);
+  if (now > s.prev) blame_add(&s, key->releaser_stack, rgoid, now - s.prev, !s.ender_seen);
 }
 
 struct chain_scan {
@@ -221,7 +348,8 @@ static long chain_step(__u32 i, void *data) {
 /* A wait of goroutine goid ended now, handed over by rgoid: aggregate it,
  * look for what the releaser was blocked on meanwhile, send it if long. */
 static __always_inline void finish_wait(const struct gt_lock_pending *pw, __u64 goid, __u64 rgoid,
-                                        __u64 releaser_stack, __u64 now, __u64 held_since, bool chains) {
+                                        __u64 releaser_stack, __u64 now, __u64 held_since, bool chains,
+                                        bool blame) {
   struct gt_lock_pending p = *pw;
   __u64 dt = now > p.t_start_ns ? now - p.t_start_ns : 0;
   if (dt < min_wait_ns) {
@@ -243,7 +371,7 @@ static __always_inline void finish_wait(const struct gt_lock_pending *pw, __u64 
       v->max_releaser_goid = rgoid;
     }
   }
-
+  if (blame) blame_wait(&key, p.t_start_ns, now, rgoid);
 
   struct chain_scan c = {.to = now, .releaser_goid = rgoid};
   c.h = chains ? bpf_map_lookup_elem(&history, &rgoid) : 0;
@@ -314,7 +442,7 @@ int handoff_entry(struct pt_regs *ctx) {
   __u64 held_since = t_held ? *t_held : 0;
   if (t_held) bpf_map_delete_elem(&held, &rk); /* it let go */
 
-  finish_wait(&p, goid, rgoid, releaser_stack, now, held_since, true);
+  finish_wait(&p, goid, rgoid, releaser_stack, now, held_since, true, true);
   return 0;
 }
 
@@ -417,6 +545,7 @@ int rt_futex_wake(struct pt_regs *ctx) {
   __u64 releaser_stack = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
   struct gt_lock_pending p = {.t_start_ns = w.t_start_ns, .addr = w.lock, .stack_id = w.stack_id,
                               .kind = GT_LOCK_RUNTIME};
-  finish_wait(&p, w.goid, goid_of(user_g(g)), releaser_stack, now, 0, false);
+  /* Runtime locks: who held one in between is not followed (no blame). */
+  finish_wait(&p, w.goid, goid_of(user_g(g)), releaser_stack, now, 0, false, false);
   return 0;
 }

@@ -252,6 +252,29 @@ void order_chain(std::vector<ChainLink>& chain, uint64_t floor) {
   chain = std::move(out);
 }
 
+void add_blame(BlameShare& s, const RawBlameAgg& b) {
+  s.stack_id = b.holder_stack;
+  s.total_ns += b.total_ns;
+  s.waits += b.waits;
+  if (b.max_hold_ns >= s.max_hold_ns) {
+    s.max_hold_ns = b.max_hold_ns;
+    s.goid = b.goid;
+  }
+}
+
+// Holders by blamed time, descending, with their share of total.
+std::vector<BlameShare> ranked_blame(const std::map<uint64_t, BlameShare>& by_stack, uint64_t total) {
+  std::vector<BlameShare> out;
+  for (const auto& [stack, b] : by_stack) {
+    out.push_back(b);
+    out.back().share = total ? static_cast<double>(b.total_ns) / static_cast<double>(total) : 0.0;
+  }
+  std::sort(out.begin(), out.end(), [](const BlameShare& a, const BlameShare& b) {
+    return a.total_ns != b.total_ns ? a.total_ns > b.total_ns : a.stack_id < b.stack_id;
+  });
+  return out;
+}
+
 }  // namespace
 
 void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildOptions& o) {
@@ -297,6 +320,19 @@ void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildO
       sh.count += a.count;
       sh.total_ns += a.total_ns;
     }
+  }
+
+  // Blame by time held: each wait split among the goroutines that held the
+  // lock during it (the kernel walked its semaphore's recent releases).
+  std::map<EntryKey, std::map<uint64_t, BlameShare>> entry_blame;
+  std::map<uint64_t, std::map<uint64_t, BlameShare>> site_blame;
+  for (const RawBlameAgg& b : in.blame) {
+    if (!b.total_ns) continue;
+    Refined k = classify(b.kind, b.waiter_stack);
+    EntryKey key{k.kind, b.waiter_stack, b.releaser_stack};
+    if (!entries.count(key)) continue;  // a kind not asked for
+    add_blame(entry_blame[key][b.holder_stack], b);
+    add_blame(site_blame[b.sema_addr - k.sema_offset][b.holder_stack], b);
   }
 
   // Depth 1, complete: the kernel matched every wait against its holder's history.
@@ -348,6 +384,7 @@ void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildO
   for (auto& [key, e] : entries) {
     if (e.max_ns < o.min_ns) continue;
     order_chain(e.chain, static_cast<uint64_t>(o.min_link_share * static_cast<double>(e.total_ns)));
+    e.blame = ranked_blame(entry_blame[key], e.total_ns);
     r.entries.push_back(std::move(e));
   }
   std::sort(r.entries.begin(), r.entries.end(),
@@ -362,6 +399,7 @@ void build_lock_report(LockReport& r, const LockBuildInput& in, const LockBuildO
       std::sort(vec->begin(), vec->end(),
                 [](const StackShare& a, const StackShare& b) { return a.total_ns > b.total_ns; });
     }
+    s.blame = ranked_blame(site_blame[addr], s.total_ns);
     r.locks.push_back(std::move(s));
   }
   std::sort(r.locks.begin(), r.locks.end(),

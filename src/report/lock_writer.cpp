@@ -95,6 +95,56 @@ void write_shares_text(StackTable& st, const std::vector<StackShare>& shares, ui
   if (shares.size() > n) fmt::print(out, "         … {} more\n", shares.size() - n);
 }
 
+std::string blame_label(StackTable& st, uint64_t stack_id) {
+  if (stack_id == kBlameNotKept)
+    return "earlier holders (not kept: more releases in the wait than the ring holds)";
+  return stack_label(st, stack_id);
+}
+
+// Holders by time held while others waited: share, time, where, an example
+// goroutine, in how many waits.
+void write_blame_text(StackTable& st, const std::vector<BlameShare>& blame, size_t n, std::ostream& out) {
+  for (size_t i = 0; i < std::min(n, blame.size()); ++i) {
+    const BlameShare& b = blame[i];
+    fmt::print(out, "         {:>5.1f}% {:>9}  {}{}  (in {} waits)\n", 100.0 * b.share,
+               format_duration(b.total_ns), blame_label(st, b.stack_id),
+               b.goid ? fmt::format("  [goroutine {}]", b.goid) : std::string(), b.waits);
+  }
+  if (blame.size() > n) {
+    uint64_t rest = 0;
+    double share = 0;
+    for (size_t i = n; i < blame.size(); ++i) {
+      rest += blame[i].total_ns;
+      share += blame[i].share;
+    }
+    fmt::print(out, "         {:>5.1f}% {:>9}  … {} more\n", 100.0 * share, format_duration(rest),
+               blame.size() - n);
+  }
+}
+
+void write_blame_json(JsonWriter& j, StackTable& st, const std::vector<BlameShare>& blame, size_t n) {
+  j.begin_array();
+  for (size_t i = 0; i < std::min(n, blame.size()); ++i) {
+    const BlameShare& b = blame[i];
+    j.begin_object();
+    j.field("not_kept", b.stack_id == kBlameNotKept);
+    j.field("goid", b.goid);
+    j.field("total_ns", b.total_ns);
+    j.field("share", b.share);
+    j.field("waits", b.waits);
+    j.field("max_hold_ns", b.max_hold_ns);
+    j.key("stack");
+    if (b.stack_id == kBlameNotKept) {
+      j.begin_array();
+      j.end();
+    } else {
+      write_stack_json(j, st, b.stack_id);
+    }
+    j.end();
+  }
+  j.end();
+}
+
 void write_by_lock_text(LockReport& r, std::ostream& out, const LockWriterOptions& o) {
   StackTable& st = *r.stacks;
   auto sites = index_sites(r);
@@ -110,7 +160,11 @@ void write_by_lock_text(LockReport& r, std::ostream& out, const LockWriterOption
                format_duration(s.max_ns));
     fmt::print(out, "     waiters:\n");
     write_shares_text(st, s.waiters, s.total_ns, o.stacks_per_lock, out);
-    fmt::print(out, "     holders (released it to a waiter):\n");
+    if (!s.blame.empty()) {
+      fmt::print(out, "     holders by time held while others waited (blame):\n");
+      write_blame_text(st, s.blame, o.stacks_per_lock, out);
+    }
+    fmt::print(out, "     holders by the waits their release ended:\n");
     write_shares_text(st, s.holders, s.total_ns, o.stacks_per_lock, out);
   }
 }
@@ -150,6 +204,10 @@ void write_lock_text(LockReport& r, std::ostream& out, const LockWriterOptions& 
     print_stack(st, e.waiter_stack, out, o.max_frames, "       ");
     fmt::print(out, "     holder, at its release:\n");
     print_stack(st, e.holder_stack, out, o.max_frames, "       ");
+    if (!e.blame.empty()) {
+      fmt::print(out, "     blamed on (by hold time: who held it while they waited):\n");
+      write_blame_text(st, e.blame, o.stacks_per_lock, out);
+    }
     if (!e.chain.empty()) {
       fmt::print(out, "     while they waited, the holder was itself blocked:\n");
       print_chain(st, e.chain, e.total_ns, out, "       ");
@@ -211,6 +269,8 @@ void write_lock_json(LockReport& r, std::ostream& out, const LockWriterOptions& 
     write_stack_json(j, st, e.holder_stack);
     j.key("chain");
     write_chain_json(j, st, e.chain);
+    j.key("blame");  // every holder: the shares add up to the entry's total
+    write_blame_json(j, st, e.blame, e.blame.size());
     j.end();
   }
   j.end();
@@ -238,6 +298,8 @@ void write_lock_json(LockReport& r, std::ostream& out, const LockWriterOptions& 
       }
       j.end();
     }
+    j.key("blame");
+    write_blame_json(j, st, s.blame, o.stacks_per_lock);
     j.end();
   }
   j.end();

@@ -73,6 +73,7 @@ constexpr CounterSpec kLockCounters[] = {
     {GT_CNT_PENDING_REPLACED, "acquires_replaced"},
     {GT_CNT_PENDING_REMOVED, "acquires_ended"},
     {GT_CNT_PENDING_ADDED, "acquires_entered"},
+    {GT_CNT_BLAME_TRUNCATED, "lock_blame_truncated"},
 };
 static_assert(std::size(kLockCounters) == GT_CNT_LOCK__END - GT_CNT_OWN_FIRST, "every lock counter named");
 
@@ -214,6 +215,24 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
       c.goid = v.example_goid;
       in.chains.push_back(c);
     });
+    for_each_map_entry<gt_blame_key, gt_blame_val>(map_fd("blame_agg"), [&](const auto& k, const auto& v) {
+      RawBlameAgg b;
+      b.kind = static_cast<LockKind>(k.kind < GT_LOCK__COUNT ? k.kind : 0);
+      b.waiter_stack = k.waiter_stack;
+      b.releaser_stack = k.releaser_stack;
+      b.sema_addr = k.addr;
+      b.holder_stack = k.holder_stack == GT_BLAME_NOT_KEPT ? kBlameNotKept : k.holder_stack;
+      b.total_ns = v.total_ns;
+      b.waits = v.waits;
+      b.max_hold_ns = v.max_hold_ns;
+      b.goid = v.max_goid;
+      in.blame.push_back(b);
+    });
+    if (uint64_t t = c[GT_CNT_BLAME_TRUNCATED])
+      report.summary.notes.push_back(fmt::format(
+          "{} waits began before the oldest of the last {} releases their lock's ring kept (or the ring was "
+          "evicted): that part of them is blamed on \"earlier holders (not kept)\"",
+          t, GT_RELEASES));
     in.events = std::move(events_);
 
     DataSymbols globals(tc.binary->elf(), tc.load_bias);

@@ -155,6 +155,14 @@ TEST_CASE("lock finds every contended primitive with its holder and chain, acros
         CHECK((*link)["total_ns"].num <= 1.01 * en["total_ns"].num);
         CHECK((*link)["count"].num >= 0.8 * en["count"].num);
       }
+      // One holder per lock here: blamed by hold time, it gets (nearly) all of
+      // the wait, and the blame adds up to the entry's total.
+      REQUIRE(en["blame"].size() >= 1);
+      CHECK(first_main(en["blame"][0]["stack"]) == e.holder);
+      CHECK(en["blame"][0]["share"].num >= 0.9);
+      double blamed = 0;
+      for (const auto& b : en["blame"].arr) blamed += b["total_ns"].num;
+      CHECK(blamed == Approx(en["total_ns"].num).epsilon(1e-9));
       if (std::string(e.kind).rfind("mutex", 0) == 0 || std::string(e.kind).rfind("rwmutex", 0) == 0)
         ours[e.holder] += en["total_ns"].num;
     }
@@ -303,5 +311,77 @@ TEST_CASE("lock --kind runtime sees the runtime's own locks, futex (≤1.23) and
     CHECK(hammer_ns >= 0.5 * all_ns);
     CHECK(target.wait_exit(10000) == 0);
     CHECK(loaded_gotrace_programs().empty());
+  }
+}
+
+TEST_CASE("lock blames waits on whoever held the lock meanwhile, by time held", "[root][lock][blame]") {
+  require_bpf_host();
+  const char* kLong = "main.blameLongHolder";
+  const char* kShort = "main.blameContender";
+  for (const auto& f : fixtures_of("lock", "amd64")) {
+    INFO(f.label());
+    std::string profile =
+        (std::filesystem::temp_directory_path() / fmt::format("gotrace-blame-{}.pprof", getpid())).string();
+    RunningProgram target(f.path, {"-blame", "-duration", "3s", "-mutexprofile", profile});
+    REQUIRE(target.wait_for_line("ready", 5000));
+    auto r = run_command(
+        fmt::format("{} lock -p {} -d 1500ms --top 1000 --json --no-status", GOTRACE_BINARY, target.pid()));
+    REQUIRE(r.status == 0);
+    Json report = parse_json(r.out);
+    CHECK(report["dropped"].u == 0);
+
+    // The contenders' waits, by the releaser that ended each (lock_agg) and
+    // split among the holders meanwhile (blame).
+    double waited = 0, waits = 0;
+    std::map<std::string, double> by_releaser, by_blame;
+    for (const auto& e : report["entries"].arr) {
+      if (e["kind"].str != "mutex" || first_main(e["waiter_stack"]) != kShort) continue;
+      waited += e["total_ns"].num;
+      waits += e["count"].num;
+      by_releaser[first_main(e["holder_stack"])] += e["total_ns"].num;
+      double blamed = 0;
+      for (const auto& b : e["blame"].arr) {
+        std::string who = b["not_kept"].b ? std::string("(not kept)") : first_main(b["stack"]);
+        by_blame[who] += b["total_ns"].num;
+        blamed += b["total_ns"].num;
+        if (who == kLong) CHECK(b["goid"].u > 0);
+      }
+      // The holds partition each wait.
+      CHECK(blamed == Approx(e["total_ns"].num).epsilon(1e-9));
+    }
+    REQUIRE(waits >= 100);  // ~70 long holds a second, four contenders queued behind each
+    double blame_long = by_blame[kLong] / waited, releaser_long = by_releaser[kLong] / waited;
+    WARN(
+        fmt::format("{}: {:.0f} waits, {:.1f} ms; long holder's share: {:.1f}% blamed by hold "
+                    "time, {:.1f}% by releaser; not kept {:.2f}%",
+                    f.label(), waits, waited / 1e6, 100 * blame_long, 100 * releaser_long,
+                    100 * by_blame["(not kept)"] / waited));
+    CHECK(blame_long >= 0.8);
+    // The releaser view charges most of it to the contenders that handed
+    // the lock on: the difference is real.
+    CHECK(releaser_long <= 0.5);
+    CHECK(by_blame[kShort] / waited <= 0.2);
+    CHECK(by_blame["(not kept)"] / waited <= 0.02);
+
+    // --by-lock ranks the lock's holders by blamed time.
+    bool found = false;
+    for (const auto& l : report["locks"].arr) {
+      if (f.variant != "stripped" && l["name"].str != "main.blameMu") continue;
+      if (l["blame"].size() == 0 || first_main(l["blame"][0]["stack"]) != kLong) continue;
+      found = true;
+      CHECK(l["blame"][0]["share"].num >= 0.8);
+    }
+    CHECK(found);
+
+    CHECK(target.wait_exit(10000) == 0);
+    CHECK(target.output().find("\nok\n") != std::string::npos);
+    CHECK(loaded_gotrace_programs().empty());
+    auto theirs = pprof_text_by_function(profile);
+    std::filesystem::remove(profile);
+    // Go's own mutex profile charges each release with the waiting since the
+    // previous one: it agrees with the blame view, not the releaser view.
+    double go_long = theirs[kLong] / (theirs[kLong] + theirs[kShort]);
+    WARN(fmt::format("{}: Go's mutex profile gives the long holder {:.1f}%", f.label(), 100 * go_long));
+    CHECK(go_long >= 0.8);
   }
 }

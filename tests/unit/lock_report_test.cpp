@@ -280,3 +280,116 @@ TEST_CASE("chain links keep their parent, in the model, the text and the JSON", 
   CHECK(chain[1]["parent"].type == Json::Type::Number);
   CHECK(chain[1]["parent"].u == 0);
 }
+
+TEST_CASE("blame splits each entry's waits among the holders by time held, per entry and per lock",
+          "[lock][blame]") {
+  auto fx = fixtures_of("analyze", "amd64");
+  REQUIRE(!fx.empty());
+  auto bin = GoBinary::open(fx.front().path);
+  REQUIRE(bin);
+  LockReport r;
+  r.stacks = std::make_shared<StackTable>((*bin)->pclntab(), 0);
+
+  // Waiter W. Most waits were ended by a short holder S (who got the lock
+  // after a long holder L let go), one by L itself. The kernel split them:
+  // L held the lock for most of every wait.
+  const uint64_t W = 101, S = 102, L = 103;
+  const uint64_t MS = 1'000'000;
+  LockBuildInput in;
+  auto agg = [&](uint64_t releaser, uint64_t sema, uint64_t count, uint64_t total) {
+    RawLockAgg a;
+    a.kind = LockKind::Mutex;
+    a.waiter_stack = W;
+    a.releaser_stack = releaser;
+    a.sema_addr = sema;
+    a.count = count;
+    a.total_ns = total;
+    a.max_ns = total;
+    a.hist[23] = count;
+    in.aggs.push_back(a);
+  };
+  agg(S, 0x1004, 3, 45 * MS);
+  agg(L, 0x1004, 1, 15 * MS);
+  agg(S, 0x2004, 1, 10 * MS);  // the same code on a second lock
+  auto blame = [&](LockKind kind, uint64_t releaser, uint64_t sema, uint64_t holder, uint64_t total,
+                   uint64_t waits, uint64_t max_hold, uint64_t goid) {
+    in.blame.push_back({kind, W, releaser, sema, holder, total, waits, max_hold, goid});
+  };
+  blame(LockKind::Mutex, S, 0x1004, L, 40 * MS, 3, 14 * MS, 5);
+  blame(LockKind::Mutex, S, 0x1004, S, 4 * MS, 3, 2 * MS, 9);
+  blame(LockKind::Mutex, S, 0x1004, kBlameNotKept, 1 * MS, 1, 1 * MS, 0);
+  blame(LockKind::Mutex, L, 0x1004, L, 15 * MS, 1, 15 * MS, 6);
+  blame(LockKind::Mutex, S, 0x2004, L, 10 * MS, 1, 10 * MS, 7);
+  blame(LockKind::WaitGroup, S, 0x3008, L, 99 * MS, 1, 99 * MS, 8);  // a kind not asked for
+
+  LockBuildOptions o;
+  o.kinds = {LockKind::Mutex};
+  o.lock_name = [](uint64_t addr) { return addr == 0x1000 ? std::string("main.mu") : std::string(); };
+  build_lock_report(r, in, o);
+
+  REQUIRE(r.entries.size() == 2);
+  const LockEntry& byS = r.entries[0];  // 55 ms, ended by S
+  REQUIRE(byS.holder_stack == S);
+  REQUIRE(byS.total_ns == 55 * MS);
+  REQUIRE(byS.blame.size() == 3);
+  CHECK(byS.blame[0].stack_id == L);
+  CHECK(byS.blame[0].total_ns == 50 * MS);  // both locks
+  CHECK(byS.blame[0].waits == 4);
+  CHECK(byS.blame[0].goid == 5);  // the longest single hold
+  CHECK(byS.blame[0].max_hold_ns == 14 * MS);
+  CHECK(byS.blame[0].share == Approx(50.0 / 55));
+  CHECK(byS.blame[1].stack_id == S);
+  CHECK(byS.blame[2].stack_id == kBlameNotKept);
+  uint64_t sum = 0;
+  for (const auto& b : byS.blame) sum += b.total_ns;
+  CHECK(sum == byS.total_ns);
+  const LockEntry& byL = r.entries[1];
+  REQUIRE(byL.blame.size() == 1);
+  CHECK(byL.blame[0].stack_id == L);
+  CHECK(byL.blame[0].share == Approx(1.0));
+
+  // Per lock: L held main.mu for 55 of its 60 ms of waiting.
+  REQUIRE(r.locks.size() == 2);
+  const LockSite& mu = r.locks[0];
+  CHECK(mu.name == "main.mu");
+  REQUIRE(mu.blame.size() == 3);
+  CHECK(mu.blame[0].stack_id == L);
+  CHECK(mu.blame[0].total_ns == 55 * MS);
+  CHECK(mu.blame[0].share == Approx(55.0 / 60));
+  CHECK(mu.blame[0].goid == 6);
+  // The releaser view of the same lock puts S first.
+  REQUIRE(mu.holders.size() == 2);
+  CHECK(mu.holders[0].stack_id == S);
+  REQUIRE(r.locks[1].blame.size() == 1);
+  CHECK(r.locks[1].blame[0].total_ns == 10 * MS);
+
+  std::ostringstream text, by_lock, json;
+  write_lock_text(r, text, {});
+  LockWriterOptions wo;
+  wo.by_lock = true;
+  write_lock_text(r, by_lock, wo);
+  write_lock_json(r, json, {});
+  INFO(text.str());
+  CHECK(text.str().find("blamed on (by hold time") != std::string::npos);
+  CHECK(text.str().find(" 90.9%    50.0ms") != std::string::npos);
+  CHECK(text.str().find("[goroutine 5]  (in 4 waits)") != std::string::npos);
+  CHECK(text.str().find("earlier holders (not kept") != std::string::npos);
+  INFO(by_lock.str());
+  size_t blamed = by_lock.str().find("holders by time held while others waited (blame):");
+  size_t released = by_lock.str().find("holders by the waits their release ended:");
+  REQUIRE(blamed != std::string::npos);
+  REQUIRE(released != std::string::npos);
+  CHECK(blamed < released);
+  CHECK(by_lock.str().find(" 91.7%    55.0ms") != std::string::npos);
+
+  Json j = parse_json(json.str());
+  const Json& eb = j["entries"][0]["blame"];
+  REQUIRE(eb.size() == 3);
+  CHECK(eb[0]["total_ns"].u == 50 * MS);
+  CHECK(eb[0]["goid"].u == 5);
+  CHECK_FALSE(eb[0]["not_kept"].b);
+  CHECK(eb[1]["total_ns"].u == 4 * MS);
+  CHECK(eb[2]["not_kept"].b);
+  CHECK(eb[2]["stack"].size() == 0);
+  CHECK(j["locks"][0]["blame"][0]["total_ns"].u == 55 * MS);
+}

@@ -27,6 +27,7 @@ enum gt_lock_counter {
   GT_CNT_PENDING_REPLACED,              /* a contended acquire replaced an earlier one that needed no hand-over */
   GT_CNT_PENDING_REMOVED,               /* pending acquires ended by a hand-over */
   GT_CNT_PENDING_ADDED,                 /* contended sync acquires entered into the pending table */
+  GT_CNT_BLAME_TRUNCATED,               /* waits whose first holders fell out of the release ring (time kept, unattributed) */
   GT_CNT_LOCK__END
 };
 
@@ -119,6 +120,46 @@ struct gt_chain_val {
   __u64 count;      /* waits during which the releaser was blocked here */
   __u64 overlap_ns; /* time of those blocks inside the waits */
   __u64 example_goid;
+};
+
+/* The last releases of one semaphore (or notify list); key: its address.
+ * Every release that wakes a waiter goes through the probed slow path, so
+ * while anyone waits on it, the goroutines that held it, one after the
+ * other, are here: release k ends the hold [release k-1, release k] of its
+ * goroutine. total counts every release pushed (slot total % GT_RELEASES is
+ * the next); since_ns is when the ring was created (at the first acquire or
+ * release seen on the address): a wait that began before it (the ring was
+ * evicted and made again) or before the oldest release kept cannot tell who
+ * held the lock first. */
+#define GT_RELEASES 16
+struct gt_release_rec {
+  __u64 t_ns;
+  __u64 goid;
+  __u64 stack_id;
+};
+struct gt_release_ring {
+  __u64 total;
+  __u64 since_ns;
+  struct gt_release_rec rec[GT_RELEASES];
+};
+
+/* Wait time blamed on a holder by time held: (the entry's key, the stack at
+ * which that holder released the lock). holder_stack GT_BLAME_NOT_KEPT: the
+ * part of waits before the oldest release the ring kept. */
+#define GT_BLAME_NOT_KEPT (~0ULL)
+struct gt_blame_key {
+  __u64 waiter_stack;
+  __u64 releaser_stack;
+  __u64 addr;
+  __u64 holder_stack;
+  __u32 kind;
+  __u32 pad;
+};
+struct gt_blame_val {
+  __u64 total_ns;    /* time of the entry's waits while this holder held the lock */
+  __u64 waits;       /* waits during which it did */
+  __u64 max_hold_ns; /* the longest single hold inside one wait */
+  __u64 max_goid;    /* whose it was */
 };
 
 /* One long wait (>= min_ns), through the ring buffer, with the releaser's

@@ -49,6 +49,20 @@ struct ChainLink {
   uint64_t goid = 0;      // an example goroutine
 };
 
+// Wait time blamed on one holder by time held: while the waiters waited, the
+// goroutines that held the lock, one after the other, each for part of the
+// wait (not only the one whose release ended it). Holders are told apart by
+// their stack at the release.
+inline constexpr uint64_t kBlameNotKept = ~0ULL;  // stack_id: holders before the oldest release kept
+struct BlameShare {
+  uint64_t stack_id = 0;
+  uint64_t goid = 0;         // the goroutine with the longest single hold here
+  uint64_t waits = 0;        // waits during which a goroutine held it here
+  uint64_t total_ns = 0;     // blamed time
+  uint64_t max_hold_ns = 0;  // the longest single hold inside one wait
+  double share = 0;          // of the entry's (or lock's) total wait
+};
+
 struct LockEntry {
   LockKind kind = LockKind::Mutex;
   uint64_t waiter_stack = 0;
@@ -60,8 +74,9 @@ struct LockEntry {
   uint64_t max_goid = 0;
   uint64_t max_holder_goid = 0;
   Log2Histogram hist;
-  std::set<uint64_t> locks;      // distinct lock addresses
-  std::vector<ChainLink> chain;  // by depth, then total, descending
+  std::set<uint64_t> locks;       // distinct lock addresses
+  std::vector<ChainLink> chain;   // by depth, then total, descending
+  std::vector<BlameShare> blame;  // by total, descending (none for runtime locks)
   uint64_t p50() const { return hist.percentile(0.5, min_ns, max_ns); }
   uint64_t p99() const { return hist.percentile(0.99, min_ns, max_ns); }
   uint64_t mean() const { return count ? total_ns / count : 0; }
@@ -83,7 +98,8 @@ struct LockSite {
   uint64_t total_ns = 0;
   uint64_t max_ns = 0;
   std::vector<StackShare> waiters;  // by total, descending
-  std::vector<StackShare> holders;
+  std::vector<StackShare> holders;  // by the waits their release ended
+  std::vector<BlameShare> blame;    // holders by time held while others waited, descending
 };
 
 // One long wait (>= the event threshold) with its chain.
@@ -130,6 +146,12 @@ struct RawChainAgg {  // chain_agg: the releaser was blocked at chain_stack mean
   uint64_t count = 0, overlap_ns = 0, goid = 0;
 };
 
+struct RawBlameAgg {  // blame_agg: the entry's key and the holder blamed
+  LockKind kind = LockKind::Mutex;
+  uint64_t waiter_stack = 0, releaser_stack = 0, sema_addr = 0, holder_stack = 0;
+  uint64_t total_ns = 0, waits = 0, max_hold_ns = 0, goid = 0;
+};
+
 struct RawSpan {  // one finished wait of a releaser
   uint64_t t0_ns = 0, t1_ns = 0, stack_id = 0;
   unsigned reason = 0;
@@ -146,6 +168,7 @@ struct RawLockEvent {  // one long wait
 struct LockBuildInput {
   std::vector<RawLockAgg> aggs;
   std::vector<RawChainAgg> chains;
+  std::vector<RawBlameAgg> blame;
   std::vector<RawLockEvent> events;
 };
 
