@@ -88,9 +88,10 @@ have_time=0
 for minor in $minors; do
   fx=$(awk -F'\t' -v m="$minor" '$1 == m && $3 == "amd64" && $4 == "default" && $5 == "lock" {print $6}' "$fixtures/manifest.tsv")
   [[ -x $fx ]] || { echo "soak.sh: no lock fixture for go$minor" >&2; target_fail=$((target_fail + 1)); continue; }
-  # Long enough for the cycles (a run takes 2-4 s); it checks its invariants
-  # when that time is up, and the soak waits for that verdict.
-  life=$((cycles * ${#commands[@]} * 5 + 5))
+  # Long enough for the cycles (a run takes 2-4 s, more on a loaded machine);
+  # SIGTERM ends it once they are done: it checks its invariants then, and
+  # the soak waits for that verdict.
+  life=$((cycles * ${#commands[@]} * 20 + 30))
   "$fx" -duration "${life}s" -runtime-contention >"$tmp/target.out" 2>&1 &
   tpid=$!
   for _ in $(seq 50); do grep -q '^ready' "$tmp/target.out" && break; sleep 0.1; done
@@ -129,6 +130,7 @@ for minor in $minors; do
       fi
     done
   done
+  kill -TERM $tpid 2>/dev/null || true
   set +e; wait $tpid; trc=$?; set -e
   if ((trc != 0)) || ! grep -q '^ok' "$tmp/target.out"; then
     target_fail=$((target_fail + 1))

@@ -25,7 +25,8 @@ TEST_CASE("counter specs: a slot named twice, a name used twice or a slot out of
   static constexpr CounterSpec twice_slot[] = {{GT_CNT_OWN_FIRST, "a"}, {GT_CNT_OWN_FIRST, "b"}};
   static constexpr CounterSpec twice_name[] = {{GT_CNT_OWN_FIRST, "parks"}};
   static constexpr CounterSpec out_of_range[] = {{GT_CNT_SLOTS, "far"}};
-  static constexpr CounterSpec fine[] = {{GT_CNT_OWN_FIRST, "mine"}, {GT_CNT_OWN_FIRST + 1, "also_mine", true}};
+  static constexpr CounterSpec fine[] = {{GT_CNT_OWN_FIRST, "mine"},
+                                         {GT_CNT_OWN_FIRST + 1, "also_mine", true}};
   CHECK_FALSE(check_counter_specs(counter_specs({twice_slot})));
   CHECK_FALSE(check_counter_specs(counter_specs({park_counter_specs(), twice_name})));
   CHECK_FALSE(check_counter_specs(counter_specs({out_of_range})));
