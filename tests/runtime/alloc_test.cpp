@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "support/fixtures.h"
+#include "support/go_profiles.h"
 #include "support/json.h"
 #include "support/process.h"
 
@@ -103,18 +104,38 @@ TEST_CASE("alloc with MemProfileRate=1: exact per-site counts, types, large obje
   const int rounds = 60, gcs = 3;  // one map growth round (every 50th)
   for (const auto& f : fixtures_of("allocprof", "amd64")) {
     INFO(f.label());
-    RunningProgram target(f.path,
-                          {"-burst", std::to_string(rounds), "-gc", std::to_string(gcs), "-duration", "60s"});
+    // Go's own allocs profile of the same run, written on SIGUSR1 before and
+    // after the burst: the difference is what the runtime recorded for it.
+    const auto dir = std::filesystem::temp_directory_path();
+    const std::string heap = (dir / fmt::format("gotrace-heap-{}.txt", getpid())).string();
+    const std::string heap_before = heap + ".before";
+    std::filesystem::remove(heap);
+    RunningProgram target(f.path, {"-burst", std::to_string(rounds), "-gc", std::to_string(gcs), "-duration",
+                                   "60s", "-heapprofile", heap});
     REQUIRE(target.wait_for_line("ready", 10000));
-    bool burst_done = false;
+    auto write_heap = [&] {  // the fixture writes FILE.tmp, then renames it
+      REQUIRE(kill(target.pid(), SIGUSR1) == 0);
+      for (int i = 0; i < 200 && !std::filesystem::exists(heap); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      return std::filesystem::exists(heap);
+    };
+    bool burst_done = false, heap_ok = false;
     Traced t =
-        trace_while(fmt::format("-p {} -d 6s --json --no-status --maps --top 100000", target.pid()), [&] {
+        trace_while(fmt::format("-p {} -d 8s --json --no-status --maps --top 100000", target.pid()), [&] {
+          heap_ok = write_heap();
+          if (heap_ok) std::filesystem::rename(heap, heap_before);
           REQUIRE(kill(target.pid(), SIGUSR2) == 0);
           burst_done = target.wait_for_line("burst done 1", 20000);
+          heap_ok = heap_ok && write_heap();
         });
     INFO(t.err);
     REQUIRE(t.status == 0);
     CHECK(burst_done);
+    REQUIRE(heap_ok);
+    auto go_before = heap_text_allocs_by_frame(heap_before, kPkg);
+    auto go_after = heap_text_allocs_by_frame(heap, kPkg);
+    std::filesystem::remove(heap);
+    std::filesystem::remove(heap_before);
     Json r = parse_json(t.out);
     CHECK(r["go_version"].str == f.version);
     if (f.variant == "stripped" && r["sampler"].str == "refill") {
@@ -147,6 +168,12 @@ TEST_CASE("alloc with MemProfileRate=1: exact per-site counts, types, large obje
       CHECK((*e)["samples"].u == s.objects * rounds);
       CHECK((*e)["bytes"].u == s.objects * rounds * s.slot);
       CHECK((*e)["slot_size"].u == s.slot);
+      // Go's allocs profile of the burst says the same, object for object.
+      uint64_t ours_objects = 0, ours_bytes = 0;
+      for (const auto& en : r["entries"].arr)
+        if (site_of(en["stack"]) == s.site) ours_objects += en["objects"].u, ours_bytes += en["bytes"].u;
+      CHECK(ours_objects == go_after[s.site].objects - go_before[s.site].objects);
+      CHECK(ours_bytes == go_after[s.site].bytes - go_before[s.site].bytes);
     }
     // The byte ranking of the workload.
     std::vector<std::string> order;

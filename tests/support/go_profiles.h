@@ -18,6 +18,17 @@ std::string first_main(const Json& stack);
 // by the record's first main.* function.
 std::map<std::string, double> pprof_text_by_function(const std::string& path);
 
+// Go's heap ("allocs") profile in debug=1 text: the allocated objects and
+// bytes of each record ([alloc_objects: alloc_bytes], unscaled: exact at
+// MemProfileRate=1) summed by the record's first frame whose function starts
+// with prefix, keyed by the rest of that function's name.
+struct HeapCounts {
+  double objects = 0;
+  double bytes = 0;
+};
+std::map<std::string, HeapCounts> heap_text_allocs_by_frame(const std::string& path,
+                                                            const std::string& prefix);
+
 // The n functions with the largest totals, largest first.
 std::vector<std::string> top_functions(const std::map<std::string, double>& totals, size_t n);
 
