@@ -20,7 +20,7 @@ const volatile __u64 min_wait_ns = 0; /* --min: shorter waits are counted, not a
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, GT_CNT__COUNT);
+  __uint(max_entries, GT_CNT_SLOTS);
   __type(key, __u32);
   __type(value, __u64);
 } counters SEC(".maps");
@@ -48,7 +48,7 @@ static __always_inline bool bit_in_mask(const volatile __u64 *mask, __u32 bit) {
   return (mask[(bit >> 6) & 3] >> (bit & 63)) & 1;
 }
 
-static __always_inline void count(enum gt_counter c) {
+static __always_inline void count(__u32 c) { /* a gt_counter or the command's own */
   __u32 k = c;
   __u64 *v = bpf_map_lookup_elem(&counters, &k);
   if (v) *v += 1;

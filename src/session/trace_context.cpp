@@ -14,7 +14,7 @@ Counters read_counters(int fd) {
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return out;
   std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
-  for (uint32_t k = 0; k < GT_CNT__COUNT; ++k) {
+  for (uint32_t k = 0; k < GT_CNT_SLOTS; ++k) {
     if (bpf_map_lookup_elem(fd, &k, per_cpu.data()) != 0) continue;
     for (auto v : per_cpu) out[k] += v;
   }

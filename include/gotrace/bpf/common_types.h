@@ -50,7 +50,11 @@ struct gt_stack {
   __u64 pcs[GT_MAX_STACK_DEPTH];
 };
 
-/* Counters the user side reads; every loss is counted here. */
+/* Counters the user side reads; every loss is counted here. A per-CPU array
+ * of GT_CNT_SLOTS slots; a command's own counters start at GT_CNT_OWN_FIRST
+ * (an enum in its <cmd>_types.h). */
+#define GT_CNT_OWN_FIRST 32
+#define GT_CNT_SLOTS 64
 enum gt_counter {
   GT_CNT_PARKS = 0,          /* gopark hits accepted */
   GT_CNT_PARK_RETRY,         /* gopark hits about to call morestack (ignored) */

@@ -21,7 +21,7 @@
 
 namespace gotrace {
 
-using Counters = std::array<uint64_t, GT_CNT__COUNT>;
+using Counters = std::array<uint64_t, GT_CNT_SLOTS>;
 Counters read_counters(int percpu_array_fd);  // summed over CPUs
 // Every counter that is a loss (a full table, a full ring buffer): their sum
 // is the "dropped" every report shows.
