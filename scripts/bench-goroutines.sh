@@ -35,11 +35,9 @@ echo "target: $parked parked goroutines, a work loop, a 1ms heartbeat ($(go vers
 coproc T { "$out/manyg" -parked "$parked"; }
 read -r line <&"${T[0]}"
 pid=${line#ready }
-ask() {  # command -> the target's answer line
+ask() {  # command -> the target's answer line in $reply (coproc fds are gone in $(…) subshells)
   echo "$1" >&"${T[1]}"
-  local l
-  read -r l <&"${T[0]}"
-  echo "$l"
+  read -r reply <&"${T[0]}"
 }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
@@ -59,17 +57,19 @@ for i in 1 2 3; do
     "$(echo "$u + $s" | bc)" "$u" "$s" "$read_line"
 done
 read -r w u s < <(timed goroutines -p "$pid" --watch 250ms -d "${secs}s" --json)
-n=$(sed -n 's/.*"snapshots":\([0-9]*\).*/\1/p' "$tmp/gotrace.out" | head -1)
+n=$(grep -o '"snapshots": *[0-9]*' "$tmp/gotrace.out" | head -1 | grep -o '[0-9]*$')
 cpu=$(echo "$u + $s" | bc)
 printf "   repeated (--watch 250ms for %ss): %s snapshots, gotrace CPU %.2fs = %.3fs per snapshot\n" \
   "$secs" "$n" "$cpu" "$(echo "$cpu / $n" | bc -l)"
 
 echo
 echo "2) the target's throughput while gotrace snapshots it back to back"
-base=$(ask "measure $((secs * 1000))")
+ask "measure $((secs * 1000))"
+base=$reply
 "$gotrace" goroutines -p "$pid" --watch 10ms -d "${secs}s" --json >/dev/null 2>"$tmp/watch.err" &
 wpid=$!
-traced=$(ask "measure $((secs * 1000))")
+ask "measure $((secs * 1000))"
+traced=$reply
 wait "$wpid"
 b_ops=$(field ops_per_s "$base")
 t_ops=$(field ops_per_s "$traced")
@@ -80,11 +80,12 @@ printf "   snapshotting: %s ops/s (%.3fx), worst heartbeat gap %s µs\n" "$t_ops
 echo
 echo "3) in-process: pprof.Lookup(\"goroutine\").WriteTo(w, 2) (what /debug/pprof/goroutine?debug=2 serves)"
 for i in 1 2 3; do
-  p=$(ask pprof)
+  ask pprof
+  p=$reply
   printf "   dump %d: wall %s ms, worst heartbeat gap %s µs, longest stop-the-world so far ≤ %s µs, %s bytes\n" \
     "$i" "$(field wall_ms "$p")" "$(field maxgap_us "$p")" "$(field stw_max_us "$p")" "$(field bytes "$p")"
 done
-ask quit >/dev/null 2>&1 || true
+echo quit >&"${T[1]}" || true
 
 echo
 echo "4) --watch 1s --leaks on a net/http server with a goroutine per request, wrk -t2 -c32 ${secs}s"
@@ -118,7 +119,7 @@ http_round() {  # mode -> "reqs_per_s cpu_us_per_req"
 }
 read -r u_rps u_cpu < <(http_round untraced)
 read -r t_rps t_cpu < <(http_round traced)
-created=$(grep -o '"goroutines_created":[0-9]*' "$tmp/leaks.json" | cut -d: -f2)
+created=$(grep -o '"goroutines_created": *[0-9]*' "$tmp/leaks.json" | grep -o '[0-9]*$')
 printf "   untraced: %s req/s, %.1f µs server CPU per request\n" "$u_rps" "$u_cpu"
 printf "   --leaks:  %s req/s (%.3fx), %.1f µs server CPU per request (%.3fx); %s goroutines created while watched\n" \
   "$t_rps" "$(echo "$t_rps / $u_rps" | bc -l)" "$t_cpu" "$(echo "$t_cpu / $u_cpu" | bc -l)" "${created:-?}"
