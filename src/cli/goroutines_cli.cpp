@@ -4,13 +4,15 @@
 #include <memory>
 
 #include "gotrace/cli/cli_command.h"
+#include "gotrace/session/goroutine_probes.h"
 #include "gotrace/session/goroutines_command.h"
 #include "gotrace/util/duration.h"
 
 namespace gotrace::cli {
 
-// `goroutines` takes no probes (it reads the target's memory), so it has no
-// probe table and does not use the tracing runner.
+// `goroutines` reads the target's memory and does not use the tracing
+// runner; only --watch --leaks attaches probes (its table is the one `info`
+// checks).
 CliCommand goroutines_cli() {
   CliCommand c;
   c.name = "goroutines";
@@ -18,6 +20,7 @@ CliCommand goroutines_cli() {
       "every goroutine of a running program, grouped by state, wait reason, stack and creation site, read "
       "from its "
       "memory without stopping it (no BPF; needs the rights gdb would)";
+  c.probes = &goroutines_probe_table();
   c.setup = [](CLI::App& sub) {
     struct Raw {
       GoroutinesConfig config;
@@ -52,6 +55,9 @@ CliCommand goroutines_cli() {
     sub.add_option("-d,--duration", raw->duration,
                    "watch for this long (alone: --watch 1s; default: until Ctrl-C)");
     sub.add_option("--svg", raw->config.svg_path, "with --watch: also write the heat map as an SVG here");
+    sub.add_flag("--leaks", raw->config.leaks,
+                 "with --watch: count every goroutine created and exited per site, exactly, with two probes "
+                 "(needs BPF rights)");
     return std::function<int()>([raw] {
       GoroutinesConfig& cfg = raw->config;
       if (raw->pid <= 0 || raw->pid > std::numeric_limits<pid_t>::max()) {
@@ -96,6 +102,10 @@ CliCommand goroutines_cli() {
       }
       if (!cfg.svg_path.empty() && cfg.watch_interval.count() == 0) {
         fmt::print(stderr, "gotrace goroutines: --svg draws the heat map of a --watch (add --watch 1s)\n");
+        return kExitUsage;
+      }
+      if (cfg.leaks && cfg.watch_interval.count() == 0) {
+        fmt::print(stderr, "gotrace goroutines: --leaks counts goroutines over a --watch (add --watch 1s)\n");
         return kExitUsage;
       }
       if (!check_list("goroutines", "--state", cfg.states) ||

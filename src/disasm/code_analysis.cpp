@@ -138,6 +138,10 @@ std::optional<uint64_t> direct_jump_target(Arch arch, const cs_insn& insn) {
   return arch == Arch::X86_64 ? x86_direct_jump_target(insn) : arm64_direct_jump_target(insn);
 }
 
+std::optional<uint64_t> direct_call_target(Arch arch, const cs_insn& insn) {
+  return arch == Arch::X86_64 ? x86_direct_call_target(insn) : arm64_direct_call_target(insn);
+}
+
 Effect effect_of(Arch arch, csh handle, const cs_insn& insn) {
   return arch == Arch::X86_64 ? x86_effect(handle, insn) : arm64_effect(handle, insn);
 }
@@ -276,6 +280,7 @@ FunctionCode analyze_function(Arch arch, std::span<const uint8_t> code, uint64_t
     if (is_ret(arch, *insn)) out.rets.push_back(site_of(arch, *insn));
     if (auto target = direct_jump_target(arch, *insn); target && (*target < entry || *target >= out.end))
       out.tail_jumps.push_back(site_of(arch, *insn));
+    if (auto target = direct_call_target(arch, *insn)) out.calls.push_back({site_of(arch, *insn), *target});
     off += insn->size;
   }
   out.decoded = clean && !out.instruction_starts.empty();

@@ -309,6 +309,15 @@ std::optional<uint64_t> arm64_direct_jump_target(const cs_insn& insn) {
   return insn.address + static_cast<uint64_t>(imm);
 }
 
+std::optional<uint64_t> arm64_direct_call_target(const cs_insn& insn) {
+  // BL imm26.
+  if (insn.size != 4) return std::nullopt;
+  uint32_t w = read_le32(insn.bytes);
+  if (!matches(w, 0xfc000000, 0x94000000)) return std::nullopt;
+  int64_t imm = static_cast<int64_t>(static_cast<int32_t>(w << 6) >> 6) * 4;
+  return insn.address + static_cast<uint64_t>(imm);
+}
+
 std::unique_ptr<StackCheckTracker> arm64_stack_tracker() { return std::make_unique<Arm64Tracker>(); }
 
 const char* arm64_opaque_insn(uint32_t w) {

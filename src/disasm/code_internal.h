@@ -50,6 +50,7 @@ SiteKind x86_classify(const cs_insn& insn);
 Effect x86_effect(csh handle, const cs_insn& insn);
 bool x86_is_ret(const cs_insn& insn);
 std::optional<uint64_t> x86_direct_jump_target(const cs_insn& insn);  // unconditional JMP rel
+std::optional<uint64_t> x86_direct_call_target(const cs_insn& insn);  // CALL rel32
 std::unique_ptr<StackCheckTracker> x86_stack_tracker();
 // Length of a VEX-encoded (c4/c5) instruction Capstone 4 cannot decode, such
 // as the AVX-512 mask moves (KMOVQ) in Go 1.26's asyncPreempt; nullopt if the
@@ -61,6 +62,7 @@ SiteKind arm64_classify(uint32_t word);
 Effect arm64_effect(csh handle, const cs_insn& insn);
 bool arm64_is_ret(const cs_insn& insn);
 std::optional<uint64_t> arm64_direct_jump_target(const cs_insn& insn);  // B (not BL)
+std::optional<uint64_t> arm64_direct_call_target(const cs_insn& insn);  // BL
 std::unique_ptr<StackCheckTracker> arm64_stack_tracker();
 // Names the ARMv8.1 LSE atomics (CAS*, CASP*, LDADD*/LDCLR*/…/SWP*) that
 // Capstone 4 does not decode but Go emits behind its CPU-feature checks;

@@ -307,6 +307,13 @@ std::optional<uint64_t> x86_direct_jump_target(const cs_insn& insn) {
   return std::nullopt;
 }
 
+std::optional<uint64_t> x86_direct_call_target(const cs_insn& insn) {
+  // CALL rel32 (e8); Go never emits the 16-bit form.
+  RawX86 r = parse_raw(insn.bytes, insn.size);
+  if (r.two_byte || r.prefix_66 || r.opc1 != 0xe8 || insn.size < 5) return std::nullopt;
+  return insn.address + insn.size + static_cast<int32_t>(read_le32(insn.bytes + insn.size - 4));
+}
+
 std::unique_ptr<StackCheckTracker> x86_stack_tracker() { return std::make_unique<X86Tracker>(); }
 
 std::optional<size_t> x86_vex_length(std::span<const uint8_t> code) {

@@ -82,6 +82,22 @@ void GoroutineWatch::add(int64_t t_ns, const std::vector<WatchObservation>& goro
   live_ = std::move(next);
 }
 
+void GoroutineWatch::add_probe_counts(const std::map<std::string, SiteProbeCounts>& cumulative) {
+  if (t_.empty()) return;
+  probed_ = true;
+  for (const auto& [name, c] : cumulative) site(name);  // sites seen only by the probes
+  for (auto& [name, s] : sites_) {
+    // One entry per snapshot; a site absent from a read keeps its previous
+    // counts (they only grow). A second read for the same snapshot replaces
+    // the first.
+    s.probed.resize(std::min(s.probed.size(), t_.size() - 1));
+    SiteProbeCounts prev = s.probed.empty() ? SiteProbeCounts{} : s.probed.back();
+    s.probed.resize(t_.size() - 1, prev);
+    auto it = cumulative.find(name);
+    s.probed.push_back(it == cumulative.end() ? prev : it->second);
+  }
+}
+
 WatchReport GoroutineWatch::report(const SuspectCriteria& c) const {
   WatchReport r;
   r.snapshots = t_.size();
@@ -119,6 +135,19 @@ WatchReport GoroutineWatch::report(const SuspectCriteria& c) const {
     ser.created = s.created;
     ser.exited = s.exited;
     ser.creation_stack_id = s.creation_stack_id;
+    SiteProbeCounts total;
+    if (probed_) {
+      // Exact per-interval counts from the cumulative ones.
+      SiteProbeCounts prev;
+      for (size_t i = 0; i < s.probed.size() && i < ser.created.size(); ++i) {
+        const SiteProbeCounts& c = s.probed[i];
+        ser.created[i] = c.created - prev.created;
+        ser.exited[i] = (c.exited_new + c.exited_before) - (prev.exited_new + prev.exited_before);
+        prev = c;
+      }
+      total = prev;
+      ser.created_live = total.created - std::min(total.created, total.exited_new);
+    }
     for (uint64_t v : s.live) ser.peak = std::max(ser.peak, v);
     std::vector<double> y(s.live.begin(), s.live.end());
     LinearFit f = fit_line(minutes, y);
@@ -127,8 +156,9 @@ WatchReport GoroutineWatch::report(const SuspectCriteria& c) const {
 
     const double net = f.slope * span_min;
     auto st = stuck.find(name);
+    const bool kept = !probed_ || static_cast<double>(ser.created_live) >= c.min_stuck_share * net;
     if (t_.size() >= c.min_snapshots && f.slope > 0 && f.r2 >= c.min_r2 && net >= c.min_net_growth &&
-        st != stuck.end() && static_cast<double>(st->second.count) >= c.min_stuck_share * net) {
+        st != stuck.end() && static_cast<double>(st->second.count) >= c.min_stuck_share * net && kept) {
       LeakSuspect l;
       l.site = name;
       l.stack_id = st->second.stack_id;
@@ -139,6 +169,9 @@ WatchReport GoroutineWatch::report(const SuspectCriteria& c) const {
       l.stuck = st->second.count;
       l.oldest_wait_ns = t_.back() - st->second.oldest_since;
       l.oldest_goid = st->second.oldest_goid;
+      l.created = total.created;
+      l.exited = total.exited_new;
+      l.kept_per_min = span_min > 0 ? static_cast<double>(ser.created_live) / span_min : 0;
       uint64_t best = 0;
       for (const auto& [reason, n] : st->second.reasons)
         if (n > best) {
@@ -151,8 +184,10 @@ WatchReport GoroutineWatch::report(const SuspectCriteria& c) const {
   }
   std::stable_sort(r.sites.begin(), r.sites.end(),
                    [](const SiteSeries& a, const SiteSeries& b) { return a.peak > b.peak; });
-  std::stable_sort(r.suspects.begin(), r.suspects.end(), [](const LeakSuspect& a, const LeakSuspect& b) {
-    return a.growth_per_min > b.growth_per_min;
+  r.exact = probed_;
+  // With probes the exact rate of goroutines kept is the better evidence.
+  std::stable_sort(r.suspects.begin(), r.suspects.end(), [&](const LeakSuspect& a, const LeakSuspect& b) {
+    return probed_ ? a.kept_per_min > b.kept_per_min : a.growth_per_min > b.growth_per_min;
   });
   return r;
 }

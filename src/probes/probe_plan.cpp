@@ -18,6 +18,20 @@ PlannedSite plan_site(const GoBinary& binary, ProbeRole role) {
   s.symbol = std::string(*name);
   s.function = *fn;
   s.code = binary.analyze(*fn);
+  if (auto callee = role_spec(role).call_to; !callee.empty()) {
+    // The site is the call, not the entry: the stack check at the entry
+    // has passed by then, so there is no morestack re-entry to tell apart.
+    s.code.entry_site.reset();
+    s.code.stack_check.reset();
+    auto target = binary.pclntab().function_by_name(callee);
+    for (const auto& c : s.code.calls)
+      if (target && c.target == target->entry) {
+        s.code.entry_site = c.site;
+        break;
+      }
+    s.code.no_entry_site_reason =
+        s.code.entry_site ? "" : fmt::format("no direct call to {} in {}", callee, s.symbol);
+  }
   if (s.code.entry_site) s.site_file_offset = binary.elf().vaddr_to_file_offset(s.code.entry_site->address);
   return s;
 }

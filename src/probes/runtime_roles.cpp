@@ -114,6 +114,11 @@ std::vector<RoleSpec> build_table() {
        {{"runtime.gcMarkTermination"}}},
       {R::FreeSpecial, "free_special", "a special record is freed, e.g. a sampled object died (runtime.freeSpecial)",
        {{"runtime.freeSpecial"}}},
+      {R::NewprocQueue, "newproc_queue",
+       "a new goroutine is queued (the CALL runtime.runqput in runtime.newproc.func1)",
+       {{"runtime.newproc.func1"}}},
+      {R::Gdestroy, "gdestroy", "goroutine teardown, on g0 (runtime.gdestroy, 1.22+)", {{"runtime.gdestroy", 22}},
+       22},
   };
   // clang-format on
   for (auto& spec : t) {
@@ -141,6 +146,14 @@ std::vector<RoleSpec> build_table() {
       default:
         spec.always_linked = true;
     }
+    // newproc's closure (it runs newproc1 on the system stack) queues the new
+    // goroutine with runqput(pp, newg, true): at that call newg has its final
+    // goid (1.19–1.23 assign it after the status change, so a probe on
+    // newproc1's casgstatus would read the previous occupant's goid), its
+    // gopc and startpc, and it is in BX (the second argument). Every release
+    // 1.19–1.26 has this one direct call there (checked in
+    // runtime_roles_test.cpp against every fixture).
+    if (spec.role == R::NewprocQueue) spec.call_to = "runtime.runqput";
     // Roles named after 32-bit-only symbols never exist on amd64 or arm64.
     if (spec.role == R::MapassignFast32ptr) spec.only_32bit = true;
   }

@@ -90,9 +90,15 @@ void write_watch_text(const WatchReport& r, StackTable& stacks, std::ostream& ou
   if (o.left_out)
     fmt::print(out, "not counted: {} goroutine observations changed while being read or could not be read\n",
                o.left_out);
-  fmt::print(out,
-             "note: created/exited count goroutines that appeared or disappeared between two snapshots; "
-             "those born and gone in between are not seen\n");
+  if (r.exact)
+    fmt::print(out,
+               "created/exited: every goroutine, counted by probes at goroutine creation and exit (--leaks); "
+               "\"kept\": created during the watch and still alive\n");
+  else
+    fmt::print(out,
+               "note: created/exited count goroutines that appeared or disappeared between two snapshots; "
+               "those born and gone in between are not seen (--leaks counts them all)\n");
+  for (const auto& n : o.notes) fmt::print(out, "note: {}\n", n);
   if (r.sites.empty()) {
     fmt::print(out, "\nno goroutines seen\n");
   } else {
@@ -104,13 +110,13 @@ void write_watch_text(const WatchReport& r, StackTable& stacks, std::ostream& ou
     if (r.t_ns.size() > o.width)
       fmt::print(out, "; a column is the max of ~{} snapshots", (r.t_ns.size() + o.width - 1) / o.width);
     fmt::print(out, ")\n");
-    fmt::print(out, "|{:<{}}| {:>7} {:>15} {:>13} {:>8} {:>8}  {}\n", "", cols, "peak", "first→last", "trend",
-               "created", "exited", "site");
+    fmt::print(out, "|{:<{}}| {:>7} {:>15} {:>13} {:>8} {:>8}{}  {}\n", "", cols, "peak", "first→last",
+               "trend", "created", "exited", r.exact ? fmt::format(" {:>8}", "kept") : "", "site");
     for (size_t i = 0; i < n; ++i) {
       const SiteSeries& s = r.sites[i];
-      fmt::print(out, "|{}| {:>7} {:>15} {:>13} {:>8} {:>8}  {}\n", heat_row(s.live, o.width), s.peak,
+      fmt::print(out, "|{}| {:>7} {:>15} {:>13} {:>8} {:>8}{}  {}\n", heat_row(s.live, o.width), s.peak,
                  fmt::format("{}→{}", s.live.front(), s.live.back()), per_min(s.growth_per_min),
-                 sum(s.created), sum(s.exited), s.site);
+                 sum(s.created), sum(s.exited), r.exact ? fmt::format(" {:>8}", s.created_live) : "", s.site);
     }
     if (n < r.sites.size()) fmt::print(out, "… {} more sites (--top 0 shows all)\n", r.sites.size() - n);
   }
@@ -128,6 +134,9 @@ void write_watch_text(const WatchReport& r, StackTable& stacks, std::ostream& ou
         "the oldest (goroutine {}) has waited ≥{} in {}\n",
         ++rank, l.site, per_min(l.growth_per_min), l.r2, l.live, l.stuck, l.oldest_goid,
         format_duration(static_cast<uint64_t>(l.oldest_wait_ns)), l.reason.empty() ? "?" : l.reason);
+    if (r.exact)
+      fmt::print(out, "   created {} during the watch, {} of them exited: {:.1f} kept per minute\n",
+                 l.created, l.exited, l.kept_per_min);
     if (l.stack_id) print_stack(stacks, l.stack_id, out, o.max_frames, "    ");
   }
 }
@@ -141,6 +150,17 @@ void write_watch_json(const WatchReport& r, StackTable& stacks, std::ostream& ou
   j.field("duration_ns", r.t_ns.empty() ? int64_t{0} : r.t_ns.back());
   j.field("ended_by", o.ended_by);
   j.field("left_out", o.left_out);
+  j.field("exact", r.exact);  // created/exited from the --leaks probes
+  if (r.exact) {
+    j.key("probe_counters");
+    j.begin_object();
+    for (const auto& [name, v] : o.probe_counters) j.field(name, v);
+    j.end();
+  }
+  j.key("notes");
+  j.begin_array();
+  for (const auto& n : o.notes) j.value(n);
+  j.end();
   j.key("sites");
   j.begin_array();
   for (const SiteSeries& s : r.sites) {
@@ -153,6 +173,7 @@ void write_watch_json(const WatchReport& r, StackTable& stacks, std::ostream& ou
     j.field("r2", s.r2);
     j.field("created", sum(s.created));
     j.field("exited", sum(s.exited));
+    if (r.exact) j.field("created_live", s.created_live);
     j.key("created_by");
     if (s.creation_stack_id) {
       j.begin_object();
@@ -194,6 +215,11 @@ void write_watch_json(const WatchReport& r, StackTable& stacks, std::ostream& ou
     j.field("oldest_wait_ns", l.oldest_wait_ns);
     j.field("oldest_goid", l.oldest_goid);
     j.field("reason", l.reason);
+    if (r.exact) {
+      j.field("created", l.created);
+      j.field("exited", l.exited);
+      j.field("kept_per_min", l.kept_per_min);
+    }
     j.end();
   }
   j.end();

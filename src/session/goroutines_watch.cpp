@@ -1,7 +1,9 @@
 // run_goroutines_watch: `gotrace goroutines --watch`: a snapshot every
 // interval until -d, Ctrl-C or the target's exit, each goroutine followed by
 // goid and creation site (GoroutineWatch), then the heat map and the leak
-// suspects. No probes: only reads of the target's memory.
+// suspects. Only reads of the target's memory, unless --leaks: then the
+// creation and exit probes (GoroutineProbes) go on before the first
+// snapshot, and their per-site counts are read after each one.
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -10,6 +12,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "gotrace/gobin/go_binary.h"
@@ -17,7 +21,9 @@
 #include "gotrace/model/stack_table.h"
 #include "gotrace/report/goroutine_watch_writer.h"
 #include "gotrace/report/report_common.h"
+#include "gotrace/session/goroutine_probes.h"
 #include "gotrace/session/goroutines_command.h"
+#include "gotrace/session/trace_context.h"
 #include "gotrace/snapshot/goroutines.h"
 #include "gotrace/target/process.h"
 #include "gotrace/util/signals.h"
@@ -45,15 +51,19 @@ class SiteNamer {
   }
   std::pair<std::string, uint64_t> site(const Goroutine& g) {
     if (g.goid == 1) return {"runtime.main (the main goroutine)", 0};
-    if (!g.gopc) return {"(no creation site)", 0};
-    auto found = names_.find(g.gopc);
+    return site_at(g.gopc);
+  }
+  // The site of a `go` statement by its gopc (a runtime address).
+  std::pair<std::string, uint64_t> site_at(uint64_t gopc) {
+    if (!gopc) return {"(no creation site)", 0};
+    auto found = names_.find(gopc);
     if (found != names_.end()) return found->second;
-    uint64_t id = intern({g.gopc - 1});
+    uint64_t id = intern({gopc - 1});
     const auto& fs = st_.frames(id);
-    std::string name = fs.empty() ? fmt::format("{:#x}", g.gopc - 1)
+    std::string name = fs.empty() ? fmt::format("{:#x}", gopc - 1)
                                   : fmt::format("{} ({}:{})", fs.front().function, base_name(fs.front().file),
                                                 fs.front().line);
-    return names_[g.gopc] = {name, id};
+    return names_[gopc] = {name, id};
   }
 
  private:
@@ -83,35 +93,88 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
       return kExitOutput;
     }
   }
-  auto proc = Process::open(c.pid);
-  if (!proc) {
-    fmt::print(stderr, "gotrace: {}\n", proc.error().message);
-    return kExitFailure;
+  // With --leaks the target is opened the way the tracing commands open it
+  // (TraceContext: probe sites planned, host and rights checked).
+  std::optional<TraceContext> tc;
+  std::optional<Process> own_proc;
+  std::unique_ptr<GoBinary> own_bin;
+  Process* proc = nullptr;
+  const GoBinary* bin = nullptr;
+  uint64_t bias = 0;
+  if (c.leaks) {
+    auto ctx = TraceContext::prepare(c.pid, goroutines_probe_table());
+    if (!ctx) {
+      fmt::print(stderr, "gotrace: --leaks: {}\n", ctx.error().message);
+      return kExitFailure;
+    }
+    tc.emplace(std::move(*ctx));
+    proc = &tc->process;
+    bin = tc->binary.get();
+    bias = tc->load_bias;
+  } else {
+    auto p = Process::open(c.pid);
+    if (!p) {
+      fmt::print(stderr, "gotrace: {}\n", p.error().message);
+      return kExitFailure;
+    }
+    own_proc.emplace(std::move(*p));
+    proc = &*own_proc;
+    auto b = GoBinary::open(proc->exe_link());
+    if (!b) {
+      fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), b.error().message);
+      return kExitFailure;
+    }
+    own_bin = std::move(*b);
+    bin = own_bin.get();
+    auto lb = proc->load_bias(bin->elf());
+    if (!lb) {
+      fmt::print(stderr, "gotrace: PID {}: {}\n", c.pid, lb.error().message);
+      return kExitFailure;
+    }
+    bias = *lb;
   }
-  auto bin = GoBinary::open(proc->exe_link());
-  if (!bin) {
-    fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), bin.error().message);
-    return kExitFailure;
-  }
-  const GoBinary& b = **bin;
+  const GoBinary& b = *bin;
   if (!b.wait_reasons()) {
     fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), b.wait_reasons().error().message);
     return kExitFailure;
   }
-  auto bias = proc->load_bias(b.elf());
-  if (!bias) {
-    fmt::print(stderr, "gotrace: PID {}: {}\n", c.pid, bias.error().message);
-    return kExitFailure;
-  }
-  auto reader = GoroutineReader::create(b, c.pid, *bias);
+  auto reader = GoroutineReader::create(b, c.pid, bias);
   if (!reader) {
     fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), reader.error().message);
     return kExitFailure;
   }
 
-  StackTable stacks(b.pclntab(), *bias);
+  StackTable stacks(b.pclntab(), bias);
   SiteNamer namer(stacks);
   GoroutineWatch watch;
+  std::unique_ptr<GoroutineProbes> probes;
+  if (tc) {
+    auto started = GoroutineProbes::start(*tc);
+    if (!started) {
+      fmt::print(stderr, "gotrace: --leaks: {}\n", started.error().message);
+      return kExitFailure;
+    }
+    probes = std::move(*started);
+  }
+  // Started in the runtime (runtime.main and coroutines excepted): the
+  // runtime's own goroutines, as the snapshot classifies them.
+  auto system_start = [&](uint64_t startpc) {
+    if (startpc < bias) return false;
+    auto fn = b.pclntab().function_at(startpc - bias);
+    return fn && fn->name.starts_with("runtime.") && fn->name != "runtime.main" &&
+           fn->name != "runtime.corostart";
+  };
+  auto read_probes = [&] {
+    std::map<std::string, SiteProbeCounts> cum;
+    for (const ProbedSite& p : probes->sites()) {
+      if (!c.system && system_start(p.key.startpc)) continue;
+      SiteProbeCounts& s = cum[namer.site_at(p.key.gopc).first];
+      s.created += p.counts.created;
+      s.exited_new += p.counts.exited_new;
+      s.exited_before += p.counts.exited_before;
+    }
+    watch.add_probe_counts(cum);
+  };
   uint64_t left_out = 0;
   std::string ended_by = "-d";
   using Clock = std::chrono::steady_clock;
@@ -155,6 +218,7 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
       obs.push_back(std::move(o));
     }
     watch.add(snap->monotonic_ns, obs);
+    if (probes) read_probes();
 
     next += c.watch_interval;
     const auto end = c.watch_duration.count() ? start + c.watch_duration : Clock::time_point::max();
@@ -173,8 +237,25 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     if (stop) break;
   }
 
-  WatchReport rep = watch.report();
   WatchWriterOptions o;
+  if (probes) {
+    probes->stop();
+    const Counters counts = probes->counters();
+    const CounterSpecs specs = goroutines_counters();
+    uint64_t lost = total_drops(counts, specs);  // drop_aggregation_full: the sites table was full
+    for (const auto& spec : specs) o.probe_counters[std::string(spec.name)] = counts[spec.slot];
+    const uint64_t evicted = probes->evicted();
+    o.probe_counters["born_evicted"] = evicted;
+    if (evicted)
+      o.notes.push_back(fmt::format(
+          "{} goroutines created during the watch fell out of the table of the {} newest: their exits "
+          "count as of goroutines created before, and \"kept\" overstates by up to that many",
+          evicted, GoroutineProbes::kBornCapacity));
+    if (lost)
+      o.notes.push_back(
+          fmt::format("{} creations or exits could not be counted (a full table or an unreadable g)", lost));
+  }
+  WatchReport rep = watch.report();
   o.top = c.top;
   o.interval_ns = c.watch_interval.count();
   o.ended_by = ended_by;

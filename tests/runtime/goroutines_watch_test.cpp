@@ -3,12 +3,14 @@
 // second blocked forever, churn of 200 short-lived goroutines a second, a
 // stable pool of 300 parked workers) exactly the leak is a suspect, with its
 // growth rate; the SVG heat map renders; the target's exit and a bad --svg
-// path end the command cleanly. Reading another process's memory needs
-// ptrace rights, hence [root] (no BPF is used).
+// path end the command cleanly; with --leaks (two BPF probes) the created
+// and exited counts per site are exact. Reading another process's memory
+// needs ptrace rights, the probes BPF rights, hence [root].
 #include <fmt/format.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -167,4 +169,95 @@ TEST_CASE("gotrace goroutines --watch: text heat map, target exit, bad --svg", "
     auto usage = run_command(fmt::format("{} goroutines -p {} -d 5s 2>&1", GOTRACE_BINARY, target.pid()));
     CHECK(usage.status == 2);
   }
+}
+
+TEST_CASE("gotrace goroutines --watch --leaks: exact created/exited per site, only the leak kept",
+          "[root][watch][leaks]") {
+  // Every release in its default build, and the stripped, PIE and cgo builds
+  // of the oldest and newest: one 3s watch each (about 4s per fixture).
+  auto lines = site_lines();
+  auto all = fixtures_of("leak", "amd64");
+  REQUIRE(!all.empty());
+  const std::string oldest = all.front().version, newest = all.back().version;
+  for (const auto& f : all) {
+    if (f.variant != "default" && f.version != oldest && f.version != newest) continue;
+    INFO(f.label());
+    RunningProgram target(f.path, {"-duration", "60s"});
+    REQUIRE(target.wait_for_line("ready", 10000));
+    auto r = run_command(
+        fmt::format("{} goroutines -p {} --watch 500ms -d 3s --leaks --json", GOTRACE_BINARY, target.pid()));
+    REQUIRE(r.status == 0);
+    Json j = parse_json(r.out);
+    CHECK(j["exact"].b);
+    CHECK(j["ended_by"].str == "-d");
+    // The probes count from just before the first snapshot to just after
+    // the last: about the watch's duration.
+    const double secs = j["duration_ns"].num / 1e9;
+    CHECK(secs >= 2.9);
+    const Json& pc = j["probe_counters"];
+    CHECK(pc["born_evicted"].u == 0);
+    CHECK(pc["drop_born_table"].u == 0);
+    CHECK(pc["g_unreadable"].u == 0);
+    CHECK(pc["goroutines_created"].u > 0);
+
+    const Json* leak = nullptr;
+    const Json* churn = nullptr;
+    const Json* pool = nullptr;
+    for (const auto& site : j["sites"].arr) {
+      if (at_line(site["site"].str, lines.at("created-leak"))) leak = &site;
+      if (at_line(site["site"].str, lines.at("created-churn"))) churn = &site;
+      if (at_line(site["site"].str, lines.at("created-pool"))) pool = &site;
+    }
+    REQUIRE(leak);
+    REQUIRE(churn);
+    REQUIRE(pool);
+    // Known rates: leak 10/s, churn 200/s (each living 20ms), pool 300
+    // started before the watch. Tolerance: ±20% of rate × duration plus a
+    // few goroutines for the probes' extra moments before and after.
+    auto near = [&](uint64_t got, double rate) {
+      INFO("got " << got << ", expected about " << rate * secs);
+      CHECK(static_cast<double>(got) >= rate * secs * 0.8 - 3);
+      CHECK(static_cast<double>(got) <= rate * secs * 1.2 + 3);
+    };
+    near((*leak)["created"].u, 10);
+    CHECK((*leak)["exited"].u == 0);  // blocked forever: never one exit
+    CHECK((*leak)["created_live"].u == (*leak)["created"].u);
+    near((*churn)["created"].u, 200);
+    near((*churn)["exited"].u, 200);
+    // Created ≈ exited: at either end only the ~4 alive at that moment
+    // differ (200/s × 20ms), counted exactly, not sampled.
+    const int64_t diff =
+        static_cast<int64_t>((*churn)["created"].u) - static_cast<int64_t>((*churn)["exited"].u);
+    CHECK(std::abs(diff) <= 15);
+    CHECK((*churn)["created_live"].u <= 15);
+    CHECK((*pool)["created"].u == 0);
+    CHECK((*pool)["exited"].u == 0);
+    CHECK((*pool)["peak"].u == 300);
+
+    REQUIRE(j["suspects"].size() == 1);
+    const Json& s = j["suspects"][0];
+    CHECK(at_line(s["site"].str, lines.at("created-leak")));
+    CHECK(s["exited"].u == 0);
+    CHECK(s["kept_per_min"].num >= 600 * 0.75);
+    CHECK(s["kept_per_min"].num <= 600 * 1.25);
+  }
+}
+
+TEST_CASE("gotrace goroutines --leaks: text columns, and --leaks needs --watch", "[root][watch][leaks]") {
+  auto fx = fixtures_of("leak", "amd64");
+  REQUIRE(!fx.empty());
+  const auto& f = fx.back();
+  INFO(f.label());
+  RunningProgram target(f.path, {"-duration", "30s"});
+  REQUIRE(target.wait_for_line("ready", 10000));
+  auto r = run_command(
+      fmt::format("{} goroutines -p {} --watch 500ms -d 2s --leaks", GOTRACE_BINARY, target.pid()));
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("counted by probes at goroutine creation and exit") != std::string::npos);
+  CHECK(r.out.find(" kept  site") != std::string::npos);
+  CHECK(r.out.find("kept per minute") != std::string::npos);
+  auto usage = run_command(fmt::format("{} goroutines -p {} --leaks 2>&1", GOTRACE_BINARY, target.pid()));
+  CHECK(usage.status == 2);
+  CHECK(usage.out.find("--watch") != std::string::npos);
 }

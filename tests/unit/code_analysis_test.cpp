@@ -522,6 +522,8 @@ TEST_CASE("core runtime functions have an emulated stack-check entry site in eve
                             ProbeRole::Ready,
                             ProbeRole::Semrelease1,
                             ProbeRole::Newproc1,
+                            ProbeRole::Goexit0,
+                            ProbeRole::Gdestroy,
                             ProbeRole::Mallocgc,
                             ProbeRole::Semacquire1,
                             ProbeRole::SemacquireMutex,

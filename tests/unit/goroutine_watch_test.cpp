@@ -6,6 +6,7 @@
 #include "gotrace/model/goroutine_watch.h"
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -188,6 +189,79 @@ TEST_CASE("watch: suspects are ranked by growth", "[goroutines][watch]") {
   CHECK(r.suspects[0].reason == "chan send");
   CHECK(r.suspects[1].site == "slow");
   CHECK(r.suspects[0].growth_per_min == Approx(4 * 240));
+}
+
+// The three sites again, with the probes' cumulative counts after each
+// snapshot: the leak creates 2.5 per snapshot and none exits, the churn 50
+// per snapshot that all exit (a few of them created before the watch), the
+// pool creates nothing. A fourth site is seen only by the probes.
+GoroutineWatch three_sites_probed(bool leak_exits) {
+  GoroutineWatch w;
+  uint64_t next_goid = 1000;
+  for (int i = 0; i <= 16; ++i) {
+    std::vector<WatchObservation> obs;
+    for (uint64_t p = 0; p < 300; ++p)
+      obs.push_back(parked(10 + p, "main.pool (main.go:1)", kPoolPc, "chan receive"));
+    uint64_t leaked = static_cast<uint64_t>(i) * 25 / 10;
+    for (uint64_t l = 0; l < leaked; ++l)
+      obs.push_back(parked(100'000 + l, "main.leak (main.go:2)", kLeakPc, "chan receive"));
+    for (int k = 0; k < i % 3; ++k)
+      obs.push_back(parked(next_goid++, "main.churn (main.go:3)", kSleepPc, "sleep"));
+    w.add(1'000'000'000 + i * kStep, obs);
+    std::map<std::string, SiteProbeCounts> cum;
+    const uint64_t n = static_cast<uint64_t>(i) + 1;
+    cum["main.leak (main.go:2)"] = {leaked, leak_exits ? leaked : 0, 0};
+    cum["main.churn (main.go:3)"] = {50 * n, 50 * n - 2, 2};
+    if (i >= 8) cum["main.brief (main.go:4)"] = {7, 7, 0};
+    w.add_probe_counts(cum);
+  }
+  return w;
+}
+
+TEST_CASE("watch with probes: exact created/exited per site, ranked by goroutines kept",
+          "[goroutines][watch]") {
+  WatchReport r = three_sites_probed(false).report();
+  CHECK(r.exact);
+  const SiteSeries* leak = find_site(r, "main.leak (main.go:2)");
+  const SiteSeries* churn = find_site(r, "main.churn (main.go:3)");
+  const SiteSeries* pool = find_site(r, "main.pool (main.go:1)");
+  const SiteSeries* brief = find_site(r, "main.brief (main.go:4)");
+  REQUIRE(leak);
+  REQUIRE(churn);
+  REQUIRE(pool);
+  REQUIRE(brief);
+  auto total = [](const std::vector<uint64_t>& v) {
+    uint64_t n = 0;
+    for (auto x : v) n += x;
+    return n;
+  };
+  CHECK(total(leak->created) == 40);
+  CHECK(total(leak->exited) == 0);
+  CHECK(leak->created_live == 40);
+  CHECK(total(churn->created) == 850);
+  CHECK(total(churn->exited) == 850);  // 848 of its own plus 2 from before the watch
+  CHECK(churn->created[0] == 50);      // [0]: from the probes' start to the first snapshot
+  CHECK(churn->created[5] == 50);
+  CHECK(churn->created_live == 2);
+  CHECK(total(pool->created) == 0);
+  CHECK(total(pool->exited) == 0);
+  // Seen only by the probes: no live goroutine in any snapshot.
+  CHECK(brief->peak == 0);
+  CHECK(brief->live.size() == 17);
+  CHECK(brief->created[8] == 7);
+  CHECK(total(brief->created) == 7);
+  CHECK(total(brief->exited) == 7);
+
+  REQUIRE(r.suspects.size() == 1);
+  CHECK(r.suspects[0].site == "main.leak (main.go:2)");
+  CHECK(r.suspects[0].created == 40);
+  CHECK(r.suspects[0].exited == 0);
+  CHECK(r.suspects[0].kept_per_min == Approx(600).epsilon(0.01));  // 40 kept over 4s
+
+  // The same snapshots, but the probes saw every goroutine the site created
+  // exit: the exact counts overrule the snapshots' growth, not a leak.
+  WatchReport r2 = three_sites_probed(true).report();
+  CHECK(r2.suspects.empty());
 }
 
 TEST_CASE("watch writers: heat rows, text, JSON and SVG", "[goroutines][watch]") {

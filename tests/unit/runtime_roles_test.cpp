@@ -15,8 +15,10 @@
 #include <sstream>
 
 #include "gotrace/elf/elf_image.h"
+#include "gotrace/gobin/go_binary.h"
 #include "gotrace/gobin/go_version.h"
 #include "gotrace/gobin/pclntab.h"
+#include "gotrace/probes/probe_plan.h"
 #include "support/fixtures.h"
 
 using namespace gotrace;
@@ -198,5 +200,52 @@ TEST_CASE("resolve_role copes with versions outside the table", "[roles]") {
     auto mutex = resolve_role(ProbeRole::SemacquireMutex, v, **tab);
     REQUIRE(mutex);
     CHECK((*tab)->function_by_name(*mutex));
+  }
+}
+
+TEST_CASE("goroutine creation and exit sites: newproc.func1's call to runqput, gdestroy or goexit0",
+          "[roles]") {
+  // What `goroutines --leaks` probes, in every release, build and arch: the
+  // one direct call to runtime.runqput in runtime.newproc.func1 (emulated:
+  // a CALL rel32 / BL), and the exit function's entry: goexit0 up to 1.21,
+  // gdestroy from 1.22 (goexit0 then calls it; so do coroutine exits).
+  for (const auto& f : test::fixtures()) {
+    if (f.program != "leak" && f.program != "goroutines") continue;
+    INFO(f.label());
+    auto bin = GoBinary::open(f.path);
+    REQUIRE(bin.ok());
+    const GoBinary& b = **bin;
+    const int minor = minor_of(f);
+    PlannedSite create = plan_site(b, ProbeRole::NewprocQueue);
+    INFO(create.code.no_entry_site_reason);
+    REQUIRE(create.usable());
+    CHECK(create.symbol == "runtime.newproc.func1");
+    CHECK(create.code.entry_site->kind == SiteKind::Emulated);
+    CHECK(!create.code.stack_check);
+    auto runqput = b.pclntab().function_by_name("runtime.runqput");
+    REQUIRE(runqput);
+    size_t calls = 0;
+    for (const auto& c : create.code.calls) calls += c.target == runqput->entry;
+    CHECK(calls == 1);
+    CHECK(create.code.entry_site->address > create.function.entry);
+    CHECK(create.code.entry_site->address < create.function.end);
+    CHECK(create.code.entry_site->text.rfind(f.arch == "arm64" ? "bl" : "call", 0) == 0);
+
+    PlannedSite gdestroy = plan_site(b, ProbeRole::Gdestroy);
+    PlannedSite goexit0 = plan_site(b, ProbeRole::Goexit0);
+    REQUIRE(goexit0.usable());
+    CHECK(goexit0.code.stack_check);
+    if (minor >= 22) {
+      REQUIRE(gdestroy.usable());
+      CHECK(gdestroy.code.entry_site->kind == SiteKind::Emulated);
+      CHECK(gdestroy.code.stack_check);
+      // goexit0 is only a call to gdestroy and then schedule.
+      size_t to_gdestroy = 0;
+      for (const auto& c : goexit0.code.calls) to_gdestroy += c.target == gdestroy.function.entry;
+      CHECK(to_gdestroy == 1);
+    } else {
+      CHECK(gdestroy.symbol.empty());
+      CHECK(goexit0.code.entry_site->kind == SiteKind::Emulated);
+    }
   }
 }

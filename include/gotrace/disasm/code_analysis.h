@@ -49,6 +49,12 @@ struct CodeSite {
   std::string text;  // "jbe 0x4321" (for display)
 };
 
+// A direct call (x86-64 CALL rel32, arm64 BL) and where it goes.
+struct DirectCall {
+  CodeSite site;
+  uint64_t target = 0;
+};
+
 struct FunctionCode {
   uint64_t entry = 0;
   uint64_t end = 0;
@@ -60,6 +66,7 @@ struct FunctionCode {
   CodeSite first_instruction;             // what a naive probe would hit
   std::vector<CodeSite> rets;
   std::vector<CodeSite> tail_jumps;          // unconditional jumps to outside [entry, end)
+  std::vector<DirectCall> calls;             // direct calls, in address order
   std::vector<uint64_t> instruction_starts;  // every decoded instruction
 };
 

@@ -67,6 +67,8 @@ enum class ProbeRole : uint8_t {
   StartTheWorld,      // startTheWorldWithSema (1.22+: BL = reason, CX = when the stop began)
   GcMarkTermination,  // the end of a cycle's marking
   FreeSpecial,        // a special record is freed (profile specials: a sampled object died)
+  NewprocQueue,       // a new goroutine is queued: newproc.func1's CALL runqput (BX = newg, final goid)
+  Gdestroy,           // goroutine teardown, on g0 (1.22+; goexit0 calls it; AX = gp)
   Count
 };
 inline constexpr size_t kProbeRoleCount = static_cast<size_t>(ProbeRole::Count);
@@ -89,6 +91,10 @@ struct RoleSpec {
   // map kind): the linker drops unreachable functions.
   bool always_linked = true;
   bool only_32bit = false;  // never present on amd64/arm64 (e.g. mapassign_fast32ptr)
+  // The probe site is the function's first direct call to this symbol
+  // rather than its entry (a CALL/BL, emulated by the kernel; no stack check
+  // to interpret there). Empty: the entry site.
+  std::string_view call_to;
 };
 
 const RoleSpec& role_spec(ProbeRole role);

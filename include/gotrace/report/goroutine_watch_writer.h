@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "gotrace/model/goroutine_watch.h"
 #include "gotrace/model/stack_table.h"
@@ -21,6 +23,10 @@ struct WatchWriterOptions {
   int64_t interval_ns = 0;
   std::string ended_by;   // "-d", "Ctrl-C", "the target exited"
   uint64_t left_out = 0;  // goroutines left out of snapshots (changed while read, unreadable), summed
+  // --leaks: the probes' counters by name (JSON "probe_counters") and notes
+  // on what they missed (one line each).
+  std::map<std::string, uint64_t> probe_counters;
+  std::vector<std::string> notes;
 };
 
 // The characters of the text heat map, lowest to highest intensity.

@@ -1,6 +1,7 @@
 // gotrace goroutines: every goroutine of a live process, read from its memory
 // without stopping it. No BPF: it needs only the right to read the target's
-// memory (what gdb would need), not the tracing runner.
+// memory (what gdb would need), not the tracing runner. Only `--watch
+// --leaks` adds two probes (session/goroutine_probes.h) and needs BPF rights.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +31,9 @@ struct GoroutinesConfig {
   std::chrono::nanoseconds watch_interval{0};
   std::chrono::nanoseconds watch_duration{0};
   std::string svg_path;  // --svg: heat map written here at the end
+  // --leaks (with --watch): probes at goroutine creation and exit count
+  // every goroutine created and exited per site, exactly.
+  bool leaks = false;
 };
 
 int run_goroutines(const GoroutinesConfig& config);

@@ -1,0 +1,110 @@
+#include "gotrace/session/goroutine_probes.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+
+#include "goroutines.skel.h"
+#include "gotrace/session/bpf_util.h"
+#include "gotrace/session/park_tracking.h"
+
+namespace gotrace {
+
+namespace {
+
+constexpr CounterSpec kGoroutineCounters[] = {
+    {GT_CNT_G_CREATED, "goroutines_created"},    {GT_CNT_G_EXITED, "goroutines_exited"},
+    {GT_CNT_G_EXIT_MATCHED, "exits_of_created"}, {GT_CNT_G_EXIT_RETRY, "exit_morestack_retries"},
+    {GT_CNT_G_UNREADABLE, "g_unreadable", true}, {GT_CNT_G_BORN_FAILED, "drop_born_table", true},
+};
+static_assert(std::size(kGoroutineCounters) == GT_CNT_G__END - GT_CNT_OWN_FIRST,
+              "every goroutines counter named");
+
+}  // namespace
+
+const ProbeTable& goroutines_probe_table() {
+  // Both sites run on g0. The exit is gdestroy from 1.22 (goexit0 became a
+  // call to it and schedule; coroutine exits reach it too), goexit0 before.
+  static const ProbeTable table{"goroutines --leaks",
+                                {
+                                    {ProbeRole::NewprocQueue, "create_site", 0, true},
+                                    {ProbeRole::Goexit0, "exit_entry", 0, true, false, 0, 0, 21},
+                                    {ProbeRole::Gdestroy, "exit_entry", 0, true, false, 0, 22},
+                                },
+                                false};
+  return table;
+}
+
+CounterSpecs goroutines_counters() { return counter_specs({kGoroutineCounters}); }
+
+struct GoroutineProbes::Impl {
+  SkeletonPtr<goroutines_bpf> skel{nullptr, goroutines_bpf__destroy};
+  LinkSet links;
+};
+
+GoroutineProbes::GoroutineProbes(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GoroutineProbes::~GoroutineProbes() = default;
+
+Result<std::unique_ptr<GoroutineProbes>> GoroutineProbes::start(TraceContext& tc) {
+  install_libbpf_logging();
+  auto impl = std::make_unique<Impl>();
+  impl->skel.reset(goroutines_bpf__open());
+  if (!impl->skel) return Error{explain_bpf_error(errno, "opening the goroutines BPF program")};
+  goroutines_bpf& s = *impl->skel;
+  const RuntimeOffsets& o = *tc.binary->offsets();
+  if (!o[RtField::GGopc].known() || !o[RtField::GStartpc].known())
+    return make_error("the offsets of g.gopc and g.startpc are unknown for this build");
+  s.rodata->off = tc.bpf_offsets();
+  s.rodata->target_tgid = static_cast<uint32_t>(tc.process.pid());
+  s.rodata->g_gopc = static_cast<uint32_t>(o[RtField::GGopc].value);
+  s.rodata->g_startpc = static_cast<uint32_t>(o[RtField::GStartpc].value);
+  const bool multi = use_uprobe_multi(tc.host.uprobe_multi.value_or(false));  // fast detach
+  if (multi) prepare_uprobe_multi(s.obj);
+  if (int err = goroutines_bpf__load(&s))
+    return Error{explain_bpf_error(err, "loading the goroutines BPF program")};
+
+  const int minor = tc.binary->version().minor;
+  for (const auto& p : goroutines_probe_table().probes) {
+    if (!p.applies_to(minor)) continue;
+    bpf_program* prog = bpf_object__find_program_by_name(s.obj, std::string(p.program).c_str());
+    if (!prog) return make_error("internal: no BPF program '{}' in the goroutines object", p.program);
+    const PlannedSite* site = tc.site(p.role);
+    if (!site) return make_error("no probe site for {} in this binary", role_spec(p.role).id);
+    const uint64_t cookie = GT_COOKIE(p.cookie_kind, site_check(*site));
+    auto r = multi ? attach_uprobe_multi(prog, tc.process.pid(), tc.process.exe_link(),
+                                         {*site->site_file_offset}, {cookie}, site->symbol, impl->links)
+                   : attach_uprobe(prog, tc.process.pid(), tc.process.exe_link(), *site->site_file_offset,
+                                   site->symbol, impl->links, cookie);
+    if (!r) return r.error();
+  }
+  return std::unique_ptr<GoroutineProbes>(new GoroutineProbes(std::move(impl)));
+}
+
+size_t GoroutineProbes::attached() const { return impl_->links.size(); }
+
+std::vector<ProbedSite> GoroutineProbes::sites() const {
+  std::vector<ProbedSite> out;
+  for_each_map_entry<gt_gsite_key, gt_gsite_val>(bpf_map__fd(impl_->skel->maps.sites),
+                                                 [&](const gt_gsite_key& k, const gt_gsite_val& v) {
+                                                   out.push_back({k, v});
+                                                 });
+  return out;
+}
+
+Counters GoroutineProbes::counters() const { return read_counters(bpf_map__fd(impl_->skel->maps.counters)); }
+
+void GoroutineProbes::stop() {
+  impl_->skel->bss->tracing_stopped = 1;
+  impl_->links.clear();
+}
+
+uint64_t GoroutineProbes::evicted() const {
+  Counters c = counters();
+  uint64_t remaining = 0;
+  for_each_map_entry<uint64_t, gt_gborn>(bpf_map__fd(impl_->skel->maps.born),
+                                         [&](const uint64_t&, const gt_gborn&) { ++remaining; });
+  uint64_t accounted = c[GT_CNT_G_EXIT_MATCHED] + c[GT_CNT_G_BORN_FAILED] + remaining;
+  return c[GT_CNT_G_CREATED] > accounted ? c[GT_CNT_G_CREATED] - accounted : 0;
+}
+
+}  // namespace gotrace
