@@ -27,7 +27,25 @@ void write_summary_text(const TraceSummary& s, std::ostream& out) {
     fmt::print(out, " ({})", kinds);
   }
   fmt::print(out, "\n");
+  write_cost_text(s.cost, out);
   for (const auto& n : s.notes) fmt::print(out, "note: {}\n", n);
+}
+
+void write_cost_text(const TraceCost& c, std::ostream& out) {
+  if (!c.known) return;
+  if (c.probe_hits == 0) {
+    fmt::print(out, "Cost to the target: none (no probe was hit)\n");
+    return;
+  }
+  std::string trap = c.trap_ns_per_hit > 0
+                         ? fmt::format("{} trap each (measured here)",
+                                       format_duration(static_cast<uint64_t>(c.trap_ns_per_hit)))
+                         : std::string("trap cost unknown");
+  fmt::print(out, "Cost to the target: ~{} of CPU", format_duration(c.estimated_ns));
+  if (c.target_cpu_ns)
+    fmt::print(out, " ({:.1f}% of the {} it used meanwhile)", 100.0 * c.share(),
+               format_duration(c.target_cpu_ns));
+  fmt::print(out, ": {} probe hits, {}, + {} in BPF\n", c.probe_hits, trap, format_duration(c.bpf_ns));
 }
 
 // "main.worker (/src/demo/main.go:55)" for the first user frame, "via
@@ -111,6 +129,19 @@ void write_summary_json_fields(JsonWriter& j, const TraceSummary& s) {
   j.field("detach_s", s.detach_s);
   j.field("events", s.events);
   j.field("dropped", s.dropped);
+  j.key("cost");
+  if (!s.cost.known) {
+    j.null();
+  } else {
+    j.begin_object();
+    j.field("probe_hits", s.cost.probe_hits);
+    j.field("trap_ns_per_hit", s.cost.trap_ns_per_hit);
+    j.field("bpf_ns", s.cost.bpf_ns);
+    j.field("estimated_ns", s.cost.estimated_ns);
+    j.field("target_cpu_ns", s.cost.target_cpu_ns);
+    j.field("share", s.cost.share());
+    j.end();
+  }
   j.key("counters");
   j.begin_object();
   for (const auto& [k, v] : s.counters) j.field(k, v);

@@ -86,6 +86,20 @@ std::string explain_bpf_error(int err, const std::string& what) {
   return fmt::format("{}: {}", what, std::strerror(err));
 }
 
+ProgramRunStats program_run_stats(bpf_object* obj) {
+  ProgramRunStats s;
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, obj) {
+    bpf_prog_info info{};
+    __u32 len = sizeof info;
+    int fd = bpf_program__fd(prog);
+    if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+    s.runs += info.run_cnt;
+    s.run_ns += info.run_time_ns;
+  }
+  return s;
+}
+
 bool use_uprobe_multi(bool host_supports) {
   const char* env = std::getenv("GOTRACE_UPROBE_MULTI");
   return host_supports && !(env && std::string_view(env) == "0");

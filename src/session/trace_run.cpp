@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 
+#include "gotrace/host/trap_cost.h"
 #include "gotrace/session/outputs.h"
 #include "gotrace/session/park_tracking.h"
 #include "gotrace/session/trace_command.h"
@@ -172,6 +173,33 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   }
   if (interrupted_before_start()) return kExitInterrupted;
 
+  // What the trace costs the target: the trap cost on this host, measured
+  // now, times the probe hits, plus the programs' run time (bpf_stats,
+  // counted while stats_fd is open).
+  auto trap = measure_trap_cost();
+  if (!trap) spdlog::debug("{}", trap.error().message);
+  const int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+  if (stats_fd < 0)
+    tc.notes.push_back("the kernel's BPF run-time statistics are off: the trace's cost is not shown");
+  struct FdCloser {
+    int fd;
+    ~FdCloser() {
+      if (fd >= 0) ::close(fd);
+    }
+  } stats_closer{stats_fd};
+  auto cost_of = [&](uint64_t target_cpu_ns) {
+    TraceCost c;
+    c.known = stats_fd >= 0;
+    if (!c.known) return c;
+    ProgramRunStats st = program_run_stats(cmd.object());
+    c.probe_hits = st.runs;
+    c.bpf_ns = st.run_ns;
+    c.trap_ns_per_hit = trap ? trap->ns_per_hit : 0;
+    c.estimated_ns = static_cast<uint64_t>(static_cast<double>(st.runs) * c.trap_ns_per_hit) + st.run_ns;
+    c.target_cpu_ns = target_cpu_ns;
+    return c;
+  };
+
   LinkSet links;
   auto attached = attach_table(cmd, tc, config.pid, options, multi, links);
   Result<void> enough = attached ? cmd.check_attached(tc, *attached) : Result<void>(attached.error());
@@ -203,6 +231,7 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   uint64_t last = 0;
   double last_t = 0;
   TraceOutcome out;
+  const uint64_t cpu_start = tc.process.cpu_time_ns();
   out.loop = run_trace_loop(
       tc.process, lo,
       [&](int timeout) {
@@ -216,9 +245,15 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
         double rate = t > last_t ? static_cast<double>(n - last) / (t - last_t) : 0;
         last = n;
         last_t = t;
-        return fmt::format("{:.0f}s  {} probes  {}", t, links.size(), cmd.status(c, rate));
+        const uint64_t cpu_now = tc.process.cpu_time_ns();
+        TraceCost cost = cost_of(cpu_now > cpu_start ? cpu_now - cpu_start : 0);
+        std::string cost_text = cost.known && cost.target_cpu_ns
+                                    ? fmt::format("  cost ~{:.1f}% of its CPU", 100 * cost.share())
+                                    : "";
+        return fmt::format("{:.0f}s  {} probes  {}{}", t, links.size(), cmd.status(c, rate), cost_text);
       });
   out.attached = links.size();
+  const uint64_t cpu_end = tc.process.cpu_time_ns();
   *cmd.stopped_flag() = 1;  // nothing after the end counts, while the probes come off
   const auto detach_start = std::chrono::steady_clock::now();
   const size_t nlinks = links.links();
@@ -232,6 +267,7 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   out.summary =
       tc.summary(out.loop, out.counters, cmd.counters(), out.attached, out.counters[cmd.rate_counter()]);
   out.summary.detach_s = detach_s;
+  out.summary.cost = cost_of(cpu_end > cpu_start ? cpu_end - cpu_start : 0);
 
   auto profile = cmd.report(tc, out, config, std::cout);
   if (!profile) {

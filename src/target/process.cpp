@@ -37,6 +37,19 @@ uint64_t start_time_of(pid_t pid) {
 }
 }  // namespace
 
+uint64_t Process::cpu_time_ns() const {
+  std::string stat = read_first_line(fmt::format("/proc/{}/stat", pid_));
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  uint64_t ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i)
+    if (i == 14 || i == 15) ticks += std::strtoull(field.c_str(), nullptr, 10);  // utime, stime
+  static const long hz = sysconf(_SC_CLK_TCK);
+  return hz > 0 ? ticks * (1'000'000'000ULL / static_cast<uint64_t>(hz)) : 0;
+}
+
 // The state letter of /proc/PID/stat ('Z' for a zombie: exited, not yet reaped).
 static char state_of(pid_t pid) {
   std::string stat = read_first_line(fmt::format("/proc/{}/stat", pid));

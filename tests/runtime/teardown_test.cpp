@@ -12,7 +12,8 @@
 
 using namespace gotrace::test;
 
-TEST_CASE("every tracing command takes its probes off in under half a second", "[root][teardown]") {
+TEST_CASE("every tracing command takes its probes off in under half a second and says what it cost",
+          "[root][teardown]") {
   require_bpf_host();
   const Fixture f = fixtures_of("lock", "amd64").back();
   INFO(f.label());
@@ -38,6 +39,24 @@ TEST_CASE("every tracing command takes its probes off in under half a second", "
     CHECK(report["probes_attached"].u >= run.min_probes);
     CHECK(report["detach_s"].num > 0);
     CHECK(report["detach_s"].num < 0.5);
+
+    // What the trace cost the target, from the kernel's BPF statistics and
+    // the trap cost measured at start.
+    const Json& cost = report["cost"];
+    REQUIRE(cost.type == Json::Type::Object);
+    const double hits = cost["probe_hits"].num, trap = cost["trap_ns_per_hit"].num;
+    CHECK(trap > 50);       // a trap into the kernel and back
+    CHECK(trap < 100'000);  // and not a stall
+    CHECK(cost["estimated_ns"].num == Approx(hits * trap + cost["bpf_ns"].num).epsilon(0.001).margin(2));
+    CHECK(cost["target_cpu_ns"].num > 0);
+    if (std::string(run.args) != "alloc") {  // the lock fixture parks all the time
+      CHECK(hits > 0);
+      CHECK(cost["bpf_ns"].num > 0);
+      // Every accepted park was one gopark hit; the wakes (one hit may end
+      // several waits) and releases are more.
+      CHECK(hits > report["counters"]["parks"].num);
+      CHECK(cost["share"].num > 0);
+    }
   }
   CHECK(loaded_gotrace_programs().empty());
   CHECK(target.wait_exit(30000) == 0);

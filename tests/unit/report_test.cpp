@@ -8,6 +8,7 @@
 #include "gotrace/probes/reason_filter.h"
 #include "gotrace/report/block_writer.h"
 #include "gotrace/report/json_writer.h"
+#include "gotrace/report/report_common.h"
 #include "gotrace/util/duration.h"
 
 using namespace gotrace;
@@ -201,4 +202,27 @@ TEST_CASE("reason_mask selects categories, names, and a sensible default", "[rep
   auto bad = reason_mask(w, {"coffee"});
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("unknown wait reason 'coffee'") != std::string::npos);
+}
+
+TEST_CASE("the cost line says what the trace cost the target, or nothing when it is unknown", "[report]") {
+  std::ostringstream none;
+  write_cost_text(TraceCost{}, none);
+  CHECK(none.str().empty());
+  TraceCost c;
+  c.known = true;
+  c.probe_hits = 2000;
+  c.trap_ns_per_hit = 600;
+  c.bpf_ns = 3'000'000;
+  c.estimated_ns = 4'200'000;
+  c.target_cpu_ns = 42'000'000;
+  std::ostringstream out;
+  write_cost_text(c, out);
+  CHECK(out.str() ==
+        "Cost to the target: ~4.2ms of CPU (10.0% of the 42.0ms it used meanwhile): 2000 probe hits, 600ns "
+        "trap "
+        "each (measured here), + 3.0ms in BPF\n");
+  c.probe_hits = 0;
+  std::ostringstream idle;
+  write_cost_text(c, idle);
+  CHECK(idle.str() == "Cost to the target: none (no probe was hit)\n");
 }

@@ -9,6 +9,20 @@
 
 namespace gotrace {
 
+// What the trace cost the target: every probe hit is a trap into the kernel
+// taken on the target's own thread, plus the BPF program's run.
+struct TraceCost {
+  bool known = false;          // false: BPF run-time statistics were not available
+  uint64_t probe_hits = 0;     // runs of gotrace's BPF programs (the kernel's bpf_stats)
+  double trap_ns_per_hit = 0;  // measured on this host at start (host/trap_cost.h); 0: unknown
+  uint64_t bpf_ns = 0;         // time spent in gotrace's BPF programs
+  uint64_t estimated_ns = 0;   // probe_hits × trap_ns_per_hit + bpf_ns
+  uint64_t target_cpu_ns = 0;  // the target's CPU time during the trace (includes the above)
+  double share() const {       // of the target's CPU during the trace
+    return target_cpu_ns ? static_cast<double>(estimated_ns) / static_cast<double>(target_cpu_ns) : 0;
+  }
+};
+
 struct TraceSummary {
   int pid = 0;
   std::string comm;
@@ -21,7 +35,8 @@ struct TraceSummary {
   uint64_t events = 0;   // what the command counts as its events (parks, contended waits, samples)
   uint64_t dropped = 0;  // every loss, all kinds
   std::map<std::string, uint64_t> counters;  // name -> value (including each drop kind)
-  std::vector<std::string> notes;            // things the user should know
+  TraceCost cost;
+  std::vector<std::string> notes;  // things the user should know
 };
 
 }  // namespace gotrace

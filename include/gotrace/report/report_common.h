@@ -13,6 +13,8 @@ namespace gotrace {
 
 std::string format_duration(uint64_t ns);  // "1.23s", "45.6ms", "789µs", "12ns"
 void write_summary_text(const TraceSummary& s, std::ostream& out);
+// "Cost to the target: ~X of CPU (Y% of …): N probe hits, …" (nothing when unknown).
+void write_cost_text(const TraceCost& c, std::ostream& out);
 // pid, comm, go_version, duration_s, stopped_by, target_alive,
 // probes_attached, events, dropped, counters, notes (inside an open object).
 void write_summary_json_fields(JsonWriter& j, const TraceSummary& s);

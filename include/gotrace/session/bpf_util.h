@@ -82,6 +82,14 @@ void for_each_map_entry(int fd, F&& f) {
   }
 }
 
+// Runs of an object's programs and the time spent in them, from the
+// kernel's BPF statistics (counted only while bpf_enable_stats' fd is open).
+struct ProgramRunStats {
+  uint64_t runs = 0;
+  uint64_t run_ns = 0;
+};
+ProgramRunStats program_run_stats(bpf_object* obj);
+
 // Why a load failed, in user terms (EPERM -> run as root, …).
 std::string explain_bpf_error(int err, const std::string& what);
 
