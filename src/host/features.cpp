@@ -14,6 +14,7 @@
 #include <fstream>
 #include <optional>
 
+#include "gotrace/host/trap_cost.h"
 #include "gotrace/host/uprobe_multi.h"
 
 namespace gotrace {
@@ -123,6 +124,7 @@ HostFeatures probe_host() {
     h.bpf_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, nullptr) == 1;
     h.attach_cookie = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, nullptr) == 1;
     h.uprobe_multi = try_uprobe_multi();
+    if (auto t = measure_trap_cost()) h.trap_ns_per_hit = t->ns_per_hit;
     libbpf_set_print(old);
   }
   return h;

@@ -4,6 +4,7 @@
 #include <fmt/ostream.h>
 
 #include "gotrace/report/json_writer.h"
+#include "gotrace/report/report_common.h"
 
 namespace gotrace {
 
@@ -115,6 +116,10 @@ void write_info_text(const InfoReport& r, std::ostream& out) {
       yes_no(h.btf), yes_no(h.uprobes), h.ringbuf ? yes_no(*h.ringbuf) : "unknown (needs root to probe)",
       h.uprobe_multi ? (*h.uprobe_multi ? "yes (fast detach)" : "no (probes come off one by one)")
                      : "unknown");
+  if (h.trap_ns_per_hit)
+    fmt::print(out,
+               "              one probe hit costs ~{} here (a trap at an emulated instruction, measured)\n",
+               format_duration(static_cast<uint64_t>(*h.trap_ns_per_hit)));
   fmt::print(out, "\nCan trace\n");
   for (const auto& v : r.verdicts) {
     fmt::print(out, "  {:<6}{}\n", v.command, v.can_run ? "yes" : "no");
@@ -221,6 +226,10 @@ void write_info_json(const InfoReport& r, std::ostream& out) {
     j.field("ringbuf", *h.ringbuf);
   else
     j.key("ringbuf"), j.null();
+  if (h.trap_ns_per_hit)
+    j.field("trap_ns_per_hit", *h.trap_ns_per_hit);
+  else
+    j.key("trap_ns_per_hit"), j.null();
   if (h.uprobe_multi)
     j.field("uprobe_multi", *h.uprobe_multi);
   else

@@ -10,7 +10,6 @@
 #include <iostream>
 #include <memory>
 
-#include "gotrace/host/trap_cost.h"
 #include "gotrace/session/outputs.h"
 #include "gotrace/session/park_tracking.h"
 #include "gotrace/session/trace_command.h"
@@ -173,11 +172,9 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   }
   if (interrupted_before_start()) return kExitInterrupted;
 
-  // What the trace costs the target: the trap cost on this host, measured
-  // now, times the probe hits, plus the programs' run time (bpf_stats,
-  // counted while stats_fd is open).
-  auto trap = measure_trap_cost();
-  if (!trap) spdlog::debug("{}", trap.error().message);
+  // What the trace costs the target: the trap cost on this host (measured
+  // by probe_host) times the probe hits, plus the programs' run time
+  // (bpf_stats, counted while stats_fd is open).
   const int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
   if (stats_fd < 0)
     tc.notes.push_back("the kernel's BPF run-time statistics are off: the trace's cost is not shown");
@@ -194,7 +191,7 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
     ProgramRunStats st = program_run_stats(cmd.object());
     c.probe_hits = st.runs;
     c.bpf_ns = st.run_ns;
-    c.trap_ns_per_hit = trap ? trap->ns_per_hit : 0;
+    c.trap_ns_per_hit = tc.host.trap_ns_per_hit.value_or(0);
     c.estimated_ns = static_cast<uint64_t>(static_cast<double>(st.runs) * c.trap_ns_per_hit) + st.run_ns;
     c.target_cpu_ns = target_cpu_ns;
     return c;

@@ -23,7 +23,9 @@ TEST_CASE("every tracing command takes its probes off in under half a second and
   auto info = run_command(fmt::format("{} info -p {} --json", GOTRACE_BINARY, target.pid()));
   REQUIRE(info.status == 0);
   // This kernel (6.18, as in CI) has multi-uprobe links; the fast teardown rests on them.
-  REQUIRE(parse_json(info.out)["host"]["uprobe_multi"].b);
+  const Json host = parse_json(info.out)["host"];
+  REQUIRE(host["uprobe_multi"].b);
+  CHECK(host["trap_ns_per_hit"].num > 50);  // info shows the calibration the reports use
 
   struct Run {
     const char* args;

@@ -26,6 +26,9 @@ struct HostFeatures {
   bool kprobes = false;               // informational: gotrace never needs them
   // Multi-uprobe links (6.6+): probes come off together, fast (uprobe_multi.h).
   std::optional<bool> uprobe_multi;
+  // What one probe hit costs here: a trap at an emulated instruction plus an
+  // empty program, measured on gotrace itself (host/trap_cost.h), in ns.
+  std::optional<double> trap_ns_per_hit;
 
   // A uprobe perf event could be created on gotrace itself (nullopt: could
   // not tell). CAP_BPF + CAP_PERFMON are documented as enough for uprobes,
