@@ -40,7 +40,8 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-// Runs gotrace in the background; `during` runs once it is attached. (With
+// Runs gotrace in the background; `during` runs once it is attached, and
+// SIGINT ends the trace when it returns. (With
 // --json and no terminal gotrace prints no "Tracing" line: attachment is
 // seen from the BPF programs its process holds, plus a margin for the
 // uprobes that follow the load.)
@@ -72,6 +73,9 @@ Traced trace_while(const std::string& args, const std::function<void()>& during)
   if (attached) {
     std::this_thread::sleep_for(std::chrono::seconds(2));
     during();
+    // Done: end the trace as Ctrl-C would (-d is only the upper bound).
+    std::string p = slurp(pidfile);
+    if (!p.empty()) kill(static_cast<pid_t>(std::stol(p)), SIGINT);
   }
   th.join();
   t.out = slurp(out);
@@ -121,7 +125,7 @@ TEST_CASE("alloc with MemProfileRate=1: exact per-site counts, types, large obje
     };
     bool burst_done = false, heap_ok = false;
     Traced t =
-        trace_while(fmt::format("-p {} -d 8s --json --no-status --maps --top 100000", target.pid()), [&] {
+        trace_while(fmt::format("-p {} -d 30s --json --no-status --maps --top 100000", target.pid()), [&] {
           heap_ok = write_heap();
           if (heap_ok) std::filesystem::rename(heap, heap_before);
           REQUIRE(kill(target.pid(), SIGUSR2) == 0);

@@ -166,8 +166,12 @@ TEST_CASE("gotrace goroutines --watch: text heat map, target exit, bad --svg", "
     CHECK(r.status == 3);
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));  // failed before watching
     CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
-    auto usage = run_command(fmt::format("{} goroutines -p {} -d 5s 2>&1", GOTRACE_BINARY, target.pid()));
-    CHECK(usage.status == 2);
+    // -d alone is a watch of that length at the default 1 s interval.
+    auto watch = run_command(fmt::format("{} goroutines -p {} -d 2.5s --json", GOTRACE_BINARY, target.pid()));
+    CHECK(watch.status == 0);
+    Json w = parse_json(watch.out);
+    CHECK(w["interval_ns"].num == Approx(1e9));
+    CHECK(w["series"].size() > 0);
   }
 }
 
