@@ -281,7 +281,7 @@ void GoroutineReader::read_labels(Goroutine& g, uint64_t ptr, SnapshotStats& sta
 }
 
 void GoroutineReader::read_gs(const std::vector<uint64_t>& addrs, GoroutineSnapshot& out,
-                              std::vector<uint64_t>& retry) {
+                              std::vector<uint64_t>& retry, bool last_try) {
   SnapshotStats& stats = out.stats;
   const size_t n = addrs.size();
   const int64_t o_status = off(RtField::GAtomicstatus);
@@ -441,10 +441,19 @@ void GoroutineReader::read_gs(const std::vector<uint64_t>& addrs, GoroutineSnaps
       continue;
     }
     Goroutine& g = w.g;
+    // A walk that broke although status and saved registers read the same
+    // before and after: the goroutine ran and stopped again at the same
+    // place meanwhile (a loop that parks, or re-enters a syscall, from one
+    // frame), rewriting the stack under the read. Read it once more.
+    if (!w.cached && g.stack_broken && !last_try) {
+      retry.push_back(g.g_addr);
+      continue;
+    }
     if (!w.cached && g.stack_origin != StackOrigin::None) {
       if (g.stack_truncated) ++stats.stacks_truncated;
       if (g.stack_broken) ++stats.stacks_broken;
-      cache_[{g.goid, w.sp, w.pc}] = {g.stack, g.stack_truncated, g.stack_broken, generation_};
+      // A broken walk is not kept: the next snapshot walks it again.
+      if (!g.stack_broken) cache_[{g.goid, w.sp, w.pc}] = {g.stack, g.stack_truncated, false, generation_};
     } else if (w.cached) {
       ++stats.stacks_cached;
       if (g.stack_truncated) ++stats.stacks_truncated;
@@ -466,12 +475,12 @@ Result<GoroutineSnapshot> GoroutineReader::snapshot() {
   auto gs = read_allgs(out.stats);
   if (!gs) return gs.error();
   std::vector<uint64_t> retry;
-  read_gs(*gs, out, retry);
+  read_gs(*gs, out, retry, false);
   if (!retry.empty()) {
     // One more try for what changed under us (usually a GC scan bit or a
     // goroutine switching state); what changes again is counted, not shown.
     std::vector<uint64_t> again;
-    read_gs(retry, out, again);
+    read_gs(retry, out, again, true);
     out.stats.inconsistent = again.size();
   }
   // System goroutines: started in the runtime (runtime.main and coroutines

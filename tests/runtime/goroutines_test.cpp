@@ -152,8 +152,11 @@ TEST_CASE("goroutine snapshot finds the known populations and agrees with the ru
     uint64_t beat_before = heartbeat(beat);
     auto snap = reader->snapshot();
     REQUIRE(snap);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    CHECK(heartbeat(beat) > beat_before);  // the target kept running
+    // The target kept running: its 5 ms heartbeat moves on (within 2 s, for
+    // a VM that deschedules it now and then).
+    for (int i = 0; i < 40 && heartbeat(beat) <= beat_before; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(heartbeat(beat) > beat_before);
 
     kill(target.pid(), SIGUSR1);
     REQUIRE(target.wait_for_line("dumped", 10000));
@@ -249,16 +252,16 @@ TEST_CASE("goroutine snapshot finds the known populations and agrees with the ru
     CHECK(in_syscall + snap->stats.inconsistent >=
           1);  // or it changed under the read (a GC scan) and was counted
     CHECK(snap->stats.unreadable == 0);
-    // A goroutine in a syscall can leave it and enter the same syscall again
-    // from the same frame while its stack is read (the re-check of status,
-    // syscallsp and syscallpc cannot see that): its walk may break, and is
-    // counted. A parked goroutine's walk never may.
-    size_t broken_parked = 0, broken_in_syscall = 0;
+    // A walk that broke under the read (the goroutine ran and stopped at the
+    // same place meanwhile) is read again; none may stay broken.
     for (const auto& g : snap->goroutines)
-      if (g.stack_broken) ++(g.status == GStatus::Syscall ? broken_in_syscall : broken_parked);
-    CHECK(broken_parked == 0);
-    CHECK(broken_in_syscall <= 1);
-    CHECK(snap->stats.stacks_broken == broken_parked + broken_in_syscall);
+      if (g.stack_broken) {
+        std::string frames;
+        for (uint64_t pc : g.stack) frames += fmt::format(" {:#x}", pc);
+        WARN("broken stack: goroutine " << g.goid << " status " << static_cast<int>(g.status) << " reason "
+                                        << int(g.wait_reason) << ":" << frames);
+      }
+    CHECK(snap->stats.stacks_broken == 0);
     CHECK(snap->stats.stacks_truncated == 0);
 
     // A second snapshot reuses the parked goroutines' stacks.

@@ -132,7 +132,9 @@ class GoroutineReader {
   GoroutineReader(const GoBinary& binary, pid_t pid, uint64_t bias);
   Result<std::vector<uint64_t>> read_allgs(SnapshotStats& stats);
   struct Pending;
-  void read_gs(const std::vector<uint64_t>& addrs, GoroutineSnapshot& out, std::vector<uint64_t>& retry);
+  // last_try: keep what is broken (counted) instead of asking for a retry.
+  void read_gs(const std::vector<uint64_t>& addrs, GoroutineSnapshot& out, std::vector<uint64_t>& retry,
+               bool last_try);
   void walk_stack(Goroutine& g, uint64_t fp, uint64_t lo, uint64_t hi, std::span<const uint8_t> window,
                   uint64_t window_addr);
   void read_labels(Goroutine& g, uint64_t ptr, SnapshotStats& stats);
