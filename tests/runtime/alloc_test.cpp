@@ -237,7 +237,7 @@ TEST_CASE("alloc with MemProfileRate=1: exact per-site counts, types, large obje
       }
       CHECK(c["heap_goal"].u >= (4u << 20));
     }
-    CHECK(forced == gcs);
+    CHECK(forced == gcs + 2);  // and one runtime.GC() before each allocs profile the fixture wrote
   }
 }
 
