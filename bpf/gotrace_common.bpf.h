@@ -166,11 +166,24 @@ static long unwind_step(__u32 i, void *data) {
   return 0;
 }
 
-/* Interns the stack walked so far in *u; returns its id (0 = unknown). */
+/* Interns the stack walked so far in *u; returns its id (0 = unknown).
+ * The PCs in the scratch must still be the ones this walk hashed: uprobe
+ * programs run preemptible, and another task's program on this CPU can
+ * overwrite the per-CPU scratch meanwhile. Interned under our id, such a
+ * stack would misname every later event with that id. */
 static __always_inline __u64 intern_walk(struct gt_unwind *u) {
   u->st->len = u->n;
   __u64 id = u->hash | 1;
   if (bpf_map_lookup_elem(&stacks, &id)) return id;
+  __u64 h = 0xcbf29ce484222325ULL;
+  for (int i = 0; i < GT_MAX_STACK_DEPTH; i++) {
+    if ((__u32)i >= u->n) break;
+    h = (h ^ u->st->pcs[i]) * 0x100000001b3ULL;
+  }
+  if (h != u->hash) {
+    count(GT_CNT_STACK_CLOBBERED);
+    return GT_NO_STACK;
+  }
   long err = bpf_map_update_elem(&stacks, &id, u->st, BPF_NOEXIST);
   if (err && err != -GT_EEXIST) {
     count(GT_CNT_DROP_STACKS_FULL);

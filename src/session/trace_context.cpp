@@ -33,6 +33,7 @@ constexpr CounterSpec kBase[] = {
     {GT_CNT_EVENTS, "events_sent"},
     {GT_CNT_STACK_TRUNCATED, "stacks_truncated"},
     {GT_CNT_UNDER_MIN, "waits_under_min"},
+    {GT_CNT_STACK_CLOBBERED, "drop_stack_clobbered", true},
 };
 static_assert(std::size(kBase) == GT_CNT_BASE__END, "every base counter named");
 static_assert(GT_CNT_BASE__END <= GT_CNT_PARK_FIRST && GT_CNT_PARK__END <= GT_CNT_OWN_FIRST,
