@@ -4,11 +4,13 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "gotrace/gobin/go_binary.h"
 #include "gotrace/model/goroutine_report.h"
 #include "gotrace/report/goroutine_writer.h"
 #include "gotrace/session/goroutines_command.h"
+#include "gotrace/session/outputs.h"
 #include "gotrace/snapshot/goroutines.h"
 #include "gotrace/target/process.h"
 
@@ -93,32 +95,13 @@ int run_goroutines(const GoroutinesConfig& c) {
   } else {
     write_goroutine_text(rep, std::cout, o);
   }
-  std::cout.flush();
-  const bool stdout_ok = !std::cout.fail();
-  const int stdout_errno = errno;
-
-  bool profiles_ok = true;
-  if (!c.pprof_path.empty() || !c.folded_path.empty()) {
-    ProfileData p = goroutine_profile(rep, proc->exe_target(),
-                                      fmt::format("gotrace goroutines, PID {} ({}), {}", c.pid, proc->comm(),
-                                                  b.buildinfo().version_string));
-    if (!c.pprof_path.empty())
-      if (auto r = write_pprof(p, rep.stacks, c.pprof_path); !r) {
-        fmt::print(stderr, "gotrace: --pprof: {}\n", r.error().message);
-        profiles_ok = false;
-      }
-    if (!c.folded_path.empty())
-      if (auto r = write_folded(p, rep.stacks, c.folded_path, 0); !r) {
-        fmt::print(stderr, "gotrace: --folded: {}\n", r.error().message);
-        profiles_ok = false;
-      }
-  }
-  if (!stdout_ok) {
-    if (stdout_errno != EPIPE)
-      fmt::print(stderr, "gotrace: writing the report failed: {}\n", std::strerror(stdout_errno));
-    return kExitOutput;
-  }
-  return profiles_ok ? kExitOk : kExitOutput;
+  const OutputPaths outputs{c.pprof_path, c.folded_path};
+  std::optional<ProfileData> profile;
+  if (outputs.any())
+    profile = goroutine_profile(rep, proc->exe_target(),
+                                fmt::format("gotrace goroutines, PID {} ({}), {}", c.pid, proc->comm(),
+                                            b.buildinfo().version_string));
+  return finish_outputs(outputs, profile ? &*profile : nullptr, &rep.stacks, 0);
 }
 
 }  // namespace gotrace
