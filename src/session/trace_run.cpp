@@ -28,6 +28,19 @@ struct PlannedProbe {
   std::string what;
 };
 
+// After one probe's attach: attached, or, when it failed, an error if the
+// probe is required and a note if not.
+Result<void> keep_or_note(const PlannedProbe& p, const Result<void>& r, TraceContext& tc,
+                          std::vector<ProbeRole>& attached) {
+  if (r) {
+    attached.push_back(p.spec->role);
+    return {};
+  }
+  if (p.spec->required) return r.error();
+  tc.notes.push_back(r.error().message);
+  return {};
+}
+
 // With multi-uprobe links: one link per program for all its sites; a link
 // that fails is retried site by site, so that one optional site failing
 // does not take the others with it.
@@ -55,12 +68,7 @@ Result<std::vector<ProbeRole>> attach_multi(const std::vector<PlannedProbe>& pla
     for (size_t j : group) {
       const PlannedProbe& p = planned[j];
       auto r = attach_uprobe_multi(p.prog, pid, tc.process.exe_link(), {p.offset}, {p.cookie}, p.what, links);
-      if (!r) {
-        if (p.spec->required) return r.error();
-        tc.notes.push_back(r.error().message);
-        continue;
-      }
-      attached.push_back(p.spec->role);
+      if (auto k = keep_or_note(p, r, tc, attached); !k) return k.error();
     }
   }
   return attached;
@@ -106,12 +114,7 @@ Result<std::vector<ProbeRole>> attach_table(TraceCommand& cmd, TraceContext& tc,
   if (multi) return attach_multi(planned, tc, pid, links);
   for (const auto& p : planned) {
     auto r = attach_uprobe(p.prog, pid, tc.process.exe_link(), p.offset, p.what, links, p.cookie);
-    if (!r) {
-      if (p.spec->required) return r.error();
-      tc.notes.push_back(r.error().message);
-      continue;
-    }
-    attached.push_back(p.spec->role);
+    if (auto k = keep_or_note(p, r, tc, attached); !k) return k.error();
   }
   return attached;
 }
