@@ -81,6 +81,9 @@ constexpr CounterSpec kAllocCounters[] = {
 };
 static_assert(std::size(kAllocCounters) == GT_CNT_ALLOC__END - GT_CNT_OWN_FIRST, "every alloc counter named");
 
+constexpr const char* kExactNote =
+    "--exact probes every allocation (runtime.mallocgc): each one costs a trap; use it for short traces";
+
 class AllocCommand final : public SkeletonCommand<alloc_bpf> {
  public:
   explicit AllocCommand(const AllocConfig& config)
@@ -102,12 +105,10 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     mem_.emplace(tc.process.pid());
     start_ = read_gc_snapshot(plan_, *mem_, tc.load_bias);
     for (const auto& n : start_.notes) tc.notes.push_back("GC state: " + n);
-    if (config_.exact) {
-      sampler_ = AllocSampler::Exact;
-      tc.notes.push_back(
-          "--exact probes every allocation (runtime.mallocgc): each one costs a trap; "
-          "use it for short traces");
-    } else if (start_.mem_profile_rate) {
+    // The sampler this process allows (the runtime's own samples when its
+    // MemProfileRate is on, span refills otherwise); --exact instead probes
+    // every allocation, and the governor may fall back to the sampler.
+    if (start_.mem_profile_rate) {
       rate_ = *start_.mem_profile_rate;
       sampler_ = rate_ > 0 ? AllocSampler::Profilealloc : AllocSampler::Refill;
     } else if (plan_.profiling_disabled_in_file) {
@@ -119,6 +120,11 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
       tc.notes.push_back("MemProfileRate unknown: using the span-refill sampler");
     }
     if (sampler_ == AllocSampler::Profilealloc && rate_ <= 0) rate_ = 512 * 1024;
+    sampler_fallback_ = sampler_;
+    if (config_.exact) {
+      sampler_ = AllocSampler::Exact;
+      tc.notes.push_back(kExactNote);
+    }
     auto types = GoTypes::load(tc.binary->elf(), tc.binary->pclntab());
     if (types)
       types_.emplace(std::move(*types));
@@ -128,6 +134,22 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     // in every release 1.19–1.26; the built-in table otherwise).
     if (auto sc = size_classes_from_binary(tc.binary->elf())) classes_ = *sc;
     return {};
+  }
+
+  // Over budget, --exact falls back to the sampler.
+  std::optional<CheaperWay> cheaper() const override {
+    if (sampler_ == AllocSampler::Exact)
+      return CheaperWay{
+          fmt::format("fell back from --exact to the {} sampler and started again",
+                      sampler_fallback_ == AllocSampler::Profilealloc ? "profilealloc" : "refill"),
+          false};
+    return std::nullopt;
+  }
+  void take_cheaper(TraceContext& tc) override {
+    sampler_ = sampler_fallback_;
+    std::erase(tc.notes, std::string(kExactNote));
+    events_.clear();
+    start_ = read_gc_snapshot(plan_, *mem_, tc.load_bias);  // the memstats check covers this pass only
   }
 
   uint32_t options(const TraceContext&) const override {
@@ -227,7 +249,7 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
 
     AllocBuildOptions bo;
     bo.sampler = sampler_;
-    bo.rate = rate_;
+    bo.rate = sampler_ == AllocSampler::Exact ? 0 : rate_;
     bo.by = AllocGroupBy::Stack;
     const uint64_t bias = tc.load_bias;
     bo.type_name = [this, bias](uint64_t t) -> std::string {
@@ -259,6 +281,7 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
   const AllocConfig& config_;
   AllocGroupBy by_ = AllocGroupBy::Stack;
   AllocSampler sampler_ = AllocSampler::Refill;
+  AllocSampler sampler_fallback_ = AllocSampler::Refill;  // the sampler without --exact
   int64_t rate_ = 0;
   GcStatePlan plan_;
   std::optional<RemoteMemory> mem_;

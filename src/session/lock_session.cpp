@@ -113,6 +113,17 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
       tc.notes.push_back("wait chains off: no probe site for runtime.gopark or runtime.ready");
     return {};
   }
+  // Over budget, the first thing to go is following every goroutine wait.
+  std::optional<CheaperWay> cheaper() const override {
+    if (chains_) return CheaperWay{"dropped the wait chains (--no-chains) and started again", false};
+    return std::nullopt;
+  }
+  void take_cheaper(TraceContext&) override {
+    chains_ = false;
+    events_.clear();
+    events_not_kept_ = 0;
+  }
+
   uint32_t options(const TraceContext& tc) const override {
     uint32_t o = runtime_locks_ ? kRuntimeLocks : 0;
     if (chains_) o |= kChains | park_tracking_options(const_cast<TraceContext&>(tc));
