@@ -153,6 +153,7 @@ void write_summary_json_fields(JsonWriter& j, const TraceSummary& s) {
   j.field("target_alive", s.target_alive);
   j.field("probes_attached", static_cast<uint64_t>(s.probes_attached));
   j.field("detach_s", s.detach_s);
+  j.field("attached_fraction", s.attached_fraction);
   j.field("events", s.events);
   j.field("dropped", s.dropped);
   j.key("cost");

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -145,6 +146,9 @@ struct Pass {
 // last second against the budget (model/overhead_budget.h). It acts once
 // per pass: it ends the pass when the command has a cheaper way and the
 // user let it; otherwise it records that the probes stay.
+constexpr std::chrono::milliseconds kWindowOn{500};
+constexpr std::string_view kEarlierNote = "overhead governor: the first ";
+
 class Governor {
  public:
   Governor(const TraceConfig& config, GovernorRecord& record, const TraceCommand& cmd)
@@ -197,7 +201,10 @@ class Governor {
 
 // One way of tracing: load the command's programs as configured now, attach,
 // run the loop until the end or the governor's stop, and detach.
-Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, GovernorRecord& record) {
+// duty < 1: the probes are attached in windows of kWindowOn, that share of
+// the time (the governor's last resort, for commands that can scale).
+Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, GovernorRecord& record,
+              double duty) {
   Pass pass;
   auto fail = [&](std::string_view message) {
     fmt::print(stderr, "gotrace: {}\n", message);
@@ -276,13 +283,46 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   TraceLoopOptions lo;
   lo.duration = config.duration;
   lo.status_line = config.status_line;
-  if (stats_fd >= 0) lo.over_budget = [&](double t) { return governor.over_budget(t, cost_now); };
+  if (stats_fd >= 0 && duty >= 1)
+    lo.over_budget = [&](double t) { return governor.over_budget(t, cost_now); };
+
+  // Windows: attached for kWindowOn, then off for as long as the duty says.
+  using Clock = std::chrono::steady_clock;
+  const size_t probes = links.size();
+  const auto on = std::chrono::duration_cast<Clock::duration>(kWindowOn);
+  const auto off = std::chrono::duration_cast<Clock::duration>(kWindowOn * (1 / duty - 1));
+  bool attached_now = true;
+  auto window_began = Clock::now();
+  Clock::duration attached_total{};
+  size_t windows = 1;
+  auto turn_windows = [&] {
+    if (duty >= 1) return;
+    const auto now = Clock::now();
+    if (attached_now && now - window_began >= on) {
+      links.clear();
+      attached_total += now - window_began;
+      attached_now = false;
+      window_began = now;
+    } else if (!attached_now && now - window_began >= off) {
+      cmd.between_windows();
+      auto again = attach_table(cmd, tc, config.pid, options, multi, links);
+      if (!again) {
+        tc.notes.push_back("probes could not be attached again for a window: " + again.error().message);
+        duty = 1;  // no more windows; the trace goes on without probes
+        return;
+      }
+      attached_now = true;
+      window_began = Clock::now();
+      ++windows;
+    }
+  };
   uint64_t last = 0;
   double last_t = 0;
   TraceOutcome& out = pass.outcome;
   out.loop = run_trace_loop(
       tc.process, lo,
       [&](int timeout) {
+        turn_windows();
         if (rb) return ring_buffer__poll(rb.get(), timeout);
         usleep(static_cast<useconds_t>(timeout) * 1000);
         return 0;
@@ -299,7 +339,8 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
                                     : "";
         return fmt::format("{:.0f}s  {} probes  {}{}", t, links.size(), cmd.status(c, rate), cost_text);
       });
-  out.attached = links.size();
+  out.attached = probes;
+  if (attached_now) attached_total += Clock::now() - window_began;
   const uint64_t cpu_end = tc.process.cpu_time_ns();
   *cmd.stopped_flag() = 1;  // nothing after the end counts, while the probes come off
   const auto detach_start = std::chrono::steady_clock::now();
@@ -315,6 +356,17 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
       tc.summary(out.loop, out.counters, cmd.counters(), out.attached, out.counters[cmd.rate_counter()]);
   out.summary.detach_s = detach_s;
   out.summary.cost = cost_of(cpu_end > cpu_start ? cpu_end - cpu_start : 0);
+  if (duty < 1 || windows > 1) {
+    const double elapsed = out.loop.elapsed.count();
+    const double fraction = std::chrono::duration<double>(attached_total).count() / elapsed;
+    out.summary.attached_fraction = std::clamp(fraction, 1e-6, 1.0);
+    out.summary.notes.push_back(fmt::format(
+        "probes attached in {} windows of {:.1f}s, {:.1f}% of the time: counts and times are scaled by "
+        "{:.1f}; "
+        "waits across a window's edge are not seen, and those longer than a window are under-counted",
+        windows, std::chrono::duration<double>(kWindowOn).count(), 100 * out.summary.attached_fraction,
+        1 / out.summary.attached_fraction));
+  }
   return pass;
 }
 
@@ -353,7 +405,12 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   double earlier_s = 0;  // time traced by the passes before this one
   Pass pass;
   for (;;) {
-    pass = run_pass(cmd, tc, pass_config, governor);
+    // In windows, the share of the time that brings the last measured cost
+    // within the budget, with a margin (at least 2%, at most half).
+    double duty = 1;
+    if (cmd.windowed() && !governor.steps.empty())
+      duty = std::clamp(0.7 * governor.max_share / std::max(governor.steps.back().share, 1e-9), 0.02, 0.5);
+    pass = run_pass(cmd, tc, pass_config, governor, duty);
     if (pass.exit) return *pass.exit;
     if (pass.outcome.loop.reason != StopReason::OverBudget) break;
     const double t = pass.outcome.loop.elapsed.count();
@@ -365,8 +422,9 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
     }
     auto way = cmd.cheaper();
     if (!way) break;  // (the governor only stops a pass when there is one)
-    tc.notes.push_back(
-        fmt::format("the first {:.1f}s were traced the costlier way and are not in this report", earlier_s));
+    std::erase_if(tc.notes, [](const std::string& n) { return n.starts_with(kEarlierNote); });
+    tc.notes.push_back(fmt::format("{}{:.1f}s were traced a costlier way and are not in this report",
+                                   kEarlierNote, earlier_s));
     if (way->leaves_runner) {
       TraceSummary carried;
       carried.governor = governor;

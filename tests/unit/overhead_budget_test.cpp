@@ -1,8 +1,9 @@
 // The overhead governor's arithmetic and how reports show its decisions.
+#include "gotrace/model/overhead_budget.h"
+
 #include <catch2/catch.hpp>
 #include <sstream>
 
-#include "gotrace/model/overhead_budget.h"
 #include "gotrace/report/json_writer.h"
 #include "gotrace/report/report_common.h"
 

@@ -18,8 +18,8 @@
 namespace gotrace {
 
 struct OverheadBudget {
-  double max_share = 0.05;             // of the target's CPU time
-  double floor_ns_per_s = 1'000'000;   // below 1 ms of CPU per second nothing is over budget
+  double max_share = 0.05;            // of the target's CPU time
+  double floor_ns_per_s = 1'000'000;  // below 1 ms of CPU per second nothing is over budget
 };
 
 struct BudgetCheck {

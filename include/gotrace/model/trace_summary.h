@@ -51,6 +51,9 @@ struct TraceSummary {
   std::map<std::string, uint64_t> counters;  // name -> value (including each drop kind)
   TraceCost cost;
   GovernorRecord governor;
+  // The share of the trace the probes were attached (1; less when the
+  // governor attached them in windows, and the command scaled its counts).
+  double attached_fraction = 1;
   std::vector<std::string> notes;  // things the user should know
 };
 

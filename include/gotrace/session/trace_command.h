@@ -46,6 +46,7 @@ struct CommandProfile {
 struct CheaperWay {
   std::string what;            // "dropping wait chains (--no-chains)"
   bool leaves_runner = false;  // true: the command goes on without probes (run_instead)
+  bool windows = false;        // true: the same probes, attached only in time windows
 };
 
 class TraceCommand {
@@ -91,6 +92,12 @@ class TraceCommand {
   virtual std::optional<CheaperWay> cheaper() const { return std::nullopt; }
   virtual void take_cheaper(TraceContext& tc) {}
   virtual int run_instead(const TraceConfig& rest, const TraceSummary& carried) { return kExitFailure; }
+  // Whether the probes are attached only in time windows (a CheaperWay with
+  // `windows` taken); then, before each window after the first, with no
+  // probe attached, the command forgets the state of waits that began before
+  // it (they straddle the gap and cannot be timed).
+  virtual bool windowed() const { return false; }
+  virtual void between_windows() {}
 
   // The BPF object's lifecycle, implemented by SkeletonCommand.
   virtual Result<void> open() = 0;
