@@ -159,8 +159,11 @@ class Governor {
   }
 
   // Called after every poll; cost_now: the cumulative cost so far this pass.
+  // A window closes after a second, or after a quarter of one when the
+  // target already used enough CPU in it (100 ms: ten clock ticks of
+  // /proc/PID/stat) to judge a share: a busy target is judged sooner.
   bool over_budget(double t, const std::function<TraceCost()>& cost_now) {
-    if (done_ || t < last_t_ + kWindowS) return false;
+    if (done_ || t < last_t_ + kMinWindowS) return false;
     TraceCost c = cost_now();
     TraceCost w = c;  // the window since the last check
     w.probe_hits = c.probe_hits - last_.probe_hits;
@@ -168,6 +171,7 @@ class Governor {
     w.estimated_ns = c.estimated_ns - last_.estimated_ns;
     w.target_cpu_ns = c.target_cpu_ns - last_.target_cpu_ns;
     const double seconds = t - last_t_;
+    if (seconds < kWindowS && w.target_cpu_ns < kEnoughCpuNs) return false;
     last_ = c;
     last_t_ = t;
     BudgetCheck b = check_budget(w, seconds, budget_);
@@ -191,6 +195,8 @@ class Governor {
 
  private:
   static constexpr double kWindowS = 1.0;
+  static constexpr double kMinWindowS = 0.25;
+  static constexpr uint64_t kEnoughCpuNs = 100'000'000;
   GovernorRecord& record_;
   const TraceCommand& cmd_;
   OverheadBudget budget_;

@@ -102,12 +102,13 @@ TEST_CASE("the governor switches a costly trace to a cheaper way and says so", "
     CHECK(r["governor"]["on"].b);
     CHECK(r["governor"]["max_overhead_pct"].num == 5);
     CHECK(step["share"].num > 0.05);
-    CHECK(step["at_s"].num >= 1.0);
-    CHECK(step["at_s"].num < 2.0);
+    // A busy target is judged after a quarter of a second.
+    CHECK(step["at_s"].num >= 0.25);
+    CHECK(step["at_s"].num < 0.7);
     CHECK(step["action"].str.find("sampling goroutine states") != std::string::npos);
     CHECK(r["sampled"].b);
     CHECK(r["probes_attached"].u == 0);
-    CHECK(r["duration_s"].num == Approx(2.0).margin(0.6));  // the rest of the 3 s
+    CHECK(r["duration_s"].num == Approx(3.0 - step["at_s"].num).margin(0.4));  // the rest of the 3 s
     // One line on stderr when it happened.
     CHECK(b.err.find("gotrace block: the probes cost") != std::string::npos);
     // The sampled report still finds the ping-pong's two waits.
@@ -230,7 +231,8 @@ TEST_CASE("the governor's windowed lock trace scales to what a full trace sees",
   const double fraction = wr["attached_fraction"].num;
   CHECK(fraction > 0.02);
   CHECK(fraction < 0.6);
-  CHECK(wr["duration_s"].num == Approx(8).margin(0.7));  // the 10 s less the two judged seconds
+  const double judged = wr["governor"]["steps"][0]["at_s"].num + wr["governor"]["steps"][1]["at_s"].num;
+  CHECK(wr["duration_s"].num == Approx(10 - judged).margin(0.5));  // the 10 s less the judged windows
   bool said = false;
   for (const auto& n : wr["notes"].arr)
     said |= n.str.find("counts and times are scaled") != std::string::npos;
