@@ -129,7 +129,7 @@ http() {
   wrk_out=$(wrk -t2 -c64 -d"${wrk_s}s" "http://$addr/x" 2>/dev/null)
   c1=$(cpu_ticks "$pid")
   stop_tracer
-  { kill "$pid"; wait "$HS_PID"; } 2>/dev/null || true
+  kill -INT "$pid" 2>/dev/null; wait "$HS_PID" 2>/dev/null || true  # (SIGINT: bash does not report it)
   local rps reqs est gov
   rps=$(echo "$wrk_out" | awk '/Requests\/sec/ {print $2}')
   reqs=$(echo "$wrk_out" | awk '/requests in/ {print $1}')

@@ -412,10 +412,11 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   Pass pass;
   for (;;) {
     // In windows, the share of the time that brings the last measured cost
-    // within the budget, with a margin (at least 2%, at most half).
+    // within half the budget (window edges and the judged windows add to
+    // it), at least 2% and at most half of the time.
     double duty = 1;
     if (cmd.windowed() && !governor.steps.empty())
-      duty = std::clamp(0.7 * governor.max_share / std::max(governor.steps.back().share, 1e-9), 0.02, 0.5);
+      duty = std::clamp(0.5 * governor.max_share / std::max(governor.steps.back().share, 1e-9), 0.02, 0.5);
     pass = run_pass(cmd, tc, pass_config, governor, duty);
     if (pass.exit) return *pass.exit;
     if (pass.outcome.loop.reason != StopReason::OverBudget) break;
