@@ -229,7 +229,7 @@ NAIVE_PROBES='uprobe:BIN:runtime.mapassign_fast64'
 NAIVE_KEY='ustack(perf, 48), reg("ax")'
 w_none=$(allocheavy none "$bin" -goroutines 1 -mapwrites "$map_writes")
 GOTRACE_ARGS="alloc --map-writes"; w_gt=$(allocheavy gotrace "$bin" -goroutines 1 -mapwrites "$map_writes")
-seen=$(awk '/^Map writes/ {print $5; exit}' "$tmp/gotrace.out")
+seen=$(awk '/^Map writes/ {print $6; exit}' "$tmp/gotrace.out")
 w_floor=$(allocheavy floor "$bin" -goroutines 1 -mapwrites "$map_writes")
 w_naive=$(allocheavy naive "$bin" -goroutines 1 -mapwrites "$map_writes")
 GOTRACE_ARGS="alloc"; w_plain=$(allocheavy gotrace "$bin" -goroutines 1 -mapwrites "$map_writes")
