@@ -54,9 +54,12 @@ std::string map_write_cost(const TraceCost& c) {
   if (!c.known || !c.probe_hits || c.trap_ns_per_hit <= 0) return what + " (its cost was not measured here)";
   const double per_hit =
       c.trap_ns_per_hit + static_cast<double>(c.bpf_ns) / static_cast<double>(c.probe_hits);
-  return fmt::format("{}: ~{} per write here ({} trap, measured at start, + BPF)", what,
-                     format_duration(static_cast<uint64_t>(per_hit)),
-                     format_duration(static_cast<uint64_t>(c.trap_ns_per_hit)));
+  // bpf_ns is the sum over all programs: the BPF share is their average per
+  // hit (with --map-writes on a busy map writer, nearly all hits are writes).
+  return fmt::format(
+      "{}: ~{} per write here ({} trap, measured at start, + BPF, averaged over all probe hits)", what,
+      format_duration(static_cast<uint64_t>(per_hit)),
+      format_duration(static_cast<uint64_t>(c.trap_ns_per_hit)));
 }
 
 void write_alloc_text(AllocReport& r, std::ostream& out, const AllocWriterOptions& o) {

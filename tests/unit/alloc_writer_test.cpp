@@ -160,6 +160,15 @@ TEST_CASE("alloc text report names sampler, sites, types, large objects, maps an
   write_alloc_text(g.r, out2, {});
   CHECK(out2.str().find("allocation types by bytes") != std::string::npos);
   CHECK(out2.str().find("(no type)") != std::string::npos);
+  CHECK(out2.str().find("top 1 of 1 map types") != std::string::npos);  // both rows are map[int64]int
+  CHECK(out2.str().find("100.0%  2006 writes") != std::string::npos);
+
+  Built u = build(AllocGroupBy::Stack);
+  u.r.summary.cost.trap_ns_per_hit = 0;  // not measured: said so, no number made up
+  std::ostringstream out3;
+  write_alloc_text(u.r, out3, {});
+  CHECK(out3.str().find("every map write pays a probe trap (its cost was not measured here)") !=
+        std::string::npos);
 }
 
 TEST_CASE("alloc pprof reads back like Go's heap profile", "[allocreport][pprof]") {
