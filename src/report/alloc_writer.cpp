@@ -217,6 +217,7 @@ void write_alloc_json(AllocReport& r, std::ostream& out, const AllocWriterOption
   j.end();
   j.field("map_writes_traced", r.map_writes_traced);
   j.field("total_map_writes", r.total_map_writes);
+  j.field("map_write_rows", static_cast<uint64_t>(r.map_writes.size()));  // before --top
   j.key("map_writes");
   j.begin_array();
   for (size_t i = 0; i < std::min(o.top, r.map_writes.size()); ++i) {

@@ -123,6 +123,15 @@ TEST_CASE("alloc JSON carries the documented fields", "[allocreport][report]") {
   CHECK(j["map_writes"][0]["max_len"].u == 1999);
   CHECK(j["map_writes"][0]["stack"][1]["func"].str == kPkg + ".GrowInt64Map");
   CHECK(j["map_writes"][1]["writes"].u == 6);
+  CHECK(j["map_write_rows"].u == 2);
+  std::ostringstream top1;
+  AllocWriterOptions wo;
+  wo.top = 1;
+  write_alloc_json(b.r, top1, wo);
+  Json j1 = parse_json(top1.str());
+  CHECK(j1["map_writes"].size() == 1);  // cut by --top, and the cut is visible:
+  CHECK(j1["map_write_rows"].u == 2);
+  CHECK(j1["total_map_writes"].u == 2006);
   REQUIRE(j["gc"].size() == 1);
   CHECK(j["gc"][0]["trigger"].str == "forced");
   CHECK(j["gc"][0]["heap_live"].u == (5u << 20));
