@@ -201,14 +201,18 @@ for flavour in prof plain; do
   GOTRACE_ARGS="alloc"; a_gt=$(allocheavy gotrace "$bin"); sampler=$(awk '/^Sampler:/ {print $2, $3, $4}' "$tmp/gotrace.out")
   samples=$(awk '/samples;|estimated from/ {for (i=1;i<=NF;i++) if ($i=="from") print $(i+1)}' "$tmp/gotrace.out" | head -1)
   GOTRACE_ARGS="alloc --maps"; a_maps=$(allocheavy gotrace "$bin")
-  GOTRACE_ARGS="alloc --exact"; a_exact=$(allocheavy gotrace "$bin")
+  GOTRACE_ARGS="alloc --exact --no-governor"; a_exact=$(allocheavy gotrace "$bin")
+  GOTRACE_ARGS="alloc --map-writes --no-governor"; a_mw=$(allocheavy gotrace "$bin")
+  mw=$(awk '/^Map writes/ {print $6; exit}' "$tmp/gotrace.out")
   a_naive=$(allocheavy naive "$bin")
   echo "   $([[ $flavour == prof ]] && echo 'with a heap-profile reader (MemProfileRate 512 KiB)' || echo 'without one (MemProfileRate 0)'): sampler $sampler"
-  awk -v n="$a_none" -v g="$a_gt" -v m="$a_maps" -v x="$a_exact" -v b="$a_naive" -v s="${samples:-0}" 'BEGIN {
+  awk -v n="$a_none" -v g="$a_gt" -v m="$a_maps" -v x="$a_exact" -v b="$a_naive" -v s="${samples:-0}" \
+    -v w="$a_mw" -v c="${mw:-0}" 'BEGIN {
     printf "     untraced               %8.1f ms\n", n/1e6
     printf "     gotrace alloc          %8.1f ms   x%.3f   (%d samples)\n", g/1e6, g/n, s
     printf "     gotrace alloc --maps   %8.1f ms   x%.3f\n", m/1e6, m/n
     printf "     gotrace alloc --exact  %8.1f ms   x%.2f\n", x/1e6, x/n
+    printf "     alloc --map-writes     %8.1f ms   x%.2f   (%d map writes)\n", w/1e6, w/n, c
     printf "     naive bpftrace         %8.1f ms   x%.2f\n", b/1e6, b/n
     if (b > n) printf "     --exact slowdown is %.0f%% of the naive one\n", 100*(x-n)/(b-n)
   }'
@@ -219,6 +223,7 @@ echo
 map_writes=${MAP_WRITES:-1000000}
 echo "4b) map writes: one goroutine, $map_writes assignments into a small map[int64]int (mapassign_fast64)"
 bin=$out/allocheavy
+# (--no-governor: the point is to measure what the governor would stop.)
 # gotrace's site: the JBE of mapassign_fast64's stack check (an emulated
 # instruction), found in the binary as the planner finds it.
 go tool objdump -s '^runtime.mapassign_fast64$' "$bin" >"$tmp/mapassign.txt"
@@ -228,7 +233,7 @@ FLOOR_OFFSET=$(printf '0x%x' $((jbe - ${text#* } + ${text% *})))
 NAIVE_PROBES='uprobe:BIN:runtime.mapassign_fast64'
 NAIVE_KEY='ustack(perf, 48), reg("ax")'
 w_none=$(allocheavy none "$bin" -goroutines 1 -mapwrites "$map_writes")
-GOTRACE_ARGS="alloc --map-writes"; w_gt=$(allocheavy gotrace "$bin" -goroutines 1 -mapwrites "$map_writes")
+GOTRACE_ARGS="alloc --map-writes --no-governor"; w_gt=$(allocheavy gotrace "$bin" -goroutines 1 -mapwrites "$map_writes")
 seen=$(awk '/^Map writes/ {print $6; exit}' "$tmp/gotrace.out")
 w_floor=$(allocheavy floor "$bin" -goroutines 1 -mapwrites "$map_writes")
 w_naive=$(allocheavy naive "$bin" -goroutines 1 -mapwrites "$map_writes")

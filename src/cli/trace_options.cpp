@@ -17,6 +17,11 @@ void TraceOptions::add_to(CLI::App& sub, TraceConfig& t) {
   sub.add_flag("!--no-status", t.status_line, "no live status line on stderr");
   sub.add_option("--pprof", t.pprof_path, "also write a pprof profile here (go tool pprof FILE)");
   sub.add_option("--folded", t.folded_path, "also write folded stacks here (flamegraph.pl FILE > out.svg)");
+  sub.add_option("--max-overhead", t.max_overhead_pct,
+                 "overhead budget, in percent of the target's own CPU time (default 5): when the probes cost "
+                 "more over a second (and more than 1 ms of CPU per second), trace a cheaper way and say so");
+  sub.add_flag("!--no-governor", t.governor,
+               "keep the probes whatever they cost (the cost is still measured and reported)");
 }
 
 bool TraceOptions::finish(std::string_view command, TraceConfig& t) const {
@@ -38,6 +43,11 @@ bool TraceOptions::finish(std::string_view command, TraceConfig& t) const {
                  command, duration_);
       return false;
     }
+  }
+  if (!(t.max_overhead_pct > 0 && t.max_overhead_pct <= 100)) {
+    fmt::print(stderr, "gotrace {}: bad --max-overhead {} (a percentage, more than 0 and at most 100)\n",
+               command, t.max_overhead_pct);
+    return false;
   }
   if (!min_.empty()) {
     auto m = parse_duration(min_);

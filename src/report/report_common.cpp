@@ -28,6 +28,12 @@ void write_summary_text(const TraceSummary& s, std::ostream& out) {
   }
   fmt::print(out, "\n");
   write_cost_text(s.cost, out);
+  for (const auto& g : s.governor.steps)
+    fmt::print(out,
+               "Overhead governor (budget {:g}% of the target's CPU): {:.1f}s in, the probes cost ~{:.1f}% "
+               "({} of CPU per second): {}\n",
+               100 * s.governor.max_share, g.at_s, 100 * g.share,
+               format_duration(static_cast<uint64_t>(g.cost_ns_per_s)), g.action);
   for (const auto& n : s.notes) fmt::print(out, "note: {}\n", n);
 }
 
@@ -118,6 +124,26 @@ void write_stack_json(JsonWriter& j, StackTable& st, uint64_t id) {
   j.end();
 }
 
+// The overhead governor's budget and decisions (only for traces it watched).
+static void write_governor_json(JsonWriter& j, const GovernorRecord& g) {
+  j.key("governor");
+  j.begin_object();
+  j.field("on", g.on);
+  j.field("max_overhead_pct", 100 * g.max_share);
+  j.key("steps");
+  j.begin_array();
+  for (const auto& step : g.steps) {
+    j.begin_object();
+    j.field("at_s", step.at_s);
+    j.field("share", step.share);
+    j.field("cost_ns_per_s", step.cost_ns_per_s);
+    j.field("action", step.action);
+    j.end();
+  }
+  j.end();
+  j.end();
+}
+
 void write_summary_json_fields(JsonWriter& j, const TraceSummary& s) {
   j.field("pid", s.pid);
   j.field("comm", s.comm);
@@ -127,6 +153,7 @@ void write_summary_json_fields(JsonWriter& j, const TraceSummary& s) {
   j.field("target_alive", s.target_alive);
   j.field("probes_attached", static_cast<uint64_t>(s.probes_attached));
   j.field("detach_s", s.detach_s);
+  j.field("attached_fraction", s.attached_fraction);
   j.field("events", s.events);
   j.field("dropped", s.dropped);
   j.key("cost");
@@ -142,6 +169,7 @@ void write_summary_json_fields(JsonWriter& j, const TraceSummary& s) {
     j.field("share", s.cost.share());
     j.end();
   }
+  if (s.governor.max_share > 0) write_governor_json(j, s.governor);
   j.key("counters");
   j.begin_object();
   for (const auto& [k, v] : s.counters) j.field(k, v);

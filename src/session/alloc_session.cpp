@@ -92,6 +92,12 @@ constexpr CounterSpec kAllocCounters[] = {
 };
 static_assert(std::size(kAllocCounters) == GT_CNT_ALLOC__END - GT_CNT_OWN_FIRST, "every alloc counter named");
 
+constexpr const char* kExactNote =
+    "--exact probes every allocation (runtime.mallocgc): each one costs a trap; use it for short traces";
+constexpr const char* kMapWritesNote =
+    "--map-writes probes every map assignment (runtime.mapassign*): each write pays a probe trap (the Map "
+    "writes section states the cost per write measured on this host); for short traces";
+
 class AllocCommand final : public SkeletonCommand<alloc_bpf> {
  public:
   explicit AllocCommand(const AllocConfig& config)
@@ -113,12 +119,10 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     mem_.emplace(tc.process.pid());
     start_ = read_gc_snapshot(plan_, *mem_, tc.load_bias);
     for (const auto& n : start_.notes) tc.notes.push_back("GC state: " + n);
-    if (config_.exact) {
-      sampler_ = AllocSampler::Exact;
-      tc.notes.push_back(
-          "--exact probes every allocation (runtime.mallocgc): each one costs a trap; "
-          "use it for short traces");
-    } else if (start_.mem_profile_rate) {
+    // The sampler this process allows (the runtime's own samples when its
+    // MemProfileRate is on, span refills otherwise); --exact instead probes
+    // every allocation, and the governor may fall back to the sampler.
+    if (start_.mem_profile_rate) {
       rate_ = *start_.mem_profile_rate;
       sampler_ = rate_ > 0 ? AllocSampler::Profilealloc : AllocSampler::Refill;
     } else if (plan_.profiling_disabled_in_file) {
@@ -130,10 +134,13 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
       tc.notes.push_back("MemProfileRate unknown: using the span-refill sampler");
     }
     if (sampler_ == AllocSampler::Profilealloc && rate_ <= 0) rate_ = 512 * 1024;
-    if (config_.map_writes)
-      tc.notes.push_back(
-          "--map-writes probes every map assignment (runtime.mapassign*): each write pays a probe trap "
-          "(the Map writes section states the cost per write measured on this host); for short traces");
+    sampler_fallback_ = sampler_;
+    if (config_.exact) {
+      sampler_ = AllocSampler::Exact;
+      tc.notes.push_back(kExactNote);
+    }
+    map_writes_ = config_.map_writes;
+    if (map_writes_) tc.notes.push_back(kMapWritesNote);
     auto types = GoTypes::load(tc.binary->elf(), tc.binary->pclntab());
     if (types)
       types_.emplace(std::move(*types));
@@ -145,8 +152,31 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     return {};
   }
 
+  // Over budget, --exact falls back to the sampler; then --map-writes stops
+  // (each time the trace starts again: the report covers the last pass).
+  std::optional<CheaperWay> cheaper() const override {
+    if (sampler_ == AllocSampler::Exact)
+      return CheaperWay{
+          fmt::format("fell back from --exact to the {} sampler and started again",
+                      sampler_fallback_ == AllocSampler::Profilealloc ? "profilealloc" : "refill"),
+          false};
+    if (map_writes_) return CheaperWay{"stopped counting map writes (--map-writes) and started again", false};
+    return std::nullopt;
+  }
+  void take_cheaper(TraceContext& tc) override {
+    if (sampler_ == AllocSampler::Exact) {
+      sampler_ = sampler_fallback_;
+      std::erase(tc.notes, std::string(kExactNote));
+    } else {
+      map_writes_ = false;
+      std::erase(tc.notes, std::string(kMapWritesNote));
+    }
+    events_.clear();
+    start_ = read_gc_snapshot(plan_, *mem_, tc.load_bias);  // the memstats check covers this pass only
+  }
+
   uint32_t options(const TraceContext&) const override {
-    uint32_t o = (config_.maps ? kMaps : 0) | (config_.map_writes ? kMapWrites : 0);
+    uint32_t o = (config_.maps ? kMaps : 0) | (map_writes_ ? kMapWrites : 0);
     switch (sampler_) {
       case AllocSampler::Profilealloc:
         return o | kProfilealloc;
@@ -208,7 +238,7 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
   uint32_t rate_counter() const override { return GT_CNT_ALLOC_SAMPLES; }
   std::string status(const Counters& c, double rate) const override {
     std::string writes =
-        config_.map_writes ? fmt::format("  {} map writes", c[GT_CNT_ALLOC_MAP_WRITES]) : std::string();
+        map_writes_ ? fmt::format("  {} map writes", c[GT_CNT_ALLOC_MAP_WRITES]) : std::string();
     return fmt::format("{:.0f} samples/s  {} large{}  {} GC events  {} dropped", rate, c[GT_CNT_ALLOC_LARGE],
                        writes, c[GT_CNT_ALLOC_GC_EVENTS], drops(c));
   }
@@ -219,7 +249,7 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     report.summary = outcome.summary;
     report.stacks = tc.read_stacks(map_fd("stacks"));
     report.maps_traced = config_.maps;
-    report.map_writes_traced = config_.map_writes;
+    report.map_writes_traced = map_writes_;
     if (mem_) {
       GcSnapshot end = read_gc_snapshot(plan_, *mem_, tc.load_bias);
       report.target_alloc_start = start_.total_alloc;
@@ -249,7 +279,7 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
 
     AllocBuildOptions bo;
     bo.sampler = sampler_;
-    bo.rate = rate_;
+    bo.rate = sampler_ == AllocSampler::Exact ? 0 : rate_;
     bo.by = AllocGroupBy::Stack;
     const uint64_t bias = tc.load_bias;
     bo.type_name = [this, bias](uint64_t t) -> std::string {
@@ -281,6 +311,8 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
   const AllocConfig& config_;
   AllocGroupBy by_ = AllocGroupBy::Stack;
   AllocSampler sampler_ = AllocSampler::Refill;
+  AllocSampler sampler_fallback_ = AllocSampler::Refill;  // the sampler without --exact
+  bool map_writes_ = false;                               // --map-writes, until the governor stops it
   int64_t rate_ = 0;
   GcStatePlan plan_;
   std::optional<RemoteMemory> mem_;

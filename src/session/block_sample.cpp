@@ -46,7 +46,7 @@ void sleep_until(int64_t t) {
 
 }  // namespace
 
-int run_block_sample(const BlockConfig& config) {
+int run_block_sample(const BlockConfig& config, const TraceSummary* carried) {
   const TraceConfig& tc = config.trace;
   if (tc.min.count() > 0) {
     fmt::print(stderr,
@@ -169,6 +169,10 @@ int run_block_sample(const BlockConfig& config) {
                 {"drop_goroutines_changed_while_read", st.inconsistent},
                 {"drop_goroutines_unreadable", st.unreadable}};
   s.dropped = failed + st.inconsistent + st.unreadable;
+  if (carried) {
+    s.governor = carried->governor;
+    s.notes = carried->notes;
+  }
   if (failed) s.notes.push_back(fmt::format("{} scans failed (the first: {})", failed, first_failure));
   if (st.late_scans)
     s.notes.push_back(

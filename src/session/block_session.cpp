@@ -113,7 +113,23 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
         CommandProfile{block_profile(report, tc.process.exe_target()), report.stacks, 1}};
   }
 
+  // Over budget, block stops probing and samples goroutine states instead
+  // (no probes at all); it cannot when --min asks for each wait's length.
+  std::optional<CheaperWay> cheaper() const override {
+    if (config_.trace.min.count() > 0) return std::nullopt;
+    return CheaperWay{fmt::format("switched to sampling goroutine states at {:g} Hz (no probes; --sample)",
+                                  kGovernorSampleHz),
+                      true};
+  }
+  int run_instead(const TraceConfig& rest, const TraceSummary& carried) override {
+    BlockConfig sampled = config_;
+    sampled.trace = rest;
+    sampled.sample_hz = kGovernorSampleHz;
+    return run_block_sample(sampled, &carried);
+  }
+
  private:
+  static constexpr double kGovernorSampleHz = 49;
   const BlockConfig& config_;
   WaitReasons reasons_;
   ReasonMask mask_{};

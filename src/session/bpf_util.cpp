@@ -142,4 +142,16 @@ Result<void> attach_uprobe(bpf_program* prog, pid_t pid, const std::string& bina
   return {};
 }
 
+size_t clear_map(int fd) {
+  if (fd < 0) return 0;
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0 || info.key_size == 0) return 0;
+  std::vector<unsigned char> key(info.key_size);
+  size_t n = 0;
+  // Always the first key: each one found is deleted, so the walk ends.
+  while (bpf_map_get_next_key(fd, nullptr, key.data()) == 0 && bpf_map_delete_elem(fd, key.data()) == 0) ++n;
+  return n;
+}
+
 }  // namespace gotrace

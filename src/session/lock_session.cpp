@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "gotrace/bpf/lock_types.h"
 #include "gotrace/elf/data_symbols.h"
@@ -113,6 +114,32 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
       tc.notes.push_back("wait chains off: no probe site for runtime.gopark or runtime.ready");
     return {};
   }
+  // Over budget, the first thing to go is following every goroutine wait.
+  // Then, the probes are attached in time windows, the counts scaled.
+  std::optional<CheaperWay> cheaper() const override {
+    if (chains_) return CheaperWay{"dropped the wait chains (--no-chains) and started again", false};
+    if (!windowed_)
+      return CheaperWay{"attaching the probes in time windows from now on (counts and times scaled)", false,
+                        true};
+    return std::nullopt;
+  }
+  void take_cheaper(TraceContext&) override {
+    if (chains_)
+      chains_ = false;
+    else
+      windowed_ = true;
+    events_.clear();
+    events_not_kept_ = 0;
+    waits_cut_ = 0;
+  }
+  bool windowed() const override { return windowed_; }
+  // With no probe attached: waits that began before the gap (and who was
+  // releasing or holding what) cannot be followed into the next window.
+  void between_windows() override {
+    waits_cut_ += clear_map(map_fd("pending"));
+    for (const char* m : {"releasing", "held", "releases", "rt_pending", "rt_sleeper"}) clear_map(map_fd(m));
+  }
+
   uint32_t options(const TraceContext& tc) const override {
     uint32_t o = runtime_locks_ ? kRuntimeLocks : 0;
     if (chains_) o |= kChains | park_tracking_options(const_cast<TraceContext&>(tc));
@@ -184,9 +211,15 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
                                                   [&](const auto&, const auto&) { ++pending_left; });
     const Counters& c = outcome.counters;
     account_lru_evictions(report.summary, "drop_pending_evicted", c[GT_CNT_PENDING_ADDED],
-                          c[GT_CNT_PENDING_REMOVED], c[GT_CNT_PENDING_REPLACED], pending_left);
+                          c[GT_CNT_PENDING_REMOVED] + waits_cut_, c[GT_CNT_PENDING_REPLACED], pending_left);
+    if (windowed_) report.summary.counters["waits_cut_at_window_end"] = waits_cut_;
     report.stacks = tc.read_stacks(map_fd("stacks"));
 
+    // Probes attached in windows: what they saw stands for the whole time.
+    const double scale = 1 / outcome.summary.attached_fraction;
+    auto scaled = [scale](uint64_t v) {
+      return static_cast<uint64_t>(std::llround(static_cast<double>(v) * scale));
+    };
     LockBuildInput in;
     for_each_map_entry<gt_lock_key, gt_lock_val>(map_fd("lock_agg"), [&](const auto& k, const auto& v) {
       RawLockAgg a;
@@ -194,13 +227,13 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
       a.waiter_stack = k.waiter_stack;
       a.releaser_stack = k.releaser_stack;
       a.sema_addr = k.addr;
-      a.count = v.count;
-      a.total_ns = v.total_ns;
+      a.count = scaled(v.count);
+      a.total_ns = scaled(v.total_ns);
       a.min_ns = v.min_ns;
       a.max_ns = v.max_ns;
       a.max_goid = v.max_goid;
       a.max_releaser_goid = v.max_releaser_goid;
-      std::copy(std::begin(v.hist), std::end(v.hist), a.hist.begin());
+      std::transform(std::begin(v.hist), std::end(v.hist), a.hist.begin(), scaled);
       in.aggs.push_back(a);
     });
     for_each_map_entry<gt_chain_key, gt_chain_val>(map_fd("chain_agg"), [&](const auto& k, const auto& v) {
@@ -210,8 +243,8 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
       c.releaser_stack = k.releaser_stack;
       c.chain_stack = k.chain_stack;
       c.reason = k.reason;
-      c.count = v.count;
-      c.overlap_ns = v.overlap_ns;
+      c.count = scaled(v.count);
+      c.overlap_ns = scaled(v.overlap_ns);
       c.goid = v.example_goid;
       in.chains.push_back(c);
     });
@@ -222,8 +255,8 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
       b.releaser_stack = k.releaser_stack;
       b.sema_addr = k.addr;
       b.holder_stack = k.holder_stack == GT_BLAME_NOT_KEPT ? kBlameNotKept : k.holder_stack;
-      b.total_ns = v.total_ns;
-      b.waits = v.waits;
+      b.total_ns = scaled(v.total_ns);
+      b.waits = scaled(v.waits);
       b.max_hold_ns = v.max_hold_ns;
       b.goid = v.max_goid;
       in.blame.push_back(b);
@@ -279,6 +312,8 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
   std::vector<LockKind> kinds_;
   bool runtime_locks_ = false;
   bool chains_ = false;
+  bool windowed_ = false;   // the governor attaches the probes in windows
+  uint64_t waits_cut_ = 0;  // waits pending when a window closed (forgotten, not lost from a full table)
   WaitReasons reasons_;
   ReasonMask sync_reasons_{};
   std::vector<RawLockEvent> events_;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iterator>
 #include <set>
 
@@ -152,7 +153,9 @@ TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& 
   s.dropped = total_drops(c, specs);
   for (const auto& spec : specs) s.counters[std::string(spec.name)] = c[spec.slot];
   s.events = events;
-  s.notes = notes;
+  // (a runner that traced in more than one pass noted some things twice)
+  for (const auto& n : notes)
+    if (std::find(s.notes.begin(), s.notes.end(), n) == s.notes.end()) s.notes.push_back(n);
   if (!loop.error.empty()) s.notes.push_back(loop.error);
   return s;
 }

@@ -21,6 +21,8 @@ std::string_view stop_reason_text(StopReason r) {
       return "target exited";
     case StopReason::Error:
       return "error";
+    case StopReason::OverBudget:
+      return "over the overhead budget";
   }
   return "?";
 }
@@ -54,6 +56,10 @@ TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& op
     }
     if (!target.alive()) {
       result.reason = StopReason::TargetExited;
+      break;
+    }
+    if (options.over_budget && options.over_budget(result.elapsed.count())) {
+      result.reason = StopReason::OverBudget;
       break;
     }
     // A live line on a terminal; every 10 s when stderr is a log.

@@ -4,12 +4,16 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 
+#include "gotrace/model/overhead_budget.h"
 #include "gotrace/session/outputs.h"
 #include "gotrace/session/park_tracking.h"
 #include "gotrace/session/trace_command.h"
@@ -131,6 +135,247 @@ bool interrupted_before_start() {
   return true;
 }
 
+// What one way of tracing (one pass of the runner) ended with: an exit code
+// when it cannot go on, otherwise its outcome.
+struct Pass {
+  std::optional<int> exit;
+  TraceOutcome outcome;
+};
+
+// The overhead governor's watch over one pass: every second, the cost of the
+// last second against the budget (model/overhead_budget.h). It acts once
+// per pass: it ends the pass when the command has a cheaper way and the
+// user let it; otherwise it records that the probes stay.
+constexpr std::chrono::milliseconds kWindowOn{500};
+constexpr std::string_view kEarlierNote = "overhead governor: the first ";
+
+class Governor {
+ public:
+  Governor(const TraceConfig& config, GovernorRecord& record, const TraceCommand& cmd)
+      : record_(record), cmd_(cmd) {
+    budget_.max_share = config.max_overhead_pct / 100;
+    record_.on = config.governor;
+    record_.max_share = budget_.max_share;
+  }
+
+  // Called after every poll; cost_now: the cumulative cost so far this pass.
+  // A window closes after a second, or after a quarter of one when the
+  // target already used enough CPU in it (100 ms: ten clock ticks of
+  // /proc/PID/stat) to judge a share: a busy target is judged sooner.
+  bool over_budget(double t, const std::function<TraceCost()>& cost_now) {
+    if (done_ || t < last_t_ + kMinWindowS) return false;
+    TraceCost c = cost_now();
+    TraceCost w = c;  // the window since the last check
+    w.probe_hits = c.probe_hits - last_.probe_hits;
+    w.bpf_ns = c.bpf_ns - last_.bpf_ns;
+    w.estimated_ns = c.estimated_ns - last_.estimated_ns;
+    w.target_cpu_ns = c.target_cpu_ns - last_.target_cpu_ns;
+    const double seconds = t - last_t_;
+    if (seconds < kWindowS && w.target_cpu_ns < kEnoughCpuNs) return false;
+    last_ = c;
+    last_t_ = t;
+    BudgetCheck b = check_budget(w, seconds, budget_);
+    if (!b.over) return false;
+    done_ = true;
+    GovernorStep step{t, b.share, b.cost_ns_per_s, ""};
+    auto way = cmd_.cheaper();
+    if (!record_.on)
+      step.action = "kept the probes (--no-governor)";
+    else if (!way)
+      step.action = "kept the probes (nothing cheaper traces this)";
+    else
+      step.action = way->what;
+    fmt::print(stderr,
+               "gotrace {}: the probes cost ~{:.1f}% of the target's CPU over the last {:.1f}s "
+               "(budget {:g}%, --max-overhead): {}\n",
+               cmd_.probes().command, 100 * b.share, seconds, 100 * budget_.max_share, step.action);
+    record_.steps.push_back(step);
+    return record_.on && way.has_value();
+  }
+
+ private:
+  static constexpr double kWindowS = 1.0;
+  static constexpr double kMinWindowS = 0.25;
+  static constexpr uint64_t kEnoughCpuNs = 100'000'000;
+  GovernorRecord& record_;
+  const TraceCommand& cmd_;
+  OverheadBudget budget_;
+  TraceCost last_;
+  double last_t_ = 0;
+  bool done_ = false;
+};
+
+// One way of tracing: load the command's programs as configured now, attach,
+// run the loop until the end or the governor's stop, and detach.
+// duty < 1: the probes are attached in windows of kWindowOn, that share of
+// the time (the governor's last resort, for commands that can scale).
+Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, GovernorRecord& record,
+              double duty) {
+  Pass pass;
+  auto fail = [&](std::string_view message) {
+    fmt::print(stderr, "gotrace: {}\n", message);
+    pass.exit = kExitFailure;
+    return pass;
+  };
+  const uint32_t options = cmd.options(tc);
+  Result<void> step = cmd.open();
+  if (step) {
+    cmd.set_common(tc.bpf_offsets(), static_cast<uint32_t>(config.pid),
+                   static_cast<uint64_t>(config.min.count()));
+    step = cmd.configure(tc);
+  }
+  const bool multi = use_uprobe_multi(tc.host.uprobe_multi.value_or(false));
+  if (step && multi) prepare_uprobe_multi(cmd.object());
+  if (step) step = cmd.load();
+  if (!step) return fail(step.error().message);
+  if (interrupted_before_start()) {
+    pass.exit = kExitInterrupted;
+    return pass;
+  }
+
+  // What the trace costs the target: the trap cost on this host (measured
+  // by probe_host) times the probe hits, plus the programs' run time
+  // (bpf_stats, counted while stats_fd is open).
+  const int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+  if (stats_fd < 0 && record.steps.empty())
+    tc.notes.push_back("the kernel's BPF run-time statistics are off: the trace's cost is not shown");
+  struct FdCloser {
+    int fd;
+    ~FdCloser() {
+      if (fd >= 0) ::close(fd);
+    }
+  } stats_closer{stats_fd};
+  auto cost_of = [&](uint64_t target_cpu_ns) {
+    TraceCost c;
+    c.known = stats_fd >= 0;
+    if (!c.known) return c;
+    ProgramRunStats st = program_run_stats(cmd.object());
+    c.probe_hits = st.runs;
+    c.bpf_ns = st.run_ns;
+    c.trap_ns_per_hit = tc.host.trap_ns_per_hit.value_or(0);
+    c.estimated_ns = static_cast<uint64_t>(static_cast<double>(st.runs) * c.trap_ns_per_hit) + st.run_ns;
+    c.target_cpu_ns = target_cpu_ns;
+    return c;
+  };
+
+  LinkSet links;
+  auto attached = attach_table(cmd, tc, config.pid, options, multi, links);
+  Result<void> enough = attached ? cmd.check_attached(tc, *attached) : Result<void>(attached.error());
+  if (!enough) return fail(enough.error().message);
+  if (interrupted_before_start()) {
+    pass.exit = kExitInterrupted;
+    return pass;
+  }
+
+  std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb(nullptr, ring_buffer__free);
+  if (int fd = bpf_object__find_map_fd_by_name(cmd.object(), "events"); fd >= 0) {
+    rb.reset(ring_buffer__new(fd, ringbuf_sample, &cmd, nullptr));
+    if (!rb) return fail(explain_bpf_error(errno, "creating the ring buffer reader"));
+  }
+  const int counters_fd = bpf_object__find_map_fd_by_name(cmd.object(), "counters");
+
+  if (!config.json || isatty(STDERR_FILENO))
+    fmt::print(stderr, "Tracing {} in PID {} ({}, {}): {} probes{}. {}\n", cmd.what(), config.pid,
+               tc.process.comm(), tc.binary->buildinfo().version_string, links.size(), cmd.extra(),
+               config.duration
+                   ? fmt::format("{:.1f}s.", static_cast<double>(config.duration->count()) / 1000.0)
+                   : std::string("Ctrl-C to end."));
+  const uint64_t cpu_start = tc.process.cpu_time_ns();
+  auto cost_now = [&] {
+    const uint64_t cpu_now = tc.process.cpu_time_ns();
+    return cost_of(cpu_now > cpu_start ? cpu_now - cpu_start : 0);
+  };
+  Governor governor(config, record, cmd);
+  TraceLoopOptions lo;
+  lo.duration = config.duration;
+  lo.status_line = config.status_line;
+  if (stats_fd >= 0 && duty >= 1)
+    lo.over_budget = [&](double t) { return governor.over_budget(t, cost_now); };
+
+  // Windows: attached for kWindowOn, then off for as long as the duty says.
+  using Clock = std::chrono::steady_clock;
+  const size_t probes = links.size();
+  const auto on = std::chrono::duration_cast<Clock::duration>(kWindowOn);
+  const auto off = std::chrono::duration_cast<Clock::duration>(kWindowOn * (1 / duty - 1));
+  bool attached_now = true;
+  auto window_began = Clock::now();
+  Clock::duration attached_total{};
+  size_t windows = 1;
+  auto turn_windows = [&] {
+    if (duty >= 1) return;
+    const auto now = Clock::now();
+    if (attached_now && now - window_began >= on) {
+      links.clear();
+      attached_total += now - window_began;
+      attached_now = false;
+      window_began = now;
+    } else if (!attached_now && now - window_began >= off) {
+      cmd.between_windows();
+      auto again = attach_table(cmd, tc, config.pid, options, multi, links);
+      if (!again) {
+        tc.notes.push_back("probes could not be attached again for a window: " + again.error().message);
+        duty = 1;  // no more windows; the trace goes on without probes
+        return;
+      }
+      attached_now = true;
+      window_began = Clock::now();
+      ++windows;
+    }
+  };
+  uint64_t last = 0;
+  double last_t = 0;
+  TraceOutcome& out = pass.outcome;
+  out.loop = run_trace_loop(
+      tc.process, lo,
+      [&](int timeout) {
+        turn_windows();
+        if (rb) return ring_buffer__poll(rb.get(), timeout);
+        usleep(static_cast<useconds_t>(timeout) * 1000);
+        return 0;
+      },
+      [&](double t) {
+        auto c = read_counters(counters_fd);
+        uint64_t n = c[cmd.rate_counter()];
+        double rate = t > last_t ? static_cast<double>(n - last) / (t - last_t) : 0;
+        last = n;
+        last_t = t;
+        TraceCost cost = cost_now();
+        std::string cost_text = cost.known && cost.target_cpu_ns
+                                    ? fmt::format("  cost ~{:.1f}% of its CPU", 100 * cost.share())
+                                    : "";
+        return fmt::format("{:.0f}s  {} probes  {}{}", t, links.size(), cmd.status(c, rate), cost_text);
+      });
+  out.attached = probes;
+  if (attached_now) attached_total += Clock::now() - window_began;
+  const uint64_t cpu_end = tc.process.cpu_time_ns();
+  *cmd.stopped_flag() = 1;  // nothing after the end counts, while the probes come off
+  const auto detach_start = std::chrono::steady_clock::now();
+  const size_t nlinks = links.links();
+  links.clear();
+  const double detach_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - detach_start).count();
+  spdlog::debug("detached {} probes ({} links{}) in {:.0f} ms", out.attached, nlinks,
+                multi ? ", multi-uprobe" : "", detach_s * 1000);
+  if (rb) ring_buffer__consume(rb.get());
+  out.counters = read_counters(counters_fd);
+  out.summary =
+      tc.summary(out.loop, out.counters, cmd.counters(), out.attached, out.counters[cmd.rate_counter()]);
+  out.summary.detach_s = detach_s;
+  out.summary.cost = cost_of(cpu_end > cpu_start ? cpu_end - cpu_start : 0);
+  if (duty < 1 || windows > 1) {
+    const double elapsed = out.loop.elapsed.count();
+    const double fraction = std::chrono::duration<double>(attached_total).count() / elapsed;
+    out.summary.attached_fraction = std::clamp(fraction, 1e-6, 1.0);
+    out.summary.notes.push_back(fmt::format(
+        "probes attached in {} windows of {:.1f}s, {:.1f}% of the time: counts and times are scaled by "
+        "{:.1f}; "
+        "waits across a window's edge are not seen, and those longer than a window are under-counted",
+        windows, std::chrono::duration<double>(kWindowOn).count(), 100 * out.summary.attached_fraction,
+        1 / out.summary.attached_fraction));
+  }
+  return pass;
+}
+
 }  // namespace
 
 int run_trace(TraceCommand& cmd, const TraceConfig& config) {
@@ -157,117 +402,46 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
     return kExitUsage;
   }
   if (interrupted_before_start()) return kExitInterrupted;
-
   install_libbpf_logging();
-  const uint32_t options = cmd.options(tc);
-  Result<void> step = cmd.open();
-  if (step) {
-    cmd.set_common(tc.bpf_offsets(), static_cast<uint32_t>(config.pid),
-                   static_cast<uint64_t>(config.min.count()));
-    step = cmd.configure(tc);
-  }
-  const bool multi = use_uprobe_multi(tc.host.uprobe_multi.value_or(false));
-  if (step && multi) prepare_uprobe_multi(cmd.object());
-  if (step) step = cmd.load();
-  if (!step) {
-    fmt::print(stderr, "gotrace: {}\n", step.error().message);
-    return kExitFailure;
-  }
-  if (interrupted_before_start()) return kExitInterrupted;
 
-  // What the trace costs the target: the trap cost on this host (measured
-  // by probe_host) times the probe hits, plus the programs' run time
-  // (bpf_stats, counted while stats_fd is open).
-  const int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-  if (stats_fd < 0)
-    tc.notes.push_back("the kernel's BPF run-time statistics are off: the trace's cost is not shown");
-  struct FdCloser {
-    int fd;
-    ~FdCloser() {
-      if (fd >= 0) ::close(fd);
+  // One pass per way of tracing: the governor may end a pass and go on a
+  // cheaper way for the rest of the time.
+  GovernorRecord governor;
+  TraceConfig pass_config = config;
+  double earlier_s = 0;  // time traced by the passes before this one
+  Pass pass;
+  for (;;) {
+    // In windows, the share of the time that brings the last measured cost
+    // within the budget, with a margin (at least 2%, at most half).
+    double duty = 1;
+    if (cmd.windowed() && !governor.steps.empty())
+      duty = std::clamp(0.7 * governor.max_share / std::max(governor.steps.back().share, 1e-9), 0.02, 0.5);
+    pass = run_pass(cmd, tc, pass_config, governor, duty);
+    if (pass.exit) return *pass.exit;
+    if (pass.outcome.loop.reason != StopReason::OverBudget) break;
+    const double t = pass.outcome.loop.elapsed.count();
+    earlier_s += t;
+    if (config.duration) {
+      auto left = *config.duration - std::chrono::milliseconds(static_cast<int64_t>(earlier_s * 1000));
+      if (left.count() <= 0) break;  // its time is up anyway: report what the pass saw
+      pass_config.duration = left;
     }
-  } stats_closer{stats_fd};
-  auto cost_of = [&](uint64_t target_cpu_ns) {
-    TraceCost c;
-    c.known = stats_fd >= 0;
-    if (!c.known) return c;
-    ProgramRunStats st = program_run_stats(cmd.object());
-    c.probe_hits = st.runs;
-    c.bpf_ns = st.run_ns;
-    c.trap_ns_per_hit = tc.host.trap_ns_per_hit.value_or(0);
-    c.estimated_ns = static_cast<uint64_t>(static_cast<double>(st.runs) * c.trap_ns_per_hit) + st.run_ns;
-    c.target_cpu_ns = target_cpu_ns;
-    return c;
-  };
-
-  LinkSet links;
-  auto attached = attach_table(cmd, tc, config.pid, options, multi, links);
-  Result<void> enough = attached ? cmd.check_attached(tc, *attached) : Result<void>(attached.error());
-  if (!enough) {
-    fmt::print(stderr, "gotrace: {}\n", enough.error().message);
-    return kExitFailure;
-  }
-  if (interrupted_before_start()) return kExitInterrupted;
-
-  std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb(nullptr, ring_buffer__free);
-  if (int fd = bpf_object__find_map_fd_by_name(cmd.object(), "events"); fd >= 0) {
-    rb.reset(ring_buffer__new(fd, ringbuf_sample, &cmd, nullptr));
-    if (!rb) {
-      fmt::print(stderr, "gotrace: {}\n", explain_bpf_error(errno, "creating the ring buffer reader"));
-      return kExitFailure;
+    auto way = cmd.cheaper();
+    if (!way) break;  // (the governor only stops a pass when there is one)
+    std::erase_if(tc.notes, [](const std::string& n) { return n.starts_with(kEarlierNote); });
+    tc.notes.push_back(fmt::format("{}{:.1f}s were traced a costlier way and are not in this report",
+                                   kEarlierNote, earlier_s));
+    if (way->leaves_runner) {
+      TraceSummary carried;
+      carried.governor = governor;
+      carried.notes = tc.notes;
+      return cmd.run_instead(pass_config, carried);
     }
+    cmd.take_cheaper(tc);
   }
-  const int counters_fd = bpf_object__find_map_fd_by_name(cmd.object(), "counters");
-
-  if (!config.json || isatty(STDERR_FILENO))
-    fmt::print(stderr, "Tracing {} in PID {} ({}, {}): {} probes{}. {}\n", cmd.what(), config.pid,
-               tc.process.comm(), tc.binary->buildinfo().version_string, links.size(), cmd.extra(),
-               config.duration
-                   ? fmt::format("{:.1f}s.", static_cast<double>(config.duration->count()) / 1000.0)
-                   : std::string("Ctrl-C to end."));
-  TraceLoopOptions lo;
-  lo.duration = config.duration;
-  lo.status_line = config.status_line;
-  uint64_t last = 0;
-  double last_t = 0;
-  TraceOutcome out;
-  const uint64_t cpu_start = tc.process.cpu_time_ns();
-  out.loop = run_trace_loop(
-      tc.process, lo,
-      [&](int timeout) {
-        if (rb) return ring_buffer__poll(rb.get(), timeout);
-        usleep(static_cast<useconds_t>(timeout) * 1000);
-        return 0;
-      },
-      [&](double t) {
-        auto c = read_counters(counters_fd);
-        uint64_t n = c[cmd.rate_counter()];
-        double rate = t > last_t ? static_cast<double>(n - last) / (t - last_t) : 0;
-        last = n;
-        last_t = t;
-        const uint64_t cpu_now = tc.process.cpu_time_ns();
-        TraceCost cost = cost_of(cpu_now > cpu_start ? cpu_now - cpu_start : 0);
-        std::string cost_text = cost.known && cost.target_cpu_ns
-                                    ? fmt::format("  cost ~{:.1f}% of its CPU", 100 * cost.share())
-                                    : "";
-        return fmt::format("{:.0f}s  {} probes  {}{}", t, links.size(), cmd.status(c, rate), cost_text);
-      });
-  out.attached = links.size();
-  const uint64_t cpu_end = tc.process.cpu_time_ns();
-  *cmd.stopped_flag() = 1;  // nothing after the end counts, while the probes come off
-  const auto detach_start = std::chrono::steady_clock::now();
-  const size_t nlinks = links.links();
-  links.clear();
-  const double detach_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - detach_start).count();
-  spdlog::debug("detached {} probes ({} links{}) in {:.0f} ms", out.attached, nlinks,
-                multi ? ", multi-uprobe" : "", detach_s * 1000);
-  if (rb) ring_buffer__consume(rb.get());
-  out.counters = read_counters(counters_fd);
-  out.summary =
-      tc.summary(out.loop, out.counters, cmd.counters(), out.attached, out.counters[cmd.rate_counter()]);
-  out.summary.detach_s = detach_s;
-  out.summary.cost = cost_of(cpu_end > cpu_start ? cpu_end - cpu_start : 0);
+  TraceOutcome& out = pass.outcome;
+  out.summary.governor = governor;
+  if (out.loop.reason == StopReason::OverBudget) out.summary.stopped_by = "duration elapsed";
 
   auto profile = cmd.report(tc, out, config, std::cout);
   if (!profile) {

@@ -137,7 +137,9 @@ TEST_CASE(
     };
     bool burst_done = false, heap_ok = false;
     Traced t = trace_while(
-        fmt::format("-p {} -d 30s --json --no-status --maps --map-writes --top 100000", target.pid()), [&] {
+        fmt::format("-p {} -d 30s --json --no-status --no-governor --maps --map-writes --top 100000",
+                    target.pid()),
+        [&] {
           heap_ok = write_heap();
           if (heap_ok) std::filesystem::rename(heap, heap_before);
           REQUIRE(kill(target.pid(), SIGUSR2) == 0);
@@ -292,8 +294,8 @@ TEST_CASE("alloc with profiling off: the refill sampler's estimates near the kno
     INFO(f.label());
     RunningProgram target(f.path, {"-interval", "5ms", "-duration", "30s"});
     REQUIRE(target.wait_for_line("ready", 10000));
-    auto t = run_command(
-        fmt::format("{} alloc -p {} -d 3s --json --no-status --top 100000", GOTRACE_BINARY, target.pid()));
+    auto t = run_command(fmt::format("{} alloc -p {} -d 3s --json --no-status --no-governor --top 100000",
+                                     GOTRACE_BINARY, target.pid()));
     REQUIRE(t.status == 0);
     Json r = parse_json(t.out);
     CHECK(r["sampler"].str == "refill");
@@ -344,8 +346,8 @@ TEST_CASE("alloc refuses bad input, writes a profile pprof reads, and survives t
 
     std::string prof =
         (std::filesystem::temp_directory_path() / fmt::format("gotrace-alloc-{}.pb.gz", getpid())).string();
-    auto r = run_command(fmt::format("{} alloc -p {} -d 2s --no-status --by type --pprof {}", GOTRACE_BINARY,
-                                     target.pid(), prof));
+    auto r = run_command(fmt::format("{} alloc -p {} -d 2s --no-status --no-governor --by type --pprof {}",
+                                     GOTRACE_BINARY, target.pid(), prof));
     CHECK(r.status == 0);
     CHECK(r.out.find("allocwork.Big") != std::string::npos);
     CHECK(r.out.find("span refills") != std::string::npos);
@@ -359,7 +361,8 @@ TEST_CASE("alloc refuses bad input, writes a profile pprof reads, and survives t
   }
   RunningProgram target(fx.front().path, {"-duration", "1500ms"});
   REQUIRE(target.wait_for_line("ready", 5000));
-  auto r = run_command(fmt::format("{} alloc -p {} -d 30s --json --no-status", GOTRACE_BINARY, target.pid()));
+  auto r = run_command(
+      fmt::format("{} alloc -p {} -d 30s --json --no-status --no-governor", GOTRACE_BINARY, target.pid()));
   CHECK(r.status == 0);
   Json report = parse_json(r.out);
   CHECK(report["stopped_by"].str == "target exited");

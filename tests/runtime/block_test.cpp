@@ -56,8 +56,8 @@ TEST_CASE("block finds every known blocking site, across Go versions and builds"
     RunningProgram target(f.path, {"-duration", "4s", "-blockprofile", profile});
     REQUIRE(target.wait_for_line("ready", 5000));
 
-    auto r = run_command(fmt::format("{} block -p {} -d {}s --top 100 --json --no-status", GOTRACE_BINARY,
-                                     target.pid(), trace_s));
+    auto r = run_command(fmt::format("{} block -p {} -d {}s --top 100 --json --no-status --no-governor",
+                                     GOTRACE_BINARY, target.pid(), trace_s));
     REQUIRE(r.status == 0);
     Json report = parse_json(r.out);
     CHECK(report["go_version"].str == f.version);
@@ -166,7 +166,8 @@ TEST_CASE("block reports what it collected when the target exits mid-trace", "[r
   auto fx = fixtures_of("block", "amd64");
   RunningProgram target(fx.back().path, {"-duration", "1500ms"});
   REQUIRE(target.wait_for_line("ready", 5000));
-  auto r = run_command(fmt::format("{} block -p {} -d 30s --json --no-status", GOTRACE_BINARY, target.pid()));
+  auto r = run_command(
+      fmt::format("{} block -p {} -d 30s --json --no-status --no-governor", GOTRACE_BINARY, target.pid()));
   CHECK(r.status == 0);
   Json report = parse_json(r.out);
   CHECK(report["stopped_by"].str == "target exited");
@@ -180,8 +181,9 @@ TEST_CASE("block --min leaves shorter waits out, in the kernel", "[root][block]"
   auto fx = fixtures_of("block", "amd64");
   RunningProgram target(fx.back().path, {"-duration", "4s"});
   REQUIRE(target.wait_for_line("ready", 5000));
-  auto r = run_command(fmt::format("{} block -p {} -d 1s --min 25ms --top 100 --json --no-status",
-                                   GOTRACE_BINARY, target.pid()));
+  auto r =
+      run_command(fmt::format("{} block -p {} -d 1s --min 25ms --top 100 --json --no-status --no-governor",
+                              GOTRACE_BINARY, target.pid()));
   REQUIRE(r.status == 0);
   Json report = parse_json(r.out);
   CHECK(report["counters"]["waits_under_min"].u > 0);

@@ -41,7 +41,8 @@ TEST_CASE("a signal during startup stops gotrace cleanly with exit 130", "[root]
   REQUIRE(target.wait_for_line("ready", 5000));
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
     INFO(strsignal(sig));
-    RunningProgram g(GOTRACE_BINARY, {"block", "-p", std::to_string(target.pid()), "-d", "30s"});
+    RunningProgram g(GOTRACE_BINARY,
+                     {"block", "-p", std::to_string(target.pid()), "-d", "30s", "--no-governor"});
     // As soon as its handlers are in (the first thing main does), well
     // before the binary is analysed and the programs are loaded.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -62,14 +63,15 @@ TEST_CASE("a closed stdout or a full disk is exit 3", "[root][signals]") {
   RunningProgram target(fx.front().path, {"-duration", "20s"});
   REQUIRE(target.wait_for_line("ready", 5000));
   // The reader is gone before the report is written: EPIPE, quietly.
-  auto piped = run_command(
-      fmt::format("bash -c 'set -o pipefail; {} block -p {} -d 1s --no-status 2>/dev/null | true'",
-                  GOTRACE_BINARY, target.pid()));
+  auto piped = run_command(fmt::format(
+      "bash -c 'set -o pipefail; {} block -p {} -d 1s --no-status --no-governor 2>/dev/null | true'",
+      GOTRACE_BINARY, target.pid()));
   CHECK(piped.status == 3);
-  auto full = run_command(fmt::format("{} block -p {} -d 1s --no-status --folded /dev/full >/dev/null 2>&1",
-                                      GOTRACE_BINARY, target.pid()));
+  auto full = run_command(
+      fmt::format("{} block -p {} -d 1s --no-status --no-governor --folded /dev/full >/dev/null 2>&1",
+                  GOTRACE_BINARY, target.pid()));
   CHECK(full.status == 3);
-  auto full_stdout = run_command(
-      fmt::format("{} block -p {} -d 1s --no-status >/dev/full 2>&1", GOTRACE_BINARY, target.pid()));
+  auto full_stdout = run_command(fmt::format("{} block -p {} -d 1s --no-status --no-governor >/dev/full 2>&1",
+                                             GOTRACE_BINARY, target.pid()));
   CHECK(full_stdout.status == 3);
 }

@@ -108,8 +108,8 @@ TEST_CASE("lock finds every contended primitive with its holder and chain, acros
     RunningProgram target(f.path, {"-duration", "4s", "-mutexprofile", profile});
     REQUIRE(target.wait_for_line("ready", 5000));
 
-    auto r = run_command(fmt::format("{} lock -p {} -d {}s --top 100 --json --no-status", GOTRACE_BINARY,
-                                     target.pid(), trace_s));
+    auto r = run_command(fmt::format("{} lock -p {} -d {}s --top 100 --json --no-status --no-governor",
+                                     GOTRACE_BINARY, target.pid(), trace_s));
     REQUIRE(r.status == 0);
     Json report = parse_json(r.out);
     CHECK(report["go_version"].str == f.version);
@@ -194,9 +194,9 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   RunningProgram target(f.path, {"-duration", "12s"});
   REQUIRE(target.wait_for_line("ready", 5000));
 
-  auto only =
-      run_command(fmt::format("{} lock -p {} -d 1s --kind rwmutex-r,cond --no-chains --json --no-status",
-                              GOTRACE_BINARY, target.pid()));
+  auto only = run_command(
+      fmt::format("{} lock -p {} -d 1s --kind rwmutex-r,cond --no-chains --json --no-status --no-governor",
+                  GOTRACE_BINARY, target.pid()));
   REQUIRE(only.status == 0);
   Json report = parse_json(only.out);
   CHECK_FALSE(report["chains"].b);
@@ -210,8 +210,9 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   auto dir = std::filesystem::temp_directory_path() / fmt::format("gotrace-lockprof-{}", getpid());
   std::filesystem::create_directories(dir);
   std::string pprof = (dir / "lock.pb.gz").string(), folded = (dir / "lock.folded").string();
-  auto by_lock = run_command(fmt::format("{} lock -p {} -d 1s --by-lock --no-status --pprof {} --folded {}",
-                                         GOTRACE_BINARY, target.pid(), pprof, folded));
+  auto by_lock = run_command(
+      fmt::format("{} lock -p {} -d 1s --by-lock --no-status --no-governor --pprof {} --folded {}",
+                  GOTRACE_BINARY, target.pid(), pprof, folded));
   REQUIRE(by_lock.status == 0);
   // The same waits, for go tool pprof and flame graphs.
   auto raw = run_command(fmt::format("{} tool pprof -raw {} 2>&1", go_command(), pprof));
@@ -230,8 +231,8 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   // While a trace runs its programs are loaded and held by it: the check that
   // nothing is left behind looks at the right thing.
   {
-    RunningProgram tracer(GOTRACE_BINARY,
-                          {"lock", "-p", std::to_string(target.pid()), "-d", "3s", "--no-status"});
+    RunningProgram tracer(GOTRACE_BINARY, {"lock", "-p", std::to_string(target.pid()), "-d", "3s",
+                                           "--no-status --no-governor"});
     std::vector<std::string> held;
     auto has = [&](const char* name) { return std::find(held.begin(), held.end(), name) != held.end(); };
     for (int i = 0; i < 60 && !(has("handoff_entry") && has("acquire_entry")); ++i) {
@@ -244,8 +245,8 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   }
 
   // --min: shorter waits are left out in the kernel (and counted as such).
-  auto min = run_command(
-      fmt::format("{} lock -p {} -d 1s --min 12ms --json --no-status", GOTRACE_BINARY, target.pid()));
+  auto min = run_command(fmt::format("{} lock -p {} -d 1s --min 12ms --json --no-status --no-governor",
+                                     GOTRACE_BINARY, target.pid()));
   REQUIRE(min.status == 0);
   Json minr = parse_json(min.out);
   CHECK(minr["counters"]["waits_under_min"].u > 0);
@@ -280,7 +281,8 @@ TEST_CASE("lock refuses bad targets and reports what it collected when the targe
                               GOTRACE_BINARY, target.pid()));
   CHECK(unpriv.status == 1);
   CHECK(unpriv.out.find("run as root") != std::string::npos);
-  auto r = run_command(fmt::format("{} lock -p {} -d 30s --json --no-status", GOTRACE_BINARY, target.pid()));
+  auto r = run_command(
+      fmt::format("{} lock -p {} -d 30s --json --no-status --no-governor", GOTRACE_BINARY, target.pid()));
   CHECK(r.status == 0);
   Json report = parse_json(r.out);
   CHECK(report["stopped_by"].str == "target exited");
@@ -296,8 +298,9 @@ TEST_CASE("lock --kind runtime sees the runtime's own locks, futex (≤1.23) and
     INFO(f.label());
     RunningProgram target(f.path, {"-duration", "3s", "-runtime-contention"});
     REQUIRE(target.wait_for_line("ready", 5000));
-    auto r = run_command(fmt::format("{} lock -p {} -d 1500ms --kind runtime --top 100 --json --no-status",
-                                     GOTRACE_BINARY, target.pid()));
+    auto r = run_command(
+        fmt::format("{} lock -p {} -d 1500ms --kind runtime --top 100 --json --no-status --no-governor",
+                    GOTRACE_BINARY, target.pid()));
     REQUIRE(r.status == 0);
     Json report = parse_json(r.out);
     CHECK(report["dropped"].u == 0);
@@ -331,8 +334,8 @@ TEST_CASE("lock blames waits on whoever held the lock meanwhile, by time held", 
         (std::filesystem::temp_directory_path() / fmt::format("gotrace-blame-{}.pprof", getpid())).string();
     RunningProgram target(f.path, {"-blame", "-duration", "3s", "-mutexprofile", profile});
     REQUIRE(target.wait_for_line("ready", 5000));
-    auto r = run_command(
-        fmt::format("{} lock -p {} -d 1500ms --top 1000 --json --no-status", GOTRACE_BINARY, target.pid()));
+    auto r = run_command(fmt::format("{} lock -p {} -d 1500ms --top 1000 --json --no-status --no-governor",
+                                     GOTRACE_BINARY, target.pid()));
     REQUIRE(r.status == 0);
     Json report = parse_json(r.out);
     CHECK(report["dropped"].u == 0);

@@ -34,8 +34,8 @@ TEST_CASE("every tracing command takes its probes off in under half a second and
   // lock with the runtime's own locks attaches the most probes of all.
   for (const Run& run : {Run{"block", 4}, Run{"lock --kind all", 10}, Run{"alloc", 1}}) {
     INFO(run.args);
-    auto r = run_command(
-        fmt::format("{} {} -p {} -d 0.5s --json --no-status", GOTRACE_BINARY, run.args, target.pid()));
+    auto r = run_command(fmt::format("{} {} -p {} -d 0.5s --json --no-status --no-governor", GOTRACE_BINARY,
+                                     run.args, target.pid()));
     REQUIRE(r.status == 0);
     Json report = parse_json(r.out);
     CHECK(report["probes_attached"].u >= run.min_probes);

@@ -23,6 +23,20 @@ struct TraceCost {
   }
 };
 
+// One decision of the overhead governor (--max-overhead): when, what it
+// measured, and what it did about it.
+struct GovernorStep {
+  double at_s = 0;           // seconds into the way of tracing it judged
+  double share = 0;          // estimated cost / the target's CPU time over the window
+  double cost_ns_per_s = 0;  // estimated cost per second
+  std::string action;        // "switched to sampling goroutine states (no probes)"
+};
+struct GovernorRecord {
+  bool on = false;       // false: --no-governor (steps then only say what it would have done)
+  double max_share = 0;  // the budget: a share of the target's CPU time
+  std::vector<GovernorStep> steps;
+};
+
 struct TraceSummary {
   int pid = 0;
   std::string comm;
@@ -36,6 +50,10 @@ struct TraceSummary {
   uint64_t dropped = 0;  // every loss, all kinds
   std::map<std::string, uint64_t> counters;  // name -> value (including each drop kind)
   TraceCost cost;
+  GovernorRecord governor;
+  // The share of the trace the probes were attached (1; less when the
+  // governor attached them in windows, and the command scaled its counts).
+  double attached_fraction = 1;
   std::vector<std::string> notes;  // things the user should know
 };
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "gotrace/model/trace_summary.h"
 #include "gotrace/probes/probe_table.h"
 #include "gotrace/session/trace_config.h"
 
@@ -18,7 +19,8 @@ struct BlockConfig {
 const ProbeTable& block_probe_table();
 int run_block(const BlockConfig& config);
 // block --sample: scans every goroutine's state at config.sample_hz instead
-// of probing (src/session/block_sample.cpp).
-int run_block_sample(const BlockConfig& config);
+// of probing (src/session/block_sample.cpp). carried: what an earlier way of
+// tracing hands on to the report (the overhead governor's record, notes).
+int run_block_sample(const BlockConfig& config, const TraceSummary* carried = nullptr);
 
 }  // namespace gotrace

@@ -82,6 +82,9 @@ void for_each_map_entry(int fd, F&& f) {
   }
 }
 
+// Deletes every entry of a BPF hash map (fd < 0: nothing); the number deleted.
+size_t clear_map(int fd);
+
 // Runs of an object's programs and the time spent in them, from the
 // kernel's BPF statistics (counted only while bpf_enable_stats' fd is open).
 struct ProgramRunStats {

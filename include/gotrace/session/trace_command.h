@@ -42,6 +42,13 @@ struct CommandProfile {
   size_t folded_value = 0;  // which sample value the folded stacks carry
 };
 
+// A cheaper way to trace, for the overhead governor (trace_run.cpp).
+struct CheaperWay {
+  std::string what;            // "dropping wait chains (--no-chains)"
+  bool leaves_runner = false;  // true: the command goes on without probes (run_instead)
+  bool windows = false;        // true: the same probes, attached only in time windows
+};
+
 class TraceCommand {
  public:
   virtual ~TraceCommand() = default;
@@ -76,6 +83,21 @@ class TraceCommand {
   // profile for --pprof/--folded, if the command has one.
   virtual Result<std::optional<CommandProfile>> report(TraceContext& tc, TraceOutcome& outcome,
                                                        const TraceConfig& config, std::ostream& out) = 0;
+
+  // The overhead governor: the next cheaper way to trace, if any (described,
+  // not yet taken); take_cheaper() switches the command's configuration to
+  // it, and the runner starts again from open(). When it leaves the runner,
+  // run_instead() traces the rest of the time (rest.duration) its own way,
+  // and its report carries `carried` (the governor's record, the notes).
+  virtual std::optional<CheaperWay> cheaper() const { return std::nullopt; }
+  virtual void take_cheaper(TraceContext& tc) {}
+  virtual int run_instead(const TraceConfig& rest, const TraceSummary& carried) { return kExitFailure; }
+  // Whether the probes are attached only in time windows (a CheaperWay with
+  // `windows` taken); then, before each window after the first, with no
+  // probe attached, the command forgets the state of waits that began before
+  // it (they straddle the gap and cannot be timed).
+  virtual bool windowed() const { return false; }
+  virtual void between_windows() {}
 
   // The BPF object's lifecycle, implemented by SkeletonCommand.
   virtual Result<void> open() = 0;

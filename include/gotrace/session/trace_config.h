@@ -20,6 +20,10 @@ struct TraceConfig {
   bool status_line = true;
   std::string pprof_path;   // also write a pprof profile (gzipped profile.proto) here
   std::string folded_path;  // also write folded stacks (flame graphs) here
+  // The overhead governor (trace_run.cpp): the budget, as a percentage of
+  // the target's own CPU time, and whether it may act on it.
+  double max_overhead_pct = 5;
+  bool governor = true;  // false: --no-governor (it still measures and reports)
 };
 
 // Exit codes of every command (also in --help and the README).

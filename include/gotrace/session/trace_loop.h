@@ -12,13 +12,18 @@
 
 namespace gotrace {
 
-enum class StopReason { Duration, Interrupted, TargetExited, Error };
+// OverBudget: the overhead governor ended this way of tracing (it goes on a
+// cheaper way; trace_run.cpp).
+enum class StopReason { Duration, Interrupted, TargetExited, Error, OverBudget };
 std::string_view stop_reason_text(StopReason r);
 
 struct TraceLoopOptions {
   std::optional<std::chrono::milliseconds> duration;
   std::chrono::milliseconds poll_interval{100};
   bool status_line = true;  // one updating line on stderr
+  // Asked after every poll with the seconds elapsed; true ends the loop
+  // with StopReason::OverBudget.
+  std::function<bool(double elapsed_s)> over_budget;
 };
 
 struct TraceLoopResult {

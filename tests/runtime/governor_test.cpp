@@ -1,0 +1,266 @@
+// The overhead governor (--max-overhead): a trace whose probes cost the
+// target more than the budget goes on a cheaper way and says so; one that
+// costs little is left alone; and the cost it estimates agrees with the
+// work the target actually loses. Fixture: hotpark, a channel ping-pong
+// that prints its round-trip count every 100 ms.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "support/fixtures.h"
+#include "support/json.h"
+#include "support/process.h"
+
+using namespace gotrace::test;
+
+namespace {
+
+// The governed runs: the newest and the oldest release, default builds.
+std::vector<Fixture> governed_fixtures(const std::string& program) {
+  std::vector<Fixture> out;
+  for (const auto& f : fixtures_of(program, "amd64"))
+    if (f.variant == "default") out.push_back(f);
+  REQUIRE(out.size() >= 2);
+  return {out.front(), out.back()};
+}
+
+struct Traced {
+  CommandResult result;
+  std::string err;  // gotrace's stderr
+};
+
+Traced trace(const std::string& args) {
+  const std::string err_path = fmt::format("/tmp/gotrace-governor-test.{}.err", ::getpid());
+  Traced t;
+  t.result = run_command(fmt::format("{} {} 2>{}", GOTRACE_BINARY, args, err_path));
+  std::ifstream in(err_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  t.err = ss.str();
+  std::remove(err_path.c_str());
+  return t;
+}
+
+// utime + stime of a process, in ns (/proc/PID/stat, clock ticks).
+double cpu_ns(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream rest(s.substr(s.rfind(')') + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) * 1e9 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// The last round-trip count hotpark printed (reading what it wrote so far).
+uint64_t rounds_now(RunningProgram& p) {
+  p.wait_for_line("\x01", 150);  // drains what is there (no line starts with it)
+  const std::string& out = p.output();
+  size_t at = out.rfind("tick ");
+  if (at == std::string::npos) return 0;
+  return std::stoull(out.substr(at + 5));
+}
+
+// The target's CPU time per round trip over `window`.
+double cpu_per_round(RunningProgram& p, std::chrono::milliseconds window) {
+  const uint64_t r0 = rounds_now(p);
+  const double c0 = cpu_ns(p.pid());
+  std::this_thread::sleep_for(window);
+  const uint64_t r1 = rounds_now(p);
+  const double c1 = cpu_ns(p.pid());
+  REQUIRE(r1 > r0);
+  return (c1 - c0) / static_cast<double>(r1 - r0);
+}
+
+}  // namespace
+
+TEST_CASE("the governor switches a costly trace to a cheaper way and says so", "[root][governor]") {
+  require_bpf_host();
+  for (const auto& f : governed_fixtures("hotpark")) {
+    INFO(f.label());
+    RunningProgram target(f.path, {"-duration", "30s"});
+    REQUIRE(target.wait_for_line("ready", 5000));
+
+    // block: every park and wake probed costs this target most of its CPU,
+    // so it goes on sampling goroutine states, without probes.
+    auto b = trace(fmt::format("block -p {} -d 3s --json --no-status", target.pid()));
+    INFO(b.err);
+    REQUIRE(b.result.status == 0);
+    Json r = parse_json(b.result.out);
+    REQUIRE(r["governor"]["steps"].size() == 1);
+    const Json& step = r["governor"]["steps"][0];
+    CHECK(r["governor"]["on"].b);
+    CHECK(r["governor"]["max_overhead_pct"].num == 5);
+    CHECK(step["share"].num > 0.05);
+    // A busy target is judged after a quarter of a second.
+    CHECK(step["at_s"].num >= 0.25);
+    CHECK(step["at_s"].num < 0.7);
+    CHECK(step["action"].str.find("sampling goroutine states") != std::string::npos);
+    CHECK(r["sampled"].b);
+    CHECK(r["probes_attached"].u == 0);
+    CHECK(r["duration_s"].num == Approx(3.0 - step["at_s"].num).margin(0.4));  // the rest of the 3 s
+    // One line on stderr when it happened.
+    CHECK(b.err.find("gotrace block: the probes cost") != std::string::npos);
+    // The sampled report still finds the ping-pong's two waits.
+    bool send_or_recv = false;
+    for (const auto& e : r["entries"].arr)
+      send_or_recv |= e["reason"].str == "chan receive" || e["reason"].str == "chan send";
+    CHECK(send_or_recv);
+
+    // lock: following every wait for the chains is the costly part here
+    // (nothing contends a lock); it drops them and starts again.
+    auto l = trace(fmt::format("lock -p {} -d 3s --json --no-status", target.pid()));
+    INFO(l.err);
+    REQUIRE(l.result.status == 0);
+    Json lr = parse_json(l.result.out);
+    REQUIRE(lr["governor"]["steps"].size() >= 1);
+    CHECK(lr["governor"]["steps"][0]["action"].str.find("--no-chains") != std::string::npos);
+    CHECK_FALSE(lr["chains"].b);
+    CHECK(lr["probes_attached"].u > 0);
+    CHECK(l.err.find("gotrace lock: the probes cost") != std::string::npos);
+  }
+  // alloc --exact on a target that allocates all the time falls back to the
+  // sampler this process allows.
+  for (const auto& f : governed_fixtures("alloc")) {
+    INFO(f.label());
+    RunningProgram target(f.path, {"-duration", "30s"});
+    REQUIRE(target.wait_for_line("ready", 5000));
+    auto a = trace(fmt::format("alloc -p {} -d 3s --exact --json --no-status", target.pid()));
+    INFO(a.err);
+    REQUIRE(a.result.status == 0);
+    Json r = parse_json(a.result.out);
+    REQUIRE(r["governor"]["steps"].size() >= 1);
+    CHECK(r["governor"]["steps"][0]["action"].str.find("fell back from --exact") != std::string::npos);
+    CHECK(r["sampler"].str != "exact");
+    CHECK(r["probes_attached"].u > 0);
+    // --map-writes on it (every write a trap, deep stacks among them) is
+    // stopped the same way; the report says it did not count map writes.
+    auto w = trace(fmt::format("alloc -p {} -d 3s --map-writes --json --no-status", target.pid()));
+    INFO(w.err);
+    REQUIRE(w.result.status == 0);
+    Json wr = parse_json(w.result.out);
+    REQUIRE(wr["governor"]["steps"].size() >= 1);
+    CHECK(wr["governor"]["steps"][0]["action"].str.find("stopped counting map writes") != std::string::npos);
+    CHECK_FALSE(wr["map_writes_traced"].b);
+    CHECK(wr["map_writes"].size() == 0);
+    CHECK(wr["probes_attached"].u > 0);
+  }
+}
+
+TEST_CASE("the governor leaves a target that parks rarely alone", "[root][governor]") {
+  require_bpf_host();
+  for (const auto& f : governed_fixtures("hotpark")) {
+    INFO(f.label());
+    // 50 round trips a second, 5 ms of work each: ~200 probe hits a second
+    // against a quarter of a core.
+    RunningProgram target(f.path, {"-rate", "50", "-work", "5ms", "-duration", "30s"});
+    REQUIRE(target.wait_for_line("ready", 5000));
+    auto b = trace(fmt::format("block -p {} -d 3s --json --no-status", target.pid()));
+    INFO(b.err);
+    REQUIRE(b.result.status == 0);
+    Json r = parse_json(b.result.out);
+    CHECK(r["governor"]["on"].b);
+    CHECK(r["governor"]["steps"].size() == 0);
+    CHECK_FALSE(r["sampled"].b);
+    CHECK(r["probes_attached"].u >= 4);
+    CHECK(r["events"].u > 100);  // it saw the parks
+    CHECK(r["cost"]["share"].num < 0.05);
+    CHECK(b.err.find("the probes cost") == std::string::npos);
+  }
+}
+
+// The estimate is the probe hits × the trap cost measured at start + the
+// programs' run time; the truth is the CPU the target spends per round
+// trip with the probes, less what it spends without them. They must agree
+// within a factor of two (the trap cost is measured on a hot, cached site;
+// the target's traps also disturb its caches and scheduling).
+TEST_CASE("the governor's cost estimate agrees with the work the target loses", "[root][governor]") {
+  require_bpf_host();
+  const Fixture f = governed_fixtures("hotpark").back();
+  INFO(f.label());
+  RunningProgram target(f.path, {"-duration", "30s"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const double untraced = cpu_per_round(target, std::chrono::milliseconds(2000));
+
+  RunningProgram tracer(GOTRACE_BINARY, {"block", "-p", std::to_string(target.pid()), "-d", "5s", "--json",
+                                         "--no-status", "--no-governor"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // analysed and attached
+  const double traced = cpu_per_round(target, std::chrono::milliseconds(2500));
+  REQUIRE(tracer.wait_exit(20000) == 0);
+  Json r = parse_json(tracer.output());
+  // --no-governor: it still measured, said so, and kept the probes.
+  REQUIRE(r["governor"]["steps"].size() == 1);
+  CHECK_FALSE(r["governor"]["on"].b);
+  CHECK(r["governor"]["steps"][0]["action"].str == "kept the probes (--no-governor)");
+  CHECK_FALSE(r["sampled"].b);
+
+  const double share = r["cost"]["share"].num;
+  const double estimated = share * traced;  // ns of probe cost per round trip
+  const double measured = traced - untraced;
+  INFO(fmt::format("per round trip: untraced {:.0f} ns, traced {:.0f} ns, estimated probe cost {:.0f} ns",
+                   untraced, traced, estimated));
+  REQUIRE(measured > 0);
+  CHECK(estimated / measured > 0.5);
+  CHECK(estimated / measured < 2.0);
+}
+
+// lock's last resort: when the probes cost too much even without chains,
+// they are attached in windows and the counts scaled; the scaled counts must
+// agree with a full trace of the same steady target.
+TEST_CASE("the governor's windowed lock trace scales to what a full trace sees", "[root][governor]") {
+  require_bpf_host();
+  const Fixture f = governed_fixtures("lock").back();
+  INFO(f.label());
+  RunningProgram target(f.path, {"-duration", "40s"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+
+  auto full =
+      trace(fmt::format("lock -p {} -d 8s --json --no-status --no-governor --no-chains", target.pid()));
+  REQUIRE(full.result.status == 0);
+  Json fr = parse_json(full.result.out);
+  // This fixture's contended waits cost it well over 5% even without chains.
+  REQUIRE(fr["cost"]["share"].num > 0.08);
+
+  auto w = trace(fmt::format("lock -p {} -d 10s --json --no-status", target.pid()));
+  INFO(w.err);
+  REQUIRE(w.result.status == 0);
+  Json wr = parse_json(w.result.out);
+  REQUIRE(wr["governor"]["steps"].size() == 2);
+  CHECK(wr["governor"]["steps"][0]["action"].str.find("--no-chains") != std::string::npos);
+  CHECK(wr["governor"]["steps"][1]["action"].str.find("time windows") != std::string::npos);
+  const double fraction = wr["attached_fraction"].num;
+  CHECK(fraction > 0.02);
+  CHECK(fraction < 0.6);
+  const double judged = wr["governor"]["steps"][0]["at_s"].num + wr["governor"]["steps"][1]["at_s"].num;
+  CHECK(wr["duration_s"].num == Approx(10 - judged).margin(0.5));  // the 10 s less the judged windows
+  bool said = false;
+  for (const auto& n : wr["notes"].arr)
+    said |= n.str.find("counts and times are scaled") != std::string::npos;
+  CHECK(said);
+
+  // Per kind, the scaled counts against the full trace's (same length):
+  // within 35% (a few windows of a steady target).
+  auto per_kind = [](const Json& r) {
+    std::map<std::string, double> m;
+    for (const auto& e : r["entries"].arr) m[e["kind"].str] += e["count"].num;
+    return m;
+  };
+  auto fk = per_kind(fr), wk = per_kind(wr);
+  REQUIRE(fk.size() >= 3);
+  for (const auto& [kind, n] : fk) {
+    INFO(kind << ": full " << n << ", windowed (scaled) " << wk[kind]);
+    if (n < 100) continue;  // too few to compare
+    CHECK(wk[kind] == Approx(n).epsilon(0.35));
+  }
+}

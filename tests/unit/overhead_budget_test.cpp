@@ -1,0 +1,78 @@
+// The overhead governor's arithmetic and how reports show its decisions.
+#include "gotrace/model/overhead_budget.h"
+
+#include <catch2/catch.hpp>
+#include <sstream>
+
+#include "gotrace/report/json_writer.h"
+#include "gotrace/report/report_common.h"
+
+using namespace gotrace;
+
+namespace {
+TraceCost cost(uint64_t estimated_ns, uint64_t target_cpu_ns) {
+  TraceCost c;
+  c.known = true;
+  c.estimated_ns = estimated_ns;
+  c.target_cpu_ns = target_cpu_ns;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("a window is over budget when it costs more than the share and more than the floor", "[governor]") {
+  OverheadBudget b;  // 5%, 1 ms of CPU per second
+  // 20 ms of probes out of 200 ms of the target's CPU in a second: 10%.
+  auto over = check_budget(cost(20'000'000, 200'000'000), 1.0, b);
+  CHECK(over.share == Approx(0.10));
+  CHECK(over.cost_ns_per_s == Approx(20e6));
+  CHECK(over.over);
+  // 4% is within it.
+  CHECK_FALSE(check_budget(cost(8'000'000, 200'000'000), 1.0, b).over);
+  // A nearly idle target: 50% of its CPU, but 0.5 ms a second: not over.
+  auto idle = check_budget(cost(500'000, 1'000'000), 1.0, b);
+  CHECK(idle.share == Approx(0.5));
+  CHECK_FALSE(idle.over);
+  // The same cost over half a second is 1 ms/s... and 2 ms/s is over.
+  CHECK(check_budget(cost(1'000'000, 2'000'000), 0.5, b).over);
+  // A bigger budget keeps more.
+  b.max_share = 0.25;
+  CHECK_FALSE(check_budget(cost(20'000'000, 200'000'000), 1.0, b).over);
+  // Unknown cost (no BPF statistics) or an empty window is never over.
+  TraceCost unknown = cost(20'000'000, 200'000'000);
+  unknown.known = false;
+  CHECK_FALSE(check_budget(unknown, 1.0, b).over);
+  CHECK_FALSE(check_budget(cost(20'000'000, 200'000'000), 0, b).over);
+}
+
+TEST_CASE("reports show the governor's budget and decisions", "[governor][report]") {
+  TraceSummary s;
+  s.governor.on = true;
+  s.governor.max_share = 0.05;
+  s.governor.steps.push_back({1.0, 0.234, 21e6, "dropped the wait chains (--no-chains) and started again"});
+  std::ostringstream text;
+  write_summary_text(s, text);
+  CHECK(text.str().find("Overhead governor (budget 5% of the target's CPU): 1.0s in, the probes cost ~23.4% "
+                        "(21.0ms of CPU per second): dropped the wait chains") != std::string::npos);
+
+  std::ostringstream json;
+  {
+    JsonWriter j(json, false);
+    j.begin_object();
+    write_summary_json_fields(j, s);
+    j.end();
+  }
+  CHECK(json.str().find(R"("governor":{"on":true,"max_overhead_pct":5,"steps":[{"at_s":1,"share":0.234,)") !=
+        std::string::npos);
+
+  // A trace the governor did not watch (block --sample, goroutines) has no
+  // governor field.
+  TraceSummary unwatched;
+  std::ostringstream plain;
+  {
+    JsonWriter j(plain, false);
+    j.begin_object();
+    write_summary_json_fields(j, unwatched);
+    j.end();
+  }
+  CHECK(plain.str().find("governor") == std::string::npos);
+}
