@@ -3,7 +3,9 @@
 #   untraced  |  gotrace  |  the naive way (bpftrace uprobes on the first
 #   instruction of the same functions, counting by user stack)
 # on (1) a channel ping-pong (park-heavy) and (2) a net/http server under wrk,
-# for `gotrace block`, and (3) many goroutines on one mutex, for `gotrace
+# for `gotrace block` and `lock` (probes, --sample, the governed defaults,
+# and, for reference, Go's own block profile and runtime/trace in the
+# server; requests/s next to the server's CPU time per request), and (3) many goroutines on one mutex, for `gotrace
 # lock` (with and without wait chains), and (4) JSON encoding/decoding and map
 # building in a loop, for `gotrace alloc` (each sampler, --maps, --exact,
 # against a naive uprobe on runtime.mallocgc), plus `alloc --map-writes` on a
@@ -33,7 +35,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 wait_for_line() {  # file regex pid what
   local i
   for ((i = 0; i < 1200; i++)); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
+    grep -qE "$2" "$1" 2>/dev/null && return 0
     kill -0 "$3" 2>/dev/null || { echo "bench: $4 exited before it was ready:" >&2; cat "$1" >&2; return 1; }
     sleep 0.05
   done
@@ -52,7 +54,7 @@ start_tracer() {  # mode pid binary
       # shellcheck disable=SC2086
       "$gotrace" $GOTRACE_ARGS -p "$pid" --no-status >"$tmp/gotrace.out" 2>"$tmp/gotrace.err" &
       tracer_pid=$!
-      wait_for_line "$tmp/gotrace.err" "^Tracing" "$tracer_pid" gotrace ;;
+      wait_for_line "$tmp/gotrace.err" "^(Tracing|Sampling)" "$tracer_pid" gotrace ;;
     floor)
       # A bare tracefs uprobe at FLOOR_OFFSET (file offset) whose filter
       # rejects every hit: the trap alone, nothing recorded. (bpftrace
@@ -128,17 +130,32 @@ pingpong() {  # mode -> elapsed ns
   echo "${line#elapsed_ns }"
 }
 
-http() {  # mode -> requests/s
-  local mode=$1
-  coproc HS { "$out/httpserver"; }
-  local line pid addr
+# The server's CPU time (utime + stime) in clock ticks.
+cpu_ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
+
+# mode [server flags...] -> "req/s cpu_us_per_request estimate governor"
+# estimate: gotrace's own figure for its cost (% of the server's CPU), "-"
+# when it has none; governor: what the governor did ("-": nothing).
+http() {
+  local mode=$1; shift
+  coproc HS { "$out/httpserver" "$@"; }
+  local line pid addr c0 c1 wrk_out
   read -r line <&"${HS[0]}"
   pid=$(echo "$line" | awk '{print $2}')
   addr=$(echo "$line" | awk '{print $3}')
+  : >"$tmp/gotrace.out"; : >"$tmp/gotrace.err"
   start_tracer "$mode" "$pid" "$out/httpserver"
-  wrk -t2 -c64 -d"${wrk_s}s" "http://$addr/x" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+  c0=$(cpu_ticks "$pid")
+  wrk_out=$(wrk -t2 -c64 -d"${wrk_s}s" "http://$addr/x" 2>/dev/null)
+  c1=$(cpu_ticks "$pid")
   stop_tracer
-  kill "$pid" 2>/dev/null; wait "$HS_PID" 2>/dev/null || true
+  { kill "$pid"; wait "$HS_PID"; } 2>/dev/null || true
+  local rps reqs est gov
+  rps=$(echo "$wrk_out" | awk '/Requests\/sec/ {print $2}')
+  reqs=$(echo "$wrk_out" | awk '/requests in/ {print $1}')
+  est=$(awk '/^Cost to the target:/ {for (i=1;i<=NF;i++) if ($i ~ /^\([0-9.]+%$/) {gsub(/[(%]/, "", $i); print $i}}' "$tmp/gotrace.out" | head -1)
+  gov=$(awk -F': ' '/^Overhead governor/ {n=split($2, a, ","); at=a[1]; sub(/ in$/, "", at); act=$3; sub(/ \(.*$/, "", act); sub(/ and started again$/, "", act); printf "%s%s: %s", sep, at, act; sep = "; "}' "$tmp/gotrace.out")
+  echo "$rps $(awk -v a="$c0" -v b="$c1" -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b-a)/hz*1e6/n}') ${est:--} ${gov:--}"
 }
 
 echo "gotrace overhead, $(date -u +%F), $(nproc) CPUs, Linux $(uname -r)"
@@ -160,13 +177,32 @@ awk -v n="$pp_none" -v g="$pp_gt" -v b="$pp_naive" -v p="$parks" 'BEGIN {
 fi
 if [[ " $sections " == *" 2 "* ]]; then
 echo
-echo "2) net/http server, wrk -t2 -c64 ${wrk_s}s"
-h_none=$(http none); h_gt=$(http gotrace); h_naive=$(http naive)
-awk -v n="$h_none" -v g="$h_gt" -v b="$h_naive" 'BEGIN {
-  printf "   untraced        %9.0f req/s\n", n
-  printf "   gotrace block   %9.0f req/s   %.1f%% of untraced\n", g, 100*g/n
-  printf "   naive bpftrace  %9.0f req/s   %.1f%% of untraced\n", b, 100*b/n
-}'
+echo "2) net/http server, wrk -t2 -c64 ${wrk_s}s: requests/s, and the server's CPU time per request (utime+stime)"
+printf "   %-44s %9s %8s %9s %9s  %s\n" "" "req/s" "of base" "CPU/req" "+CPU/req" "gotrace's estimate / governor"
+base_rps=""; base_cpu=""
+http_row() {  # label mode [server flags...]
+  local label=$1; shift
+  local r; r=$(http "$@")
+  read -r rps cpu est gov <<<"$r"
+  gov=${r#* * * }
+  if [[ -z $base_rps ]]; then base_rps=$rps; base_cpu=$cpu; fi
+  awk -v l="$label" -v r="$rps" -v c="$cpu" -v br="$base_rps" -v bc="$base_cpu" -v e="$est" -v g="$gov" 'BEGIN {
+    printf "   %-44s %9.0f %7.1f%% %7.2fµs %+8.1f%%  %s%s\n", l, r, 100*r/br, c, 100*(c-bc)/bc,
+      (e == "-" ? "" : "~" e "% of its CPU"), (g == "-" ? "" : (e == "-" ? "" : "; ") g)
+  }'
+}
+GOTRACE_ARGS="block"
+http_row "untraced" none
+GOTRACE_ARGS="block --no-governor"; http_row "gotrace block (probes, --no-governor)" gotrace
+GOTRACE_ARGS="block --sample"; http_row "gotrace block --sample (no probes)" gotrace
+GOTRACE_ARGS="block"; http_row "gotrace block (default: governed, 5%)" gotrace
+GOTRACE_ARGS="lock --no-governor"; http_row "gotrace lock (probes, --no-governor)" gotrace
+GOTRACE_ARGS="lock"; http_row "gotrace lock (default: governed, 5%)" gotrace
+GOTRACE_ARGS="block"
+http_row "naive bpftrace (uprobe on runtime.gopark)" naive
+http_row "in-process: Go block+mutex profiles, rate 1" none -blockprofile
+http_row "in-process: runtime/trace to /dev/null" none -trace
+echo "   (the governed runs include the probes' first fraction of a second, before the governor acts)"
 fi
 if [[ " $sections " == *" 3 "* ]]; then
 echo

@@ -2,7 +2,8 @@
 # The README's first command: installs what is missing, builds gotrace, starts
 # the bundled demo service (scripts/demo: HTTP handlers, a worker pool fed by
 # channels, a mutex-guarded cache, a ticker, and its own load), traces where
-# its goroutines block for a few seconds, which locks they fight over, what
+# its goroutines block for a few seconds (within the default overhead budget,
+# then with every wait probed), which locks they fight over, what
 # allocates, and what all its goroutines are doing; prints the reports, stops
 # the demo.
 #   scripts/demo.sh [SECONDS]
@@ -30,7 +31,12 @@ if [[ $(id -u) -ne 0 ]]; then
   run "$build/gotrace" info -p "$demo_pid"
   exit 0
 fi
+# As a user would first run it: within the default overhead budget (the demo
+# service parks so often that the governor switches block to sampling), then
+# with every wait probed (wakers, exact counts, percentiles) at the cost the
+# report states.
 run "$build/gotrace" block -p "$demo_pid" -d "${secs}s" --top 5
+run "$build/gotrace" block -p "$demo_pid" -d "${secs}s" --top 3 --no-governor
 run "$build/gotrace" lock -p "$demo_pid" -d "${secs}s" --top 3
 run "$build/gotrace" alloc -p "$demo_pid" -d "${secs}s" --top 5
 run "$build/gotrace" goroutines -p "$demo_pid" --top 5

@@ -419,6 +419,11 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
     pass = run_pass(cmd, tc, pass_config, governor, duty);
     if (pass.exit) return *pass.exit;
     if (pass.outcome.loop.reason != StopReason::OverBudget) break;
+    if (stop_signal()) {  // ended while switching: report what the costlier way saw
+      pass.outcome.loop.reason = StopReason::Interrupted;
+      pass.outcome.summary.stopped_by = std::string(stop_reason_text(StopReason::Interrupted));
+      break;
+    }
     const double t = pass.outcome.loop.elapsed.count();
     earlier_s += t;
     if (config.duration) {

@@ -1,4 +1,8 @@
 // httpserver: a plain net/http server for load tests. Prints "ready <pid> <addr>".
+// -blockprofile and -trace turn on the in-process alternatives to gotrace
+// (Go's block profile at rate 1 with the mutex profile at fraction 1, or
+// runtime/trace written to /dev/null), so the benchmark can set their cost
+// next to gotrace's.
 package main
 
 import (
@@ -7,12 +11,31 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/trace"
 	"sync"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	blockProfile := flag.Bool("blockprofile", false, "record Go's block profile (rate 1) and mutex profile (fraction 1)")
+	traceOn := flag.Bool("trace", false, "run runtime/trace into /dev/null")
 	flag.Parse()
+	if *blockProfile {
+		runtime.SetBlockProfileRate(1)
+		runtime.SetMutexProfileFraction(1)
+	}
+	if *traceOn {
+		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := trace.Start(devnull); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	var mu sync.Mutex
 	hits := map[string]int{}
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
