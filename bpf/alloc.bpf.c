@@ -13,6 +13,11 @@
  *   map_grow_entry runtime.hashGrow(t, h) (classic maps, ≤1.23), or the
  *                  swiss map's (*Map).growToSmall(m, typ) / growToTable(m,
  *                  typ) / (*table).rehash(t, typ, m) (1.24+).
+ *   map_write_entry every map assignment (--map-writes): runtime.mapassign,
+ *                  _fast32, _fast64, _fast64ptr, _faststr (the names stay
+ *                  in 1.24+, where internal/runtime/maps linknames them):
+ *                  AX = map type, BX = the map, whose first word is its
+ *                  entry count (hmap.count / swiss Map.used).
  *   gc_entry       gcStart (AX = trigger kind), startCycle, stop- and
  *                  startTheWorldWithSema: events through the ring buffer.
  *
@@ -61,6 +66,13 @@ struct {
   __type(key, struct gt_map_key);
   __type(value, struct gt_map_val);
 } map_agg SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct gt_map_write_key);
+  __type(value, struct gt_map_write_val);
+} map_write_agg SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -198,6 +210,32 @@ int map_grow_entry(struct pt_regs *ctx) {
   if (!v) return 0;
   __sync_fetch_and_add(&v->count, 1);
   if (len > v->max_len) v->max_len = len;
+  return 0;
+}
+
+/* Every map write: hot (one trap per `m[k] = v`), so it does only what it
+ * must — the stack, one read of the map's count, one aggregate update. A
+ * write into a nil map is counted too (it panics inside mapassign, after
+ * the probe). Morestack re-entries are counted apart and ignored. */
+SEC("uprobe")
+int map_write_entry(struct pt_regs *ctx) {
+  if (!in_target()) return 0;
+  __u64 cookie = bpf_get_attach_cookie(ctx);
+  if (GT_COOKIE_CHECK(cookie) && (ctx->flags & (GT_X86_CF | GT_X86_ZF))) {
+    count(GT_CNT_ALLOC_MAP_WRITE_RETRY);
+    return 0;
+  }
+  __u64 g = go_g(ctx);
+  if (!g) return 0;
+  struct gt_map_write_key key = {.map_type = go_arg1(ctx)};
+  __u64 len = read_u64(go_arg2(ctx));
+  key.stack_id = stack_here(ctx, g);
+  static const struct gt_map_write_val zero;
+  struct gt_map_write_val *v = agg_lookup_or_init(&map_write_agg, &key, &zero);
+  count(GT_CNT_ALLOC_MAP_WRITES);
+  if (!v) return 0;
+  __sync_fetch_and_add(&v->count, 1);
+  if (len > v->max_len) v->max_len = len; /* racy max: good enough */
   return 0;
 }
 

@@ -8,8 +8,10 @@
 # server; requests/s next to the server's CPU time per request), and (3) many goroutines on one mutex, for `gotrace
 # lock` (with and without wait chains), and (4) JSON encoding/decoding and map
 # building in a loop, for `gotrace alloc` (each sampler, --maps, --exact,
-# against a naive uprobe on runtime.mallocgc). Prints ratios and the cost per
-# probed event. Needs root.
+# against a naive uprobe on runtime.mallocgc), plus `alloc --map-writes` on a
+# map-write loop (against empty uprobes at the same sites, the floor, and a
+# naive uprobe on mapassign's first instruction). Prints ratios and the cost
+# per probed event. Needs root.
 #   scripts/bench-overhead.sh [ROUNDS] [WRK_SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,6 +55,16 @@ start_tracer() {  # mode pid binary
       "$gotrace" $GOTRACE_ARGS -p "$pid" --no-status >"$tmp/gotrace.out" 2>"$tmp/gotrace.err" &
       tracer_pid=$!
       wait_for_line "$tmp/gotrace.err" "^(Tracing|Sampling)" "$tracer_pid" gotrace ;;
+    floor)
+      # A bare tracefs uprobe at FLOOR_OFFSET (file offset) whose filter
+      # rejects every hit: the trap alone, nothing recorded. (bpftrace
+      # cannot probe inside a function unless built with offset checks.)
+      local t=/sys/kernel/tracing
+      [[ -e $t/uprobe_events ]] || mount -t tracefs nodev "$t"
+      echo "p:gotrace_bench/floor $bin:$FLOOR_OFFSET" >>"$t/uprobe_events"
+      echo 'common_pid == 0' >"$t/events/gotrace_bench/floor/filter"
+      echo 1 >"$t/events/gotrace_bench/floor/enable"
+      floor_on=1 tracer_pid="" ;;
     naive)
       # BEGIN fires once every probe is attached.
       bpftrace -p "$pid" -e "BEGIN { printf(\"attached\\n\"); }
@@ -63,6 +75,11 @@ start_tracer() {  # mode pid binary
   esac
 }
 stop_tracer() {
+  if [[ -n ${floor_on:-} ]]; then
+    echo 0 >/sys/kernel/tracing/events/gotrace_bench/floor/enable
+    echo '-:gotrace_bench/floor' >>/sys/kernel/tracing/uprobe_events
+    floor_on=""
+  fi
   [[ -n ${tracer_pid:-} ]] || return 0
   kill -INT "$tracer_pid" 2>/dev/null || true
   wait "$tracer_pid" 2>/dev/null || true
@@ -82,9 +99,12 @@ lockheavy() {  # mode -> elapsed ns
   echo "$line" | awk '{print $2}'
 }
 
-allocheavy() {  # mode binary -> elapsed ns
+allocheavy() {  # mode binary [flags...] -> elapsed ns
   local mode=$1 bin=$2
-  coproc AH { "$bin" -goroutines 2 -docs "$alloc_docs"; }
+  shift 2
+  local flags=("$@")
+  [[ ${#flags[@]} -gt 0 ]] || flags=(-docs "$alloc_docs")
+  coproc AH { "$bin" -goroutines 2 "${flags[@]}"; }
   local line pid
   read -r line <&"${AH[0]}"
   pid=${line#ready }
@@ -140,7 +160,7 @@ http() {
 
 echo "gotrace overhead, $(date -u +%F), $(nproc) CPUs, Linux $(uname -r)"
 echo
-sections=${BENCH_SECTIONS:-1 2 3 4}  # e.g. BENCH_SECTIONS=3 for the lock benchmark only
+sections=${BENCH_SECTIONS:-1 2 3 4}  # e.g. BENCH_SECTIONS=3 for the lock benchmark only, 4b: map writes only
 GOTRACE_ARGS=block
 NAIVE_PROBES='uprobe:BIN:runtime.gopark'
 NAIVE_KEY='ustack(perf, 48), reg("cx") & 0xff'
@@ -217,16 +237,49 @@ for flavour in prof plain; do
   GOTRACE_ARGS="alloc"; a_gt=$(allocheavy gotrace "$bin"); sampler=$(awk '/^Sampler:/ {print $2, $3, $4}' "$tmp/gotrace.out")
   samples=$(awk '/samples;|estimated from/ {for (i=1;i<=NF;i++) if ($i=="from") print $(i+1)}' "$tmp/gotrace.out" | head -1)
   GOTRACE_ARGS="alloc --maps"; a_maps=$(allocheavy gotrace "$bin")
-  GOTRACE_ARGS="alloc --exact"; a_exact=$(allocheavy gotrace "$bin")
+  GOTRACE_ARGS="alloc --exact --no-governor"; a_exact=$(allocheavy gotrace "$bin")
+  GOTRACE_ARGS="alloc --map-writes --no-governor"; a_mw=$(allocheavy gotrace "$bin")
+  mw=$(awk '/^Map writes/ {print $6; exit}' "$tmp/gotrace.out")
   a_naive=$(allocheavy naive "$bin")
   echo "   $([[ $flavour == prof ]] && echo 'with a heap-profile reader (MemProfileRate 512 KiB)' || echo 'without one (MemProfileRate 0)'): sampler $sampler"
-  awk -v n="$a_none" -v g="$a_gt" -v m="$a_maps" -v x="$a_exact" -v b="$a_naive" -v s="${samples:-0}" 'BEGIN {
+  awk -v n="$a_none" -v g="$a_gt" -v m="$a_maps" -v x="$a_exact" -v b="$a_naive" -v s="${samples:-0}" \
+    -v w="$a_mw" -v c="${mw:-0}" 'BEGIN {
     printf "     untraced               %8.1f ms\n", n/1e6
     printf "     gotrace alloc          %8.1f ms   x%.3f   (%d samples)\n", g/1e6, g/n, s
     printf "     gotrace alloc --maps   %8.1f ms   x%.3f\n", m/1e6, m/n
     printf "     gotrace alloc --exact  %8.1f ms   x%.2f\n", x/1e6, x/n
+    printf "     alloc --map-writes     %8.1f ms   x%.2f   (%d map writes)\n", w/1e6, w/n, c
     printf "     naive bpftrace         %8.1f ms   x%.2f\n", b/1e6, b/n
     if (b > n) printf "     --exact slowdown is %.0f%% of the naive one\n", 100*(x-n)/(b-n)
   }'
 done
+fi
+if [[ " $sections " == *" 4 "* || " $sections " == *" 4b "* ]]; then
+echo
+map_writes=${MAP_WRITES:-1000000}
+echo "4b) map writes: one goroutine, $map_writes assignments into a small map[int64]int (mapassign_fast64)"
+bin=$out/allocheavy
+# (--no-governor: the point is to measure what the governor would stop.)
+# gotrace's site: the JBE of mapassign_fast64's stack check (an emulated
+# instruction), found in the binary as the planner finds it.
+go tool objdump -s '^runtime.mapassign_fast64$' "$bin" >"$tmp/mapassign.txt"
+jbe=$(awk '$4 == "JBE" {print $2; exit}' "$tmp/mapassign.txt")
+text=$(readelf -lW "$bin" | awk '$1 == "LOAD" && $8 == "E" {print $2, $3; exit}')
+FLOOR_OFFSET=$(printf '0x%x' $((jbe - ${text#* } + ${text% *})))
+NAIVE_PROBES='uprobe:BIN:runtime.mapassign_fast64'
+NAIVE_KEY='ustack(perf, 48), reg("ax")'
+w_none=$(allocheavy none "$bin" -goroutines 1 -mapwrites "$map_writes")
+GOTRACE_ARGS="alloc --map-writes --no-governor"; w_gt=$(allocheavy gotrace "$bin" -goroutines 1 -mapwrites "$map_writes")
+seen=$(awk '/^Map writes/ {print $6; exit}' "$tmp/gotrace.out")
+w_floor=$(allocheavy floor "$bin" -goroutines 1 -mapwrites "$map_writes")
+w_naive=$(allocheavy naive "$bin" -goroutines 1 -mapwrites "$map_writes")
+GOTRACE_ARGS="alloc"; w_plain=$(allocheavy gotrace "$bin" -goroutines 1 -mapwrites "$map_writes")
+awk -v n="$w_none" -v p="$w_plain" -v g="$w_gt" -v f="$w_floor" -v b="$w_naive" -v w="$map_writes" -v s="${seen:-0}" 'BEGIN {
+  printf "   untraced                    %8.1f ms   %.1f ns per write\n", n/1e6, n/w
+  printf "   gotrace alloc (no writes)   %8.1f ms   x%.2f\n", p/1e6, p/n
+  printf "   gotrace alloc --map-writes  %8.1f ms   x%.2f   %.2f µs per write   (%d writes counted)\n", g/1e6, g/n, (g-n)/w/1e3, s
+  printf "   empty uprobes, same sites   %8.1f ms   x%.2f   %.2f µs per write (floor)\n", f/1e6, f/n, (f-n)/w/1e3
+  printf "   naive bpftrace              %8.1f ms   x%.2f   %.2f µs per write\n", b/1e6, b/n, (b-n)/w/1e3
+  if (b > n) printf "   --map-writes slowdown is %.0f%% of the naive one\n", 100*(g-n)/(b-n)
+}'
 fi

@@ -270,6 +270,42 @@ void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const
            std::tie(a.growths, a.max_len, b.stack_id, b.map_type);
   });
 
+  // Map writes: exact counts, grouped as asked, the map type always part of
+  // the key (a row is about one kind of map).
+  using WriteKey = std::tuple<std::string, uint64_t, std::string>;  // group, stack (by stack), map type
+  std::map<WriteKey, MapWriteEntry> writes;
+  std::map<WriteKey, std::map<uint64_t, uint64_t>> by_stack;  // writes per stack, for the example
+  report.total_map_writes = 0;
+  for (const auto& w : input.map_writes) {
+    if (!w.count) continue;
+    report.total_map_writes += w.count;
+    std::string key;
+    if (o.by == AllocGroupBy::Function || o.by == AllocGroupBy::Package) {
+      const Frame* f = stacks.user_frame(w.stack_id);
+      std::string fn = f ? f->function : "?";
+      key = o.by == AllocGroupBy::Function ? fn : function_package(fn);
+    }
+    const WriteKey k{key, o.by == AllocGroupBy::Stack ? w.stack_id : 0, type_of(o, w.map_type)};
+    MapWriteEntry& e = writes[k];
+    e.key = key;
+    e.map_type = std::get<2>(k);
+    e.writes += w.count;
+    e.max_len = std::max(e.max_len, w.max_len);
+    by_stack[k][w.stack_id] += w.count;
+  }
+  for (auto& [k, e] : writes) {
+    uint64_t most = 0;
+    for (const auto& [sid, n] : by_stack[k])
+      if (n > most) most = n, e.stack_id = sid;
+  }
+  report.map_writes.clear();
+  for (auto& [k, e] : writes) report.map_writes.push_back(std::move(e));
+  std::sort(report.map_writes.begin(), report.map_writes.end(),
+            [](const MapWriteEntry& a, const MapWriteEntry& b) {
+              return std::tie(b.writes, a.key, a.map_type, a.stack_id) <
+                     std::tie(a.writes, b.key, b.map_type, b.stack_id);
+            });
+
   // GC cycles: a cycle starts at startCycle; its trigger is the last gcStart
   // before it; a stop/start-the-world pair belongs to the cycle current when
   // the world restarted (the sweep-termination pause contains startCycle).

@@ -49,6 +49,19 @@ std::string header_detail(const AllocReport& r) {
 
 }  // namespace
 
+std::string map_write_cost(const TraceCost& c) {
+  std::string what = "every map write pays a probe trap";
+  if (!c.known || !c.probe_hits || c.trap_ns_per_hit <= 0) return what + " (its cost was not measured here)";
+  const double per_hit =
+      c.trap_ns_per_hit + static_cast<double>(c.bpf_ns) / static_cast<double>(c.probe_hits);
+  // bpf_ns is the sum over all programs: the BPF share is their average per
+  // hit (with --map-writes on a busy map writer, nearly all hits are writes).
+  return fmt::format(
+      "{}: ~{} per write here ({} trap, measured at start, + BPF, averaged over all probe hits)", what,
+      format_duration(static_cast<uint64_t>(per_hit)),
+      format_duration(static_cast<uint64_t>(c.trap_ns_per_hit)));
+}
+
 void write_alloc_text(AllocReport& r, std::ostream& out, const AllocWriterOptions& o) {
   StackTable& st = *r.stacks;
   write_summary_text(r.summary, out);
@@ -93,6 +106,28 @@ void write_alloc_text(AllocReport& r, std::ostream& out, const AllocWriterOption
       const MapGrowthEntry& m = r.maps[i];
       fmt::print(out, "  {:>6} growths  up to {} entries  {}  {}\n", m.growths, m.max_len,
                  m.map_type.empty() ? "(map type unknown)" : m.map_type, stack_label(st, m.stack_id));
+    }
+  }
+
+  if (r.map_writes_traced) {
+    const size_t n = std::min(o.top, r.map_writes.size());
+    fmt::print(out, "\nMap writes (--map-writes, every one): {} in {:.1f}s, {:.0f}/s; top {} of {} {}\n",
+               r.total_map_writes, s, per_second(static_cast<double>(r.total_map_writes), s), n,
+               r.map_writes.size(),
+               r.by == AllocGroupBy::Stack || r.by == AllocGroupBy::Type
+                   ? std::string(r.by == AllocGroupBy::Stack ? "sites" : "map types")
+                   : std::string(group_by_name(r.by)) + "s");
+    fmt::print(out, "  {}\n", map_write_cost(r.summary.cost));
+    for (size_t i = 0; i < n; ++i) {
+      const MapWriteEntry& m = r.map_writes[i];
+      const double share =
+          r.total_map_writes ? 100.0 * static_cast<double>(m.writes) / static_cast<double>(r.total_map_writes)
+                             : 0;
+      fmt::print(out, "{:>3}. {:>5.1f}%  {} writes  {:.0f}/s  {}  (up to {} entries)\n", i + 1, share,
+                 m.writes, per_second(static_cast<double>(m.writes), s),
+                 m.map_type.empty() ? "(map type unknown)" : m.map_type, m.max_len);
+      fmt::print(out, "     {}\n", m.key.empty() ? stack_label(st, m.stack_id) : m.key);
+      if (r.by == AllocGroupBy::Stack) print_stack(st, m.stack_id, out, o.max_frames, "       ");
     }
   }
 
@@ -174,6 +209,23 @@ void write_alloc_json(AllocReport& r, std::ostream& out, const AllocWriterOption
     j.begin_object();
     j.field("map_type", m.map_type);
     j.field("growths", m.growths);
+    j.field("max_len", m.max_len);
+    j.key("stack");
+    write_stack_json(j, st, m.stack_id);
+    j.end();
+  }
+  j.end();
+  j.field("map_writes_traced", r.map_writes_traced);
+  j.field("total_map_writes", r.total_map_writes);
+  j.field("map_write_rows", static_cast<uint64_t>(r.map_writes.size()));  // before --top
+  j.key("map_writes");
+  j.begin_array();
+  for (size_t i = 0; i < std::min(o.top, r.map_writes.size()); ++i) {
+    const MapWriteEntry& m = r.map_writes[i];
+    j.begin_object();
+    if (!m.key.empty()) j.field("key", m.key);
+    j.field("map_type", m.map_type);
+    j.field("writes", m.writes);
     j.field("max_len", m.max_len);
     j.key("stack");
     write_stack_json(j, st, m.stack_id);

@@ -28,6 +28,7 @@ constexpr uint32_t kProfilealloc = 1;
 constexpr uint32_t kRefill = 2;
 constexpr uint32_t kExact = 4;
 constexpr uint32_t kMaps = 8;
+constexpr uint32_t kMapWrites = 16;
 }  // namespace
 
 const ProbeTable& alloc_probe_table() {
@@ -42,6 +43,14 @@ const ProbeTable& alloc_probe_table() {
           {ProbeRole::MapGrowToSmall, "map_grow_entry", GT_MAP_GROW_TO_SMALL, false, false, kMaps, 24},
           {ProbeRole::MapGrowToTable, "map_grow_entry", GT_MAP_GROW_TO_TABLE, false, false, kMaps, 24},
           {ProbeRole::MapTableRehash, "map_grow_entry", GT_MAP_REHASH, false, false, kMaps, 24},
+          // --map-writes: every map assignment. Each entry is optional: the
+          // linker keeps only the variants the program uses. (The _fast32ptr
+          // variant exists on 32-bit platforms only.)
+          {ProbeRole::Mapassign, "map_write_entry", 0, false, false, kMapWrites},
+          {ProbeRole::MapassignFast32, "map_write_entry", 0, false, false, kMapWrites},
+          {ProbeRole::MapassignFast64, "map_write_entry", 0, false, false, kMapWrites},
+          {ProbeRole::MapassignFast64ptr, "map_write_entry", 0, false, false, kMapWrites},
+          {ProbeRole::MapassignFaststr, "map_write_entry", 0, false, false, kMapWrites},
           {ProbeRole::GcStart, "gc_entry", GT_GC_START, true},
           {ProbeRole::GcStartCycle, "gc_entry", GT_GC_CYCLE, true},
           {ProbeRole::StopTheWorld, "gc_entry", GT_GC_STW_STOP, true},
@@ -78,11 +87,16 @@ constexpr CounterSpec kAllocCounters[] = {
     {GT_CNT_ALLOC_LARGE, "alloc_large_objects"},
     {GT_CNT_ALLOC_MAP_GROWTHS, "alloc_map_growths"},
     {GT_CNT_ALLOC_GC_EVENTS, "alloc_gc_events"},
+    {GT_CNT_ALLOC_MAP_WRITES, "alloc_map_writes"},
+    {GT_CNT_ALLOC_MAP_WRITE_RETRY, "alloc_map_write_morestack_retries"},
 };
 static_assert(std::size(kAllocCounters) == GT_CNT_ALLOC__END - GT_CNT_OWN_FIRST, "every alloc counter named");
 
 constexpr const char* kExactNote =
     "--exact probes every allocation (runtime.mallocgc): each one costs a trap; use it for short traces";
+constexpr const char* kMapWritesNote =
+    "--map-writes probes every map assignment (runtime.mapassign*): each write pays a probe trap (the Map "
+    "writes section states the cost per write measured on this host); for short traces";
 
 class AllocCommand final : public SkeletonCommand<alloc_bpf> {
  public:
@@ -125,6 +139,8 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
       sampler_ = AllocSampler::Exact;
       tc.notes.push_back(kExactNote);
     }
+    map_writes_ = config_.map_writes;
+    if (map_writes_) tc.notes.push_back(kMapWritesNote);
     auto types = GoTypes::load(tc.binary->elf(), tc.binary->pclntab());
     if (types)
       types_.emplace(std::move(*types));
@@ -136,24 +152,31 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     return {};
   }
 
-  // Over budget, --exact falls back to the sampler.
+  // Over budget, --exact falls back to the sampler; then --map-writes stops
+  // (each time the trace starts again: the report covers the last pass).
   std::optional<CheaperWay> cheaper() const override {
     if (sampler_ == AllocSampler::Exact)
       return CheaperWay{
           fmt::format("fell back from --exact to the {} sampler and started again",
                       sampler_fallback_ == AllocSampler::Profilealloc ? "profilealloc" : "refill"),
           false};
+    if (map_writes_) return CheaperWay{"stopped counting map writes (--map-writes) and started again", false};
     return std::nullopt;
   }
   void take_cheaper(TraceContext& tc) override {
-    sampler_ = sampler_fallback_;
-    std::erase(tc.notes, std::string(kExactNote));
+    if (sampler_ == AllocSampler::Exact) {
+      sampler_ = sampler_fallback_;
+      std::erase(tc.notes, std::string(kExactNote));
+    } else {
+      map_writes_ = false;
+      std::erase(tc.notes, std::string(kMapWritesNote));
+    }
     events_.clear();
     start_ = read_gc_snapshot(plan_, *mem_, tc.load_bias);  // the memstats check covers this pass only
   }
 
   uint32_t options(const TraceContext&) const override {
-    uint32_t o = config_.maps ? kMaps : 0;
+    uint32_t o = (config_.maps ? kMaps : 0) | (map_writes_ ? kMapWrites : 0);
     switch (sampler_) {
       case AllocSampler::Profilealloc:
         return o | kProfilealloc;
@@ -214,8 +237,10 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
   CounterSpecs counters() const override { return counter_specs({kAllocCounters}); }
   uint32_t rate_counter() const override { return GT_CNT_ALLOC_SAMPLES; }
   std::string status(const Counters& c, double rate) const override {
-    return fmt::format("{:.0f} samples/s  {} large  {} GC events  {} dropped", rate, c[GT_CNT_ALLOC_LARGE],
-                       c[GT_CNT_ALLOC_GC_EVENTS], drops(c));
+    std::string writes =
+        map_writes_ ? fmt::format("  {} map writes", c[GT_CNT_ALLOC_MAP_WRITES]) : std::string();
+    return fmt::format("{:.0f} samples/s  {} large{}  {} GC events  {} dropped", rate, c[GT_CNT_ALLOC_LARGE],
+                       writes, c[GT_CNT_ALLOC_GC_EVENTS], drops(c));
   }
 
   Result<std::optional<CommandProfile>> report(TraceContext& tc, TraceOutcome& outcome,
@@ -224,6 +249,7 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     report.summary = outcome.summary;
     report.stacks = tc.read_stacks(map_fd("stacks"));
     report.maps_traced = config_.maps;
+    report.map_writes_traced = map_writes_;
     if (mem_) {
       GcSnapshot end = read_gc_snapshot(plan_, *mem_, tc.load_bias);
       report.target_alloc_start = start_.total_alloc;
@@ -245,6 +271,10 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     for_each_map_entry<gt_map_key, gt_map_val>(map_fd("map_agg"), [&](const auto& k, const auto& v) {
       in.maps.push_back({k.stack_id, k.map_type, k.growth, v.count, v.max_len});
     });
+    for_each_map_entry<gt_map_write_key, gt_map_write_val>(
+        map_fd("map_write_agg"), [&](const auto& k, const auto& v) {
+          in.map_writes.push_back({k.stack_id, k.map_type, v.count, v.max_len});
+        });
     in.gc_events = std::move(events_);
 
     AllocBuildOptions bo;
@@ -282,6 +312,7 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
   AllocGroupBy by_ = AllocGroupBy::Stack;
   AllocSampler sampler_ = AllocSampler::Refill;
   AllocSampler sampler_fallback_ = AllocSampler::Refill;  // the sampler without --exact
+  bool map_writes_ = false;                               // --map-writes, until the governor stops it
   int64_t rate_ = 0;
   GcStatePlan plan_;
   std::optional<RemoteMemory> mem_;

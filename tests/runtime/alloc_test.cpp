@@ -4,7 +4,8 @@
 // counts must equal the fixture's known counts; with profiling off the
 // refill sampler's estimates must be near the known rates and in the right
 // order; large objects are counted exactly; map growth per map as expected
-// for its final size; N forced GCs give N cycles with pauses.
+// for its final size; N forced GCs give N cycles with pauses; with
+// --map-writes every map assignment is counted once, by site and map type.
 #include <fmt/format.h>
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -100,10 +102,20 @@ const Json* map_entry(const Json& report, const std::string& type) {
   return nullptr;
 }
 
+// Map writes by (site, map type), summed over the stacks (deepWrite's
+// recursion gives one stack per depth).
+std::map<std::pair<std::string, std::string>, uint64_t> map_writes(const Json& report) {
+  std::map<std::pair<std::string, std::string>, uint64_t> out;
+  for (const auto& e : report["map_writes"].arr)
+    out[{site_of(e["stack"]), e["map_type"].str}] += e["writes"].u;
+  return out;
+}
+
 }  // namespace
 
-TEST_CASE("alloc with MemProfileRate=1: exact per-site counts, types, large objects, maps, forced GCs",
-          "[root][alloc]") {
+TEST_CASE(
+    "alloc with MemProfileRate=1: exact per-site counts, types, large objects, maps, map writes, forced GCs",
+    "[root][alloc]") {
   require_bpf_host();
   const int rounds = 60, gcs = 3;  // one map growth round (every 50th)
   for (const auto& f : fixtures_of("allocprof", "amd64")) {
@@ -125,7 +137,9 @@ TEST_CASE("alloc with MemProfileRate=1: exact per-site counts, types, large obje
     };
     bool burst_done = false, heap_ok = false;
     Traced t = trace_while(
-        fmt::format("-p {} -d 30s --json --no-status --no-governor --maps --top 100000", target.pid()), [&] {
+        fmt::format("-p {} -d 30s --json --no-status --no-governor --maps --map-writes --top 100000",
+                    target.pid()),
+        [&] {
           heap_ok = write_heap();
           if (heap_ok) std::filesystem::rename(heap, heap_before);
           REQUIRE(kill(target.pid(), SIGUSR2) == 0);
@@ -142,6 +156,39 @@ TEST_CASE("alloc with MemProfileRate=1: exact per-site counts, types, large obje
     std::filesystem::remove(heap_before);
     Json r = parse_json(t.out);
     CHECK(r["go_version"].str == f.version);
+    // (Before the sampler checks: map writes do not depend on the sampler.)
+    // Every map assignment of the burst, once, by site and map type: one
+    // map type per runtime.mapassign variant (fast64, faststr, generic,
+    // fast32, fast64ptr), the grown maps of the one growth round, and the
+    // writes at the bottom of fresh goroutines' recursions, some of which
+    // run out of stack at mapassign_fast64's stack check (morestack
+    // re-enters it: counted once).
+    CHECK(r["map_writes_traced"].b);
+    const std::map<std::pair<std::string, std::string>, uint64_t> want = {
+        {{"writeMaps", "map[int64]int32"}, 7u * rounds},
+        {{"writeMaps", "map[string]uint16"}, 5u * rounds},
+        {{"writeMaps", "map[allocwork.Key]int"}, 3u * rounds},
+        {{"writeMaps", "map[int32]bool"}, 4u * rounds},
+        {{"writeMaps", "map[*allocwork.Small]int"}, 2u * rounds},
+        {{"deepWrite", "map[int64]int8"}, 128u * rounds},
+        {{"GrowInt64Map", "map[int64]int"}, 2000u},
+        {{"GrowStringMap", "map[string]*allocwork.Small"}, 500u},
+    };
+    auto got = map_writes(r);
+    for (const auto& [k, n] : want) {
+      INFO(k.first << " " << k.second);
+      CHECK(got[k] == n);
+    }
+    for (const auto& [k, n] : got) {  // no other workload site, no misnamed type
+      INFO(k.first << " " << k.second << " " << n);
+      // (Run writes Go's heap profile on SIGUSR1: pprof's registry map.)
+      if (!k.first.empty() && k.first != "Run") CHECK(want.count(k) == 1);
+    }
+    CHECK(r["counters"]["alloc_map_writes"].u >= 2500u + 149u * rounds);
+    // The recursion does reach mapassign's stack check (else the test
+    // could not catch a double count).
+    CHECK(r["counters"]["alloc_map_write_morestack_retries"].u > 0);
+
     if (f.variant == "stripped" && r["sampler"].str == "refill") {
       // Without a symbol table the rate cannot be read until find_global
       // learns stripped binaries: the report says so and uses refill.

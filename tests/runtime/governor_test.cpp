@@ -143,6 +143,17 @@ TEST_CASE("the governor switches a costly trace to a cheaper way and says so", "
     CHECK(r["governor"]["steps"][0]["action"].str.find("fell back from --exact") != std::string::npos);
     CHECK(r["sampler"].str != "exact");
     CHECK(r["probes_attached"].u > 0);
+    // --map-writes on it (every write a trap, deep stacks among them) is
+    // stopped the same way; the report says it did not count map writes.
+    auto w = trace(fmt::format("alloc -p {} -d 3s --map-writes --json --no-status", target.pid()));
+    INFO(w.err);
+    REQUIRE(w.result.status == 0);
+    Json wr = parse_json(w.result.out);
+    REQUIRE(wr["governor"]["steps"].size() >= 1);
+    CHECK(wr["governor"]["steps"][0]["action"].str.find("stopped counting map writes") != std::string::npos);
+    CHECK_FALSE(wr["map_writes_traced"].b);
+    CHECK(wr["map_writes"].size() == 0);
+    CHECK(wr["probes_attached"].u > 0);
   }
 }
 

@@ -274,3 +274,61 @@ TEST_CASE("build_alloc_report: large objects, maps and GC cycles", "[allocreport
   CHECK(r.gc[1].drivers[0].type == "allocwork.Big");
   CHECK(r.gc[1].drivers[1].bytes == 832);
 }
+
+TEST_CASE("build_alloc_report: map writes by stack, function, package and map type", "[allocreport]") {
+  World w = world();
+  const uint64_t s_int = w.stack_of(kPkg + ".GrowInt64Map");
+  const uint64_t s_str = w.stack_of(kPkg + ".GrowStringMap");
+  const uint64_t s_w = w.stack_of(kPkg + ".writeMaps");
+  AllocBuildInput in;
+  // 0x40 and 0x41: two type descriptors with the same name (as two modules
+  // could have) count as one map type; a zero count is left out.
+  in.map_writes = {{s_int, 0x40, 2000, 1999}, {s_w, 0x40, 7, 7}, {s_w, 0x41, 3, 9},
+                   {s_str, 0x50, 500, 499},   {s_w, 0x50, 5, 5}, {s_w, 0x60, 0, 0}};
+  AllocBuildOptions o = options(AllocSampler::Profilealloc, 1);
+  auto base = o.type_name;
+  o.type_name = [base](uint64_t t) -> std::string {
+    return t == 0x41 ? "map[int64]int" : t == 0x50 ? "map[string]*allocwork.Small" : base(t);
+  };
+  build_alloc_report(w.report, in, o);
+  const AllocReport& r = w.report;
+  CHECK(r.total_map_writes == 2000 + 7 + 3 + 500 + 5);
+  REQUIRE(r.map_writes.size() == 4);
+  CHECK(r.map_writes[0].stack_id == s_int);
+  CHECK(r.map_writes[0].writes == 2000);
+  CHECK(r.map_writes[0].max_len == 1999);
+  CHECK(r.map_writes[0].map_type == "map[int64]int");
+  CHECK(r.map_writes[1].stack_id == s_str);
+  CHECK(r.map_writes[2].stack_id == s_w);
+  CHECK(r.map_writes[2].map_type == "map[int64]int");
+  CHECK(r.map_writes[2].writes == 10);
+  CHECK(r.map_writes[2].max_len == 9);
+  CHECK(r.map_writes[3].writes == 5);
+  CHECK(r.map_writes[3].map_type == "map[string]*allocwork.Small");
+  for (const auto& e : r.map_writes) CHECK(e.key.empty());
+
+  o.by = AllocGroupBy::Function;
+  build_alloc_report(w.report, in, o);
+  REQUIRE(r.map_writes.size() == 4);
+  CHECK(r.map_writes[2].key == kPkg + ".writeMaps");
+  CHECK(r.map_writes[2].writes == 10);
+
+  o.by = AllocGroupBy::Package;
+  build_alloc_report(w.report, in, o);
+  REQUIRE(r.map_writes.size() == 2);  // one package, two map types
+  CHECK(r.map_writes[0].key == kPkg);
+  CHECK(r.map_writes[0].map_type == "map[int64]int");
+  CHECK(r.map_writes[0].writes == 2010);
+  CHECK(r.map_writes[0].stack_id == s_int);  // the example: the stack with most writes
+  CHECK(r.map_writes[1].writes == 505);
+  CHECK(r.map_writes[1].stack_id == s_str);
+
+  o.by = AllocGroupBy::Type;
+  build_alloc_report(w.report, in, o);
+  REQUIRE(r.map_writes.size() == 2);
+  CHECK(r.map_writes[0].key.empty());
+  CHECK(r.map_writes[0].writes == 2010);
+  CHECK(r.map_writes[0].max_len == 1999);
+  CHECK(r.map_writes[1].map_type == "map[string]*allocwork.Small");
+  CHECK(r.total_map_writes == 2515);
+}

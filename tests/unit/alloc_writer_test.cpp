@@ -60,6 +60,7 @@ Built build(AllocGroupBy by) {
   l.max_goid = 9;
   in.large.push_back(l);
   in.maps = {{3, 0x40, 0, 9, 1664}};
+  in.map_writes = {{3, 0x40, 2000, 1999}, {1, 0x40, 6, 3}};
   RawGcEvent c;
   c.kind = GcEventKind::Cycle;
   c.t_ns = 10;
@@ -77,6 +78,11 @@ Built build(AllocGroupBy by) {
   o.stw_reason_name = [](uint32_t) { return std::string("GC mark termination"); };
   build_alloc_report(b.r, in, o);
   b.r.maps_traced = true;
+  b.r.map_writes_traced = true;
+  b.r.summary.cost.known = true;
+  b.r.summary.cost.probe_hits = 4000;
+  b.r.summary.cost.trap_ns_per_hit = 700;
+  b.r.summary.cost.bpf_ns = 4000 * 300;
   return b;
 }
 
@@ -109,6 +115,23 @@ TEST_CASE("alloc JSON carries the documented fields", "[allocreport][report]") {
   CHECK(j["maps"][0]["map_type"].str == "map[int64]int");
   CHECK(j["maps"][0]["growths"].u == 9);
   CHECK(j["maps"][0]["max_len"].u == 1664);
+  CHECK(j["map_writes_traced"].b);
+  CHECK(j["total_map_writes"].u == 2006);
+  REQUIRE(j["map_writes"].size() == 2);
+  CHECK(j["map_writes"][0]["map_type"].str == "map[int64]int");
+  CHECK(j["map_writes"][0]["writes"].u == 2000);
+  CHECK(j["map_writes"][0]["max_len"].u == 1999);
+  CHECK(j["map_writes"][0]["stack"][1]["func"].str == kPkg + ".GrowInt64Map");
+  CHECK(j["map_writes"][1]["writes"].u == 6);
+  CHECK(j["map_write_rows"].u == 2);
+  std::ostringstream top1;
+  AllocWriterOptions wo;
+  wo.top = 1;
+  write_alloc_json(b.r, top1, wo);
+  Json j1 = parse_json(top1.str());
+  CHECK(j1["map_writes"].size() == 1);  // cut by --top, and the cut is visible:
+  CHECK(j1["map_write_rows"].u == 2);
+  CHECK(j1["total_map_writes"].u == 2006);
   REQUIRE(j["gc"].size() == 1);
   CHECK(j["gc"][0]["trigger"].str == "forced");
   CHECK(j["gc"][0]["heap_live"].u == (5u << 20));
@@ -135,12 +158,26 @@ TEST_CASE("alloc text report names sampler, sites, types, large objects, maps an
   CHECK(t.find("trigger forced") != std::string::npos);
   CHECK(t.find("390.6 KiB in the same time") != std::string::npos);
   CHECK(t.find("goroutine 9") != std::string::npos);
+  // Map writes: 2006 in 2 s, the top site's share, and the cost per write
+  // from the trace's own measurement (700 ns trap + 300 ns BPF).
+  CHECK(t.find("Map writes (--map-writes, every one): 2006 in 2.0s, 1003/s") != std::string::npos);
+  CHECK(t.find("every map write pays a probe trap: ~1.0µs per write here") != std::string::npos);
+  CHECK(t.find(" 99.7%  2000 writes  1000/s  map[int64]int  (up to 1999 entries)") != std::string::npos);
 
   Built g = build(AllocGroupBy::Type);
   std::ostringstream out2;
   write_alloc_text(g.r, out2, {});
   CHECK(out2.str().find("allocation types by bytes") != std::string::npos);
   CHECK(out2.str().find("(no type)") != std::string::npos);
+  CHECK(out2.str().find("top 1 of 1 map types") != std::string::npos);  // both rows are map[int64]int
+  CHECK(out2.str().find("100.0%  2006 writes") != std::string::npos);
+
+  Built u = build(AllocGroupBy::Stack);
+  u.r.summary.cost.trap_ns_per_hit = 0;  // not measured: said so, no number made up
+  std::ostringstream out3;
+  write_alloc_text(u.r, out3, {});
+  CHECK(out3.str().find("every map write pays a probe trap (its cost was not measured here)") !=
+        std::string::npos);
 }
 
 TEST_CASE("alloc pprof reads back like Go's heap profile", "[allocreport][pprof]") {

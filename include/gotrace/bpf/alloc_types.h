@@ -14,6 +14,8 @@ enum gt_alloc_counter {
   GT_CNT_ALLOC_LARGE,                      /* large objects seen */
   GT_CNT_ALLOC_MAP_GROWTHS,                /* map growth events seen */
   GT_CNT_ALLOC_GC_EVENTS,                  /* GC and stop/start-the-world events seen */
+  GT_CNT_ALLOC_MAP_WRITES,                 /* map assignments seen (--map-writes) */
+  GT_CNT_ALLOC_MAP_WRITE_RETRY,            /* mapassign hits about to call morestack (ignored) */
   GT_CNT_ALLOC__END
 };
 
@@ -67,6 +69,17 @@ struct gt_map_key {
 struct gt_map_val {
   __u64 count;
   __u64 max_len; /* entries in the map when it grew (hmap.count / Map.used) */
+};
+
+/* Map assignments (runtime.mapassign*, --map-writes), every one, by (stack,
+ * map type). */
+struct gt_map_write_key {
+  __u64 stack_id;
+  __u64 map_type;
+};
+struct gt_map_write_val {
+  __u64 count;
+  __u64 max_len; /* entries in the map before a write (hmap.count / Map.used) */
 };
 
 /* GC and stop-the-world events (rare), through the ring buffer. */

@@ -61,6 +61,17 @@ struct MapGrowthEntry {
   uint64_t max_len = 0;  // entries the map held when it last grew
 };
 
+// Map assignments (--map-writes), every one. For --by stack one row per
+// (stack, map type); for --by function/package per (that key, map type) with
+// the stack that wrote most as an example; for --by type per map type.
+struct MapWriteEntry {
+  std::string key;        // function / package for grouped views; "" otherwise
+  uint64_t stack_id = 0;  // the stack (or the example stack)
+  std::string map_type;   // "map[string]*main.T" ("" when the type did not decode)
+  uint64_t writes = 0;
+  uint64_t max_len = 0;  // the most entries a map held when one of these writes began
+};
+
 struct StwPause {
   std::string reason;  // "GC sweep termination", "GC mark termination", …, "unknown"
   uint64_t ns = 0;
@@ -93,6 +104,9 @@ struct AllocReport {
   uint64_t large_count = 0, large_bytes = 0;
   std::vector<MapGrowthEntry> maps;  // by growths, descending
   bool maps_traced = false;
+  std::vector<MapWriteEntry> map_writes;  // by writes, descending
+  uint64_t total_map_writes = 0;
+  bool map_writes_traced = false;
   std::vector<GcCycle> gc;       // in time order
   uint64_t unpaired_pauses = 0;  // a stop or start whose partner fell outside the trace
   // The target's own counter of allocated bytes, read at start and end.
@@ -119,6 +133,10 @@ struct RawMapAgg {  // map_agg
   unsigned growth = 0;
   uint64_t count = 0, max_len = 0;
 };
+struct RawMapWriteAgg {  // map_write_agg
+  uint64_t stack_id = 0, map_type = 0;
+  uint64_t count = 0, max_len = 0;
+};
 enum class GcEventKind : uint8_t { Start = 0, Cycle = 1, StwStop = 2, StwStart = 3 };
 inline constexpr uint32_t kStwReasonUnknown = 0xffffffffu;
 struct RawGcEvent {
@@ -137,6 +155,7 @@ struct AllocBuildInput {
   std::vector<RawAllocAgg> aggs;
   std::vector<RawLargeAgg> large;
   std::vector<RawMapAgg> maps;
+  std::vector<RawMapWriteAgg> map_writes;
   std::vector<RawGcEvent> gc_events;  // in arrival order
 };
 

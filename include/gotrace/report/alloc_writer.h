@@ -15,6 +15,10 @@ struct AllocWriterOptions {
   size_t maps_top = 10;
 };
 
+// "every map write pays a probe trap: ~1.2µs per write here (…)": the
+// --map-writes cost line, from the trace's own measured cost.
+std::string map_write_cost(const TraceCost& cost);
+
 // "12.3 MiB", "512 B"
 std::string format_bytes(double bytes);
 

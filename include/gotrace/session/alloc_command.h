@@ -14,6 +14,7 @@ struct AllocConfig {
   std::string by = "stack";  // stack | function | package | type
   bool maps = false;         // map growth probes
   bool exact = false;        // every mallocgc call (costly)
+  bool map_writes = false;   // every map assignment, runtime.mapassign* (costly)
 };
 
 const ProbeTable& alloc_probe_table();

@@ -6,6 +6,11 @@
 // reader (memprof.go), so the runtime keeps memory profiling on
 // (MemProfileRate 512 KiB); without it the linker turns profiling off (rate
 // 0) and gotrace alloc uses its refill sampler.
+//
+// With -mapwrites N each goroutine instead does N map assignments into a
+// small map[int64]int (runtime.mapassign_fast64, no growth, no allocation):
+// the workload for `gotrace alloc --map-writes`, whose cost is per write.
+// It prints "elapsed_ns N writes W".
 package main
 
 import (
@@ -57,9 +62,17 @@ func roundTrip(i int) int {
 	return len(index) + len(b)
 }
 
+//go:noinline
+func writeLoop(m map[int64]int, n int) {
+	for i := 0; i < n; i++ {
+		m[int64(i&63)] = i
+	}
+}
+
 func main() {
 	goroutines := flag.Int("goroutines", 4, "goroutines")
 	docs := flag.Int("docs", 20000, "documents per goroutine")
+	mapWrites := flag.Int("mapwrites", 0, "map writes per goroutine instead of documents")
 	flag.Parse()
 	start := make(chan os.Signal, 1)
 	signal.Notify(start, syscall.SIGUSR1)
@@ -71,13 +84,23 @@ func main() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if *mapWrites > 0 {
+				m := make(map[int64]int, 64)
+				writeLoop(m, 64)
+				writeLoop(m, *mapWrites)
+				return
+			}
 			for i := 0; i < *docs; i++ {
 				roundTrip(i)
 			}
 		}()
 	}
 	wg.Wait()
-	fmt.Printf("elapsed_ns %d docs %d\n", time.Since(t0).Nanoseconds(), *goroutines**docs)
+	if *mapWrites > 0 {
+		fmt.Printf("elapsed_ns %d writes %d\n", time.Since(t0).Nanoseconds(), *goroutines**mapWrites)
+	} else {
+		fmt.Printf("elapsed_ns %d docs %d\n", time.Since(t0).Nanoseconds(), *goroutines**docs)
+	}
 	if atEnd != nil {
 		atEnd()
 	}
