@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include <algorithm>
+
 #include "gotrace/report/json_writer.h"
 #include "gotrace/report/report_common.h"
 
@@ -121,8 +123,10 @@ void write_info_text(const InfoReport& r, std::ostream& out) {
                "              one probe hit costs ~{} here (a trap at an emulated instruction, measured)\n",
                format_duration(static_cast<uint64_t>(*h.trap_ns_per_hit)));
   fmt::print(out, "\nCan trace\n");
+  size_t width = 0;  // the names in one column ("goroutines --leaks" is the longest)
+  for (const auto& v : r.verdicts) width = std::max(width, v.command.size());
   for (const auto& v : r.verdicts) {
-    fmt::print(out, "  {:<6}{}\n", v.command, v.can_run ? "yes" : "no");
+    fmt::print(out, "  {:<{}}  {}\n", v.command, width, v.can_run ? "yes" : "no");
     for (const auto& why : v.reasons) fmt::print(out, "          - {}\n", why);
     for (const auto& w : v.warnings) fmt::print(out, "          ! {}\n", w);
   }
