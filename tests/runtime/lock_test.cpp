@@ -232,7 +232,7 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   // nothing is left behind looks at the right thing.
   {
     RunningProgram tracer(GOTRACE_BINARY, {"lock", "-p", std::to_string(target.pid()), "-d", "3s",
-                                           "--no-status --no-governor"});
+                                           "--no-status", "--no-governor"});
     std::vector<std::string> held;
     auto has = [&](const char* name) { return std::find(held.begin(), held.end(), name) != held.end(); };
     for (int i = 0; i < 60 && !(has("handoff_entry") && has("acquire_entry")); ++i) {
