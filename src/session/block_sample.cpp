@@ -59,7 +59,8 @@ int run_block_sample(const BlockConfig& config, const TraceSummary* carried) {
 
   auto proc = Process::open(tc.pid);
   if (!proc) {
-    fmt::print(stderr, "gotrace: {}\n", proc.error().message);
+    fmt::print(stderr, "gotrace: {}{}\n", proc.error().message,
+               carried ? " (while switching from probes to sampling; what the probes saw was not kept)" : "");
     return kExitFailure;
   }
   auto bin = GoBinary::open(proc->exe_link());
@@ -106,7 +107,9 @@ int run_block_sample(const BlockConfig& config, const TraceSummary* carried) {
     return {};
   };
 
-  if (stop_signal()) {
+  // (Handed over by the governor, tracing began long ago: a signal now
+  // ends the trace with its report.)
+  if (stop_signal() && !carried) {
     fmt::print(stderr, "gotrace: interrupted before tracing began ({})\n", strsignal(stop_signal()));
     return kExitInterrupted;
   }

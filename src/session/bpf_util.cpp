@@ -147,10 +147,18 @@ size_t clear_map(int fd) {
   bpf_map_info info{};
   uint32_t len = sizeof(info);
   if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0 || info.key_size == 0) return 0;
-  std::vector<unsigned char> key(info.key_size);
+  // All keys first (one walk), then the deletes: nothing writes the map
+  // meanwhile (its programs are detached), so each key is seen once.
+  const size_t ks = info.key_size;
+  std::vector<unsigned char> keys, next(ks);
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+    keys.insert(keys.end(), next.begin(), next.end());
+    prev = keys.data() + keys.size() - ks;
+  }
   size_t n = 0;
-  // Always the first key: each one found is deleted, so the walk ends.
-  while (bpf_map_get_next_key(fd, nullptr, key.data()) == 0 && bpf_map_delete_elem(fd, key.data()) == 0) ++n;
+  for (size_t off = 0; off < keys.size(); off += ks)
+    if (bpf_map_delete_elem(fd, keys.data() + off) == 0) ++n;
   return n;
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -151,8 +152,10 @@ constexpr std::string_view kEarlierNote = "overhead governor: the first ";
 
 class Governor {
  public:
-  Governor(const TraceConfig& config, GovernorRecord& record, const TraceCommand& cmd)
-      : record_(record), cmd_(cmd) {
+  // since_start: seconds of the trace before this pass began.
+  Governor(const TraceConfig& config, GovernorRecord& record, const TraceCommand& cmd, double since_start)
+      : record_(record), cmd_(cmd), since_start_(since_start) {
+    if (config.duration) ends_at_ = static_cast<double>(config.duration->count()) / 1000;
     budget_.max_share = config.max_overhead_pct / 100;
     record_.on = config.governor;
     record_.max_share = budget_.max_share;
@@ -177,12 +180,14 @@ class Governor {
     BudgetCheck b = check_budget(w, seconds, budget_);
     if (!b.over) return false;
     done_ = true;
-    GovernorStep step{t, b.share, b.cost_ns_per_s, ""};
+    GovernorStep step{since_start_ + t, b.share, b.cost_ns_per_s, ""};
     auto way = cmd_.cheaper();
     if (!record_.on)
       step.action = "kept the probes (--no-governor)";
     else if (!way)
       step.action = "kept the probes (nothing cheaper traces this)";
+    else if (ends_at_ - t < kMinLeftS)  // switching would throw away more than it saves
+      step.action = "kept the probes (the trace ends within a second)", way.reset();
     else
       step.action = way->what;
     fmt::print(stderr,
@@ -197,8 +202,11 @@ class Governor {
   static constexpr double kWindowS = 1.0;
   static constexpr double kMinWindowS = 0.25;
   static constexpr uint64_t kEnoughCpuNs = 100'000'000;
+  static constexpr double kMinLeftS = 1.0;
   GovernorRecord& record_;
   const TraceCommand& cmd_;
+  double since_start_ = 0;
+  double ends_at_ = std::numeric_limits<double>::infinity();  // this pass's -d
   OverheadBudget budget_;
   TraceCost last_;
   double last_t_ = 0;
@@ -209,9 +217,12 @@ class Governor {
 // run the loop until the end or the governor's stop, and detach.
 // duty < 1: the probes are attached in windows of kWindowOn, that share of
 // the time (the governor's last resort, for commands that can scale).
+// since_start > 0: a later pass (the governor's); a signal or the target's
+// exit while it starts ends the trace with a report, not an early exit.
 Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, GovernorRecord& record,
-              double duty) {
+              double duty, double since_start) {
   Pass pass;
+  const bool later = since_start > 0;
   auto fail = [&](std::string_view message) {
     fmt::print(stderr, "gotrace: {}\n", message);
     pass.exit = kExitFailure;
@@ -228,7 +239,7 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   if (step && multi) prepare_uprobe_multi(cmd.object());
   if (step) step = cmd.load();
   if (!step) return fail(step.error().message);
-  if (interrupted_before_start()) {
+  if (!later && interrupted_before_start()) {
     pass.exit = kExitInterrupted;
     return pass;
   }
@@ -261,8 +272,10 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   LinkSet links;
   auto attached = attach_table(cmd, tc, config.pid, options, multi, links);
   Result<void> enough = attached ? cmd.check_attached(tc, *attached) : Result<void>(attached.error());
-  if (!enough) return fail(enough.error().message);
-  if (interrupted_before_start()) {
+  // A later pass whose target exited while it started reports (nothing seen).
+  const bool gone = later && !enough && !tc.process.alive();
+  if (!enough && !gone) return fail(enough.error().message);
+  if (!later && interrupted_before_start()) {
     pass.exit = kExitInterrupted;
     return pass;
   }
@@ -285,7 +298,7 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
     const uint64_t cpu_now = tc.process.cpu_time_ns();
     return cost_of(cpu_now > cpu_start ? cpu_now - cpu_start : 0);
   };
-  Governor governor(config, record, cmd);
+  Governor governor(config, record, cmd, since_start);
   TraceLoopOptions lo;
   lo.duration = config.duration;
   lo.status_line = config.status_line;
@@ -301,8 +314,10 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   auto window_began = Clock::now();
   Clock::duration attached_total{};
   size_t windows = 1;
+  const bool windowing = duty < 1;
+  bool windows_failed = false;
   auto turn_windows = [&] {
-    if (duty >= 1) return;
+    if (!windowing || windows_failed) return;
     const auto now = Clock::now();
     if (attached_now && now - window_began >= on) {
       links.clear();
@@ -313,8 +328,9 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
       cmd.between_windows();
       auto again = attach_table(cmd, tc, config.pid, options, multi, links);
       if (!again) {
+        links.clear();  // (what attached before the failure)
         tc.notes.push_back("probes could not be attached again for a window: " + again.error().message);
-        duty = 1;  // no more windows; the trace goes on without probes
+        windows_failed = true;  // no more windows; the trace goes on without probes
         return;
       }
       attached_now = true;
@@ -325,26 +341,29 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   uint64_t last = 0;
   double last_t = 0;
   TraceOutcome& out = pass.outcome;
-  out.loop = run_trace_loop(
-      tc.process, lo,
-      [&](int timeout) {
-        turn_windows();
-        if (rb) return ring_buffer__poll(rb.get(), timeout);
-        usleep(static_cast<useconds_t>(timeout) * 1000);
-        return 0;
-      },
-      [&](double t) {
-        auto c = read_counters(counters_fd);
-        uint64_t n = c[cmd.rate_counter()];
-        double rate = t > last_t ? static_cast<double>(n - last) / (t - last_t) : 0;
-        last = n;
-        last_t = t;
-        TraceCost cost = cost_now();
-        std::string cost_text = cost.known && cost.target_cpu_ns
-                                    ? fmt::format("  cost ~{:.1f}% of its CPU", 100 * cost.share())
-                                    : "";
-        return fmt::format("{:.0f}s  {} probes  {}{}", t, links.size(), cmd.status(c, rate), cost_text);
-      });
+  if (gone)
+    out.loop.reason = StopReason::TargetExited;
+  else
+    out.loop = run_trace_loop(
+        tc.process, lo,
+        [&](int timeout) {
+          turn_windows();
+          if (rb) return ring_buffer__poll(rb.get(), timeout);
+          usleep(static_cast<useconds_t>(timeout) * 1000);
+          return 0;
+        },
+        [&](double t) {
+          auto c = read_counters(counters_fd);
+          uint64_t n = c[cmd.rate_counter()];
+          double rate = t > last_t ? static_cast<double>(n - last) / (t - last_t) : 0;
+          last = n;
+          last_t = t;
+          TraceCost cost = cost_now();
+          std::string cost_text = cost.known && cost.target_cpu_ns
+                                      ? fmt::format("  cost ~{:.1f}% of its CPU", 100 * cost.share())
+                                      : "";
+          return fmt::format("{:.0f}s  {} probes  {}{}", t, links.size(), cmd.status(c, rate), cost_text);
+        });
   out.attached = probes;
   if (attached_now) attached_total += Clock::now() - window_began;
   const uint64_t cpu_end = tc.process.cpu_time_ns();
@@ -362,7 +381,7 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
       tc.summary(out.loop, out.counters, cmd.counters(), out.attached, out.counters[cmd.rate_counter()]);
   out.summary.detach_s = detach_s;
   out.summary.cost = cost_of(cpu_end > cpu_start ? cpu_end - cpu_start : 0);
-  if (duty < 1 || windows > 1) {
+  if (windowing) {
     const double elapsed = out.loop.elapsed.count();
     const double fraction = std::chrono::duration<double>(attached_total).count() / elapsed;
     out.summary.attached_fraction = std::clamp(fraction, 1e-6, 1.0);
@@ -409,6 +428,7 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   GovernorRecord governor;
   TraceConfig pass_config = config;
   double earlier_s = 0;  // time traced by the passes before this one
+  const auto started = std::chrono::steady_clock::now();
   Pass pass;
   for (;;) {
     // In windows, the share of the time that brings the last measured cost
@@ -417,18 +437,26 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
     double duty = 1;
     if (cmd.windowed() && !governor.steps.empty())
       duty = std::clamp(0.5 * governor.max_share / std::max(governor.steps.back().share, 1e-9), 0.02, 0.5);
-    pass = run_pass(cmd, tc, pass_config, governor, duty);
+    const double since_start =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    pass = run_pass(cmd, tc, pass_config, governor, duty, governor.steps.empty() ? 0 : since_start);
     if (pass.exit) return *pass.exit;
     if (pass.outcome.loop.reason != StopReason::OverBudget) break;
-    if (stop_signal()) {  // ended while switching: report what the costlier way saw
-      pass.outcome.loop.reason = StopReason::Interrupted;
-      pass.outcome.summary.stopped_by = std::string(stop_reason_text(StopReason::Interrupted));
+    // Ended, or the target gone, while switching: report what the costlier
+    // way saw (its maps are still there until the next pass opens).
+    for (StopReason why : {StopReason::Interrupted, StopReason::TargetExited}) {
+      if (why == StopReason::Interrupted ? !stop_signal() : tc.process.alive()) continue;
+      pass.outcome.loop.reason = why;
+      pass.outcome.summary.stopped_by = std::string(stop_reason_text(why));
+      pass.outcome.summary.target_alive = tc.process.alive();
+      if (!governor.steps.empty()) governor.steps.back().action += " (not done: the trace ended first)";
       break;
     }
-    const double t = pass.outcome.loop.elapsed.count();
-    earlier_s += t;
-    if (config.duration) {
-      auto left = *config.duration - std::chrono::milliseconds(static_cast<int64_t>(earlier_s * 1000));
+    if (pass.outcome.loop.reason != StopReason::OverBudget) break;
+    const auto now = std::chrono::steady_clock::now();
+    earlier_s = std::chrono::duration<double>(now - started).count();
+    if (config.duration) {  // by the clock: detaching and loading took time too
+      auto left = *config.duration - std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
       if (left.count() <= 0) break;  // its time is up anyway: report what the pass saw
       pass_config.duration = left;
     }

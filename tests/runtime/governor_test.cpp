@@ -242,8 +242,10 @@ TEST_CASE("the governor's windowed lock trace scales to what a full trace sees",
   const double fraction = wr["attached_fraction"].num;
   CHECK(fraction > 0.02);
   CHECK(fraction < 0.6);
-  const double judged = wr["governor"]["steps"][0]["at_s"].num + wr["governor"]["steps"][1]["at_s"].num;
-  CHECK(wr["duration_s"].num == Approx(10 - judged).margin(0.5));  // the 10 s less the judged windows
+  // Steps are timed from the trace's start; the report covers the rest of the 10 s.
+  const double second = wr["governor"]["steps"][1]["at_s"].num;
+  CHECK(second > wr["governor"]["steps"][0]["at_s"].num);
+  CHECK(wr["duration_s"].num == Approx(10 - second).margin(0.6));
   bool said = false;
   for (const auto& n : wr["notes"].arr)
     said |= n.str.find("counts and times are scaled") != std::string::npos;
