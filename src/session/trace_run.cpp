@@ -386,11 +386,11 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
     const double fraction = std::chrono::duration<double>(attached_total).count() / elapsed;
     out.summary.attached_fraction = std::clamp(fraction, 1e-6, 1.0);
     out.summary.notes.push_back(fmt::format(
-        "probes attached in {} windows of {:.1f}s, {:.1f}% of the time: counts and times are scaled by "
+        "probes attached in {} window{} of {:.1f}s, {:.1f}% of the time: counts and times are scaled by "
         "{:.1f}; "
         "waits across a window's edge are not seen, and those longer than a window are under-counted",
-        windows, std::chrono::duration<double>(kWindowOn).count(), 100 * out.summary.attached_fraction,
-        1 / out.summary.attached_fraction));
+        windows, windows == 1 ? "" : "s", std::chrono::duration<double>(kWindowOn).count(),
+        100 * out.summary.attached_fraction, 1 / out.summary.attached_fraction));
   }
   return pass;
 }
