@@ -383,7 +383,8 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   out.summary.cost = cost_of(cpu_end > cpu_start ? cpu_end - cpu_start : 0);
   if (windowing) {
     const double elapsed = out.loop.elapsed.count();
-    const double fraction = std::chrono::duration<double>(attached_total).count() / elapsed;
+    const double fraction = elapsed > 0 ? std::chrono::duration<double>(attached_total).count() / elapsed
+                                        : 1.0;  // (none: nothing to scale)
     out.summary.attached_fraction = std::clamp(fraction, 1e-6, 1.0);
     out.summary.notes.push_back(fmt::format(
         "probes attached in {} window{} of {:.1f}s, {:.1f}% of the time: counts and times are scaled by "
