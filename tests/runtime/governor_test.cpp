@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "gotrace/target/process.h"
 #include "support/fixtures.h"
 #include "support/json.h"
 #include "support/process.h"
@@ -48,18 +49,11 @@ Traced trace(const std::string& args) {
   return t;
 }
 
-// utime + stime of a process, in ns (/proc/PID/stat, clock ticks).
+// utime + stime of a process, in ns (gotrace's own reader of /proc/PID/stat).
 double cpu_ns(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream rest(s.substr(s.rfind(')') + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) * 1e9 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  auto p = gotrace::Process::open(pid);
+  REQUIRE(p);
+  return static_cast<double>(p->cpu_time_ns());
 }
 
 // The last round-trip count hotpark printed (reading what it wrote so far).
