@@ -428,7 +428,6 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   // cheaper way for the rest of the time.
   GovernorRecord governor;
   TraceConfig pass_config = config;
-  double earlier_s = 0;  // time traced by the passes before this one
   const auto started = std::chrono::steady_clock::now();
   Pass pass;
   for (;;) {
@@ -445,17 +444,16 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
     if (pass.outcome.loop.reason != StopReason::OverBudget) break;
     // Ended, or the target gone, while switching: report what the costlier
     // way saw (its maps are still there until the next pass opens).
-    for (StopReason why : {StopReason::Interrupted, StopReason::TargetExited}) {
-      if (why == StopReason::Interrupted ? !stop_signal() : tc.process.alive()) continue;
+    if (stop_signal() || !tc.process.alive()) {
+      const StopReason why = stop_signal() ? StopReason::Interrupted : StopReason::TargetExited;
       pass.outcome.loop.reason = why;
       pass.outcome.summary.stopped_by = std::string(stop_reason_text(why));
       pass.outcome.summary.target_alive = tc.process.alive();
-      if (!governor.steps.empty()) governor.steps.back().action += " (not done: the trace ended first)";
+      governor.steps.back().action += " (not done: the trace ended first)";
       break;
     }
-    if (pass.outcome.loop.reason != StopReason::OverBudget) break;
     const auto now = std::chrono::steady_clock::now();
-    earlier_s = std::chrono::duration<double>(now - started).count();
+    const double earlier_s = std::chrono::duration<double>(now - started).count();
     if (config.duration) {  // by the clock: detaching and loading took time too
       auto left = *config.duration - std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
       if (left.count() <= 0) break;  // its time is up anyway: report what the pass saw
