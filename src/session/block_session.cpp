@@ -72,7 +72,7 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
     report.min_ns = static_cast<uint64_t>(config.min.count());
     report.show_runtime_background = !config_.reasons.empty();  // an explicit --reason shows what it names
     report.summary = outcome.summary;
-    account_park_evictions(report.summary, outcome.counters, map_fd("parked"));
+    account_park_evictions(report.summary, outcome.counters, map_fd("parked"), map_fd("parked_spill"));
     report.stacks = tc.read_stacks(map_fd("stacks"));
 
     BlockBuildInput in;

@@ -205,7 +205,8 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
                       "or the deeper chain links",
                       events_not_kept_, kEventsKept));
     }
-    if (chains_) account_park_evictions(report.summary, outcome.counters, map_fd("parked"));
+    if (chains_)
+      account_park_evictions(report.summary, outcome.counters, map_fd("parked"), map_fd("parked_spill"));
     uint64_t pending_left = 0;
     for_each_map_entry<uint64_t, gt_lock_pending>(map_fd("pending"),
                                                   [&](const auto&, const auto&) { ++pending_left; });

@@ -33,9 +33,11 @@ void account_lru_evictions(TraceSummary& s, const char* counter, uint64_t insert
   s.dropped += evicted;
 }
 
-void account_park_evictions(TraceSummary& s, const Counters& c, int parked_fd) {
+void account_park_evictions(TraceSummary& s, const Counters& c, int parked_fd, int spill_fd) {
   uint64_t remaining = 0;
-  for_each_map_entry<uint64_t, gt_parked>(parked_fd, [&](const uint64_t&, const gt_parked&) { ++remaining; });
+  for_each_array_entry<gt_park_slot>(
+      parked_fd, [&](uint32_t, const gt_park_slot& slot) { remaining += slot.goid != 0; });
+  for_each_map_entry<uint64_t, gt_parked>(spill_fd, [&](const uint64_t&, const gt_parked&) { ++remaining; });
   account_lru_evictions(s, "drop_parked_evicted", c[GT_CNT_PARKS], c[GT_CNT_WAKES], c[GT_CNT_PARK_REPLACED],
                         remaining);
 }

@@ -49,6 +49,7 @@ constexpr CounterSpec kPark[] = {
     {GT_CNT_DROP_PARKED_FULL, "drop_parked_table_full", true},
     {GT_CNT_INJECT_TRUNCATED, "injectglist_truncated"},
     {GT_CNT_PARK_REPLACED, "parks_replaced"},
+    {GT_CNT_PARK_SPILLED, "parks_spilled"},
 };
 static_assert(std::size(kPark) == GT_CNT_PARK__END - GT_CNT_PARK_FIRST, "every park counter named");
 
@@ -126,6 +127,7 @@ gt_offsets TraceContext::bpf_offsets() const {
   out.g_schedlink = v(RtField::GSchedlink);
   out.g_sched_pc = v(RtField::GSchedPc);
   out.g_sched_bp = v(RtField::GSchedBp);
+  out.g_sched_sp = v(RtField::GSchedSp);
   out.m_g0 = v(RtField::MG0);
   out.m_curg = v(RtField::MCurg);
   return out;

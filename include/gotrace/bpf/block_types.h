@@ -12,6 +12,13 @@ struct gt_parked {
   __u32 pad;
 };
 
+/* A slot of park tracking's table of parked goroutines (goid 0: free). */
+#define GT_PARK_SETS (1 << 16) /* 2-way sets: 2 * GT_PARK_SETS slots, indexed by goid */
+struct gt_park_slot {
+  __u64 goid;
+  struct gt_parked p;
+};
+
 /* Blocked time aggregated by (stack, reason). */
 struct gt_block_key {
   __u64 stack_id;

@@ -12,6 +12,13 @@
 #define GT_MAX_WAKER_DEPTH 16      /* frames walked for a waker (its user code is near the top) */
 #define GT_HIST_BUCKETS 40 /* log2(ns): 1ns .. ~9 minutes */
 #define GT_NO_STACK 0ULL
+/* Bytes of a goroutine's stack read in one go from its top (SP) when
+ * unwinding: the innermost frames' links then come from this copy, not one
+ * read each (each read of target memory costs ~70 ns; see gotrace_common.bpf.h). */
+#define GT_STACK_CHUNK 2048
+/* The first bytes of a g read in one go: stack bounds, m, sched, goid all lie
+ * below this in Go 1.17-1.26 (goid, the highest, at 152 or 160). */
+#define GT_G_HEAD 168
 
 /* Offsets of runtime struct fields, filled in from GoBinary before load. */
 struct gt_offsets {
@@ -23,6 +30,7 @@ struct gt_offsets {
   __u32 g_schedlink;
   __u32 g_sched_pc;
   __u32 g_sched_bp;
+  __u32 g_sched_sp;
   __u32 m_g0;
   __u32 m_curg;
 };
@@ -81,6 +89,7 @@ enum gt_park_counter {
   GT_CNT_DROP_PARKED_FULL,          /* parked-goroutine table full */
   GT_CNT_INJECT_TRUNCATED,          /* injectglist lists longer than we walk */
   GT_CNT_PARK_REPLACED,             /* a park replaced its goroutine's earlier one that never ended (cancelled) */
+  GT_CNT_PARK_SPILLED,              /* parks whose set of the park table was full (went to the spill table) */
   GT_CNT_PARK__END
 };
 

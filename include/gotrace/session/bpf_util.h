@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 #include <sys/types.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -80,6 +81,28 @@ void for_each_map_entry(int fd, F&& f) {
     key = next;
     prev = &key;
   }
+}
+
+// Calls f(index, value) for every slot of a BPF array map, read in batches
+// (an array of 2^17 slots in a few system calls, not one per slot).
+template <typename V, typename F>
+void for_each_array_entry(int fd, F&& f) {
+  constexpr uint32_t kBatch = 4096;
+  std::vector<uint32_t> keys(kBatch);
+  std::vector<V> values(kBatch);
+  uint32_t out_batch = 0;
+  bool first = true;
+  for (;;) {
+    uint32_t n = kBatch;
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &out_batch, &out_batch, keys.data(), values.data(),
+                                   &n, nullptr);
+    if (err != 0 && err != -ENOENT && first) break;  // no batch operations here: one slot at a time
+    for (uint32_t i = 0; i < n; ++i) f(keys[i], values[i]);
+    if (err != 0) return;  // -ENOENT: the end
+    first = false;
+  }
+  V value{};
+  for (uint32_t i = 0; bpf_map_lookup_elem(fd, &i, &value) == 0; ++i) f(i, value);
 }
 
 // Deletes every entry of a BPF hash map (fd < 0: nothing); the number deleted.

@@ -28,8 +28,9 @@ uint32_t park_tracking_options(TraceContext& tc);
 // went is not counted.
 void account_lru_evictions(TraceSummary& s, const char* counter, uint64_t inserted, uint64_t removed,
                            uint64_t replaced, uint64_t remaining);
-// The same for park tracking's `parked` table.
-void account_park_evictions(TraceSummary& s, const Counters& c, int parked_fd);
+// The same for park tracking's tables: `parked` (an array of slots, goid 0
+// = free) and its LRU spill `parked_spill`.
+void account_park_evictions(TraceSummary& s, const Counters& c, int parked_fd, int spill_fd);
 
 template <typename Rodata>
 void configure_park_tracking(Rodata* ro, const TraceContext& tc, const WaitReasons& reasons) {
