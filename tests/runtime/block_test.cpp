@@ -4,13 +4,16 @@
 // agree with Go's own block profile of the same run; the fixture must finish
 // unharmed, and nothing may stay attached.
 #include <fmt/format.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "support/fixtures.h"
 #include "support/go_profiles.h"
@@ -194,4 +197,43 @@ TEST_CASE("block --min leaves shorter waits out, in the kernel", "[root][block]"
   }
   CHECK(sleeper);
   CHECK(target.wait_exit(10000) == 0);
+}
+
+// gotrace keeps parked goroutines in a table of two ways per goroutine id
+// modulo 65536; a third goroutine of the same set goes to a spill table.
+// hotpark -collide parks five goroutines whose ids are equal modulo 65536 at
+// once, for 200 ms: every one of their waits must be reported, whole, and
+// three of them must have gone through the spill.
+TEST_CASE("block keeps every wait when parked goroutines' ids collide in its table", "[root][block]") {
+  require_bpf_host();
+  const Fixture f = fixtures_of("hotpark", "amd64").back();
+  INFO(f.label());
+  RunningProgram target(f.path, {"-collide", "5", "-duration", "20s"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+  RunningProgram tracer(GOTRACE_BINARY, {"block", "-p", std::to_string(target.pid()), "-d", "4s", "--json",
+                                         "--no-status", "--no-governor", "--top", "100"});
+  bool attached = false;
+  for (int i = 0; i < 100 && !attached; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (const auto& name : gotrace_programs_held_by(tracer.pid())) attached |= name == "ready_entry";
+  }
+  REQUIRE(attached);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // from loaded to attached
+  REQUIRE(kill(target.pid(), SIGUSR1) == 0);
+  REQUIRE(target.wait_for_line("released", 10000));
+  REQUIRE(tracer.wait_exit(15000) == 0);
+  Json r = parse_json(tracer.output());
+  CHECK(r["dropped"].u == 0);
+  CHECK(r["counters"]["parks_spilled"].u >= 3);
+  const Json* entry = nullptr;
+  for (const auto& e : r["entries"].arr)
+    if (first_main(e["stack"]) == "main.collider") entry = &e;
+  REQUIRE(entry);
+  CHECK((*entry)["reason"].str == "chan receive");
+  CHECK((*entry)["count"].u == 5);
+  const double mean_ms = (*entry)["total_ns"].num / 5 / 1e6;
+  CHECK(mean_ms >= 200);
+  CHECK(mean_ms < 1000);
+  REQUIRE((*entry)["wakers"].size() > 0);
+  CHECK(first_main((*entry)["wakers"][0]["stack"]) == "main.collide");  // close(release)
 }
