@@ -3,8 +3,9 @@
 # information, pclntab, DWARF offsets, GoBinary with the disassembly of every
 # probe site), ASan and UBSan, seeded with fixture binaries.
 #   scripts/fuzz.sh [SECONDS]   each target SECONDS (default 600): long runs
-#   scripts/fuzz.sh --short     each target 20 s (5 targets: under 2 minutes
-#                               once built): what scripts/test.sh runs
+#   scripts/fuzz.sh --short     each target 20 s (5 targets, one per core at a
+#                               time: a minute on two cores once built): what
+#                               scripts/test.sh runs
 # Builds with clang into build-fuzz/ (GOTRACE_FUZZ_BUILD_DIR). Seeds: the
 # analyze fixtures of the oldest and newest Go built, every variant, from
 # GOTRACE_FIXTURES_DIR (default build-test/fixtures, else build/fixtures).
@@ -65,20 +66,35 @@ echo "fuzz.sh: $(ls "$seeds" | wc -l) seed binaries (go$first, go$last), ${secon
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# One target per core at a time (each is a single process): on CI's two
+# cores the short run takes half as long.
+jobs=$(nproc)
+fuzz_one() {  # target -> its log, and the fuzzer's exit status in its file `status`
+  local t=$1 rc=0
+  mkdir -p "$build/corpus/$t" "$build/artifacts/$t"
+  rm -f "$build/artifacts/$t/status"
+  # -max_len: the seeds are whole binaries; mutations must be able to reach their tables.
+  "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=3072 -max_len=8000000 \
+    -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" "$build/corpus/$t" "$seeds" \
+    >"$build/artifacts/$t/last.log" 2>&1 || rc=$?
+  echo "$rc" >"$build/artifacts/$t/status"
+}
+for t in "${targets[@]}"; do
+  while (($(jobs -rp | wc -l) >= jobs)); do wait -n || true; done
+  fuzz_one "$t" &
+done
+wait
 failed=0
 total=0
 for t in "${targets[@]}"; do
-  mkdir -p "$build/corpus/$t" "$build/artifacts/$t"
   log=$build/artifacts/$t/last.log
-  # -max_len: the seeds are whole binaries; mutations must be able to reach their tables.
-  if "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=3072 -max_len=8000000 \
-      -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" "$build/corpus/$t" "$seeds" >"$log" 2>&1; then
+  if [[ $(cat "$build/artifacts/$t/status" 2>/dev/null) == 0 ]]; then
     runs=$(awk '/^stat::number_of_executed_units:/ {print $2}' "$log")
     total=$((total + ${runs:-0}))
     echo "fuzz.sh: $t: ${runs:-?} inputs, clean"
   else
     failed=1
-    echo "fuzz.sh: $t FAILED; log: $log; inputs: $(ls "$build/artifacts/$t" | grep -v last.log | tr '\n' ' ')" >&2
+    echo "fuzz.sh: $t FAILED; log: $log; inputs: $(ls "$build/artifacts/$t" | grep -vE '^(last.log|status)$' | tr '\n' ' ')" >&2
     grep -m5 -E 'ERROR|runtime error|SUMMARY' "$log" >&2 || true
   fi
 done

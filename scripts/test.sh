@@ -24,7 +24,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 # The binary readers under libFuzzer for a short, time-boxed run (long runs:
 # scripts/fuzz.sh SECONDS), and attach/detach cycles of every tracing command
 # against a fixture that checks itself (long runs: scripts/soak.sh CYCLES);
-# then every test case, ctest's summary last.
+# then every test case, ctest's summary last: the unit cases one per core at
+# a time, the runtime ones (RUN_SERIAL: they measure times and costs) alone.
 GOTRACE_FIXTURES_DIR="$build/fixtures" "$root/scripts/fuzz.sh" --short
 if [[ $(id -u) -eq 0 ]]; then
   GOTRACE="$build/gotrace" GOTRACE_FIXTURES_DIR="$build/fixtures" "$root/scripts/soak.sh" --short
@@ -33,4 +34,4 @@ elif [[ ${CI:-} == true ]]; then
   exit 1
 fi
 cd "$build"
-ctest --output-on-failure "$@"
+ctest --output-on-failure -j"$(nproc)" "$@"
