@@ -56,15 +56,18 @@ start_tracer() {  # mode pid binary
       tracer_pid=$!
       wait_for_line "$tmp/gotrace.err" "^(Tracing|Sampling)" "$tracer_pid" gotrace ;;
     floor)
-      # A bare tracefs uprobe at FLOOR_OFFSET (file offset) whose filter
-      # rejects every hit: the trap alone, nothing recorded. (bpftrace
+      # Bare tracefs uprobes at FLOOR_OFFSETS (file offsets) whose filter
+      # rejects every hit: the traps alone, nothing recorded. (bpftrace
       # cannot probe inside a function unless built with offset checks.)
-      local t=/sys/kernel/tracing
+      local t=/sys/kernel/tracing o n=0
       [[ -e $t/uprobe_events ]] || mount -t tracefs nodev "$t"
-      echo "p:gotrace_bench/floor $bin:$FLOOR_OFFSET" >>"$t/uprobe_events"
-      echo 'common_pid == 0' >"$t/events/gotrace_bench/floor/filter"
-      echo 1 >"$t/events/gotrace_bench/floor/enable"
-      floor_on=1 tracer_pid="" ;;
+      for o in $FLOOR_OFFSETS; do
+        n=$((n + 1))
+        echo "p:gotrace_bench/floor$n $bin:$o" >>"$t/uprobe_events"
+        echo 'common_pid == 0' >"$t/events/gotrace_bench/floor$n/filter"
+        echo 1 >"$t/events/gotrace_bench/floor$n/enable"
+      done
+      floor_on=$n tracer_pid="" ;;
     naive)
       # BEGIN fires once every probe is attached.
       bpftrace -p "$pid" -e "BEGIN { printf(\"attached\\n\"); }
@@ -76,8 +79,11 @@ start_tracer() {  # mode pid binary
 }
 stop_tracer() {
   if [[ -n ${floor_on:-} ]]; then
-    echo 0 >/sys/kernel/tracing/events/gotrace_bench/floor/enable
-    echo '-:gotrace_bench/floor' >>/sys/kernel/tracing/uprobe_events
+    local n
+    for ((n = 1; n <= floor_on; n++)); do
+      echo 0 >"/sys/kernel/tracing/events/gotrace_bench/floor$n/enable"
+      echo "-:gotrace_bench/floor$n" >>/sys/kernel/tracing/uprobe_events
+    done
     floor_on=""
   fi
   [[ -n ${tracer_pid:-} ]] || return 0
@@ -166,12 +172,26 @@ NAIVE_PROBES='uprobe:BIN:runtime.gopark'
 NAIVE_KEY='ustack(perf, 48), reg("cx") & 0xff'
 if [[ " $sections " == *" 1 "* ]]; then
 echo "1) channel ping-pong, $rounds round trips ($((2 * rounds)) parks)"
-pp_none=$(pingpong none); pp_gt=$(pingpong gotrace); pp_naive=$(pingpong naive)
+# The floor: empty uprobes at the two sites gotrace plans for every park
+# (gopark's and ready's entry sites, file offsets from `gotrace info`).
+FLOOR_OFFSETS=$("$gotrace" info "$out/pingpong" | awk '$1 == "gopark" || $1 == "ready" {print $4}')
+[[ $(wc -w <<<"$FLOOR_OFFSETS") -eq 2 ]] || { echo "bench: no gopark/ready sites in gotrace info" >&2; exit 1; }
+# (--no-governor: the point is to measure what the governor would stop.)
+pp_none=$(pingpong none); pp_floor=$(pingpong floor)
+GOTRACE_ARGS="block --no-governor"; pp_gt=$(pingpong gotrace)
+bpf_ns=$(awk '/^Cost to the target:/ {for (i = 1; i <= NF; i++) if ($i == "in" && $(i+1) == "BPF") print $(i-1)}' "$tmp/gotrace.out")
+pp_naive=$(pingpong naive)
 parks=$((2 * rounds))
-awk -v n="$pp_none" -v g="$pp_gt" -v b="$pp_naive" -v p="$parks" 'BEGIN {
-  printf "   untraced        %8.1f ms\n", n/1e6
-  printf "   gotrace block   %8.1f ms   x%.2f   %.2f µs per park\n", g/1e6, g/n, (g-n)/p/1e3
-  printf "   naive bpftrace  %8.1f ms   x%.2f   %.2f µs per park\n", b/1e6, b/n, (b-n)/p/1e3
+awk -v n="$pp_none" -v f="$pp_floor" -v g="$pp_gt" -v b="$pp_naive" -v p="$parks" -v bpf="${bpf_ns:--}" 'BEGIN {
+  printf "   untraced                     %8.1f ms\n", n/1e6
+  printf "   empty uprobes, same 2 sites  %8.1f ms   x%.2f   %.2f µs per park (the floor)\n", f/1e6, f/n, (f-n)/p/1e3
+  printf "   gotrace block --no-governor  %8.1f ms   x%.2f   %.2f µs per park = %.2f x the floor", g/1e6, g/n, (g-n)/p/1e3, (g-n)/(f-n)
+  if (bpf ~ /^[0-9.]+(s|ms|µs)$/) {  # gotrace: its programs run time (bpf_stats)
+    v = bpf + 0; if (bpf ~ /ms$/) v /= 1e3; else if (bpf ~ /µs$/) v /= 1e6
+    printf ", of which BPF %.2f µs", v*1e6/p
+  }
+  printf "\n"
+  printf "   naive bpftrace               %8.1f ms   x%.2f   %.2f µs per park\n", b/1e6, b/n, (b-n)/p/1e3
   printf "   gotrace slowdown is %.1f%% of the naive one ((x_gotrace-1)/(x_naive-1))\n", 100*(g-n)/(b-n)
 }'
 fi
@@ -213,8 +233,8 @@ sym=$(awk '$3 ~ /sync.runtime_SemacquireMutex$/ {print $3}' "$tmp/nm.txt" | head
 NAIVE_PROBES="uprobe:BIN:\"$sym\", uprobe:BIN:runtime.semrelease1, uprobe:BIN:runtime.readyWithTime"
 NAIVE_KEY='probe, ustack(perf, 48)'
 l_none=$(lockheavy none)
-GOTRACE_ARGS="lock"; l_gt=$(lockheavy gotrace); waits=$(awk '/events;/ {print $4}' "$tmp/gotrace.out")
-GOTRACE_ARGS="lock --no-chains"; l_nc=$(lockheavy gotrace)
+GOTRACE_ARGS="lock --no-governor"; l_gt=$(lockheavy gotrace); waits=$(awk '/events;/ {print $4}' "$tmp/gotrace.out")
+GOTRACE_ARGS="lock --no-chains --no-governor"; l_nc=$(lockheavy gotrace)
 l_naive=$(lockheavy naive)
 awk -v n="$l_none" -v g="$l_gt" -v c="$l_nc" -v b="$l_naive" -v w="${waits:-0}" 'BEGIN {
   printf "   untraced                  %8.1f ms   (%d contended waits seen by gotrace)\n", n/1e6, w
@@ -265,7 +285,7 @@ bin=$out/allocheavy
 go tool objdump -s '^runtime.mapassign_fast64$' "$bin" >"$tmp/mapassign.txt"
 jbe=$(awk '$4 == "JBE" {print $2; exit}' "$tmp/mapassign.txt")
 text=$(readelf -lW "$bin" | awk '$1 == "LOAD" && $8 == "E" {print $2, $3; exit}')
-FLOOR_OFFSET=$(printf '0x%x' $((jbe - ${text#* } + ${text% *})))
+FLOOR_OFFSETS=$(printf '0x%x' $((jbe - ${text#* } + ${text% *})))
 NAIVE_PROBES='uprobe:BIN:runtime.mapassign_fast64'
 NAIVE_KEY='ustack(perf, 48), reg("ax")'
 w_none=$(allocheavy none "$bin" -goroutines 1 -mapwrites "$map_writes")
