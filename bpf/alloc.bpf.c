@@ -271,7 +271,7 @@ int gc_entry(struct pt_regs *ctx) {
     default:
       break;
   }
-  bpf_ringbuf_submit(e, 0);
+  ringbuf_submit_lazy(&events, e);
   count(GT_CNT_EVENTS);
   return 0;
 }

@@ -73,7 +73,7 @@ static __always_inline void on_wait_end(__u64 goid, const struct gt_parked *p, _
     e->waker_stack_id = waker_stack;
     e->reason = park.reason;
     e->waker_kind = waker_kind;
-    bpf_ringbuf_submit(e, 0);
+    ringbuf_submit_lazy(&events, e);
     count(GT_CNT_EVENTS);
   }
 }

@@ -58,6 +58,17 @@ static __always_inline void *agg_lookup_or_init(void *map, const void *key, cons
   return v;
 }
 
+/* Submits a reserved ring buffer record without waking the reader, unless
+ * the buffer is over a quarter full. The reader drains the buffer every
+ * 100 ms anyway (and at the end), while a wakeup costs the probed thread an
+ * interrupt to itself: ~10 us per record on a KVM guest, measured on a real
+ * server whose long waits each sent one (ready_entry 12 us -> 2.5 us). */
+static __always_inline void ringbuf_submit_lazy(void *rb, void *record) {
+  __u64 queued = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA);
+  __u64 size = bpf_ringbuf_query(rb, BPF_RB_RING_SIZE);
+  bpf_ringbuf_submit(record, queued > size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
 /* Set by user space when the trace ends: detaching probes one by one takes
  * a while, and what happens meanwhile must not be counted. */
 volatile __u32 tracing_stopped = 0;

@@ -402,7 +402,7 @@ static __always_inline void finish_wait(const struct gt_lock_pending *pw, __u64 
   e->kind = p.kind;
   e->nchain = c.nchain;
   for (int i = 0; i < GT_CHAIN_IN_EVENT; i++) e->chain[i] = c.chain[i];
-  bpf_ringbuf_submit(e, 0);
+  ringbuf_submit_lazy(&events, e);
   count(GT_CNT_EVENTS);
 }
 

@@ -348,7 +348,14 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
         tc.process, lo,
         [&](int timeout) {
           turn_windows();
-          if (rb) return ring_buffer__poll(rb.get(), timeout);
+          if (rb) {
+            // The programs wake this poll only when the buffer fills a quarter
+            // (ringbuf_submit_lazy): what a timeout leaves is taken here.
+            int n = ring_buffer__poll(rb.get(), timeout);
+            if (n < 0) return n;
+            int m = ring_buffer__consume(rb.get());
+            return m < 0 ? m : n + m;
+          }
           usleep(static_cast<useconds_t>(timeout) * 1000);
           return 0;
         },
