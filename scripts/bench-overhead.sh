@@ -212,6 +212,7 @@ http_row() {  # label mode [server flags...]
   }'
 }
 GOTRACE_ARGS="block"
+http none >/dev/null  # warm-up, not shown: the first run of a fresh server and wrk runs slow
 http_row "untraced" none
 GOTRACE_ARGS="block --no-governor"; http_row "gotrace block (probes, --no-governor)" gotrace
 GOTRACE_ARGS="block --sample"; http_row "gotrace block --sample (no probes)" gotrace
