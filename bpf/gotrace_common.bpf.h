@@ -342,26 +342,27 @@ static __always_inline __u64 capture_entry_stack(struct pt_regs *ctx, struct sta
 }
 
 /* Bounds for unwinding from a probe on the stack of gv's goroutine, which
- * may be an M's g0 (then the user goroutine's stack is the second range). */
-static __always_inline void bounds_of(const struct g_view *gv, struct stack_bounds *b) {
+ * may be an M's g0 (then the user goroutine's stack is the second range).
+ * Returns the id of the user goroutine on whose behalf the code runs (0:
+ * none, g0 on its own). */
+static __always_inline __u64 bounds_of(const struct g_view *gv, struct stack_bounds *b) {
   b->lo1 = gv->lo;
   b->hi1 = gv->hi;
   b->lo2 = b->hi2 = 0;
   __u64 ug = user_g_of(gv->g, gv->m);
-  if (ug && ug != gv->g) {
-    __u64 lohi[2] = {};
-    if (bpf_probe_read_user(lohi, sizeof(lohi), (void *)(ug + off.g_stack_lo)) == 0) {
-      b->lo2 = lohi[0];
-      b->hi2 = lohi[1];
-    }
-  }
+  if (ug == gv->g) return gv->goid;
+  struct g_view uv = {};
+  if (!ug || !read_g(ug, &uv)) return 0;
+  b->lo2 = uv.lo;
+  b->hi2 = uv.hi;
+  return uv.goid;
 }
 
-/* Bounds for unwinding from a probe whose g register holds g. */
-static __always_inline void bounds_for(__u64 g, struct stack_bounds *b) {
+/* The same for a probe whose g register holds g. */
+static __always_inline __u64 bounds_for(__u64 g, struct stack_bounds *b) {
   struct g_view gv = {};
   b->lo1 = b->hi1 = b->lo2 = b->hi2 = 0;
-  if (read_g(g, &gv)) bounds_of(&gv, b);
+  return read_g(g, &gv) ? bounds_of(&gv, b) : 0;
 }
 
 #endif

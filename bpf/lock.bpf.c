@@ -165,10 +165,9 @@ int acquire_entry(struct pt_regs *ctx) {
   __u64 cookie = bpf_get_attach_cookie(ctx);
   __u64 g = go_g(ctx);
   if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(cookie))) return 0;
-  __u64 goid = goid_of(g);
-  if (!goid) return 0;
   struct stack_bounds b = {};
-  bounds_for(g, &b);
+  __u64 goid = bounds_for(g, &b);
+  if (!goid) return 0;
   struct gt_lock_pending p = {};
   p.t_start_ns = bpf_ktime_get_ns();
   p.addr = go_arg1(ctx);
@@ -196,10 +195,9 @@ int release_entry(struct pt_regs *ctx) {
   __u64 cookie = bpf_get_attach_cookie(ctx);
   __u64 g = go_g(ctx);
   if (will_call_morestack(ctx, g, GT_COOKIE_CHECK(cookie))) return 0;
-  __u64 goid = goid_of(user_g(g));
-  if (!goid) return 0;
   struct stack_bounds b = {};
-  bounds_for(g, &b);
+  __u64 goid = bounds_for(g, &b);
+  if (!goid) return 0;
   __u64 now = bpf_ktime_get_ns();
   struct gt_release r = {.addr = go_arg1(ctx)};
   r.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
@@ -493,9 +491,8 @@ int rt_lock_sleep(struct pt_regs *ctx) {
   __u64 m = read_u64(g + off.g_m);
   if (!m) return 0;
   struct stack_bounds b = {};
-  bounds_for(g, &b);
   struct gt_rt_wait w = {.t_start_ns = bpf_ktime_get_ns(), .futex = futex, .lock = futex};
-  w.goid = goid_of(user_g(g));
+  w.goid = bounds_for(g, &b);
   w.stack_id = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
   bpf_map_update_elem(&rt_pending, &m, &w, BPF_ANY);
   if (futex) push_sleeper(futex, m);
@@ -541,11 +538,11 @@ int rt_futex_wake(struct pt_regs *ctx) {
   __u64 now = bpf_ktime_get_ns();
   count(GT_CNT_HANDOFFS);
   struct stack_bounds b = {};
-  bounds_for(g, &b);
+  __u64 releaser_goid = bounds_for(g, &b);
   __u64 releaser_stack = capture_entry_stack(ctx, &b, GT_MAX_STACK_DEPTH);
   struct gt_lock_pending p = {.t_start_ns = w.t_start_ns, .addr = w.lock, .stack_id = w.stack_id,
                               .kind = GT_LOCK_RUNTIME};
   /* Runtime locks: who held one in between is not followed (no blame). */
-  finish_wait(&p, w.goid, goid_of(user_g(g)), releaser_stack, now, 0, false, false);
+  finish_wait(&p, w.goid, releaser_goid, releaser_stack, now, 0, false, false);
   return 0;
 }
