@@ -68,6 +68,13 @@ TEST_CASE("block finds every known blocking site, across Go versions and builds"
     CHECK(report["events"].u > 1000);
     CHECK(report["duration_s"].num == Approx(trace_s).epsilon(0.2));
 
+    // What was found, shown when a site is missing: reason, first main.* frame, count, and the counters.
+    std::string found;
+    for (const auto& x : report["entries"].arr)
+      found += fmt::format("\n  {} / {} x{}", x["reason"].str, first_main(x["stack"]), x["count"].u);
+    for (const auto& [name, v] : report["counters"].obj) found += fmt::format("\n  {}={}", name, v.u);
+    INFO("entries:" << found);
+
     std::map<std::string, double> ours;  // total ns per waiter, reasons the block profile also covers
     for (const auto& e : expectations(f.minor)) {
       INFO(e.waiter << " / " << e.reason);

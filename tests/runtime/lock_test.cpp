@@ -117,6 +117,14 @@ TEST_CASE("lock finds every contended primitive with its holder and chain, acros
     CHECK(report["chains"].b);
     CHECK(report["duration_s"].num == Approx(trace_s).epsilon(0.2));
 
+    // What was found, shown when a primitive is missing: kind, waiter <- holder, count, and the counters.
+    std::string found;
+    for (const auto& x : report["entries"].arr)
+      found += fmt::format("\n  {} {} <- {} x{}", x["kind"].str, first_main(x["waiter_stack"]),
+                           first_main(x["holder_stack"]), x["count"].u);
+    for (const auto& [name, v] : report["counters"].obj) found += fmt::format("\n  {}={}", name, v.u);
+    INFO("entries:" << found);
+
     std::map<std::string, double> ours;  // total wait per holder, kinds Go's mutex profile covers
     for (const auto& e : expectations(f.minor)) {
       INFO(e.kind << " " << e.waiter << " <- " << e.holder);
