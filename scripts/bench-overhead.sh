@@ -198,31 +198,53 @@ fi
 if [[ " $sections " == *" 2 "* ]]; then
 echo
 echo "2) net/http server, wrk -t2 -c64 ${wrk_s}s: requests/s, and the server's CPU time per request (utime+stime)"
-printf "   %-44s %9s %8s %9s %9s  %s\n" "" "req/s" "of base" "CPU/req" "+CPU/req" "gotrace's estimate / governor"
-base_rps=""; base_cpu=""
-http_row() {  # label mode [server flags...]
-  local label=$1; shift
-  local r; r=$(http "$@")
-  read -r rps cpu est gov <<<"$r"
-  gov=${r#* * * }
-  if [[ -z $base_rps ]]; then base_rps=$rps; base_cpu=$cpu; fi
-  awk -v l="$label" -v r="$rps" -v c="$cpu" -v br="$base_rps" -v bc="$base_cpu" -v e="$est" -v g="$gov" 'BEGIN {
-    printf "   %-44s %9.0f %7.1f%% %7.2fµs %+8.1f%%  %s%s\n", l, r, 100*r/br, c, 100*(c-bc)/bc,
-      (e == "-" ? "" : "~" e "% of its CPU"), (g == "-" ? "" : (e == "-" ? "" : "; ") g)
-  }'
-}
+printf "   %-44s %9s %8s %9s %9s  %s\n" "" "req/s" "of base" "CPU/req" "+CPU/req" "(each round)  gotrace's estimate / governor"
+# Every row runs BENCH_HTTP_ROUNDS times (default 2), the whole table once per
+# round, so that a drift of the host over the minutes the table takes touches
+# every row alike; each row is compared with the untraced run of its own
+# round, and the rounds' figures are shown side by side: how far the untraced
+# runs of one table differ from one another is the noise of this host.
+http_rounds=${BENCH_HTTP_ROUNDS:-2}
+labels=(); argss=(); modes=(); flagss=()
+http_mode() { labels+=("$1"); argss+=("$2"); modes+=("$3"); flagss+=("${4:-}"); }
+http_mode "untraced" block none
+http_mode "gotrace block (probes, --no-governor)" "block --no-governor" gotrace
+http_mode "gotrace block --sample (no probes)" "block --sample" gotrace
+http_mode "gotrace block (default: governed, 5%)" block gotrace
+http_mode "gotrace lock (probes, --no-governor)" "lock --no-governor" gotrace
+http_mode "gotrace lock (default: governed, 5%)" lock gotrace
+http_mode "naive bpftrace (uprobe on runtime.gopark)" block naive
+http_mode "in-process: Go block+mutex profiles, rate 1" block none -blockprofile
+http_mode "in-process: runtime/trace to /dev/null" block none -trace
+declare -A res
 GOTRACE_ARGS="block"
 http none >/dev/null  # warm-up, not shown: the first run of a fresh server and wrk runs slow
-http_row "untraced" none
-GOTRACE_ARGS="block --no-governor"; http_row "gotrace block (probes, --no-governor)" gotrace
-GOTRACE_ARGS="block --sample"; http_row "gotrace block --sample (no probes)" gotrace
-GOTRACE_ARGS="block"; http_row "gotrace block (default: governed, 5%)" gotrace
-GOTRACE_ARGS="lock --no-governor"; http_row "gotrace lock (probes, --no-governor)" gotrace
-GOTRACE_ARGS="lock"; http_row "gotrace lock (default: governed, 5%)" gotrace
-GOTRACE_ARGS="block"
-http_row "naive bpftrace (uprobe on runtime.gopark)" naive
-http_row "in-process: Go block+mutex profiles, rate 1" none -blockprofile
-http_row "in-process: runtime/trace to /dev/null" none -trace
+for ((r = 1; r <= http_rounds; r++)); do
+  for i in "${!labels[@]}"; do
+    GOTRACE_ARGS=${argss[$i]}
+    # shellcheck disable=SC2086  # flags: none or one word
+    res[$i,$r]=$(http "${modes[$i]}" ${flagss[$i]})
+  done
+done
+for i in "${!labels[@]}"; do
+  line=""
+  for ((r = 1; r <= http_rounds; r++)); do line+="${res[0,$r]}|${res[$i,$r]}"$'\n'; done
+  printf '%s' "$line" | awk -F'|' -v l="${labels[$i]}" -v first="$i" '
+    { split($1, b, " "); n = split($2, x, " ");
+      est = x[3]; gov = ""; for (k = 4; k <= n; k++) gov = gov (k > 4 ? " " : "") x[k]
+      rps[NR] = 100 * x[1] / b[1]; cpu[NR] = 100 * (x[2] - b[2]) / b[2]; us[NR] = x[2]; rs[NR] = x[1] }
+    END {
+      for (k = 1; k <= NR; k++) { sr += rs[k]; su += us[k]; sp += rps[k]; sc += cpu[k] }
+      if (first == 0) {  # the untraced rows: their spread, the noise of the table
+        lo = hi = us[1]; for (k = 2; k <= NR; k++) { if (us[k] < lo) lo = us[k]; if (us[k] > hi) hi = us[k] }
+        printf "   %-44s %9.0f %7.1f%% %7.2fµs %9s  runs differ by %.1f%% in CPU/req\n", l, sr/NR, 100, su/NR, "", 100*(hi-lo)/lo
+        exit
+      }
+      each = ""; for (k = 1; k <= NR; k++) each = each (k > 1 ? " / " : "") sprintf("%+.1f%%", cpu[k])
+      printf "   %-44s %9.0f %7.1f%% %7.2fµs %+8.1f%%  (%s)%s%s\n", l, sr/NR, sp/NR, su/NR, sc/NR, each,
+        (est == "-" ? "" : "  ~" est "% of its CPU"), (gov == "-" || gov == "" ? "" : (est == "-" ? "  " : "; ") gov)
+    }'
+done
 echo "   (the governed runs include the probes' first fraction of a second, before the governor acts)"
 fi
 if [[ " $sections " == *" 3 "* ]]; then

@@ -11,4 +11,13 @@ BudgetCheck check_budget(const TraceCost& window, double seconds, const Overhead
   return c;
 }
 
+bool window_ready(const TraceCost& window, double seconds, const OverheadBudget& budget) {
+  constexpr uint64_t kBusyCpuNs = 100'000'000, kFlagrantCpuNs = 30'000'000;
+  if (seconds >= 1.0) return true;
+  if (seconds >= 0.25 && window.target_cpu_ns >= kBusyCpuNs) return true;
+  if (seconds < 0.1 || window.target_cpu_ns < kFlagrantCpuNs) return false;
+  BudgetCheck c = check_budget(window, seconds, budget);
+  return c.over && c.share >= kFlagrant * budget.max_share;
+}
+
 }  // namespace gotrace

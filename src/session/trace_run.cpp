@@ -162,9 +162,9 @@ class Governor {
   }
 
   // Called after every poll; cost_now: the cumulative cost so far this pass.
-  // A window closes after a second, or after a quarter of one when the
-  // target already used enough CPU in it (100 ms: ten clock ticks of
-  // /proc/PID/stat) to judge a share: a busy target is judged sooner.
+  // A window closes after a second, or sooner when the target used enough
+  // CPU in it to judge a share (window_ready): a busy target is judged in a
+  // quarter of a second, a flagrantly costly trace in a tenth.
   bool over_budget(double t, const std::function<TraceCost()>& cost_now) {
     if (done_ || t < last_t_ + kMinWindowS) return false;
     TraceCost c = cost_now();
@@ -174,7 +174,7 @@ class Governor {
     w.estimated_ns = c.estimated_ns - last_.estimated_ns;
     w.target_cpu_ns = c.target_cpu_ns - last_.target_cpu_ns;
     const double seconds = t - last_t_;
-    if (seconds < kWindowS && w.target_cpu_ns < kEnoughCpuNs) return false;
+    if (!window_ready(w, seconds, budget_)) return false;
     last_ = c;
     last_t_ = t;
     BudgetCheck b = check_budget(w, seconds, budget_);
@@ -199,9 +199,7 @@ class Governor {
   }
 
  private:
-  static constexpr double kWindowS = 1.0;
-  static constexpr double kMinWindowS = 0.25;
-  static constexpr uint64_t kEnoughCpuNs = 100'000'000;
+  static constexpr double kMinWindowS = 0.1;  // window_ready's shortest
   static constexpr double kMinLeftS = 1.0;
   GovernorRecord& record_;
   const TraceCommand& cmd_;

@@ -96,8 +96,9 @@ TEST_CASE("the governor switches a costly trace to a cheaper way and says so", "
     CHECK(r["governor"]["on"].b);
     CHECK(r["governor"]["max_overhead_pct"].num == 5);
     CHECK(step["share"].num > 0.05);
-    // A busy target is judged after a quarter of a second.
-    CHECK(step["at_s"].num >= 0.25);
+    // A flagrantly costly trace is judged after a tenth of a second (a busy
+    // target's window is a quarter of one, an idle one's a second).
+    CHECK(step["at_s"].num >= 0.1);
     CHECK(step["at_s"].num < 0.7);
     CHECK(step["action"].str.find("sampling goroutine states") != std::string::npos);
     CHECK(r["sampled"].b);
@@ -236,10 +237,14 @@ TEST_CASE("the governor's windowed lock trace scales to what a full trace sees",
   const double fraction = wr["attached_fraction"].num;
   CHECK(fraction > 0.02);
   CHECK(fraction < 0.6);
-  // Steps are timed from the trace's start; the report covers the rest of the 10 s.
+  // Steps are timed from the trace's start; the report covers the rest of the
+  // 10 s, less the switch itself (detaching one way and attaching the next:
+  // 0.1-0.8 s seen, more on a loaded host). Timed from the second pass's
+  // start instead, `second` would be ~1 s less and fail the lower bound.
   const double second = wr["governor"]["steps"][1]["at_s"].num;
   CHECK(second > wr["governor"]["steps"][0]["at_s"].num);
-  CHECK(wr["duration_s"].num == Approx(10 - second).margin(0.6));
+  CHECK(wr["duration_s"].num <= 10 - second + 0.2);
+  CHECK(wr["duration_s"].num >= 10 - second - 1.2);
   bool said = false;
   for (const auto& n : wr["notes"].arr)
     said |= n.str.find("counts and times are scaled") != std::string::npos;

@@ -44,6 +44,30 @@ TEST_CASE("a window is over budget when it costs more than the share and more th
   CHECK_FALSE(check_budget(cost(20'000'000, 200'000'000), 0, b).over);
 }
 
+TEST_CASE("a window is judged after a second, sooner for a busy target, soonest when flagrant",
+          "[governor]") {
+  OverheadBudget b;  // 5%
+  // An idle target: only after a second, whatever it costs.
+  CHECK_FALSE(window_ready(cost(5'000'000, 10'000'000), 0.9, b));
+  CHECK(window_ready(cost(5'000'000, 10'000'000), 1.0, b));
+  // A busy one (100 ms of CPU): after a quarter of a second, over budget or not.
+  CHECK_FALSE(window_ready(cost(1'000'000, 100'000'000), 0.2, b));
+  CHECK(window_ready(cost(1'000'000, 100'000'000), 0.25, b));
+  // Flagrantly over (20% = 4x the budget) with 30 ms of CPU: after a tenth.
+  CHECK(window_ready(cost(6'000'000, 30'000'000), 0.1, b));
+  CHECK_FALSE(window_ready(cost(6'000'000, 30'000'000), 0.09, b));
+  // Over, but not flagrantly (10%): wait for more CPU time.
+  CHECK_FALSE(window_ready(cost(3'000'000, 30'000'000), 0.1, b));
+  // Flagrant on too little CPU time (two ticks of /proc/PID/stat): wait.
+  CHECK_FALSE(window_ready(cost(10'000'000, 20'000'000), 0.1, b));
+  // Flagrant by share, but under the floor of 1 ms of CPU per second: not over, wait.
+  // (0.3% of a 0.05% budget, but 0.9 ms of CPU per second.)
+  CHECK_FALSE(window_ready(cost(90'000, 30'000'000), 0.1, OverheadBudget{0.0005, 1'000'000}));
+  CHECK(window_ready(cost(110'000, 30'000'000), 0.1, OverheadBudget{0.0005, 1'000'000}));
+  // The rule scales with the budget: 20% is not flagrant for a 10% budget.
+  CHECK_FALSE(window_ready(cost(6'000'000, 30'000'000), 0.1, OverheadBudget{0.10, 1'000'000}));
+}
+
 TEST_CASE("reports show the governor's budget and decisions", "[governor][report]") {
   TraceSummary s;
   s.governor.on = true;
