@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Go fixture programs for every Go release and build variant.
-#   build-fixtures.sh OUTDIR [PROGRAM...]
+#   build-fixtures.sh OUTDIR [PROGRAM...]   (PROGRAMs: rebuild those, keep the rest listed)
 # Writes OUTDIR/<goX.Y>/<arch>-<variant>/<program> and OUTDIR/manifest.tsv:
 #   minor  version  arch  variant  program  path
 # Variants: default, stripped (-s -w), pie, cgo (external linking) on amd64;
@@ -73,6 +73,11 @@ done < <("$here/go-toolchains.sh" list)
 for p in "${pids[@]}"; do wait "$p" || failed=1; done
 ((failed == 0)) || { echo "build-fixtures: some builds failed (see above)" >&2; exit 1; }
 # One line per binary, in the order they were listed (version, program, arch, variant).
-cat "$lines"/* >"$manifest"
+# When only some programs were built, the manifest keeps the others' lines.
+: >"$manifest"
+if (($# > 0)) && [[ -f $out/manifest.tsv ]]; then
+  awk -F'\t' -v built=" ${programs[*]} " 'index(built, " " $5 " ") == 0' "$out/manifest.tsv" >"$manifest"
+fi
+cat "$lines"/* >>"$manifest"
 mv "$manifest" "$out/manifest.tsv"
 echo "build-fixtures: $(wc -l <"$out/manifest.tsv") binaries in $out" >&2
