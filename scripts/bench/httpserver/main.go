@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/trace"
 	"sync"
+	"syscall"
 )
 
 func main() {
@@ -21,6 +23,15 @@ func main() {
 	blockProfile := flag.Bool("blockprofile", false, "record Go's block profile (rate 1) and mutex profile (fraction 1)")
 	traceOn := flag.Bool("trace", false, "run runtime/trace into /dev/null")
 	flag.Parse()
+	// The benchmark ends the server with SIGINT. Taking it here (rather than
+	// by its default action) also works when the benchmark was started in the
+	// background by a shell, which starts its children with SIGINT ignored.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-stop
+		os.Exit(0)
+	}()
 	if *blockProfile {
 		runtime.SetBlockProfileRate(1)
 		runtime.SetMutexProfileFraction(1)
