@@ -282,7 +282,9 @@ TEST_CASE("lock refuses bad targets and reports what it collected when the targe
   CHECK(std::count(not_go.out.begin(), not_go.out.end(), '\n') == 1);
 
   auto fx = fixtures_of("lock", "amd64");
-  RunningProgram target(fx.front().path, {"-duration", "1500ms"});
+  // Long enough for the unprivileged attempt and then lock's attach (many
+  // probes, slow under ASan): with 1.5 s the target once exited mid-attach.
+  RunningProgram target(fx.front().path, {"-duration", "3s"});
   REQUIRE(target.wait_for_line("ready", 5000));
   auto unpriv =
       run_command(fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups {} lock -p {} -d 1s 2>&1",

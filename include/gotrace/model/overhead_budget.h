@@ -32,13 +32,13 @@ struct BudgetCheck {
 // target_cpu_ns set to the target's CPU time in it); seconds: its length.
 BudgetCheck check_budget(const TraceCost& window, double seconds, const OverheadBudget& budget);
 
-// Whether the window can be judged yet. The target's CPU time comes from
-// /proc/PID/stat in clock ticks (10 ms), so a share needs enough of it: a
-// window is judged after a second; after a quarter of one once the target
-// used 100 ms of CPU in it (a busy target); and after a tenth of one once it
-// used 30 ms, if the probes already look flagrantly over budget (at least
-// kFlagrant times it: with utime and stime each a tick off, the true share
-// is still at least 2.4 times the budget, so nothing within it is cut).
+// Whether the window can be judged yet: a share needs enough of the
+// target's CPU time to stand for its usual work. A window is judged after a
+// second; after a quarter of one once the target used 100 ms of CPU in it (a
+// busy target); and after a tenth of one once it used 30 ms, if the probes
+// already look flagrantly over budget (at least kFlagrant times it: even
+// where the CPU time comes in /proc/PID/stat's 10 ms ticks, with utime and
+// stime each a tick off, the true share is at least 2.4 times the budget).
 // On a saturated server every tenth of a second of probes costs it about a
 // tenth of a second of CPU: the sooner, the less the governor itself costs.
 inline constexpr double kFlagrant = 4.0;

@@ -35,8 +35,8 @@ class Process {
   // What /proc/PID/exe points at ("(deleted)" suffix kept).
   const std::string& exe_target() const { return exe_target_; }
   bool alive() const;
-  // CPU time the process has used so far, user + system, all threads
-  // (/proc/PID/stat utime + stime, in clock ticks turned to ns); 0 when gone.
+  // CPU time the process has used so far, user + system, all threads: from
+  // its CPU-time clock (ns), else /proc/PID/stat in clock ticks; 0 when gone.
   uint64_t cpu_time_ns() const;
 
   Result<std::vector<Mapping>> mappings() const;
