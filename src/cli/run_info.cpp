@@ -7,6 +7,7 @@
 #include "gotrace/host/features.h"
 #include "gotrace/report/info_report.h"
 #include "gotrace/session/trace_config.h"
+#include "gotrace/target/code_check.h"
 #include "gotrace/target/process.h"
 
 namespace gotrace {
@@ -38,7 +39,10 @@ int run_info(const InfoConfig& config, std::span<const ProbeTable* const> tables
     report.comm = process->comm();
     report.path = process->exe_target();
     report.alive = process->alive();
-    if (auto bias = process->load_bias((*binary)->elf())) report.load_bias = *bias;
+    if (auto bias = process->load_bias((*binary)->elf())) {
+      report.load_bias = *bias;
+      report.code = compare_code_with_file(process->pid(), (*binary)->elf(), *bias);
+    }
   }
   if (config.json)
     write_info_json(report, std::cout);

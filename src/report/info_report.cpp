@@ -32,6 +32,40 @@ std::string site_column(const PlannedSite& s) {
   return fmt::format("+{} {} ({})", site.address - s.function.entry, site.text, site_kind_name(site.kind));
 }
 
+// "runtime.gopark+0x4" for a link-time address, or the address alone.
+std::string code_place(const GoBinary& b, uint64_t vaddr) {
+  auto fn = b.pclntab().function_at(vaddr);
+  if (!fn) return fmt::format("{:#x}", vaddr);
+  return fmt::format("{}+{:#x}", printable(fn->name), vaddr - fn->entry);
+}
+
+// What the differing bytes of the target's code mean, and what to do.
+void write_code_text(const GoBinary& b, const CodeCheck& c, std::ostream& out) {
+  if (!c.error.empty()) {
+    fmt::print(out, "Code          not compared with the file: {}\n", c.error);
+    return;
+  }
+  if (c.bytes_differing == 0) {
+    fmt::print(out, "Code          equal to the file ({} bytes compared): no breakpoint in it\n",
+               c.bytes_compared);
+    return;
+  }
+  const bool x86 = b.elf().arch() == Arch::X86_64;
+  fmt::print(out, "Code          {} byte{} differ{} from the file{}:\n", c.bytes_differing,
+             c.bytes_differing == 1 ? "" : "s", c.bytes_differing == 1 ? "s" : "",
+             c.first.size() < c.bytes_differing ? fmt::format(" (the first {})", c.first.size()) : "");
+  for (const CodeChange& ch : c.first)
+    fmt::print(out, "                {:#x} {:<40} file {:02x}, memory {:02x}{}\n", ch.vaddr,
+               code_place(b, ch.vaddr), ch.file_byte, ch.memory_byte,
+               x86 && ch.memory_byte == 0xcc ? " (int3: a breakpoint)" : "");
+  fmt::print(
+      out,
+      "              Breakpoints of a tracer attached now (gotrace, bpftrace: `bpftool link` lists\n"
+      "              its uprobes), or left behind by one that could not take them out (the kernel\n"
+      "              logs \"leaking uprobe\"). Left ones cost the target a trap at every hit and stay\n"
+      "              for the process's life: restart it to clear them.\n");
+}
+
 std::string linking(const BuildFacts& f) {
   return f.external_linking ? "external linking" : "internal linking";
 }
@@ -44,6 +78,7 @@ void write_info_text(const InfoReport& r, std::ostream& out) {
   if (r.pid) {
     fmt::print(out, "Target        PID {} ({}), {}{}\n", *r.pid, r.comm, r.path, r.alive ? "" : " (exited)");
     if (r.load_bias) fmt::print(out, "Load bias     {:#x}\n", *r.load_bias);
+    if (r.code) write_code_text(b, *r.code, out);
   } else {
     fmt::print(out, "Binary        {}\n", r.path);
   }
@@ -142,6 +177,25 @@ void write_info_json(const InfoReport& r, std::ostream& out) {
     j.field("comm", r.comm);
     j.field("alive", r.alive);
     if (r.load_bias) j.field("load_bias", *r.load_bias);
+    if (r.code) {
+      j.key("code");
+      j.begin_object();
+      if (!r.code->error.empty()) j.field("error", r.code->error);
+      j.field("bytes_compared", r.code->bytes_compared);
+      j.field("bytes_differing", r.code->bytes_differing);
+      j.key("changes");
+      j.begin_array();
+      for (const CodeChange& ch : r.code->first) {
+        j.begin_object();
+        j.field("address", ch.vaddr);
+        j.field("place", code_place(b, ch.vaddr));
+        j.field("file_byte", static_cast<uint64_t>(ch.file_byte));
+        j.field("memory_byte", static_cast<uint64_t>(ch.memory_byte));
+        j.end();
+      }
+      j.end();
+      j.end();
+    }
   }
   j.field("path", r.path);
   j.field("go_version", b.buildinfo().version_string);

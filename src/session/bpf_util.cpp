@@ -16,6 +16,7 @@
 
 #include "gotrace/host/features.h"
 #include "gotrace/host/uprobe_multi.h"
+#include "gotrace/session/probe_keeper.h"
 
 namespace gotrace {
 
@@ -36,30 +37,10 @@ int libbpf_to_spdlog(enum libbpf_print_level level, const char* format, va_list 
 void install_libbpf_logging() { libbpf_set_print(libbpf_to_spdlog); }
 
 void LinkSet::clear() {
-  // Each uprobe comes off in its own system call, and the kernel takes up to
-  // most of a second for one (it waits for every CPU to leave the probe):
-  // one after another, a dozen probes kept the target's breakpoints in for
-  // seconds. They come off side by side instead; counting already stopped.
-  // A multi-uprobe link takes all its probes off with one such wait.
-  std::vector<std::function<void()>> jobs;
-  for (auto* l : links_) jobs.emplace_back([l] { bpf_link__destroy(l); });
-  for (int fd : fds_) jobs.emplace_back([fd] { ::close(fd); });
-  if (jobs.size() <= 1) {
-    for (auto& j : jobs) j();
-  } else {
-    std::vector<std::thread> threads;
-    threads.reserve(jobs.size());
-    for (auto& j : jobs) {
-      try {
-        threads.emplace_back(j);
-      } catch (const std::system_error&) {
-        j();  // no thread to be had: here and now
-      }
-    }
-    for (auto& t : threads) t.join();
+  if (!ids_.empty()) {
+    if (auto keeper = ProbeKeeper::get()) (*keeper)->release(ids_);
   }
-  links_.clear();
-  fds_.clear();
+  ids_.clear();
   probes_ = 0;
 }
 
@@ -113,32 +94,33 @@ void prepare_uprobe_multi(bpf_object* obj) {
   }
 }
 
-Result<void> attach_uprobe_multi(bpf_program* prog, pid_t pid, const std::string& binary,
+Result<void> attach_uprobe_multi(bpf_program* prog, pid_t pid, int exe_fd,
                                  const std::vector<uint64_t>& file_offsets,
                                  const std::vector<uint64_t>& cookies, const std::string& what,
                                  LinkSet& links) {
-  int fd = create_uprobe_multi_link(bpf_program__fd(prog), binary.c_str(), file_offsets, cookies, pid);
-  if (fd < 0)
+  auto keeper = ProbeKeeper::get();
+  if (!keeper) return keeper.error();
+  auto r = (*keeper)->attach_multi(bpf_program__fd(prog), exe_fd, pid, file_offsets, cookies);
+  if (r.err < 0)
     return Error{explain_bpf_error(
-        -fd, file_offsets.size() == 1
-                 ? fmt::format("attaching a uprobe to {} (file offset {:#x})", what, file_offsets[0])
-                 : fmt::format("attaching {} uprobes ({})", file_offsets.size(), what))};
-  spdlog::debug("attached {} ({} sites, one link) in {} (pid {})", what, file_offsets.size(), binary, pid);
-  links.add_multi(fd, file_offsets.size());
+        -r.err, file_offsets.size() == 1
+                    ? fmt::format("attaching a uprobe to {} (file offset {:#x})", what, file_offsets[0])
+                    : fmt::format("attaching {} uprobes ({})", file_offsets.size(), what))};
+  spdlog::debug("attached {} ({} sites, one link) (pid {})", what, file_offsets.size(), pid);
+  links.add(r.id, file_offsets.size());
   return {};
 }
 
-Result<void> attach_uprobe(bpf_program* prog, pid_t pid, const std::string& binary, uint64_t file_offset,
+Result<void> attach_uprobe(bpf_program* prog, pid_t pid, int exe_fd, uint64_t file_offset,
                            const std::string& what, LinkSet& links, uint64_t cookie) {
-  LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = false);
-  bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, binary.c_str(), file_offset, &opts);
-  if (!link) {
-    int err = errno;
+  auto keeper = ProbeKeeper::get();
+  if (!keeper) return keeper.error();
+  auto r = (*keeper)->attach_one(bpf_program__fd(prog), exe_fd, pid, file_offset, cookie);
+  if (r.err < 0)
     return Error{explain_bpf_error(
-        err, fmt::format("attaching a uprobe to {} (file offset {:#x})", what, file_offset))};
-  }
-  spdlog::debug("attached {} at {}+{:#x} (pid {})", what, binary, file_offset, pid);
-  links.add(link);
+        -r.err, fmt::format("attaching a uprobe to {} (file offset {:#x})", what, file_offset))};
+  spdlog::debug("attached {} at file offset {:#x} (pid {})", what, file_offset, pid);
+  links.add(r.id, 1);
   return {};
 }
 

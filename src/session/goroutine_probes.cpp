@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "goroutines.skel.h"
+#include "gotrace/host/pid_namespace.h"
 #include "gotrace/session/bpf_util.h"
 #include "gotrace/session/park_tracking.h"
 
@@ -56,6 +57,10 @@ Result<std::unique_ptr<GoroutineProbes>> GoroutineProbes::start(TraceContext& tc
     return make_error("the offsets of g.gopc and g.startpc are unknown for this build");
   s.rodata->off = tc.bpf_offsets();
   s.rodata->target_tgid = static_cast<uint32_t>(tc.process.pid());
+  if (const PidNamespace ns = own_pid_namespace(); !ns.initial) {  // the PID is one of that namespace
+    s.rodata->pidns_dev = ns.dev;
+    s.rodata->pidns_ino = ns.ino;
+  }
   s.rodata->g_gopc = static_cast<uint32_t>(o[RtField::GGopc].value);
   s.rodata->g_startpc = static_cast<uint32_t>(o[RtField::GStartpc].value);
   const bool multi = use_uprobe_multi(tc.host.uprobe_multi.value_or(false));  // fast detach
@@ -71,9 +76,9 @@ Result<std::unique_ptr<GoroutineProbes>> GoroutineProbes::start(TraceContext& tc
     const PlannedSite* site = tc.site(p.role);
     if (!site) return make_error("no probe site for {} in this binary", role_spec(p.role).id);
     const uint64_t cookie = GT_COOKIE(p.cookie_kind, site_check(*site));
-    auto r = multi ? attach_uprobe_multi(prog, tc.process.pid(), tc.process.exe_link(),
+    auto r = multi ? attach_uprobe_multi(prog, tc.process.pid(), tc.process.exe_fd(),
                                          {*site->site_file_offset}, {cookie}, site->symbol, impl->links)
-                   : attach_uprobe(prog, tc.process.pid(), tc.process.exe_link(), *site->site_file_offset,
+                   : attach_uprobe(prog, tc.process.pid(), tc.process.exe_fd(), *site->site_file_offset,
                                    site->symbol, impl->links, cookie);
     if (!r) return r.error();
   }

@@ -72,6 +72,12 @@ int run_goroutines(const GoroutinesConfig& c) {
     return kExitFailure;
   }
   auto snap = reader->snapshot();
+  // Read across an exec (or a PID's reuse), the memory was another
+  // program's: say so rather than show it or a read error it caused.
+  if (auto same = proc->check_same(); !same) {
+    fmt::print(stderr, "gotrace: {}: no snapshot taken\n", same.error().message);
+    return kExitFailure;
+  }
   if (!snap) {
     fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), snap.error().message);
     return kExitFailure;

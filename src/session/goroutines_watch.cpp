@@ -183,21 +183,35 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
   if (c.watch_duration.count() == 0)
     fmt::print(stderr, "gotrace: watching PID {} ({}) every {}; Ctrl-C ends and prints\n", c.pid,
                proc->comm(), format_duration(static_cast<uint64_t>(c.watch_interval.count())));
+  // Gone, or another program now (an exec, a reused PID): what its memory
+  // reads as is no longer the runtime analysed, so the watch ends there.
+  std::string identity_note;
+  auto target_changed = [&] {
+    const Identity id = proc->identity();
+    if (id == Identity::Same) return false;
+    if (id == Identity::Exited) {
+      ended_by = "the target's exit";
+    } else {
+      ended_by = "the target's exec";
+      identity_note = proc->identity_text(id);
+      fmt::print(stderr, "gotrace: {}: the watch ended there\n", identity_note);
+    }
+    return true;
+  };
   for (;;) {
     if (stop_signal()) {
       ended_by = "Ctrl-C";
       break;
     }
+    if (target_changed()) break;
     auto snap = reader->snapshot();
+    if (target_changed()) break;  // (read across the change: not kept)
     if (!snap) {
       // A target that is exiting fails the read a moment before it stops
       // looking alive: give it a moment before calling the failure ours.
       for (int i = 0; i < 20 && proc->alive(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      if (!proc->alive()) {
-        ended_by = "the target's exit";
-        break;
-      }
+      if (target_changed()) break;
       fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), snap.error().message);
       return kExitFailure;
     }
@@ -226,8 +240,7 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     bool stop = false;
     while (Clock::now() < next) {
       if (stop_signal()) break;
-      if (!proc->alive()) {
-        ended_by = "the target's exit";
+      if (target_changed()) {
         stop = true;
         break;
       }
@@ -255,6 +268,7 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
       o.notes.push_back(
           fmt::format("{} creations or exits could not be counted (a full table or an unreadable g)", lost));
   }
+  if (!identity_note.empty()) o.notes.push_back(identity_note);
   WatchReport rep = watch.report();
   o.top = c.top;
   o.interval_ns = c.watch_interval.count();

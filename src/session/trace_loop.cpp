@@ -23,6 +23,8 @@ std::string_view stop_reason_text(StopReason r) {
       return "error";
     case StopReason::OverBudget:
       return "over the overhead budget";
+    case StopReason::TargetExeced:
+      return "target exec'd a new program";
   }
   return "?";
 }
@@ -54,8 +56,11 @@ TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& op
       result.reason = StopReason::Duration;
       break;
     }
-    if (!target.alive()) {
-      result.reason = StopReason::TargetExited;
+    // Gone, or no longer the program whose offsets the probes were placed
+    // at (they stay on the old file, so the new program is untouched).
+    if (Identity id = target.identity(); id != Identity::Same) {
+      result.reason = id == Identity::Exited ? StopReason::TargetExited : StopReason::TargetExeced;
+      if (id != Identity::Exited) result.error = target.identity_text(id);
       break;
     }
     if (options.over_budget && options.over_budget(result.elapsed.count())) {

@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <iostream>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "gotrace/model/overhead_budget.h"
 #include "gotrace/session/outputs.h"
@@ -66,17 +68,29 @@ Result<std::vector<ProbeRole>> attach_multi(const std::vector<PlannedProbe>& pla
         what += (what.empty() ? "" : ", ") + planned[j].what;
         done[j] = true;
       }
-    if (attach_uprobe_multi(planned[i].prog, pid, tc.process.exe_link(), offsets, cookies, what, links)) {
+    if (attach_uprobe_multi(planned[i].prog, pid, tc.process.exe_fd(), offsets, cookies, what, links)) {
       for (size_t j : group) attached.push_back(planned[j].spec->role);
       continue;
     }
     for (size_t j : group) {
       const PlannedProbe& p = planned[j];
-      auto r = attach_uprobe_multi(p.prog, pid, tc.process.exe_link(), {p.offset}, {p.cookie}, p.what, links);
+      auto r = attach_uprobe_multi(p.prog, pid, tc.process.exe_fd(), {p.offset}, {p.cookie}, p.what, links);
       if (auto k = keep_or_note(p, r, tc, attached); !k) return k.error();
     }
   }
   return attached;
+}
+
+// For tests only: GOTRACE_TEST_DELAY_ATTACH_MS=N waits N ms between the
+// identity check and the attach, after saying so on stderr, so that a test
+// can make the target exec in exactly that gap.
+void test_delay_before_attach() {
+  static const char* env = std::getenv("GOTRACE_TEST_DELAY_ATTACH_MS");
+  if (!env || !*env) return;
+  const long ms = std::strtol(env, nullptr, 10);
+  fmt::print(stderr, "gotrace: test: attaching in {} ms\n", ms);
+  std::fflush(stderr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
 // Attaches each probe of the table this run wants, in order. A required one
@@ -85,6 +99,10 @@ Result<std::vector<ProbeRole>> attach_table(TraceCommand& cmd, TraceContext& tc,
                                             bool multi, LinkSet& links) {
   std::vector<ProbeRole> attached;
   std::vector<PlannedProbe> planned;
+  // Still the program analysed? (The probes go on the pinned file anyway,
+  // so an exec after this check costs the new program nothing.)
+  if (auto same = tc.process.check_same(); !same) return same.error();
+  test_delay_before_attach();
   const int minor = tc.binary->version().minor;
   for (const auto& p : cmd.probes().probes) {
     if ((p.needs & options) != p.needs || !p.applies_to(minor)) continue;
@@ -118,7 +136,7 @@ Result<std::vector<ProbeRole>> attach_table(TraceCommand& cmd, TraceContext& tc,
   }
   if (multi) return attach_multi(planned, tc, pid, links);
   for (const auto& p : planned) {
-    auto r = attach_uprobe(p.prog, pid, tc.process.exe_link(), p.offset, p.what, links, p.cookie);
+    auto r = attach_uprobe(p.prog, pid, tc.process.exe_fd(), p.offset, p.what, links, p.cookie);
     if (auto k = keep_or_note(p, r, tc, attached); !k) return k.error();
   }
   return attached;
@@ -141,6 +159,7 @@ bool interrupted_before_start() {
 struct Pass {
   std::optional<int> exit;
   TraceOutcome outcome;
+  std::chrono::steady_clock::time_point began;  // when its probes were in and it began to trace
 };
 
 // The overhead governor's watch over one pass: every second, the cost of the
@@ -159,6 +178,7 @@ class Governor {
     budget_.max_share = config.max_overhead_pct / 100;
     record_.on = config.governor;
     record_.max_share = budget_.max_share;
+    record_.allowance_cpu_share = budget_.floor_ns_per_s / 1e9;
   }
 
   // Called after every poll; cost_now: the cumulative cost so far this pass.
@@ -215,12 +235,13 @@ class Governor {
 // run the loop until the end or the governor's stop, and detach.
 // duty < 1: the probes are attached in windows of kWindowOn, that share of
 // the time (the governor's last resort, for commands that can scale).
-// since_start > 0: a later pass (the governor's); a signal or the target's
-// exit while it starts ends the trace with a report, not an early exit.
+// trace_began: when the first pass began to trace, for a later pass (the
+// governor's), where a signal or the target's exit while it starts ends the
+// trace with a report, not an early exit.
 Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, GovernorRecord& record,
-              double duty, double since_start) {
+              double duty, std::optional<std::chrono::steady_clock::time_point> trace_began) {
   Pass pass;
-  const bool later = since_start > 0;
+  const bool later = trace_began.has_value();
   auto fail = [&](std::string_view message) {
     fmt::print(stderr, "gotrace: {}\n", message);
     pass.exit = kExitFailure;
@@ -270,8 +291,16 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   LinkSet links;
   auto attached = attach_table(cmd, tc, config.pid, options, multi, links);
   Result<void> enough = attached ? cmd.check_attached(tc, *attached) : Result<void>(attached.error());
-  // A later pass whose target exited while it started reports (nothing seen).
-  const bool gone = later && !enough && !tc.process.alive();
+  // Exec'd (or gone) while the probes went on: they sit on the file the
+  // target ran before, harmless to the new program, and trace nothing.
+  const Identity identity = tc.process.identity();
+  if (identity != Identity::Same && !later) {
+    links.clear();
+    return fail(tc.process.identity_text(identity));
+  }
+  // A later pass whose target exited or exec'd while it started reports
+  // what the earlier pass saw.
+  const bool gone = later && identity != Identity::Same;
   if (!enough && !gone) return fail(enough.error().message);
   if (!later && interrupted_before_start()) {
     pass.exit = kExitInterrupted;
@@ -296,24 +325,47 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
     const uint64_t cpu_now = tc.process.cpu_time_ns();
     return cost_of(cpu_now > cpu_start ? cpu_now - cpu_start : 0);
   };
+  // The trace's time (-d, the governor's steps) counts from here: loading
+  // and attaching on a loaded host can take seconds.
+  pass.began = std::chrono::steady_clock::now();
+  const double since_start = later ? std::chrono::duration<double>(pass.began - *trace_began).count() : 0;
   Governor governor(config, record, cmd, since_start);
   TraceLoopOptions lo;
   lo.duration = config.duration;
   lo.status_line = config.status_line;
-  if (stats_fd >= 0 && duty >= 1)
-    lo.over_budget = [&](double t) { return governor.over_budget(t, cost_now); };
 
   // Windows: attached for kWindowOn, then off for as long as the duty says.
   using Clock = std::chrono::steady_clock;
   const size_t probes = links.size();
   const auto on = std::chrono::duration_cast<Clock::duration>(kWindowOn);
-  const auto off = std::chrono::duration_cast<Clock::duration>(kWindowOn * (1 / duty - 1));
+  auto off = std::chrono::duration_cast<Clock::duration>(kWindowOn * (1 / duty - 1));
   bool attached_now = true;
   auto window_began = Clock::now();
   Clock::duration attached_total{};
   size_t windows = 1;
-  const bool windowing = duty < 1;
+  bool windowing = duty < 1;
   bool windows_failed = false;
+  double windows_from_s = 0;  // when windowing began in this pass (0: from its start)
+  if (stats_fd >= 0 && duty >= 1)
+    lo.over_budget = [&](double t) {
+      if (!governor.over_budget(t, cost_now)) return false;
+      // The same probes in windows: no reload, so this pass goes on and
+      // keeps what it saw (its report covers the whole time, scaled).
+      auto way = cmd.cheaper();
+      if (!way || !way->windows || windowing) return true;
+      cmd.take_cheaper(tc);
+      const double share = std::max(record.steps.back().share, 1e-9);
+      off = std::chrono::duration_cast<Clock::duration>(
+          kWindowOn * (1 / std::clamp(0.5 * record.max_share / share, 0.02, 0.5) - 1));
+      const auto now = Clock::now();
+      links.clear();  // the window that was on ends here
+      attached_total += now - window_began;
+      attached_now = false;
+      window_began = now;
+      windowing = true;
+      windows_from_s = t;
+      return false;
+    };
   auto turn_windows = [&] {
     if (!windowing || windows_failed) return;
     const auto now = Clock::now();
@@ -339,9 +391,10 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   uint64_t last = 0;
   double last_t = 0;
   TraceOutcome& out = pass.outcome;
-  if (gone)
-    out.loop.reason = StopReason::TargetExited;
-  else
+  if (gone) {
+    out.loop.reason = identity == Identity::Exited ? StopReason::TargetExited : StopReason::TargetExeced;
+    if (identity != Identity::Exited) out.loop.error = tc.process.identity_text(identity);
+  } else
     out.loop = run_trace_loop(
         tc.process, lo,
         [&](int timeout) {
@@ -391,11 +444,15 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
     const double fraction = elapsed > 0 ? std::chrono::duration<double>(attached_total).count() / elapsed
                                         : 1.0;  // (none: nothing to scale)
     out.summary.attached_fraction = std::clamp(fraction, 1e-6, 1.0);
+    // (switched in this pass: the first window is the time before the switch)
+    const size_t later_windows = windows_from_s > 0 ? windows - 1 : windows;
     out.summary.notes.push_back(fmt::format(
-        "probes attached in {} window{} of {:.1f}s, {:.1f}% of the time: counts and times are scaled by "
-        "{:.1f}; "
-        "waits across a window's edge are not seen, and those longer than a window are under-counted",
-        windows, windows == 1 ? "" : "s", std::chrono::duration<double>(kWindowOn).count(),
+        "probes attached {}in {} window{} of {:.1f}s, {:.1f}% of the time in all: counts and times are "
+        "scaled "
+        "by {:.1f}; waits across a window's edge are not seen, and those longer than a window are "
+        "under-counted",
+        windows_from_s > 0 ? fmt::format("throughout the first {:.1f}s, then ", windows_from_s) : "",
+        later_windows, later_windows == 1 ? "" : "s", std::chrono::duration<double>(kWindowOn).count(),
         100 * out.summary.attached_fraction, 1 / out.summary.attached_fraction));
   }
   return pass;
@@ -433,7 +490,7 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   // cheaper way for the rest of the time.
   GovernorRecord governor;
   TraceConfig pass_config = config;
-  const auto started = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> started;  // when the first pass began to trace
   Pass pass;
   for (;;) {
     // In windows, the share of the time that brings the last measured cost
@@ -442,25 +499,29 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
     double duty = 1;
     if (cmd.windowed() && !governor.steps.empty())
       duty = std::clamp(0.5 * governor.max_share / std::max(governor.steps.back().share, 1e-9), 0.02, 0.5);
-    const double since_start =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    pass = run_pass(cmd, tc, pass_config, governor, duty, governor.steps.empty() ? 0 : since_start);
+    pass = run_pass(cmd, tc, pass_config, governor, duty, started);
     if (pass.exit) return *pass.exit;
+    if (!started) started = pass.began;
     if (pass.outcome.loop.reason != StopReason::OverBudget) break;
     // Ended, or the target gone, while switching: report what the costlier
     // way saw (its maps are still there until the next pass opens).
-    if (stop_signal() || !tc.process.alive()) {
-      const StopReason why = stop_signal() ? StopReason::Interrupted : StopReason::TargetExited;
+    const Identity identity = tc.process.identity();
+    if (stop_signal() || identity != Identity::Same) {
+      const StopReason why = stop_signal()                  ? StopReason::Interrupted
+                             : identity == Identity::Exited ? StopReason::TargetExited
+                                                            : StopReason::TargetExeced;
       pass.outcome.loop.reason = why;
+      if (why == StopReason::TargetExeced)
+        pass.outcome.summary.notes.push_back(tc.process.identity_text(identity));
       pass.outcome.summary.stopped_by = std::string(stop_reason_text(why));
       pass.outcome.summary.target_alive = tc.process.alive();
       governor.steps.back().action += " (not done: the trace ended first)";
       break;
     }
     const auto now = std::chrono::steady_clock::now();
-    const double earlier_s = std::chrono::duration<double>(now - started).count();
-    if (config.duration) {  // by the clock: detaching and loading took time too
-      auto left = *config.duration - std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
+    const double earlier_s = std::chrono::duration<double>(now - *started).count();
+    if (config.duration) {  // by the clock from the trace's start: a switch takes time too
+      auto left = *config.duration - std::chrono::duration_cast<std::chrono::milliseconds>(now - *started);
       if (left.count() <= 0) break;  // its time is up anyway: report what the pass saw
       pass_config.duration = left;
     }
@@ -479,6 +540,9 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   }
   TraceOutcome& out = pass.outcome;
   out.summary.governor = governor;
+  if (out.loop.reason == StopReason::TargetExeced)  // (its line is in the report's notes too)
+    fmt::print(stderr, "gotrace {}: {}: the trace ended there\n", name,
+               out.loop.error.empty() ? tc.process.identity_text(tc.process.identity()) : out.loop.error);
   if (out.loop.reason == StopReason::OverBudget) out.summary.stopped_by = "duration elapsed";
 
   auto profile = cmd.report(tc, out, config, std::cout);

@@ -1,8 +1,10 @@
 #include "gotrace/target/process.h"
 
 #include <elf.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,17 +26,30 @@ std::string read_first_line(const std::string& path) {
   return line;
 }
 
-// Field 22 (starttime) of /proc/PID/stat; the comm field may contain spaces
-// and parentheses, so parse from the last ')'.
-uint64_t start_time_of(pid_t pid) {
+// Fields 22 (starttime) and 26 (startcode) of /proc/PID/stat; the comm
+// field may contain spaces and parentheses, so parse from the last ')'.
+struct StatTimes {
+  uint64_t start_time = 0, start_code = 0;
+};
+StatTimes stat_times_of(pid_t pid) {
+  StatTimes t;
   std::string stat = read_first_line(fmt::format("/proc/{}/stat", pid));
   auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
+  if (close == std::string::npos || close + 2 > stat.size()) return t;
   std::istringstream rest(stat.substr(close + 2));
   std::string field;
-  for (int i = 3; i <= 22 && rest >> field; ++i)
-    if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
-  return 0;
+  for (int i = 3; i <= 26 && rest >> field; ++i) {
+    if (i == 22) t.start_time = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 26) t.start_code = std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return t;
+}
+uint64_t start_time_of(pid_t pid) { return stat_times_of(pid).start_time; }
+
+std::string exe_path_of(pid_t pid) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink(fmt::format("/proc/{}/exe", pid).c_str(), buf, sizeof buf - 1);
+  return n < 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
 }
 }  // namespace
 
@@ -85,7 +100,9 @@ Result<Process> Process::open(pid_t pid) {
   Process p;
   p.pid_ = pid;
   p.comm_ = read_first_line(fmt::format("/proc/{}/comm", pid));
-  p.start_time_ = start_time_of(pid);
+  const StatTimes times = stat_times_of(pid);
+  p.start_time_ = times.start_time;
+  p.start_code_ = times.start_code;
   char buf[PATH_MAX];
   ssize_t n = readlink(fmt::format("/proc/{}/exe", pid).c_str(), buf, sizeof buf - 1);
   if (n < 0) {
@@ -109,12 +126,69 @@ Result<Process> Process::open(pid_t pid) {
   }
   buf[n] = 0;
   p.exe_target_ = buf;
+  // Pin the executable: from here on it is read and probed through this fd.
+  int fd = ::open(fmt::format("/proc/{}/exe", pid).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return make_error("PID {} ({}) exited while gotrace was opening it", pid, p.comm_);
+    return make_error("cannot open /proc/{}/exe: {}", pid, std::strerror(errno));
+  }
+  p.exe_fd_ = std::shared_ptr<const int>(new int(fd), [](const int* f) {
+    ::close(*f);
+    delete f;
+  });
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return make_error("cannot stat /proc/{}/exe: {}", pid, std::strerror(errno));
+  p.exe_dev_ = st.st_dev;
+  p.exe_ino_ = st.st_ino;
+  // Opened while it changed hands (an exec or a PID reuse in between)?
+  if (Identity id = p.identity(); id != Identity::Same) return Error{p.identity_text(id)};
   return p;
 }
 
-std::string Process::exe_link() const { return fmt::format("/proc/{}/exe", pid_); }
+std::string Process::exe_link() const {
+  return exe_fd_ ? fmt::format("/proc/self/fd/{}", *exe_fd_) : fmt::format("/proc/{}/exe", pid_);
+}
+
+int Process::exe_fd() const { return exe_fd_ ? *exe_fd_ : -1; }
 
 bool Process::alive() const { return process_alive(pid_) && start_time_of(pid_) == start_time_; }
+
+Identity Process::identity() const {
+  if (!process_alive(pid_)) return Identity::Exited;
+  const StatTimes now = stat_times_of(pid_);
+  if (now.start_time == 0) return Identity::Exited;
+  if (now.start_time != start_time_) return Identity::Reused;
+  struct stat st {};
+  if (stat(fmt::format("/proc/{}/exe", pid_).c_str(), &st) != 0)
+    return errno == ENOENT ? Identity::Exited : Identity::Same;  // (EACCES: nothing new to tell)
+  if (exe_fd_ && (st.st_dev != exe_dev_ || st.st_ino != exe_ino_)) return Identity::Execed;
+  if (now.start_code != start_code_) return Identity::Execed;  // the same file, run anew elsewhere
+  return Identity::Same;
+}
+
+std::string Process::identity_text(Identity id) const {
+  switch (id) {
+    case Identity::Same:
+      return "";
+    case Identity::Exited:
+      return fmt::format("PID {} ({}) exited", pid_, comm_);
+    case Identity::Reused:
+      return fmt::format("PID {} is another process now ({}): the target ({}) exited and its PID was reused",
+                         pid_, read_first_line(fmt::format("/proc/{}/comm", pid_)), comm_);
+    case Identity::Execed: {
+      std::string now = exe_path_of(pid_);
+      return fmt::format("PID {} ({}) exec'd a new program{}: it is no longer the program gotrace analysed",
+                         pid_, comm_, now.empty() ? "" : fmt::format(" ({})", now));
+    }
+  }
+  return "";
+}
+
+Result<void> Process::check_same() const {
+  Identity id = identity();
+  if (id == Identity::Same) return {};
+  return Error{identity_text(id)};
+}
 
 Result<std::vector<Mapping>> Process::mappings() const {
   std::ifstream in(fmt::format("/proc/{}/maps", pid_));

@@ -17,6 +17,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "support/fixtures.h"
 #include "support/json.h"
@@ -178,6 +179,45 @@ std::vector<std::string> gotrace_programs_held_by(pid_t pid) {
   for (const auto& [id, name] : gotrace_programs())
     if (held.count(id)) found.push_back(name);
   return found;
+}
+
+std::vector<uint64_t> code_differences(pid_t pid) {
+  std::vector<uint64_t> out;
+  char buf[4096];
+  ssize_t n = readlink(fmt::format("/proc/{}/exe", pid).c_str(), buf, sizeof buf - 1);
+  if (n <= 0) return out;
+  const std::string exe(buf, static_cast<size_t>(n));
+  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
+  int mem = ::open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDONLY | O_CLOEXEC);
+  int file = ::open(fmt::format("/proc/{}/exe", pid).c_str(), O_RDONLY | O_CLOEXEC);
+  std::string line;
+  while (mem >= 0 && file >= 0 && std::getline(maps, line)) {
+    unsigned long long start, end, off;
+    char perms[8] = {};
+    int path_pos = 0;
+    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &off, &path_pos) < 4)
+      continue;
+    if (std::string(perms) != "r-xp" || path_pos <= 0 || line.substr(static_cast<size_t>(path_pos)) != exe)
+      continue;
+    std::vector<unsigned char> a(end - start), b(end - start);
+    ssize_t ra = pread(mem, a.data(), a.size(), static_cast<off_t>(start));
+    ssize_t rb = pread(file, b.data(), b.size(), static_cast<off_t>(off));
+    const size_t len = static_cast<size_t>(std::max<ssize_t>(0, std::min(ra, rb)));
+    for (size_t i = 0; i < len; ++i)
+      if (a[i] != b[i]) out.push_back(start + i);
+  }
+  if (mem >= 0) ::close(mem);
+  if (file >= 0) ::close(file);
+  return out;
+}
+
+std::vector<uint64_t> code_differences_after(pid_t pid, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto d = code_differences(pid);
+    if (d.empty() || std::chrono::steady_clock::now() >= deadline) return d;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace gotrace::test

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -41,5 +42,12 @@ std::vector<std::string> loaded_gotrace_programs();
 // The gotrace BPF programs a running process holds (a positive control for
 // the check above).
 std::vector<std::string> gotrace_programs_held_by(pid_t pid);
+
+// Addresses of the target's code (its r-x mappings of its executable, read
+// through /proc/PID/mem) whose bytes differ from the file's: breakpoints a
+// tracer placed or left behind. Empty when the code equals the file.
+std::vector<uint64_t> code_differences(pid_t pid);
+// The same, waiting up to timeout_ms for them to go (a detach under way).
+std::vector<uint64_t> code_differences_after(pid_t pid, int timeout_ms);
 
 }  // namespace gotrace::test

@@ -11,6 +11,7 @@
 #include "gotrace/gobin/go_binary.h"
 #include "gotrace/host/features.h"
 #include "gotrace/probes/probe_plan.h"
+#include "gotrace/target/code_check.h"
 
 namespace gotrace {
 
@@ -21,6 +22,8 @@ struct InfoReport {
   std::string path;  // what was analysed
   std::optional<uint64_t> load_bias;
   bool alive = false;
+  // The target's code against its file (-p): breakpoints placed or left.
+  std::optional<CodeCheck> code;
 
   const GoBinary* binary = nullptr;  // the analysis (owned by the caller)
   std::vector<PlannedSite> sites;

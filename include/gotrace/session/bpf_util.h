@@ -1,6 +1,7 @@
 // RAII owners for libbpf objects and the uprobe attach step, shared by every
-// command. Uprobes are perf-event based: they vanish when gotrace exits, even
-// if killed, so nothing can be left attached to the target.
+// command. The uprobes themselves are attached and held by the probe keeper
+// (probe_keeper.h), which takes them off when asked or, should gotrace be
+// killed, by itself: no breakpoint is left in the target either way.
 #pragma once
 
 #include <bpf/bpf.h>
@@ -20,29 +21,25 @@ namespace gotrace {
 // Routes libbpf's messages to spdlog (debug level; -vv shows them).
 void install_libbpf_logging();
 
-// The probes of a trace: libbpf links (one uprobe each) and multi-uprobe
-// link fds (several each). size() counts probes, not links.
+// The probes of a trace: the probe keeper's links (one uprobe each, or a
+// multi-uprobe link with several). size() counts probes, not links.
+// clear() takes them all off and returns when the kernel has.
 class LinkSet {
  public:
   LinkSet() = default;
   LinkSet(const LinkSet&) = delete;
   LinkSet& operator=(const LinkSet&) = delete;
   ~LinkSet() { clear(); }
-  void add(bpf_link* link) {
-    links_.push_back(link);
-    ++probes_;
-  }
-  void add_multi(int fd, size_t probes) {
-    fds_.push_back(fd);
+  void add(uint32_t keeper_id, size_t probes) {
+    ids_.push_back(keeper_id);
     probes_ += probes;
   }
   size_t size() const { return probes_; }
-  size_t links() const { return links_.size() + fds_.size(); }
+  size_t links() const { return ids_.size(); }
   void clear();
 
  private:
-  std::vector<bpf_link*> links_;
-  std::vector<int> fds_;
+  std::vector<uint32_t> ids_;
   size_t probes_ = 0;
 };
 
@@ -52,16 +49,18 @@ class LinkSet {
 bool use_uprobe_multi(bool host_supports);
 // Loads every uprobe program of obj for multi-uprobe links (before load).
 void prepare_uprobe_multi(bpf_object* obj);
-// Attaches prog at these file offsets of binary, one link for all; a probe
-// count error says which site failed when only one was asked for.
-Result<void> attach_uprobe_multi(bpf_program* prog, pid_t pid, const std::string& binary,
+// Attaches prog at these file offsets of the executable open as exe_fd (the
+// target's pinned one: Process::exe_fd()), one link for all; a probe count
+// error says which site failed when only one was asked for.
+Result<void> attach_uprobe_multi(bpf_program* prog, pid_t pid, int exe_fd,
                                  const std::vector<uint64_t>& file_offsets,
                                  const std::vector<uint64_t>& cookies, const std::string& what,
                                  LinkSet& links);
 
-// Attaches prog as a uprobe at a file offset of binary, for one process;
-// the program reads cookie with bpf_get_attach_cookie().
-Result<void> attach_uprobe(bpf_program* prog, pid_t pid, const std::string& binary, uint64_t file_offset,
+// Attaches prog as a uprobe at a file offset of the executable open as
+// exe_fd, for one process; the program reads cookie with
+// bpf_get_attach_cookie().
+Result<void> attach_uprobe(bpf_program* prog, pid_t pid, int exe_fd, uint64_t file_offset,
                            const std::string& what, LinkSet& links, uint64_t cookie = 0);
 
 // Owns a skeleton: SkeletonPtr<block_bpf> p(block_bpf__open(), block_bpf__destroy).

@@ -14,7 +14,9 @@ namespace gotrace {
 
 // OverBudget: the overhead governor ended this way of tracing (it goes on a
 // cheaper way; trace_run.cpp).
-enum class StopReason { Duration, Interrupted, TargetExited, Error, OverBudget };
+// TargetExeced: the target exec'd a new program (or its PID was reused):
+// what was collected before stays, nothing after it is the same program's.
+enum class StopReason { Duration, Interrupted, TargetExited, Error, OverBudget, TargetExeced };
 std::string_view stop_reason_text(StopReason r);
 
 struct TraceLoopOptions {
