@@ -16,6 +16,12 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile struct gt_offsets off = {};
 const volatile __u32 target_tgid = 0;
+/* target_tgid is a PID of gotrace's own PID namespace (where the user gave
+ * it); when that is not the initial namespace (gotrace in a container or a
+ * debug sidecar), these name it (st_dev and st_ino of /proc/self/ns/pid),
+ * and the current task's PID is read as seen from there. */
+const volatile __u64 pidns_dev = 0;
+const volatile __u64 pidns_ino = 0;
 const volatile __u64 min_wait_ns = 0; /* --min: shorter waits are counted, not aggregated */
 
 struct {
@@ -75,7 +81,21 @@ volatile __u32 tracing_stopped = 0;
 
 static __always_inline bool in_target(void) {
   if (tracing_stopped) return false;
-  return target_tgid == 0 || (bpf_get_current_pid_tgid() >> 32) == target_tgid;
+  if (target_tgid == 0) return true;
+  __u32 tgid;
+  if (pidns_ino) {
+    struct bpf_pidns_info ns = {};
+    if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)) != 0) {
+      count(GT_CNT_OTHER_PROCESS); /* a task outside gotrace's namespace */
+      return false;
+    }
+    tgid = ns.tgid;
+  } else {
+    tgid = bpf_get_current_pid_tgid() >> 32;
+  }
+  if (tgid == target_tgid) return true;
+  count(GT_CNT_OTHER_PROCESS);
+  return false;
 }
 
 static __always_inline __u64 read_u64(__u64 addr) {

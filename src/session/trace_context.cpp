@@ -35,6 +35,7 @@ constexpr CounterSpec kBase[] = {
     {GT_CNT_STACK_TRUNCATED, "stacks_truncated"},
     {GT_CNT_UNDER_MIN, "waits_under_min"},
     {GT_CNT_STACK_CLOBBERED, "drop_stack_clobbered", true},
+    {GT_CNT_OTHER_PROCESS, "hits_other_process"},
 };
 static_assert(std::size(kBase) == GT_CNT_BASE__END, "every base counter named");
 static_assert(GT_CNT_BASE__END <= GT_CNT_PARK_FIRST && GT_CNT_PARK__END <= GT_CNT_OWN_FIRST,
@@ -159,6 +160,10 @@ TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& 
   for (const auto& n : notes)
     if (std::find(s.notes.begin(), s.notes.end(), n) == s.notes.end()) s.notes.push_back(n);
   if (!loop.error.empty()) s.notes.push_back(loop.error);
+  if (const uint64_t other = c[GT_CNT_OTHER_PROCESS])
+    s.notes.push_back(fmt::format(
+        "{} probe hits came from processes other than PID {} and were not counted{}", other, process.pid(),
+        events == 0 ? ": nothing of the target was seen, though the probes fired" : ""));
   return s;
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "gotrace/bpf/common_types.h"
+#include "gotrace/host/pid_namespace.h"
 #include "gotrace/probes/probe_table.h"
 #include "gotrace/report/profile_writers.h"
 #include "gotrace/session/bpf_util.h"
@@ -126,6 +127,10 @@ class SkeletonCommand : public TraceCommand {
   void set_common(const gt_offsets& off, uint32_t tgid, uint64_t min_wait_ns) override {
     skel_->rodata->off = off;
     skel_->rodata->target_tgid = tgid;
+    if (const PidNamespace ns = own_pid_namespace(); !ns.initial) {  // tgid is one of that namespace
+      skel_->rodata->pidns_dev = ns.dev;
+      skel_->rodata->pidns_ino = ns.ino;
+    }
     skel_->rodata->min_wait_ns = min_wait_ns;
   }
   Result<void> load() override {
