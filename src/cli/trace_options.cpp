@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "gotrace/cli/cli_command.h"
+#include "gotrace/model/overhead_budget.h"
 #include "gotrace/util/duration.h"
 
 namespace gotrace::cli {
@@ -18,8 +19,10 @@ void TraceOptions::add_to(CLI::App& sub, TraceConfig& t) {
   sub.add_option("--pprof", t.pprof_path, "also write a pprof profile here (go tool pprof FILE)");
   sub.add_option("--folded", t.folded_path, "also write folded stacks here (flamegraph.pl FILE > out.svg)");
   sub.add_option("--max-overhead", t.max_overhead_pct,
-                 "overhead budget, in percent of the target's own CPU time (default 5): when the probes cost "
-                 "more over a second (and more than 1 ms of CPU per second), trace a cheaper way and say so");
+                 fmt::format("overhead budget, in percent of the target's own CPU time (default 5): when the "
+                             "probes cost more over a second, trace a cheaper way and say so; probes costing "
+                             "under {:g}% of one CPU ({:g} ms of CPU per second) are always within it",
+                             100 * kAllowanceCpuShare, 1000 * kAllowanceCpuShare));
   sub.add_flag("!--no-governor", t.governor,
                "keep the probes whatever they cost (the cost is still measured and reported)");
 }

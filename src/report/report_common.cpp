@@ -30,10 +30,13 @@ void write_summary_text(const TraceSummary& s, std::ostream& out) {
   write_cost_text(s.cost, out);
   for (const auto& g : s.governor.steps)
     fmt::print(out,
-               "Overhead governor (budget {:g}% of the target's CPU): {:.1f}s in, the probes cost ~{:.1f}% "
+               "Overhead governor (budget {:g}% of the target's CPU{}): {:.1f}s in, the probes cost ~{:.1f}% "
                "({} of CPU per second): {}\n",
-               100 * s.governor.max_share, g.at_s, 100 * g.share,
-               format_duration(static_cast<uint64_t>(g.cost_ns_per_s)), g.action);
+               100 * s.governor.max_share,
+               s.governor.allowance_cpu_share > 0
+                   ? fmt::format(", and always {:g}% of one CPU", 100 * s.governor.allowance_cpu_share)
+                   : "",
+               g.at_s, 100 * g.share, format_duration(static_cast<uint64_t>(g.cost_ns_per_s)), g.action);
   for (const auto& n : s.notes) fmt::print(out, "note: {}\n", n);
 }
 
@@ -130,6 +133,7 @@ static void write_governor_json(JsonWriter& j, const GovernorRecord& g) {
   j.begin_object();
   j.field("on", g.on);
   j.field("max_overhead_pct", 100 * g.max_share);
+  j.field("allowance_cpu_pct", 100 * g.allowance_cpu_share);
   j.key("steps");
   j.begin_array();
   for (const auto& step : g.steps) {

@@ -123,11 +123,15 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
                         true};
     return std::nullopt;
   }
+  // Dropping the chains starts again with new programs (what the old ones
+  // saw goes with them); windows go on with the same ones, in place (the
+  // runner keeps the pass), and keep what they saw.
   void take_cheaper(TraceContext&) override {
-    if (chains_)
-      chains_ = false;
-    else
+    if (!chains_) {
       windowed_ = true;
+      return;
+    }
+    chains_ = false;
     events_.clear();
     events_not_kept_ = 0;
     waits_cut_ = 0;

@@ -19,8 +19,10 @@ TraceCost cost(uint64_t estimated_ns, uint64_t target_cpu_ns) {
 }
 }  // namespace
 
-TEST_CASE("a window is over budget when it costs more than the share and more than the floor", "[governor]") {
-  OverheadBudget b;  // 5%, 1 ms of CPU per second
+TEST_CASE("a window is over budget when it costs more than the share and more than the allowance",
+          "[governor]") {
+  OverheadBudget b;  // 5%, and always 0.5% of one CPU (5 ms of CPU per second)
+  CHECK(b.floor_ns_per_s == Approx(5e6));
   // 20 ms of probes out of 200 ms of the target's CPU in a second: 10%.
   auto over = check_budget(cost(20'000'000, 200'000'000), 1.0, b);
   CHECK(over.share == Approx(0.10));
@@ -32,8 +34,17 @@ TEST_CASE("a window is over budget when it costs more than the share and more th
   auto idle = check_budget(cost(500'000, 1'000'000), 1.0, b);
   CHECK(idle.share == Approx(0.5));
   CHECK_FALSE(idle.over);
-  // The same cost over half a second is 1 ms/s... and 2 ms/s is over.
-  CHECK(check_budget(cost(1'000'000, 2'000'000), 0.5, b).over);
+  // A quiet target on a loaded host (a few hundred parks a second, 2% of a
+  // CPU): probes costing it 2 ms of CPU a second are 10% of its CPU, twice
+  // the budget, but within the allowance: kept.
+  auto quiet = check_budget(cost(2'000'000, 20'000'000), 1.0, b);
+  CHECK(quiet.share == Approx(0.10));
+  CHECK_FALSE(quiet.over);
+  // Just under and just over the allowance, at the same share.
+  CHECK_FALSE(check_budget(cost(4'900'000, 49'000'000), 1.0, b).over);
+  CHECK(check_budget(cost(5'100'000, 51'000'000), 1.0, b).over);
+  // Per second: 3 ms over half a second is 6 ms/s, over.
+  CHECK(check_budget(cost(3'000'000, 30'000'000), 0.5, b).over);
   // A bigger budget keeps more.
   b.max_share = 0.25;
   CHECK_FALSE(check_budget(cost(20'000'000, 200'000'000), 1.0, b).over);
@@ -72,11 +83,13 @@ TEST_CASE("reports show the governor's budget and decisions", "[governor][report
   TraceSummary s;
   s.governor.on = true;
   s.governor.max_share = 0.05;
+  s.governor.allowance_cpu_share = OverheadBudget{}.floor_ns_per_s / 1e9;
   s.governor.steps.push_back({1.0, 0.234, 21e6, "dropped the wait chains (--no-chains) and started again"});
   std::ostringstream text;
   write_summary_text(s, text);
-  CHECK(text.str().find("Overhead governor (budget 5% of the target's CPU): 1.0s in, the probes cost ~23.4% "
-                        "(21.0ms of CPU per second): dropped the wait chains") != std::string::npos);
+  CHECK(text.str().find("Overhead governor (budget 5% of the target's CPU, and always 0.5% of one CPU): 1.0s "
+                        "in, the probes cost ~23.4% (21.0ms of CPU per second): dropped the wait chains") !=
+        std::string::npos);
 
   std::ostringstream json;
   {
@@ -85,8 +98,10 @@ TEST_CASE("reports show the governor's budget and decisions", "[governor][report
     write_summary_json_fields(j, s);
     j.end();
   }
-  CHECK(json.str().find(R"("governor":{"on":true,"max_overhead_pct":5,"steps":[{"at_s":1,"share":0.234,)") !=
-        std::string::npos);
+  CHECK(
+      json.str().find(
+          R"("governor":{"on":true,"max_overhead_pct":5,"allowance_cpu_pct":0.5,"steps":[{"at_s":1,"share":0.234,)") !=
+      std::string::npos);
 
   // A trace the governor did not watch (block --sample, goroutines) has no
   // governor field.

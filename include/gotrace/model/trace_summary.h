@@ -32,8 +32,9 @@ struct GovernorStep {
   std::string action;        // "switched to sampling goroutine states (no probes)"
 };
 struct GovernorRecord {
-  bool on = false;       // false: --no-governor (steps then only say what it would have done)
-  double max_share = 0;  // the budget: a share of the target's CPU time
+  bool on = false;                 // false: --no-governor (steps then only say what it would have done)
+  double max_share = 0;            // the budget: a share of the target's CPU time
+  double allowance_cpu_share = 0;  // probes costing under this share of one CPU are always within it
   std::vector<GovernorStep> steps;
 };
 
