@@ -2,7 +2,7 @@
 # Attaches and detaches gotrace's tracing commands over and over against the
 # lock fixture (tests/fixtures/go/lock, which checks its own invariants: every
 # scenario keeps making progress; exit 1 otherwise), for a few Go versions.
-#   scripts/soak.sh [--short] [CYCLES]   (default 50 cycles per Go version; --short: 2 cycles on the
+#   scripts/soak.sh [--short] [CYCLES]   (default 50 cycles per Go version; --short: 1 cycle on the
 #                                        oldest and newest Go, about a minute)
 # Each cycle runs every tracing command once; every other run is ended by
 # SIGINT mid-trace instead of -d. After each run it counts: non-zero exits,
@@ -10,6 +10,11 @@
 # holding them (from bpftool and /proc/*/fdinfo), gotrace's peak RSS
 # (/usr/bin/time -v, else /proc/PID/status VmHWM), and whether the target's
 # code (its r-x mapping, read through /proc/PID/mem) still equals the file.
+# Then, per Go version, the ways a target or gotrace can go wrong under it:
+# gotrace SIGKILLed while it detaches (after a Ctrl-C) in every command; a
+# target that execs another program mid-trace; a PID reused while gotrace
+# attaches; gotrace in a PID namespace. All of it under a CPU hog (one busy
+# loop per CPU, as on a loaded host; SOAK_HOG=0 leaves it out).
 # Exit status 0 only when all of them are clean. Needs root.
 # Environment: GOTRACE (default build/gotrace), GOTRACE_FIXTURES_DIR (default
 # build-test/fixtures, else build/fixtures), SOAK_GO_VERSIONS ("1.19 1.26").
@@ -19,7 +24,7 @@ cycles=50
 short=0
 for a in "$@"; do
   case $a in
-    --short) short=1; cycles=2 ;;
+    --short) short=1; cycles=1 ;;
     *[!0-9]*|'') echo "usage: soak.sh [--short] [CYCLES]" >&2; exit 2 ;;
     *) cycles=$a ;;
   esac
@@ -30,6 +35,7 @@ if [[ -z $gotrace ]]; then
   for g in "$root/build/gotrace" "$root/build-test/gotrace"; do [[ -x $g ]] && { gotrace=$g; break; }; done
 fi
 [[ -x ${gotrace:-} ]] || { echo "soak.sh: no gotrace binary (set GOTRACE)" >&2; exit 1; }
+gotrace=$(realpath "$gotrace")
 fixtures=${GOTRACE_FIXTURES_DIR:-}
 if [[ -z $fixtures ]]; then
   for d in "$root/build-test/fixtures" "$root/build/fixtures"; do [[ -f $d/manifest.tsv ]] && { fixtures=$d; break; }; done
@@ -80,9 +86,27 @@ code_differs() {
   echo $bad
 }
 
-runs=0 nonzero=0 target_fail=0 leaks=0 code_bad=0 peak_rss=0
+runs=0 nonzero=0 target_fail=0 leaks=0 code_bad=0 peak_rss=0 faults=0 fault_bad=0
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+hogs=()
+trap 'kill "${hogs[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
+if [[ ${SOAK_HOG:-1} != 0 ]]; then
+  for _ in $(seq "$(nproc)"); do (while :; do :; done) & hogs+=($!); done
+fi
+# Waits up to 5 s for the target's code to equal its file again (the probe
+# keeper takes the probes off after a killed gotrace); 0 when it does.
+code_clean_after_kill() {
+  local pid=$1 exe=$2
+  for _ in $(seq 50); do [[ $(code_differs "$pid" "$exe") == 0 ]] && { echo 0; return; }; sleep 0.1; done
+  echo 1
+}
+fault() {  # name, 0 when clean
+  faults=$((faults + 1))
+  if [[ $2 != 0 ]]; then fault_bad=$((fault_bad + 1)); echo "soak.sh: go$minor: $1 failed" >&2; fi
+}
+fixture_of() {  # program
+  awk -F'\t' -v m="$minor" -v p="$1" '$1 == m && $3 == "amd64" && $4 == "default" && $5 == p {print $6}' "$fixtures/manifest.tsv"
+}
 have_time=0
 [[ -x /usr/bin/time ]] && have_time=1
 for minor in $minors; do
@@ -91,7 +115,7 @@ for minor in $minors; do
   # Long enough for the cycles (a run takes 2-4 s, more on a loaded machine);
   # SIGTERM ends it once they are done: it checks its invariants then, and
   # the soak waits for that verdict.
-  life=$((cycles * ${#commands[@]} * 20 + 30))
+  life=$(((cycles + 1) * ${#commands[@]} * 30 + 60))
   "$fx" -duration "${life}s" -runtime-contention >"$tmp/target.out" 2>&1 &
   tpid=$!
   for _ in $(seq 50); do grep -q '^ready' "$tmp/target.out" && break; sleep 0.1; done
@@ -107,8 +131,9 @@ for minor in $minors; do
       else
         "${wrap[@]}" "$gotrace" "$cmd" -p $tpid -d 60s --json >"$tmp/out" 2>"$tmp/err" &
         gp=$!
-        # SIGINT once it traces (its status line), or after 3 s of startup.
-        for _ in $(seq 30); do grep -q 'tracing\|probes' "$tmp/err" 2>/dev/null && break; sleep 0.1; done
+        # SIGINT once it traces (its probes are in the target's code: with
+        # --json there is no status line), or after 15 s of startup.
+        for _ in $(seq 150); do [[ $(code_differs $tpid "$exe") != 0 ]] && break; sleep 0.1; done
         sleep 0.3
         pkill -INT -P $gp 2>/dev/null || kill -INT $gp 2>/dev/null || true
         set +e; wait $gp; rc=$?; set -e
@@ -130,6 +155,18 @@ for minor in $minors; do
       fi
     done
   done
+  # SIGKILL while detaching, every command: the breakpoints must come out.
+  for cmd in "${commands[@]}"; do
+    [[ $cmd == goroutines ]] && continue  # (probes only with --leaks)
+    kill -0 $tpid 2>/dev/null || break
+    "$gotrace" "$cmd" -p $tpid -d 60s --no-status >"$tmp/out" 2>"$tmp/err" &
+    gp=$!
+    for _ in $(seq 100); do grep -q 'Tracing\|Sampling' "$tmp/err" 2>/dev/null && break; sleep 0.1; done
+    sleep 0.3
+    kill -INT $gp 2>/dev/null; sleep "0.0$((RANDOM % 5))"; kill -KILL $gp 2>/dev/null
+    wait $gp 2>/dev/null || true
+    fault "SIGKILL during $cmd's detach: breakpoints left" "$(code_clean_after_kill $tpid "$exe")"
+  done
   kill -TERM $tpid 2>/dev/null || true
   set +e; wait $tpid; trc=$?; set -e
   if ((trc != 0)) || ! grep -q '^ok' "$tmp/target.out"; then
@@ -137,5 +174,54 @@ for minor in $minors; do
     echo "soak.sh: go$minor: target failed (exit $trc): $(grep -m1 FAIL "$tmp/target.out" || true)" >&2
   fi
 done
-echo "soak.sh: $runs runs (${commands[*]}) on go$(echo $minors | sed 's/ /, go/g'): $nonzero non-zero exits, $target_fail target failures, $leaks BPF programs left behind, $code_bad code mismatches, peak RSS ${peak_rss} kB"
-((nonzero == 0 && target_fail == 0 && leaks == 0 && code_bad == 0))
+for minor in $minors; do
+  hot=$(fixture_of hotpark) lockfx=$(fixture_of lock)
+  [[ -x $hot && -x $lockfx ]] || { echo "soak.sh: no hotpark/lock fixture for go$minor" >&2; fault "fixtures" 1; continue; }
+  # A target that execs another program mid-trace: gotrace says so and
+  # ends; the new program's code is its file's, and it runs to its end.
+  "$hot" -exec-on-usr2 "$lockfx" -rate 1000 -duration 60s -- -duration 4s >"$tmp/target.out" 2>&1 &
+  tpid=$!
+  for _ in $(seq 50); do grep -q '^ready' "$tmp/target.out" && break; sleep 0.1; done
+  "$gotrace" lock -p $tpid -d 30s --no-status --no-governor >"$tmp/out" 2>"$tmp/err" &
+  gp=$!
+  for _ in $(seq 100); do grep -q 'Tracing' "$tmp/err" 2>/dev/null && break; sleep 0.1; done
+  sleep 0.5
+  kill -USR2 $tpid
+  set +e; wait $gp; rc=$?; set -e
+  ok=0
+  ((rc == 0)) && grep -q "exec'd a new program" "$tmp/err" || ok=1
+  sleep 0.3
+  [[ $(code_differs $tpid "$lockfx") == 0 ]] || ok=1
+  set +e; wait $tpid; trc=$?; set -e
+  ((trc == 0)) || ok=1
+  fault "exec mid-trace (gotrace exit $rc, target exit $trc)" $ok
+  # A PID reused while gotrace attaches (in a PID namespace, where
+  # ns_last_pid hands the old PID to the new process): refused, and the
+  # new process is left alone.
+  cat >"$tmp/reuse.sh" <<REUSE
+cd $tmp
+$hot -rate 1000 -duration 30s >old.out 2>&1 & old=\$!
+sleep 1
+GOTRACE_TEST_DELAY_ATTACH_MS=2000 $gotrace block -p \$old --no-governor -d 3s --no-status >g.out 2>g.err & g=\$!
+for i in \$(seq 100); do grep -q 'attaching in' g.err && break; sleep 0.1; done
+kill -9 \$old; wait \$old 2>/dev/null
+echo \$((old - 1)) > /proc/sys/kernel/ns_last_pid
+$lockfx -duration 4s >new.out 2>&1 & new=\$!
+wait \$g; rc=\$?
+[ \$old = \$new ] || { echo "PID not reused (\$old, \$new)"; exit 1; }
+[ \$rc = 1 ] && grep -q 'is another process now' g.err || { echo "gotrace exit \$rc: \$(cat g.err)"; exit 1; }
+wait \$new || { echo "the new process failed"; exit 1; }
+REUSE
+  ok=0
+  unshare --pid --fork --mount-proc /bin/sh "$tmp/reuse.sh" >"$tmp/reuse.out" 2>&1 || { ok=1; cat "$tmp/reuse.out" >&2; }
+  fault "PID reuse while attaching" $ok
+  # gotrace in a PID namespace, on a target of that namespace: it sees it.
+  ok=0
+  unshare --pid --fork --mount-proc /bin/sh -c "$hot -rate 1000 -duration 8s >/dev/null 2>&1 & t=\$!; sleep 1; \
+    $gotrace block -p \$t -d 1s --json --no-status --no-governor" >"$tmp/ns.json" 2>"$tmp/ns.err" || ok=1
+  grep -Eq '"events": ?[1-9]' "$tmp/ns.json" || { ok=1; tail -3 "$tmp/ns.err" >&2; }
+  fault "block in a PID namespace" $ok
+done
+
+echo "soak.sh: $runs runs (${commands[*]}) on go$(echo $minors | sed 's/ /, go/g')$( ((${#hogs[@]})) && echo " under a CPU hog"): $nonzero non-zero exits, $target_fail target failures, $leaks BPF programs left behind, $code_bad code mismatches, peak RSS ${peak_rss} kB; $faults fault scenarios (SIGKILL at detach, exec, PID reuse, PID namespace), $fault_bad failed"
+((nonzero == 0 && target_fail == 0 && leaks == 0 && code_bad == 0 && fault_bad == 0))

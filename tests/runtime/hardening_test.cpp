@@ -196,3 +196,54 @@ TEST_CASE("gotrace in a PID namespace traces a target of that namespace", "[root
     CHECK(report["counters"][c.events_counter].u > 0);
   }
 }
+
+// A PID reused while gotrace attaches: the process with that PID is another
+// one (here another Go program, which gotrace must leave alone). In a PID
+// namespace of its own the test can hand the old PID to the new process
+// (/proc/sys/kernel/ns_last_pid).
+TEST_CASE("a PID reused while gotrace attaches is refused, and the new process is left alone",
+          "[root][hardening]") {
+  require_bpf_host();
+  const Fixture hot = fixtures_of("hotpark", "amd64").back();
+  Fixture other;
+  for (const Fixture& f : fixtures_of("lock", "amd64"))
+    if (f.variant == "default") other = f;
+  REQUIRE(!other.path.empty());
+  const std::string dir = fmt::format("/tmp/gotrace-reuse-{}", getpid());
+  REQUIRE(run_command(fmt::format("rm -rf {0} && mkdir -p {0}", dir)).status == 0);
+  // In the namespace: the old target, gotrace on it (waiting before its
+  // attach), the old target killed, the new one started with the same PID;
+  // then gotrace's exit status and output, and whether the new one's code
+  // is still its file's (gotrace's own info -p says).
+  const std::string script = fmt::format(
+      R"(cd {dir}
+{hot} -rate 1000 -duration 30s >old.out 2>&1 & old=$!
+sleep 1
+GOTRACE_TEST_DELAY_ATTACH_MS=2000 {g} block -p $old --no-governor -d 3s --no-status >g.out 2>g.err & g=$!
+for i in $(seq 100); do grep -q 'attaching in' g.err && break; sleep 0.1; done
+kill -9 $old; wait $old 2>/dev/null
+echo $((old - 1)) > /proc/sys/kernel/ns_last_pid
+{other} -duration 5s >new.out 2>&1 & new=$!
+echo "old $old new $new" > pids
+wait $g; echo $? > g.rc
+{g} info -p $new --json > info.json 2>info.err
+wait $new; echo $? > new.rc
+)",
+      fmt::arg("dir", dir), fmt::arg("hot", hot.path), fmt::arg("other", other.path),
+      fmt::arg("g", GOTRACE_BINARY));
+  auto r = run_command(fmt::format("unshare --pid --fork --mount-proc /bin/sh -c {}", shell_quote(script)));
+  REQUIRE(r.status == 0);
+  auto read = [&](const char* name) { return run_command(fmt::format("cat {}/{}", dir, name)).out; };
+  const std::string pids = read("pids");
+  INFO(pids << read("g.err"));
+  int old_pid = 0, new_pid = 0;
+  REQUIRE(std::sscanf(pids.c_str(), "old %d new %d", &old_pid, &new_pid) == 2);
+  REQUIRE(old_pid == new_pid);  // the PID was reused
+  CHECK(std::atoi(read("g.rc").c_str()) == 1);
+  CHECK(read("g.err").find("is another process now") != std::string::npos);
+  const Json info = parse_json(read("info.json"));
+  CHECK(info["code"]["bytes_compared"].u > 0);
+  CHECK(info["code"]["bytes_differing"].u == 0);
+  CHECK(std::atoi(read("new.rc").c_str()) == 0);  // the new program ran to its end, checking itself
+  run_command(fmt::format("rm -rf {}", dir));
+}
