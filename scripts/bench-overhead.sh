@@ -10,8 +10,10 @@
 # building in a loop, for `gotrace alloc` (each sampler, --maps, --exact,
 # against a naive uprobe on runtime.mallocgc), plus `alloc --map-writes` on a
 # map-write loop (against empty uprobes at the same sites, the floor, and a
-# naive uprobe on mapassign's first instruction). Prints ratios and the cost
-# per probed event. Needs root.
+# naive uprobe on mapassign's first instruction), and (5) how long each
+# command takes to attach, to take its probes off, and to end after a Ctrl-C,
+# on a quiet host and under a CPU hog (two busy loops per CPU), side by
+# side. Prints ratios and the cost per probed event. Needs root.
 #   scripts/bench-overhead.sh [ROUNDS] [WRK_SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,6 +53,7 @@ start_tracer() {  # mode pid binary
   case $mode in
     none) tracer_pid="" ;;
     gotrace)
+      : >"$tmp/gotrace.err"  # (not the last run's "Tracing" line: the job's redirection may come late)
       # shellcheck disable=SC2086
       "$gotrace" $GOTRACE_ARGS -p "$pid" --no-status >"$tmp/gotrace.out" 2>"$tmp/gotrace.err" &
       tracer_pid=$!
@@ -166,7 +169,7 @@ http() {
 
 echo "gotrace overhead, $(date -u +%F), $(nproc) CPUs, Linux $(uname -r)"
 echo
-sections=${BENCH_SECTIONS:-1 2 3 4}  # e.g. BENCH_SECTIONS=3 for the lock benchmark only, 4b: map writes only
+sections=${BENCH_SECTIONS:-1 2 3 4 5}  # e.g. BENCH_SECTIONS=3 for the lock benchmark only, 4b: map writes only
 GOTRACE_ARGS=block
 NAIVE_PROBES='uprobe:BIN:runtime.gopark'
 NAIVE_KEY='ustack(perf, 48), reg("cx") & 0xff'
@@ -325,4 +328,56 @@ awk -v n="$w_none" -v p="$w_plain" -v g="$w_gt" -v f="$w_floor" -v b="$w_naive" 
   printf "   naive bpftrace              %8.1f ms   x%.2f   %.2f µs per write\n", b/1e6, b/n, (b-n)/w/1e3
   if (b > n) printf "   --map-writes slowdown is %.0f%% of the naive one\n", 100*(g-n)/(b-n)
 }'
+fi
+if [[ " $sections " == *" 5 "* ]]; then
+echo
+runs=${ATTACH_RUNS:-5}
+echo "5) attach, teardown and Ctrl-C: an idle net/http server, $runs runs per command, quiet and under a CPU hog ($((2 * $(nproc))) busy loops)"
+"$out/httpserver" >"$tmp/lh.out" 2>&1 &
+lh=$!
+wait_for_line "$tmp/lh.out" "^ready" "$lh" httpserver
+# One run: seconds from start to "Tracing" (attached), detach_s from the
+# report, and seconds from SIGINT to exit; "start detach interrupt" per line.
+one_run() {  # args...
+  local t0 t1 t2 t3 gp
+  # (emptied here: the background job's own redirection may come after
+  # the wait below has already read the last run's "Tracing" line)
+  : >"$tmp/a.err"
+  t0=$(date +%s.%N)
+  "$gotrace" -v "$@" -p "$lh" -d 60s --no-status --no-governor >"$tmp/a.out" 2>"$tmp/a.err" &
+  gp=$!
+  wait_for_line "$tmp/a.err" "^Tracing" "$gp" gotrace || return 1
+  t1=$(date +%s.%N)
+  sleep 0.5
+  t2=$(date +%s.%N)
+  kill -INT "$gp"
+  wait "$gp" || true
+  t3=$(date +%s.%N)
+  local det
+  # (-v: "detached N probes (M links…) in X ms")
+  det=$(awk '/detached [0-9]+ probes/ {for (i=1;i<NF;i++) if ($(i+1) == "ms") {print $i/1000; exit}}' "$tmp/a.err")
+  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}') ${det:-0} $(awk -v a="$t2" -v b="$t3" 'BEGIN {print b-a}')"
+}
+summary() {  # file label: the median and the largest of each column
+  local col p50 max line=""
+  for col in 1 2 3; do
+    p50=$(cut -d' ' -f$col "$1" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]+0}')
+    max=$(cut -d' ' -f$col "$1" | sort -g | tail -1)
+    line+=" $p50 ${max:-0}"
+  done
+  # shellcheck disable=SC2086
+  printf "   %-16s attach p50 %5.2fs max %5.2fs   teardown p50 %5.3fs max %5.3fs   Ctrl-C to exit p50 %5.2fs max %5.2fs\n" "$2" $line
+}
+hog_pids=()
+for load in quiet hog; do
+  if [[ $load == hog ]]; then
+    for _ in $(seq $((2 * $(nproc)))); do (while :; do :; done) & hog_pids+=($!); done
+  fi
+  for cmd in block lock alloc; do
+    : >"$tmp/runs"
+    for _ in $(seq "$runs"); do one_run "$cmd" >>"$tmp/runs" || true; done
+    summary "$tmp/runs" "$cmd ($load)"
+  done
+done
+kill "${hog_pids[@]}" "$lh" 2>/dev/null || true
 fi
