@@ -36,6 +36,9 @@ TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& op
   const bool tty = isatty(STDERR_FILENO);
   TraceLoopResult result;
   size_t status_width = 0;
+  // From here on a signal ends the trace with its report: it only sets the
+  // flag (util/signals.h), whatever phase the command's startup left.
+  defer_stop_signals();
 
   for (;;) {
     int rc = poll(static_cast<int>(options.poll_interval.count()));
