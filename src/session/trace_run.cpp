@@ -222,7 +222,7 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   Pass pass;
   const bool later = since_start > 0;
   auto fail = [&](std::string_view message) {
-    fmt::print(stderr, "gotrace: {}\n", message);
+    fmt::print(stderr, "gotrace: {}\n", later ? std::string(message) : tc.startup_failure(message));
     pass.exit = kExitFailure;
     return pass;
   };
