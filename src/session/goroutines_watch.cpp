@@ -119,6 +119,9 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     }
     own_proc.emplace(std::move(*p));
     proc = &*own_proc;
+    // Until the first snapshot is in, only reads: a stop signal ends
+    // gotrace at once (util/signals.h).
+    exit_on_stop_signal(fmt::format("before the first snapshot of PID {} ({})", c.pid, proc->comm()));
     auto b = GoBinary::open(proc->exe_link());
     if (!b) {
       fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), b.error().message);
@@ -143,6 +146,15 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), reader.error().message);
     return kExitFailure;
   }
+  reader->set_cancel([] { return stop_signal() != 0; });
+  size_t snapshots = 0;
+  // Interrupted before the first snapshot: nothing to report.
+  auto interrupted_early = [&] {
+    fmt::print(stderr, "{}",
+               interrupted_line(fmt::format("before the first snapshot of PID {} ({})", c.pid, proc->comm()),
+                                stop_signal()));
+    return kExitInterrupted;
+  };
 
   StackTable stacks(b.pclntab(), bias);
   SiteNamer namer(stacks);
@@ -185,15 +197,25 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
                proc->comm(), format_duration(static_cast<uint64_t>(c.watch_interval.count())));
   for (;;) {
     if (stop_signal()) {
+      if (!snapshots) return interrupted_early();
       ended_by = "Ctrl-C";
       break;
     }
     auto snap = reader->snapshot();
+    if (!snap && reader->cancelled()) {
+      if (!snapshots) return interrupted_early();
+      ended_by = "Ctrl-C";
+      break;
+    }
     if (!snap) {
       // A target that is exiting fails the read a moment before it stops
       // looking alive: give it a moment before calling the failure ours.
       for (int i = 0; i < 20 && proc->alive(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (!proc->alive() && !snapshots) {
+        fmt::print(stderr, "gotrace: {}\n", exited_while_starting(*proc, snap.error().message));
+        return kExitFailure;
+      }
       if (!proc->alive()) {
         ended_by = "the target's exit";
         break;
@@ -219,6 +241,8 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     }
     watch.add(snap->monotonic_ns, obs);
     if (probes) read_probes();
+    // From the first snapshot on, a signal ends the watch with its report.
+    if (!snapshots++) defer_stop_signals();
 
     next += c.watch_interval;
     const auto end = c.watch_duration.count() ? start + c.watch_duration : Clock::time_point::max();
