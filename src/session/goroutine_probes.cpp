@@ -8,6 +8,7 @@
 #include "gotrace/session/bpf_util.h"
 #include "gotrace/session/park_tracking.h"
 #include "gotrace/util/signals.h"
+#include "gotrace/util/slow_notice.h"
 
 namespace gotrace {
 
@@ -68,6 +69,8 @@ Result<std::unique_ptr<GoroutineProbes>> GoroutineProbes::start(TraceContext& tc
   if (loaded) return Error{explain_bpf_error(loaded, "loading the goroutines BPF program")};
 
   const int minor = tc.binary->version().minor;
+  SlowStepNotice notice(fmt::format("attaching the creation and exit probes to PID {} ({})", tc.process.pid(),
+                                    tc.process.comm()));
   for (const auto& p : goroutines_probe_table().probes) {
     if (!p.applies_to(minor)) continue;
     bpf_program* prog = bpf_object__find_program_by_name(s.obj, std::string(p.program).c_str());
