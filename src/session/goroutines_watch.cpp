@@ -23,6 +23,7 @@
 #include "gotrace/report/report_common.h"
 #include "gotrace/session/goroutine_probes.h"
 #include "gotrace/session/goroutines_command.h"
+#include "gotrace/session/probe_keeper.h"
 #include "gotrace/session/trace_context.h"
 #include "gotrace/snapshot/goroutines.h"
 #include "gotrace/target/process.h"
@@ -102,6 +103,11 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
   const GoBinary* bin = nullptr;
   uint64_t bias = 0;
   if (c.leaks) {
+    // The probe keeper, forked now while gotrace has one thread.
+    if (auto keeper = ProbeKeeper::get(); !keeper) {
+      fmt::print(stderr, "gotrace: --leaks: {}\n", keeper.error().message);
+      return kExitFailure;
+    }
     auto ctx = TraceContext::prepare(c.pid, goroutines_probe_table());
     if (!ctx) {
       fmt::print(stderr, "gotrace: --leaks: {}\n", ctx.error().message);
@@ -119,6 +125,9 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     }
     own_proc.emplace(std::move(*p));
     proc = &*own_proc;
+    // Until the first snapshot is in, only reads: a stop signal ends
+    // gotrace at once (util/signals.h).
+    exit_on_stop_signal(fmt::format("before the first snapshot of PID {} ({})", c.pid, proc->comm()));
     auto b = GoBinary::open(proc->exe_link());
     if (!b) {
       fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), b.error().message);
@@ -143,6 +152,15 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), reader.error().message);
     return kExitFailure;
   }
+  reader->set_cancel([] { return stop_signal() != 0; });
+  size_t snapshots = 0;
+  // Interrupted before the first snapshot: nothing to report.
+  auto interrupted_early = [&] {
+    fmt::print(stderr, "{}",
+               interrupted_line(fmt::format("before the first snapshot of PID {} ({})", c.pid, proc->comm()),
+                                stop_signal()));
+    return kExitInterrupted;
+  };
 
   StackTable stacks(b.pclntab(), bias);
   SiteNamer namer(stacks);
@@ -200,17 +218,27 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
   };
   for (;;) {
     if (stop_signal()) {
+      if (!snapshots) return interrupted_early();
       ended_by = "Ctrl-C";
       break;
     }
     if (target_changed()) break;
     auto snap = reader->snapshot();
+    if (!snap && reader->cancelled()) {
+      if (!snapshots) return interrupted_early();
+      ended_by = "Ctrl-C";
+      break;
+    }
     if (target_changed()) break;  // (read across the change: not kept)
     if (!snap) {
       // A target that is exiting fails the read a moment before it stops
       // looking alive: give it a moment before calling the failure ours.
       for (int i = 0; i < 20 && proc->alive(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (!proc->alive() && !snapshots) {
+        fmt::print(stderr, "gotrace: {}\n", exited_while_starting(*proc, snap.error().message));
+        return kExitFailure;
+      }
       if (target_changed()) break;
       fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), snap.error().message);
       return kExitFailure;
@@ -233,6 +261,8 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     }
     watch.add(snap->monotonic_ns, obs);
     if (probes) read_probes();
+    // From the first snapshot on, a signal ends the watch with its report.
+    if (!snapshots++) defer_stop_signals();
 
     next += c.watch_interval;
     const auto end = c.watch_duration.count() ? start + c.watch_duration : Clock::time_point::max();

@@ -88,26 +88,44 @@ Result<TraceContext> TraceContext::prepare(pid_t pid, const ProbeTable& table) {
   auto proc = Process::open(pid);
   if (!proc) return proc.error();
   TraceContext tc{std::move(*proc), nullptr, probe_host(), {}, 0, {}};
-  auto bin = GoBinary::open(tc.process.exe_link());
-  if (!bin) return make_error("PID {} ({}): {}", pid, tc.process.comm(), bin.error().message);
-  tc.binary = std::move(*bin);
-  if (tc.binary->version().major == 0)
-    return make_error("PID {} ({}): unknown Go version", pid, tc.process.comm());
-  if (auto bias = tc.process.load_bias(tc.binary->elf()))
-    tc.load_bias = *bias;
+  auto r = tc.analyse(table);
+  if (!r) return Error(tc.startup_failure(r.error().message));
+  // Gone while the host was checked and the binary analysed: say so now,
+  // rather than when the probes fail to go in.
+  if (!tc.process.alive()) return Error(tc.startup_failure("nothing was traced"));
+  return tc;
+}
+
+Result<void> TraceContext::analyse(const ProbeTable& table) {
+  const pid_t pid = process.pid();
+  auto bin = GoBinary::open(process.exe_link());
+  if (!bin) return make_error("PID {} ({}): {}", pid, process.comm(), bin.error().message);
+  binary = std::move(*bin);
+  if (binary->version().major == 0) return make_error("PID {} ({}): unknown Go version", pid, process.comm());
+  if (auto bias = process.load_bias(binary->elf()))
+    load_bias = *bias;
   else
     return make_error("PID {}: {}", pid, bias.error().message);
 
-  tc.sites = plan_all_sites(*tc.binary);
-  Verdict v = check_command(table, *tc.binary, tc.host, tc.sites);
+  sites = plan_all_sites(*binary);
+  Verdict v = check_command(table, *binary, host, sites);
   if (!v.can_run) {
     std::string why;
     for (const auto& r : v.reasons) why += (why.empty() ? "" : "; ") + r;
-    return make_error("cannot trace PID {} ({}, {}): {}", pid, tc.process.comm(),
-                      tc.binary->buildinfo().version_string, why);
+    return make_error("cannot trace PID {} ({}, {}): {}", pid, process.comm(),
+                      binary->buildinfo().version_string, why);
   }
-  for (const auto& w : v.warnings) tc.notes.push_back(w);
-  return tc;
+  for (const auto& w : v.warnings) notes.push_back(w);
+  return {};
+}
+
+std::string TraceContext::startup_failure(std::string_view message) const {
+  if (process.alive()) return std::string(message);
+  return exited_while_starting(process, message);
+}
+
+std::string exited_while_starting(const Process& p, std::string_view detail) {
+  return fmt::format("PID {} ({}) exited while gotrace was starting ({})", p.pid(), p.comm(), detail);
 }
 
 const PlannedSite* TraceContext::site(ProbeRole role) const {
@@ -164,6 +182,7 @@ TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& 
     s.notes.push_back(fmt::format(
         "{} probe hits came from processes other than PID {} and were not counted{}", other, process.pid(),
         events == 0 ? ": nothing of the target was seen, though the probes fired" : ""));
+  if (loop.stopped.count() > 0) s.notes.push_back(target_stopped_note(loop));
   return s;
 }
 

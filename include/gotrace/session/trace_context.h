@@ -43,6 +43,9 @@ std::span<const CounterSpec> park_counter_specs();
 Result<void> check_counter_specs(const CounterSpecs& specs);
 uint64_t total_drops(const Counters& c, const CounterSpecs& specs);
 
+// "PID N (comm) exited while gotrace was starting (detail)".
+std::string exited_while_starting(const Process& p, std::string_view detail);
+
 struct TraceContext {
   Process process;
   std::unique_ptr<GoBinary> binary;
@@ -52,12 +55,20 @@ struct TraceContext {
   std::vector<std::string> notes;
 
   // Opens the target and checks everything the command needs; the error is
-  // one line saying why it cannot run.
+  // one line saying why it cannot run (that the target exited meanwhile, if
+  // it did).
   static Result<TraceContext> prepare(pid_t pid, const ProbeTable& table);
+  // A startup step's failure as the one line to print: as it is, or, when
+  // the target has exited meanwhile, "PID N (comm) exited while gotrace was
+  // starting (message)".
+  std::string startup_failure(std::string_view message) const;
 
   const PlannedSite* site(ProbeRole role) const;  // nullptr if absent or unusable
   gt_offsets bpf_offsets() const;
   std::shared_ptr<StackTable> read_stacks(int stacks_fd) const;
+  // (prepare: the binary, the sites and the command's verdict)
+  Result<void> analyse(const ProbeTable& table);
+
   TraceSummary summary(const TraceLoopResult& loop, const Counters& counters, const CounterSpecs& specs,
                        size_t probes_attached, uint64_t events) const;
 };
