@@ -12,6 +12,7 @@
 #include "gotrace/report/goroutine_writer.h"
 #include "gotrace/report/json_writer.h"
 #include "gotrace/report/report_common.h"
+#include "gotrace/util/printable_stream.h"
 
 namespace gotrace {
 
@@ -80,8 +81,9 @@ std::string heat_row(const std::vector<uint64_t>& live, size_t width) {
   return out;
 }
 
-void write_watch_text(const WatchReport& r, StackTable& stacks, std::ostream& out,
+void write_watch_text(const WatchReport& r, StackTable& stacks, std::ostream& raw_out,
                       const WatchWriterOptions& o) {
+  PrintableOStream out(raw_out);  // nothing from the target reaches the terminal raw
   if (!o.header.empty()) fmt::print(out, "{}\n", o.header);
   const int64_t span = r.t_ns.empty() ? 0 : r.t_ns.back();
   fmt::print(out, "watched {}: {} snapshot{} every {}{}\n", format_duration(static_cast<uint64_t>(span)),

@@ -4,6 +4,7 @@
 #include <fmt/ostream.h>
 
 #include "gotrace/model/runtime_waits.h"
+#include "gotrace/util/printable_stream.h"
 
 namespace gotrace {
 
@@ -15,7 +16,8 @@ std::string format_duration(uint64_t ns) {
   return fmt::format("{}ns", ns);
 }
 
-void write_summary_text(const TraceSummary& s, std::ostream& out) {
+void write_summary_text(const TraceSummary& s, std::ostream& raw_out) {
+  PrintableOStream out(raw_out);  // nothing from the target reaches the terminal raw
   fmt::print(out, "PID {} ({}), {}, traced {:.1f}s ({}){}\n", s.pid, s.comm, s.go_version, s.duration_s,
              s.stopped_by, s.target_alive ? "" : "; the target has exited, showing what was collected");
   fmt::print(out, "{} probes attached; {} events; {} dropped", s.probes_attached, s.events, s.dropped);

@@ -146,7 +146,7 @@ TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& 
                                    size_t probes_attached, uint64_t events) const {
   TraceSummary s;
   s.pid = process.pid();
-  s.comm = process.comm();
+  s.comm = process.comm_exact();
   s.go_version = binary->buildinfo().version_string;
   s.duration_s = loop.elapsed.count();
   s.stopped_by = std::string(stop_reason_text(loop.reason));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gotrace/util/result.h"
+#include "gotrace/util/text.h"
 
 namespace gotrace {
 
@@ -29,7 +30,10 @@ class Process {
   static Result<Process> open(pid_t pid);
 
   pid_t pid() const { return pid_; }
-  const std::string& comm() const { return comm_; }
+  // The name it set (prctl, any process can): as set, for JSON and reports
+  // whose writers escape it; comm() escaped (util/text.h), for messages.
+  const std::string& comm_exact() const { return comm_; }
+  std::string comm() const { return printable(comm_); }
   // Path usable to read and to attach uprobes: /proc/PID/exe.
   std::string exe_link() const;
   // What /proc/PID/exe points at ("(deleted)" suffix kept).
