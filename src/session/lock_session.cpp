@@ -89,17 +89,23 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
   // No --kind: the sync primitives. The runtime's own locks cost more to
   // follow (their probes also see Ms going idle) and are asked for by name.
   Result<void> validate() override {
+    // Every item is checked, "all" included among others ("all,nosuch" is
+    // as wrong as "nosuch").
+    bool all = false;
     for (const auto& k : config_.kinds) {
       if (k == "all") {
-        kinds_.clear();
-        for (size_t i = 0; i < kLockKindCount; ++i) kinds_.push_back(static_cast<LockKind>(i));
-        break;
+        all = true;
+        continue;
       }
       auto kind = parse_lock_kind(k);
       if (!kind)
         return make_error("unknown --kind '{}' (mutex, rwmutex-r, rwmutex-w, waitgroup, cond, runtime, all)",
                           k);
       kinds_.push_back(*kind);
+    }
+    if (all) {
+      kinds_.clear();
+      for (size_t i = 0; i < kLockKindCount; ++i) kinds_.push_back(static_cast<LockKind>(i));
     }
     runtime_locks_ = std::find(kinds_.begin(), kinds_.end(), LockKind::Runtime) != kinds_.end();
     return {};

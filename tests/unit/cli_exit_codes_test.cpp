@@ -43,3 +43,41 @@ TEST_CASE("an output path that cannot be written fails before tracing, exit 3", 
   auto p = run_gotrace("lock -p 1 -d 1s --pprof /nonexistent-dir/x.pb.gz");
   CHECK(p.status == 3);
 }
+
+TEST_CASE("empty values, hex numbers and unknown list items are usage errors", "[cli]") {
+  // PID 2 (kthreadd, or no process): were one accepted, the run fails at
+  // once. Before: -d '' traced until Ctrl-C, --min '' and --kind all,nosuch were
+  // taken, and -d 0x10s meant 16 seconds (strtod reads hex); CLI11 took
+  // --top '' as 0 (all) and -p 0x2 as 2.
+  for (const char* args : {"block -p 2 -d ''",
+                           "block -p 2 --min ''",
+                           "lock -p 2 --kind all,nosuch",
+                           "lock -p 2 --kind nosuch,all",
+                           "block -p 2 -d 0x10s",
+                           "alloc -p 2 -d 0x10",
+                           "block -p 2 -d ' 5s'",
+                           "block -p 2 -d 1e1s",
+                           "block -p 2 -d infs",
+                           "lock -p 2 --min 0x1ms",
+                           "goroutines -p 2 --watch ''",
+                           "goroutines -p 2 -d ''",
+                           "goroutines -p 2 --min-wait ''",
+                           "goroutines -p 2 --watch 0x10s",
+                           "goroutines -p 2 -d 0x10s",
+                           "goroutines -p 2 --top ''",
+                           "goroutines -p 2 --top 0x10",
+                           "block -p 2 --top ''",
+                           "block -p 2 --top 0x10",
+                           "block -p 0x2 -d 1s",
+                           "goroutines -p 0x2",
+                           "info -p 0x2",
+                           "block -p 2 --sample 0x10",
+                           "block -p 2 --max-overhead ''",
+                           "block -p 2 --max-overhead 0x5"}) {
+    INFO(args);
+    auto r = run_gotrace(args);
+    INFO(r.out);
+    CHECK(r.status == 2);
+    CHECK(!r.out.empty());
+  }
+}
