@@ -2,8 +2,12 @@
 // real binary. Bad numbers and lists are refused before any target is opened
 // (so these need no root and no process to trace).
 #include <fmt/format.h>
+#include <stdlib.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "support/fixtures.h"
 
@@ -80,4 +84,36 @@ TEST_CASE("empty values, hex numbers and unknown list items are usage errors", "
     CHECK(r.status == 2);
     CHECK(!r.out.empty());
   }
+}
+
+namespace {
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+}  // namespace
+
+TEST_CASE("a run that fails leaves existing output files as they were", "[cli]") {
+  char tmpl[] = "/tmp/gotrace-outputs-XXXXXX";
+  REQUIRE(mkdtemp(tmpl));
+  const std::string dir = tmpl;
+  const std::string pprof = dir + "/old.pb.gz", folded = dir + "/old.folded", svg = dir + "/old.svg";
+  for (const auto& p : {pprof, folded, svg}) std::ofstream(p) << "precious " << p;
+  // PID 2: a kernel thread or no process at all, never a Go program.
+  for (std::string args : {"block -p 2 -d 1s --pprof " + pprof + " --folded " + folded,
+                           "lock -p 2 -d 1s --pprof " + pprof, "alloc -p 2 -d 1s --folded " + folded,
+                           "block -p 2 -d 1s --sample --pprof " + pprof + " --folded " + folded,
+                           "goroutines -p 2 --pprof " + pprof + " --folded " + folded,
+                           "goroutines -p 2 --watch 100ms -d 300ms --svg " + svg}) {
+    INFO(args);
+    auto r = run_gotrace(args);
+    INFO(r.out);
+    CHECK(r.status == 1);
+    for (const auto& p : {pprof, folded, svg}) CHECK(read_all(p) == "precious " + p);
+  }
+  // Nothing else was left in the directory (no temporary files).
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++entries;
+  CHECK(entries == 3);
+  std::filesystem::remove_all(dir);
 }
