@@ -201,7 +201,7 @@ TEST_CASE("gotrace goroutines --watch --leaks: exact created/exited per site, on
     const Json& pc = j["probe_counters"];
     CHECK(pc["born_evicted"].u == 0);
     CHECK(pc["drop_born_table"].u == 0);
-    CHECK(pc["g_unreadable"].u == 0);
+    CHECK(pc["drop_g_unreadable"].u == 0);
     CHECK(pc["goroutines_created"].u > 0);
 
     const Json* leak = nullptr;

@@ -77,6 +77,7 @@ enum gt_counter {
   GT_CNT_STACK_TRUNCATED,      /* stacks cut at GT_MAX_STACK_DEPTH */
   GT_CNT_UNDER_MIN,            /* waits shorter than --min, left out on purpose */
   GT_CNT_STACK_CLOBBERED,      /* a walk's scratch overwritten by a preempting program: stack unknown */
+  GT_CNT_DETAIL_AGG_FULL,      /* a secondary table full (wakers, chains, blame): the event itself is kept */
   GT_CNT_BASE__END
 };
 
