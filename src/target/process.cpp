@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "gotrace/elf/elf_image.h"
+#include "gotrace/util/privilege.h"
 
 namespace gotrace {
 
@@ -91,17 +92,8 @@ Result<Process> Process::open(pid_t pid) {
   if (n < 0) {
     if (errno == EACCES || errno == EPERM) {
       int err = errno;
-      // Reading another process's executable and memory is a ptrace-mode
-      // access: the same user, or CAP_SYS_PTRACE, and in both cases the
-      // target may not hold capabilities gotrace lacks (root's own PID 1 does).
-      if (geteuid() == 0)
-        return make_error(
-            "cannot read /proc/{}/exe: {} (needs CAP_SYS_PTRACE: the target holds capabilities "
-            "gotrace lacks)",
-            pid, std::strerror(err));
-      return make_error(
-          "cannot read /proc/{}/exe: {} (run as root: reading another user's process needs CAP_SYS_PTRACE)",
-          pid, std::strerror(err));
+      return make_error("cannot read /proc/{}/exe: {} ({})", pid, std::strerror(err),
+                        ptrace_refusal_reason(pid, false));
     }
     if (errno == ENOENT)
       return make_error("PID {} ({}) has no executable (a kernel thread or a zombie)", pid, p.comm_);
