@@ -3,6 +3,7 @@
 
 #include "gotrace/cli/cli.h"
 #include "gotrace/session/trace_config.h"
+#include "gotrace/util/output_file.h"
 #include "gotrace/util/signals.h"
 
 static_assert(gotrace::kExitInterrupted == 130, "util/signals.cpp exits 130 on a stop signal during startup");
@@ -18,6 +19,7 @@ void block_at_exec(int, char**, char**) { gotrace::block_ignored_stop_signals();
 
 int main(int argc, char** argv) {
   gotrace::install_stop_signals();  // first: no Ctrl-C may be lost, even during startup
+  gotrace::reserve_standard_fds();  // a closed stdout stays closed to writes (no file takes fd 1)
   try {
     return gotrace::cli::main(argc, argv);
   } catch (const std::system_error&) {

@@ -39,7 +39,7 @@ int run_info(const InfoConfig& config, std::span<const ProbeTable* const> tables
       build_info_report(**binary, probe_host(process ? HostCheck::Full : HostCheck::NoUprobes), tables);
   if (process) {
     report.pid = process->pid();
-    report.comm = process->comm();
+    report.comm = process->comm_exact();
     report.path = process->exe_target();
     report.alive = process->alive();
     if (auto bias = process->load_bias((*binary)->elf())) {

@@ -17,6 +17,7 @@
 #include "gotrace/host/trap_cost.h"
 #include "gotrace/host/uprobe_multi.h"
 #include "gotrace/util/child_call.h"
+#include "gotrace/util/privilege.h"
 
 namespace gotrace {
 
@@ -172,11 +173,7 @@ HostFeatures probe_host(HostCheck check) {
 
 std::vector<std::string> HostFeatures::problems() const {
   std::vector<std::string> p;
-  if (!privileged())
-    p.push_back(
-        cap_bpf && cap_perfmon
-            ? "needs CAP_SYS_ADMIN: this kernel refuses uprobe perf events with CAP_BPF and CAP_PERFMON alone"
-            : "needs CAP_BPF and CAP_PERFMON, and on this kernel CAP_SYS_ADMIN for uprobes: run as root");
+  if (!privileged()) p.push_back(bpf_privilege_problem(cap_sys_admin, cap_bpf, cap_perfmon, uprobe_events));
   if (!uprobes) p.push_back("the kernel has no uprobe support (CONFIG_UPROBE_EVENTS)");
   if (!btf) p.push_back("the kernel exposes no BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF)");
   if (ringbuf && !*ringbuf) p.push_back("the kernel has no BPF ring buffer (needs Linux 5.8+)");

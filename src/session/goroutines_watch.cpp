@@ -9,11 +9,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "gotrace/gobin/go_binary.h"
@@ -23,10 +23,12 @@
 #include "gotrace/report/report_common.h"
 #include "gotrace/session/goroutine_probes.h"
 #include "gotrace/session/goroutines_command.h"
+#include "gotrace/session/outputs.h"
 #include "gotrace/session/probe_keeper.h"
 #include "gotrace/session/trace_context.h"
 #include "gotrace/snapshot/goroutines.h"
 #include "gotrace/target/process.h"
+#include "gotrace/util/output_file.h"
 #include "gotrace/util/signals.h"
 
 namespace gotrace {
@@ -84,16 +86,9 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
         "--min-wait, --state and --reason are for one snapshot (drop them or --watch)\n");
     return kExitUsage;
   }
-  // Open the SVG first so that a bad path fails before the watch, not after.
-  std::ofstream svg;
-  if (!c.svg_path.empty()) {
-    svg.open(c.svg_path, std::ios::out | std::ios::trunc);
-    if (!svg) {
-      fmt::print(stderr, "gotrace: --svg: cannot write {}: {}\n", c.svg_path,
-                 std::strerror(errno ? errno : EIO));
-      return kExitOutput;
-    }
-  }
+  // Check the SVG's path first so that a bad one fails before the watch, not
+  // after; the file is written whole at the end (a failed run leaves it).
+  if (!check_output("goroutines", "--svg", c.svg_path)) return kExitOutput;
   // With --leaks the target is opened the way the tracing commands open it
   // (TraceContext: probe sites planned, host and rights checked).
   std::optional<TraceContext> tc;
@@ -314,11 +309,10 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
   const bool stdout_ok = !std::cout.fail();
   const int stdout_errno = errno;
   bool svg_ok = true;
-  if (svg.is_open()) {
+  if (!c.svg_path.empty()) {
+    std::ostringstream svg;
     auto r = write_watch_svg(rep, svg, o, c.svg_path);
-    svg.close();
-    if (r && svg.fail())
-      r = make_error("writing {} failed: {}", c.svg_path, std::strerror(errno ? errno : EIO));
+    if (r) r = write_file_replacing(c.svg_path, svg.str());
     if (!r) {
       fmt::print(stderr, "gotrace: --svg: {}\n", r.error().message);
       svg_ok = false;

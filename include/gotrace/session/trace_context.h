@@ -26,9 +26,12 @@ namespace gotrace {
 using Counters = std::array<uint64_t, GT_CNT_SLOTS>;
 Counters read_counters(int percpu_array_fd);  // summed over CPUs
 
-// The name of a counter slot in reports, and whether it is a loss (a full
-// table, a full ring buffer): the sum of the losses is the "dropped" every
-// report shows. A command lists the slots its programs use: the base ones,
+// The name of a counter slot in reports, and whether it is a drop: an event
+// lost, its own record not kept (a full aggregation, park or pending table).
+// The drops, named "drop_…", sum to the "dropped" every report shows, each
+// lost event once. What a counted event lacks (a stack, a ring-buffer record
+// the aggregates still count, a waker or chain link) is named "lost_…" and
+// is not a drop. A command lists the slots its programs use: the base ones,
 // park tracking's if it uses that, and its own (common_types.h).
 struct CounterSpec {
   uint32_t slot;
@@ -38,8 +41,11 @@ struct CounterSpec {
 using CounterSpecs = std::vector<CounterSpec>;
 // Base counters followed by the given groups.
 CounterSpecs counter_specs(std::initializer_list<std::span<const CounterSpec>> groups = {});
-std::span<const CounterSpec> park_counter_specs();
-// Each slot inside its range and named once, each name once.
+// parks_are_events: the command's events are the parks (block); false when
+// park tracking only adds details to other events (lock's chains).
+std::span<const CounterSpec> park_counter_specs(bool parks_are_events = true);
+// Each slot inside its range and named once, each name once; drops and
+// only drops named "drop_…".
 Result<void> check_counter_specs(const CounterSpecs& specs);
 uint64_t total_drops(const Counters& c, const CounterSpecs& specs);
 
