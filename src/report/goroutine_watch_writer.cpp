@@ -263,7 +263,21 @@ Result<void> write_watch_svg(const WatchReport& r, std::ostream& out, const Watc
   const size_t rows = shown_sites(r, o);
   const size_t cols = std::max<size_t>(1, std::min<size_t>(r.t_ns.size(), 400));
   const double label_w = 420, cell_w = std::max(2.0, 720.0 / static_cast<double>(cols)), row_h = 18;
-  const double top = 56, width = label_w + cell_w * static_cast<double>(cols) + 260;
+  // Right of the cells: each row's "first→last (peak)", then its suspect
+  // mark; the picture is as wide as the longest of them needs.
+  std::vector<std::string> counts(rows), marks(rows);
+  size_t counts_chars = 0, marks_chars = 0;
+  for (size_t i = 0; i < rows; ++i) {
+    const SiteSeries& s = r.sites[i];
+    counts[i] = fmt::format("{}→{} ({})", s.live.front(), s.live.back(), s.peak);
+    counts_chars = std::max(counts_chars, counts[i].size() - 2);  // "→" is 3 bytes, 1 character
+    for (const LeakSuspect& l : r.suspects)
+      if (l.site == s.site) marks[i] = fmt::format("leak suspect, {}", per_min(l.growth_per_min));
+    marks_chars = std::max(marks_chars, marks[i].size());
+  }
+  const double counts_w = 7.2 * static_cast<double>(counts_chars) + 16;
+  const double top = 56, width = label_w + cell_w * static_cast<double>(cols) + 6 + counts_w +
+                                 std::max(7.2 * static_cast<double>(marks_chars), 100.0) + 16;
   const double legend_h = 48;
   const double height = top + row_h * static_cast<double>(rows) + 40 + legend_h;
   // Monospace at 12px: 7.2px a character; labels end 6px left of the cells.
@@ -316,12 +330,10 @@ Result<void> write_watch_svg(const WatchReport& r, std::ostream& out, const Watc
                  "<title>{} live (+{})</title></rect>\n",
                  label_w + cell_w * static_cast<double>(k), y + 1, cell_w, row_h - 2, fill, c[k], growth);
     }
-    fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", right + 6, y + 13,
-               xml_escaped(fmt::format("{}→{} ({})", s.live.front(), s.live.back(), s.peak)));
-    for (const LeakSuspect& l : r.suspects)
-      if (l.site == s.site)
-        fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#b00\">{}</text>\n", right + 110, y + 13,
-                   xml_escaped(fmt::format("leak suspect, {}", per_min(l.growth_per_min))));
+    fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", right + 6, y + 13, xml_escaped(counts[i]));
+    if (!marks[i].empty())
+      fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#b00\">{}</text>\n", right + 6 + counts_w,
+                 y + 13, xml_escaped(marks[i]));
     fmt::print(out, "</g>\n");
   }
   const double axis_y = top + row_h * static_cast<double>(rows) + 16;
