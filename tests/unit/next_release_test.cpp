@@ -64,6 +64,7 @@ TEST_CASE("a release newer than the tables: binary facts used, table-only facts 
     REQUIRE(v);
     std::string next = fmt::format("go1.{}.0", v->minor + 1);
     next.resize(f.version.size(), '0');  // same length: go1.28.0 for go1.27.3
+    const std::string release = fmt::format("go1.{}", v->minor + 1);  // what a refusal names
     const std::string path = rewritten_copy(f, next);
     struct Remove {
       std::string p;
@@ -107,7 +108,7 @@ TEST_CASE("a release newer than the tables: binary facts used, table-only facts 
     auto one_line_naming_release = [&](const std::string& m) {
       INFO(m);
       CHECK(m.find('\n') == std::string::npos);
-      CHECK(m.find(next) != std::string::npos);
+      CHECK(m.find(release) != std::string::npos);
     };
     if (dwarf) {
       REQUIRE((*bin)->offsets());
@@ -137,7 +138,7 @@ TEST_CASE("a release newer than the tables: binary facts used, table-only facts 
         bool named = false;
         for (const auto& r : vd.reasons) {
           CHECK(r.find('\n') == std::string::npos);
-          named |= r.find(next) != std::string::npos;
+          named |= r.find(release) != std::string::npos;
         }
         CHECK(named);
       }
