@@ -203,7 +203,11 @@ cd $tmp
 $hot -rate 1000 -duration 30s >old.out 2>&1 & old=\$!
 sleep 1
 GOTRACE_TEST_DELAY_ATTACH_MS=2000 $gotrace block -p \$old --no-governor -d 3s --no-status >g.out 2>g.err & g=\$!
-for i in \$(seq 100); do grep -q 'attaching in' g.err && break; sleep 0.1; done
+# (Until gotrace says it is about to attach: under the hog an ASan build
+# takes seconds to start, and killing the old target before gotrace opened
+# it would test nothing.)
+for i in \$(seq 600); do grep -q 'attaching in' g.err && break; sleep 0.1; done
+grep -q 'attaching in' g.err || { echo "gotrace did not reach its attach in 60 s: \$(cat g.err)"; exit 1; }
 kill -9 \$old; wait \$old 2>/dev/null
 echo \$((old - 1)) > /proc/sys/kernel/ns_last_pid
 $lockfx -duration 4s >new.out 2>&1 & new=\$!
