@@ -7,7 +7,14 @@
  *                  sampled path, CX = slot size; (*mcache).refill(c, spc) —
  *                  one hit per span handed to an mcache, BL = span class;
  *                  runtime.mallocgc(size, typ, needzero) — every allocation,
- *                  AX = size, BX = type (--exact).
+ *                  AX = size, BX = type (--exact); in 1.27+ also each
+ *                  size-specialized runtime.mallocgc{TinySC2,SmallNoScanSCn,
+ *                  SmallScanNoHeaderSCn}(size, typ, needzero), which
+ *                  compiled `new(T)` of ≤ 80 bytes calls without mallocgc
+ *                  (1.27 cmd/compile/internal/ssagen/ssa.go newObject,
+ *                  specializedMallocSym); a hit whose caller is mallocgc
+ *                  (its size < 81 dispatch, malloc.go:1079) was counted at
+ *                  mallocgc's entry and is skipped.
  *   large_entry    (*mcache).allocLarge(c, size, noscan): every large
  *                  object, BX = size, CL = noscan.
  *   map_grow_entry runtime.hashGrow(t, h) (classic maps, ≤1.23), or the
@@ -29,6 +36,14 @@
  * [RSP]; n ≥ 1 → follow RBP n-1 times to fp, the return address is [fp+8]
  * and BP_m = [fp]. The type is read only when that return address lies in
  * runtime.mallocgc; otherwise the sample is kept with type 0 and counted.
+ * Go 1.27's size-specialized functions (malloc_generated.go, the range
+ * [sc_lo, sc_hi)) take typ in BX but drop it (the noscan ones overwrite BX
+ * at once), and mallocgc calls them for sizes < 81 before it spills typ
+ * (malloc.go:1079-1091). So when the frame just below mallocgc's (the one
+ * that called the probed function, or its caller) lies in that range, the
+ * type is not in any frame: the sample is kept with type 0, counted as
+ * size-specialized, and user space takes the type from the call site
+ * (a constant `LEAQ type, BX` before a compiled `new`).
  * Everything is aggregated in kernel maps keyed by stack, never by thread;
  * nothing is written to the target. */
 #include "gotrace_common.bpf.h"
@@ -40,6 +55,8 @@ const volatile __u32 sample_derefs = 0; /* frames between the sampler's probe an
 const volatile __u32 large_derefs = 0;  /* … and allocLarge's */
 const volatile __u64 mallocgc_lo = 0;   /* runtime address range of runtime.mallocgc */
 const volatile __u64 mallocgc_hi = 0;
+const volatile __u64 sc_lo = 0; /* runtime address range of 1.27's size-specialized mallocs (0: none) */
+const volatile __u64 sc_hi = 0;
 const volatile __u32 stw_stop_has_reason = 0;  /* 1.21+: stopTheWorldWithSema(reason) in AL */
 const volatile __u32 stw_start_has_reason = 0; /* 1.22+: startTheWorldWithSema(now, w) BL = reason, CX = start */
 
@@ -79,6 +96,9 @@ struct {
   __uint(max_entries, 64 * 1024);
 } events SEC(".maps");
 
+/* Whether pc lies in 1.27's size-specialized mallocs. */
+static __always_inline bool size_specialized(__u64 pc) { return sc_lo && pc >= sc_lo && pc < sc_hi; }
+
 /* The typ mallocgc spilled, read through `derefs` frames (see the header
  * comment); 0 when the frame chain does not lead into mallocgc. */
 static __always_inline __u64 mallocgc_type(struct pt_regs *ctx, __u32 derefs) {
@@ -87,9 +107,23 @@ static __always_inline __u64 mallocgc_type(struct pt_regs *ctx, __u32 derefs) {
     ret = read_u64(PT_REGS_SP(ctx));
     bp_m = PT_REGS_FP(ctx);
   } else {
-    __u64 fp = PT_REGS_FP(ctx);
-    if (derefs >= 2) fp = read_u64(fp);
-    if (derefs >= 3) fp = read_u64(fp);
+    /* helper_ret: the return address one frame below mallocgc's, into the
+     * mallocgcX helper (1.24+) that called toward the probe. */
+    __u64 fp = PT_REGS_FP(ctx), helper_ret = read_u64(PT_REGS_SP(ctx));
+    if (derefs >= 2) {
+      helper_ret = read_u64(fp + 8);
+      fp = read_u64(fp);
+    }
+    if (derefs >= 3) {
+      helper_ret = read_u64(fp + 8);
+      fp = read_u64(fp);
+    }
+    /* Below a size-specialized malloc (an SCn function, or the SlowPath it
+     * calls, which is in the same range): no type in any frame. */
+    if (size_specialized(helper_ret)) {
+      count(GT_CNT_ALLOC_SIZE_SPECIALIZED);
+      return 0;
+    }
     if (!fp) {
       count(GT_CNT_ALLOC_NO_FRAME);
       return 0;
@@ -141,6 +175,11 @@ int sample_entry(struct pt_regs *ctx) {
     key.type = mallocgc_type(ctx, sample_derefs);
   } else {
     if (go_arg1(ctx) == 0) return 0; /* size 0: no allocation (zerobase) */
+    if (size_specialized(PT_REGS_IP(ctx))) {
+      /* 1.27+: called by mallocgc, whose own entry counted it already. */
+      __u64 ret = read_u64(PT_REGS_SP(ctx));
+      if (ret >= mallocgc_lo && ret < mallocgc_hi) return 0;
+    }
     key.size = go_arg1(ctx);
     bytes = go_arg1(ctx);
     key.type = go_arg2(ctx);

@@ -53,7 +53,7 @@ static __always_inline void on_wait_end(__u64 goid, const struct gt_parked *p, _
   struct gt_waker_key wk = {.stack_id = park.stack_id, .waker_stack_id = waker_stack,
                             .reason = park.reason, .waker_kind = waker_kind};
   static const struct gt_waker_val zero_waker;
-  struct gt_waker_val *w = agg_lookup_or_init(&waker_agg, &wk, &zero_waker);
+  struct gt_waker_val *w = detail_lookup_or_init(&waker_agg, &wk, &zero_waker);
   if (w) {
     __sync_fetch_and_add(&w->count, 1);
     __sync_fetch_and_add(&w->total_ns, dt);

@@ -53,15 +53,27 @@ static __always_inline void count(__u32 c) { /* a gt_counter, gt_park_counter or
   if (v) *v += 1;
 }
 
-/* The aggregate for key, created zeroed when absent; NULL (and counted as a
- * drop) when the map is full. */
-static __always_inline void *agg_lookup_or_init(void *map, const void *key, const void *zero) {
+/* The aggregate for key, created zeroed when absent; NULL (and counted in
+ * full_counter) when the map is full. */
+static __always_inline void *agg_lookup_or_init_counted(void *map, const void *key, const void *zero,
+                                                        __u32 full_counter) {
   void *v = bpf_map_lookup_elem(map, key);
   if (v) return v;
   bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
   v = bpf_map_lookup_elem(map, key);
-  if (!v) count(GT_CNT_DROP_AGG_FULL);
+  if (!v) count(full_counter);
   return v;
+}
+
+/* An event's own aggregate: when full, the event is lost (a drop). */
+static __always_inline void *agg_lookup_or_init(void *map, const void *key, const void *zero) {
+  return agg_lookup_or_init_counted(map, key, zero, GT_CNT_DROP_AGG_FULL);
+}
+
+/* A detail of an event already counted in its own aggregate (its waker, a
+ * chain link, a holder's blame): when full, only the detail is lost. */
+static __always_inline void *detail_lookup_or_init(void *map, const void *key, const void *zero) {
+  return agg_lookup_or_init_counted(map, key, zero, GT_CNT_DETAIL_AGG_FULL);
 }
 
 /* Submits a reserved ring buffer record without waking the reader, unless

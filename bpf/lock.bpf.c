@@ -232,7 +232,7 @@ struct blame_scan {
 static __always_inline void blame_add(struct blame_scan *s, __u64 stack, __u64 goid, __u64 ns, bool first) {
   s->key.holder_stack = stack;
   static const struct gt_blame_val zero_blame;
-  struct gt_blame_val *v = agg_lookup_or_init(&blame_agg, &s->key, &zero_blame);
+  struct gt_blame_val *v = detail_lookup_or_init(&blame_agg, &s->key, &zero_blame);
   if (!v) return;
   __sync_fetch_and_add(&v->total_ns, ns);
   if (first) __sync_fetch_and_add(&v->waits, 1);
@@ -319,7 +319,7 @@ static long chain_step(__u32 i, void *data) {
   c->key.chain_stack = s.stack_id;
   c->key.reason = s.reason;
   static const struct gt_chain_val zero_chain;
-  struct gt_chain_val *v = agg_lookup_or_init(&chain_agg, &c->key, &zero_chain);
+  struct gt_chain_val *v = detail_lookup_or_init(&chain_agg, &c->key, &zero_chain);
   /* count is waits, not parks: a (stack, reason) that an earlier span of
    * this scan already had is not counted again. */
   bool seen = false;

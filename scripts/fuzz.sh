@@ -6,33 +6,71 @@
 #   scripts/fuzz.sh --short     each target 20 s (5 targets, one per core at a
 #                               time: a minute on two cores once built): what
 #                               scripts/test.sh runs
+#   scripts/fuzz.sh --seeds-only  only find or build the seeds (no fuzzing)
 # Builds with clang into build-fuzz/ (GOTRACE_FUZZ_BUILD_DIR). Seeds: the
-# analyze fixtures of the oldest and newest Go built, every variant, from
+# analyze fixtures of the oldest and newest Go, every variant, from
 # GOTRACE_FIXTURES_DIR (default build-test/fixtures, else build/fixtures).
+# Where none has them (a fresh build, this script run alone), it builds
+# them first with scripts/build-fixtures.sh: into GOTRACE_FIXTURES_DIR when
+# set, else build-fuzz/fixtures; only the analyze program, oldest and newest
+# Go (of GOTRACE_GO_VERSIONS when set).
 # New interesting inputs stay in build-fuzz/corpus/<target>; a crash leaves
 # build-fuzz/artifacts/<target>/crash-* and makes the script fail.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${GOTRACE_FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=600
+seeds_only=0
 case ${1:-} in
   --short) seconds=20 ;;
+  --seeds-only) seeds_only=1 ;;
   '') ;;
-  *[!0-9]*) echo "usage: fuzz.sh [--short | SECONDS]" >&2; exit 2 ;;
+  *[!0-9]*) echo "usage: fuzz.sh [--short | --seeds-only | SECONDS]" >&2; exit 2 ;;
   *) seconds=$1 ;;
 esac
 targets=(fuzz_elf fuzz_buildinfo fuzz_pclntab fuzz_dwarf fuzz_gobinary)
 
+# A fixtures directory whose manifest lists analyze binaries that are there.
+has_seeds() {
+  [[ -f $1/manifest.tsv ]] || return 1
+  local path found=0
+  while read -r path; do
+    [[ -f $path ]] || return 1
+    found=1
+  done < <(awk -F'\t' '$5 == "analyze" {print $6}' "$1/manifest.tsv")
+  ((found))
+}
 fixtures=${GOTRACE_FIXTURES_DIR:-}
 if [[ -z $fixtures ]]; then
   for d in "$root/build-test/fixtures" "$root/build/fixtures"; do
-    [[ -f $d/manifest.tsv ]] && { fixtures=$d; break; }
+    has_seeds "$d" && { fixtures=$d; break; }
   done
 fi
-if [[ -z $fixtures || ! -f $fixtures/manifest.tsv ]]; then
-  echo "fuzz.sh: no fixtures (run scripts/build-fixtures.sh DIR and set GOTRACE_FIXTURES_DIR=DIR)" >&2
-  exit 1
+if [[ -z $fixtures ]] || ! has_seeds "$fixtures"; then
+  fixtures=${fixtures:-$build/fixtures}
+  # Only what the seeds are made of: analyze, oldest and newest Go.
+  versions=$("$root/scripts/go-toolchains.sh" list | cut -f1 | sort -t. -k2 -n)
+  oldest=$(head -1 <<<"$versions")
+  newest=$(tail -1 <<<"$versions")
+  echo "fuzz.sh: no fixtures to seed from: building analyze (go$oldest, go$newest) into $fixtures" >&2
+  GOTRACE_GO_VERSIONS="$oldest $newest" "$root/scripts/build-fixtures.sh" "$fixtures" analyze
+  has_seeds "$fixtures" || { echo "fuzz.sh: building the fixtures gave no analyze binary" >&2; exit 1; }
 fi
+
+# Seeds: amd64 and arm64 analyze fixtures of the oldest and newest Go there.
+seeds=$build/seeds
+rm -rf "$seeds"
+mkdir -p "$seeds"
+minors=$(awk -F'\t' '$5 == "analyze" {print $1}' "$fixtures/manifest.tsv" | sort -t. -k2 -n -u)
+first=$(head -1 <<<"$minors")
+last=$(tail -1 <<<"$minors")
+awk -F'\t' -v a="$first" -v b="$last" '$5 == "analyze" && ($1 == a || $1 == b) {print $6}' \
+  "$fixtures/manifest.tsv" | while read -r path; do
+  cp "$path" "$seeds/$(echo "${path#"$fixtures"/}" | tr / _)"
+done
+echo "fuzz.sh: $(ls "$seeds" | wc -l) seed binaries (go$first, go$last)$( ((seeds_only)) || echo ", ${seconds}s per target")"
+
+((seeds_only)) && exit 0
 
 # libFuzzer and the sanitizer runtimes of Debian's clang come in their own package.
 rt=$(clang -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a
@@ -50,19 +88,6 @@ CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Re
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
   -DGOTRACE_FUZZ=ON -DGOTRACE_TESTS=OFF >/dev/null
 ninja -C "$build" gotrace_fuzz >/dev/null
-
-# Seeds: amd64 and arm64 analyze fixtures of the oldest and newest Go there.
-seeds=$build/seeds
-rm -rf "$seeds"
-mkdir -p "$seeds"
-minors=$(awk -F'\t' '$5 == "analyze" {print $1}' "$fixtures/manifest.tsv" | sort -t. -k2 -n -u)
-first=$(head -1 <<<"$minors")
-last=$(tail -1 <<<"$minors")
-awk -F'\t' -v a="$first" -v b="$last" '$5 == "analyze" && ($1 == a || $1 == b) {print $6}' \
-  "$fixtures/manifest.tsv" | while read -r path; do
-  cp "$path" "$seeds/$(echo "${path#"$fixtures"/}" | tr / _)"
-done
-echo "fuzz.sh: $(ls "$seeds" | wc -l) seed binaries (go$first, go$last), ${seconds}s per target"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

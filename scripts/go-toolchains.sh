@@ -8,10 +8,10 @@ set -euo pipefail
 
 # Newest patch release of each minor version we support. 1.19 comes from
 # Debian (golang-1.19-go); the others through GOTOOLCHAIN and the module proxy.
-ALL_VERSIONS=(1.19 1.20 1.21 1.22 1.23 1.24 1.25 1.26)
+ALL_VERSIONS=(1.19 1.20 1.21 1.22 1.23 1.24 1.25 1.26 1.27)
 declare -A PATCH=(
   [1.20]=go1.20.14 [1.21]=go1.21.13 [1.22]=go1.22.12 [1.23]=go1.23.12
-  [1.24]=go1.24.13 [1.25]=go1.25.14 [1.26]=go1.26.11
+  [1.24]=go1.24.13 [1.25]=go1.25.14 [1.26]=go1.26.11 [1.27]=go1.27.3
 )
 read -r -a VERSIONS <<<"${GOTRACE_GO_VERSIONS:-${ALL_VERSIONS[*]}}"
 

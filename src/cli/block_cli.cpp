@@ -1,10 +1,10 @@
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <memory>
 
 #include "gotrace/cli/cli_command.h"
 #include "gotrace/session/block_command.h"
+#include "gotrace/util/duration.h"
 
 namespace gotrace::cli {
 
@@ -12,9 +12,8 @@ namespace {
 // "" (--sample alone): 49 Hz, off the beat of round-number periodic work.
 double parse_sample_hz(const std::string& s) {
   if (s.empty()) return 49;
-  char* end = nullptr;
-  double hz = std::strtod(s.c_str(), &end);
-  return end && *end == '\0' && hz >= 1 && hz <= 1000 ? hz : 0;
+  auto hz = parse_decimal(s);  // "0x10" is not 16
+  return hz && *hz >= 1 && *hz <= 1000 ? *hz : 0;
 }
 }  // namespace
 

@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
   auto* info_cmd = app.add_subcommand(
       "info",
       "what gotrace sees in a Go binary (version, layout, probe sites) and whether it can trace it here");
-  auto* pid = info_cmd->add_option("-p,--pid", info.pid, "PID of the running Go program");
+  auto* pid = info_cmd->add_option("-p,--pid", info.pid, "PID of the running Go program")
+                  ->check(decimal_number(true));
   auto* bin =
       info_cmd->add_option("-b,--binary", info.binary, "a Go executable on disk (static analysis only)")
           ->check(CLI::ExistingFile);

@@ -29,12 +29,20 @@ CliCommand goroutines_cli() {
       std::string min_wait;
       std::string watch;
       std::string duration;
+      // Given at all: an empty value is a wrong value, not a missing option.
+      CLI::Option* min_wait_opt = nullptr;
+      CLI::Option* watch_opt = nullptr;
+      CLI::Option* duration_opt = nullptr;
     };
     auto raw = std::make_shared<Raw>();
-    sub.add_option("-p,--pid", raw->pid, "PID of the running Go program")->required();
+    sub.add_option("-p,--pid", raw->pid, "PID of the running Go program")
+        ->required()
+        ->check(decimal_number(true));
     sub.add_flag("--all", raw->config.all, "one entry per goroutine, like the runtime's own dump");
-    sub.add_option("--top", raw->top, "how many groups to show (0: all)")->capture_default_str();
-    sub.add_option(
+    sub.add_option("--top", raw->top, "how many groups to show (0: all)")
+        ->capture_default_str()
+        ->check(decimal_number(true));
+    raw->min_wait_opt = sub.add_option(
         "--min-wait", raw->min_wait,
         "only goroutines known to have waited at least this long (1m, 30s; from the GC's coarse stamp)");
     sub.add_option("--state", raw->config.states,
@@ -49,11 +57,12 @@ CliCommand goroutines_cli() {
                    "also write a goroutine profile here (go tool pprof FILE)");
     sub.add_option("--folded", raw->config.folded_path,
                    "also write folded stacks here (flamegraph.pl FILE > out.svg)");
-    sub.add_option("--watch", raw->watch,
-                   "take a snapshot every INTERVAL (1s, 250ms) and follow goroutines by creation site: "
-                   "a heat map of live goroutines and the leak suspects");
-    sub.add_option("-d,--duration", raw->duration,
-                   "watch for this long (alone: --watch 1s; default: until Ctrl-C)");
+    raw->watch_opt =
+        sub.add_option("--watch", raw->watch,
+                       "take a snapshot every INTERVAL (1s, 250ms) and follow goroutines by creation site: "
+                       "a heat map of live goroutines and the leak suspects");
+    raw->duration_opt = sub.add_option("-d,--duration", raw->duration,
+                                       "watch for this long (alone: --watch 1s; default: until Ctrl-C)");
     sub.add_option("--svg", raw->config.svg_path, "with --watch: also write the heat map as an SVG here");
     sub.add_flag("--leaks", raw->config.leaks,
                  "with --watch: count every goroutine created and exited per site, exactly, with two probes "
@@ -71,7 +80,7 @@ CliCommand goroutines_cli() {
         return kExitUsage;
       }
       cfg.top = static_cast<size_t>(raw->top);
-      if (!raw->min_wait.empty()) {
+      if (raw->min_wait_opt->count() > 0) {
         auto d = parse_duration(raw->min_wait);
         if (!d) {
           fmt::print(stderr, "gotrace goroutines: bad --min-wait '{}' (examples: 30s, 5m)\n", raw->min_wait);
@@ -79,7 +88,7 @@ CliCommand goroutines_cli() {
         }
         cfg.min_wait = *d;
       }
-      if (!raw->watch.empty()) {
+      if (raw->watch_opt->count() > 0) {
         auto d = parse_duration(raw->watch);
         if (!d || d->count() < 10'000'000) {
           fmt::print(stderr,
@@ -89,7 +98,7 @@ CliCommand goroutines_cli() {
         }
         cfg.watch_interval = *d;
       }
-      if (!raw->duration.empty()) {
+      if (raw->duration_opt->count() > 0) {
         auto d = parse_duration(raw->duration);
         if (!d || d->count() <= 0) {
           fmt::print(stderr, "gotrace goroutines: bad -d '{}' (examples: 60s, 5m)\n", raw->duration);
@@ -97,7 +106,7 @@ CliCommand goroutines_cli() {
         }
         // -d alone means "observe for this long": a watch at the default
         // interval (a snapshot has no length).
-        if (raw->watch.empty()) cfg.watch_interval = std::chrono::seconds(1);
+        if (raw->watch_opt->count() == 0) cfg.watch_interval = std::chrono::seconds(1);
         cfg.watch_duration = *d;
       }
       if (!cfg.svg_path.empty() && cfg.watch_interval.count() == 0) {

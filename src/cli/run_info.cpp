@@ -33,10 +33,13 @@ int run_info(const InfoConfig& config, std::span<const ProbeTable* const> tables
       fmt::print(stderr, "gotrace: {}\n", binary.error().message);
     return kExitFailure;
   }
-  InfoReport report = build_info_report(**binary, probe_host(), tables);
+  // A file alone needs no uprobe self-test (on a loaded host it took most
+  // of `info --binary`'s 20 s): what only uprobes tell is left unknown.
+  InfoReport report =
+      build_info_report(**binary, probe_host(process ? HostCheck::Full : HostCheck::NoUprobes), tables);
   if (process) {
     report.pid = process->pid();
-    report.comm = process->comm();
+    report.comm = process->comm_exact();
     report.path = process->exe_target();
     report.alive = process->alive();
     if (auto bias = process->load_bias((*binary)->elf())) {

@@ -8,12 +8,25 @@
 
 namespace gotrace::cli {
 
+CLI::Validator decimal_number(bool whole) {
+  return CLI::Validator(
+      [whole](std::string& s) {
+        return parse_decimal(s, whole)
+                   ? std::string()
+                   : fmt::format("'{}' is not a {} number", s, whole ? "whole" : "decimal");
+      },
+      whole ? "INT" : "NUMBER");
+}
+
 void TraceOptions::add_to(CLI::App& sub, TraceConfig& t) {
-  sub.add_option("-p,--pid", pid_, "PID of the running Go program")->required();
-  sub.add_option("-d,--duration", duration_,
-                 "how long to trace (10s, 500ms, 2m); default: until Ctrl-C or the target exits");
-  sub.add_option("--top", top_, "how many entries to show")->capture_default_str();
-  sub.add_option("--min", min_, "ignore waits shorter than this (e.g. 1ms)");
+  sub.add_option("-p,--pid", pid_, "PID of the running Go program")->required()->check(decimal_number(true));
+  duration_opt_ =
+      sub.add_option("-d,--duration", duration_,
+                     "how long to trace (10s, 500ms, 2m); default: until Ctrl-C or the target exits");
+  sub.add_option("--top", top_, "how many entries to show")
+      ->capture_default_str()
+      ->check(decimal_number(true));
+  min_opt_ = sub.add_option("--min", min_, "ignore waits shorter than this (e.g. 1ms)");
   sub.add_flag("--json", t.json, "machine-readable output on stdout");
   sub.add_flag("!--no-status", t.status_line, "no live status line on stderr");
   sub.add_option("--pprof", t.pprof_path, "also write a pprof profile here (go tool pprof FILE)");
@@ -22,7 +35,8 @@ void TraceOptions::add_to(CLI::App& sub, TraceConfig& t) {
                  fmt::format("overhead budget, in percent of the target's own CPU time (default 5): when the "
                              "probes cost more over a second, trace a cheaper way and say so; probes costing "
                              "under {:g}% of one CPU ({:g} ms of CPU per second) are always within it",
-                             100 * kAllowanceCpuShare, 1000 * kAllowanceCpuShare));
+                             100 * kAllowanceCpuShare, 1000 * kAllowanceCpuShare))
+      ->check(decimal_number(false));
   sub.add_flag("!--no-governor", t.governor,
                "keep the probes whatever they cost (the cost is still measured and reported)");
 }
@@ -38,7 +52,7 @@ bool TraceOptions::finish(std::string_view command, TraceConfig& t) const {
     return false;
   }
   t.top = static_cast<size_t>(top_);
-  if (!duration_.empty()) {
+  if (duration_opt_ && duration_opt_->count() > 0) {
     auto d = parse_duration(duration_);
     if (d) t.duration = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
     if (!t.duration || t.duration->count() == 0) {
@@ -52,7 +66,7 @@ bool TraceOptions::finish(std::string_view command, TraceConfig& t) const {
                command, t.max_overhead_pct);
     return false;
   }
-  if (!min_.empty()) {
+  if (min_opt_ && min_opt_->count() > 0) {
     auto m = parse_duration(min_);
     if (!m) {
       fmt::print(stderr, "gotrace {}: bad --min '{}' (examples: 100us, 1ms)\n", command, min_);

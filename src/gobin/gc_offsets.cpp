@@ -1,14 +1,14 @@
 // Allocator and GC field offsets from DWARF or a per-version table.
 //
 // The table (amd64 and arm64 alike: every field before these is 8-byte or
-// arch-independent) was read from the DWARF of Go 1.19–1.26 builds:
+// arch-independent) was read from the DWARF of Go 1.19–1.27 builds:
 //
-//   gcControllerState      1.19    1.20    1.21–1.26
+//   gcControllerState      1.19    1.20    1.21–1.27
 //     gcPercentHeapGoal    0x68    0x30    0x48
 //     heapLive             0x88    0x50    0x68
 //     heapMarked           0xb8    0x80    0x98
 //     totalAlloc           0x148   0x110   0x128
-//   mstats                 1.19–1.24   1.25–1.26
+//   mstats                 1.19–1.24   1.25–1.27
 //     pause_total_ns       0xe10       0xdf8
 //     pause_ns[256]        0xe18       0xe00
 //     numgc                0x1e18      0x1e00

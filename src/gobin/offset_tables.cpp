@@ -2,7 +2,7 @@
 //
 // Every row was measured from the DWARF of a test program built by that
 // release's toolchain (go1.17.13, go1.18.10, go1.19.8, go1.20.14, go1.21.13,
-// go1.22.12, go1.23.12, go1.24.13, go1.25.14, go1.26.x) for both GOARCH=amd64
+// go1.22.12, go1.23.12, go1.24.13, go1.25.14, go1.26.x, go1.27.3) for both GOARCH=amd64
 // and GOARCH=arm64, whose g/m/gobuf/stack/sudog/pollDesc layouts are identical, and
 // checked against the struct definitions in that release's
 // src/runtime/runtime2.go. The unit tests compare the rows with the DWARF of
@@ -102,6 +102,7 @@ std::optional<OffsetRow> offset_table_row(int minor) {
     case 25:
       return make_row(kGo125);
     case 26:
+    case 27:  // 1.27: no g, m (signalSecret uint32 -> bool keeps m.p), sudog or pollDesc change
       return make_row(kGo126);
     default:
       return std::nullopt;

@@ -49,21 +49,35 @@ Error go12_error() {
       "this is a Go 1.2–1.15 pclntab (magic 0xfffffffb); gotrace reads the tables of Go 1.16 and newer only");
 }
 
-// moduledata field positions, in pointer-sized words, per table format
-// (src/runtime/symtab.go of each release; slices are 3 words).
+// moduledata field positions, in pointer-sized words (src/runtime/symtab.go of
+// each release; slices are 3 words). The table format does not pin the
+// layout down: Go 1.27 kept the 1.20 pclntab magic but reshaped moduledata
+// (1.27 symtab.go:415-426: `types, typedesclen, etypes`, then `itaboffset,
+// itabsize` before rodata; the typelinks and itablinks slices are gone), so
+// a Go120 table has two candidate layouts and the moduledata's own words
+// decide between them (see plausible()).
 struct ModuleLayout {
   unsigned text, etext, types, etypes, gofunc;  // gofunc 0 = none (1.16/1.17)
+  // 1.27+: typedesclen, itaboffset, itabsize and epclntab (0 = not in this layout).
+  unsigned typedesclen = 0, itaboffset = 0, itabsize = 0, epclntab = 0;
+  const char* name;
 };
-ModuleLayout module_layout(PclntabFormat f) {
+constexpr ModuleLayout kLayout116{22, 23, 35, 36, 0, 0, 0, 0, 0, "1.16–1.17"};   // no rodata/gofunc
+constexpr ModuleLayout kLayout118{22, 23, 35, 36, 38, 0, 0, 0, 0, "1.18–1.19"};  // + rodata, gofunc
+constexpr ModuleLayout kLayout120{22, 23, 37, 38, 40, 0, 0, 0, 0, "1.20–1.26"};  // + covctrs, ecovctrs
+constexpr ModuleLayout kLayout127{22, 23, 37, 39, 43, 38, 40, 41, 44, "1.27"};   // + typedesclen, itab*
+std::span<const ModuleLayout> module_layouts(PclntabFormat f) {
+  static constexpr ModuleLayout k116[] = {kLayout116}, k118[] = {kLayout118},
+                                k120[] = {kLayout127, kLayout120};
   switch (f) {
     case PclntabFormat::Go116:
-      return {22, 23, 35, 36, 0};  // 1.16–1.17: no rodata/gofunc
+      return k116;
     case PclntabFormat::Go118:
-      return {22, 23, 35, 36, 38};  // 1.18–1.19: + rodata, gofunc
+      return k118;
     case PclntabFormat::Go120:
-      return {22, 23, 37, 38, 40};  // 1.20–1.26: + covctrs, ecovctrs
+      break;
   }
-  return {22, 23, 37, 38, 40};
+  return k120;
 }
 
 bool in_exec_segment(const ElfImage& image, uint64_t lo, uint64_t hi) {
@@ -185,23 +199,46 @@ Result<TableLocation> locate_table(const ElfImage& image) {
 }
 
 std::optional<ModuleData> locate_moduledata(const ElfImage& image, const Pclntab::Impl& impl) {
-  const ModuleLayout lay = module_layout(impl.format);
+  const auto layouts = module_layouts(impl.format);
   const unsigned ps = impl.ptr_size;
-  const uint64_t words = std::max({lay.text, lay.etext, lay.types, lay.etypes, lay.gofunc}) + 1;
+  uint64_t words = 0;
+  for (const auto& l : layouts)
+    words = std::max<uint64_t>({words, l.text, l.etext, l.types, l.etypes, l.gofunc, l.epclntab});
+  ++words;
   const uint64_t want_names = impl.table_vaddr + impl.funcname_offset;
 
+  // Does this layout read as a moduledata? Every layout needs a non-empty
+  // type range and text range; the 1.27 layout also needs its type
+  // descriptor and itab lengths to fit in that range and epclntab to end
+  // the table. Read the other way round, each layout fails on the other's
+  // words: in 1.20–1.26 word 39 is rodata, which never lies past types, and
+  // in 1.27 word 38 is a length, never an address past types.
+  auto plausible = [&](const ModuleLayout& l, auto w) {
+    const uint64_t types = w(l.types), etypes = w(l.etypes);
+    if (!(types && etypes > types && w(l.text) && w(l.etext) > w(l.text))) return false;
+    if (!l.epclntab) return true;
+    const uint64_t span = etypes - types, end = w(l.epclntab);
+    return w(l.typedesclen) <= span && w(l.itaboffset) <= span && w(l.itabsize) <= span - w(l.itaboffset) &&
+           end > impl.table_vaddr && end - impl.table_vaddr <= impl.table.size() &&
+           end - impl.table_vaddr >= static_cast<uint64_t>(impl.pclntable.data() - impl.table.data());
+  };
   auto decode = [&](std::span<const uint8_t> bytes, uint64_t vaddr) -> std::optional<ModuleData> {
     if (bytes.size() < words * ps) return std::nullopt;
     auto w = [&](unsigned i) { return pcln::load_word(bytes.data() + i * ps, ps, impl.big_endian); };
     if (w(0) != impl.table_vaddr || w(1) != want_names) return std::nullopt;
-    ModuleData md;
-    md.vaddr = vaddr;
-    md.text = w(lay.text);
-    md.etext = w(lay.etext);
-    md.types = w(lay.types);
-    md.etypes = w(lay.etypes);
-    md.gofunc = lay.gofunc ? w(lay.gofunc) : 0;
-    return md;
+    for (const ModuleLayout& lay : layouts) {
+      if (!plausible(lay, w)) continue;
+      ModuleData md;
+      md.vaddr = vaddr;
+      md.text = w(lay.text);
+      md.etext = w(lay.etext);
+      md.types = w(lay.types);
+      md.etypes = w(lay.etypes);
+      md.gofunc = lay.gofunc ? w(lay.gofunc) : 0;
+      md.layout = lay.name;
+      return md;
+    }
+    return std::nullopt;
   };
   auto scan = [&](std::span<const uint8_t> bytes, uint64_t vaddr) -> std::optional<ModuleData> {
     for (uint64_t off = (ps - vaddr % ps) % ps; off + uint64_t{ps} * 2 <= bytes.size(); off += ps) {

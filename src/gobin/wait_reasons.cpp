@@ -113,7 +113,7 @@ Result<WaitReasons> wait_reasons_from_table(const GoVersion& version) {
       v.emplace_back(s);
     return v;
   }();
-  // 1.26: the channel and select reasons moved after sleep.
+  // 1.26: the channel and select reasons moved after sleep. 1.27 keeps 1.26's list.
   static const std::vector<std::string> kGo126 = [] {
     std::vector<std::string> v = {"", "GC assist marking", "IO wait", "dumping heap", "garbage collection",
                                   "garbage collection scan", "panicwait", "GC assist wait", "GC sweep wait",

@@ -16,6 +16,8 @@
 
 #include "gotrace/host/trap_cost.h"
 #include "gotrace/host/uprobe_multi.h"
+#include "gotrace/util/child_call.h"
+#include "gotrace/util/privilege.h"
 
 namespace gotrace {
 
@@ -87,9 +89,43 @@ bool try_uprobe_multi() {
   close(link);
   return true;
 }
+
+// The host self-test: what only creating uprobes and loading programs can
+// tell. Run in a child process (util/child_call.h): on a loaded host one
+// uprobe perf_event_open took 9 s and a close 2 s, none of which a Ctrl-C
+// can cut short; gotrace itself only waits on a pipe, which it can.
+struct SelfTest {
+  int8_t uprobe_events = -1, ringbuf = -1, bpf_prog_load = -1, bpf_loop = -1, attach_cookie = -1,
+         uprobe_multi = -1;  // -1: not known
+  double trap_ns_per_hit = -1;
+};
+int8_t pack(const std::optional<bool>& v) { return v ? static_cast<int8_t>(*v) : int8_t{-1}; }
+std::optional<bool> unpack(int8_t v) { return v < 0 ? std::nullopt : std::optional<bool>(v != 0); }
+
+void run_self_test(HostFeatures& h, HostCheck check) {
+  if (h.uprobes && check == HostCheck::Full) {
+    int err = try_uprobe_event();
+    h.uprobe_events = err == 0;
+    if (err && err != EACCES && err != EPERM) h.uprobe_events.reset();  // could not tell
+  }
+  if (h.privileged()) {
+    auto old = libbpf_set_print(silent_libbpf_print);
+    h.ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
+    h.bpf_prog_load = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_KPROBE, nullptr) == 1;
+    // What the programs call: bpf_loop (stack walks, chain scans; Linux
+    // 5.17) and bpf_get_attach_cookie (which site fired; Linux 5.15).
+    h.bpf_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, nullptr) == 1;
+    h.attach_cookie = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, nullptr) == 1;
+    if (check == HostCheck::Full) {
+      h.uprobe_multi = try_uprobe_multi();
+      if (auto t = measure_trap_cost()) h.trap_ns_per_hit = t->ns_per_hit;
+    }
+    libbpf_set_print(old);
+  }
+}
 }  // namespace
 
-HostFeatures probe_host() {
+HostFeatures probe_host(HostCheck check) {
   HostFeatures h;
   struct utsname u {};
   if (uname(&u) == 0) h.kernel_release = u.release;
@@ -110,33 +146,34 @@ HostFeatures probe_host() {
   h.uprobes = fs::exists("/sys/bus/event_source/devices/uprobe/type", ec);
   h.kprobes = fs::exists("/sys/bus/event_source/devices/kprobe/type", ec);
 
-  if (h.uprobes) {
-    int err = try_uprobe_event();
-    h.uprobe_events = err == 0;
-    if (err && err != EACCES && err != EPERM) h.uprobe_events.reset();  // could not tell
+  if (check == HostCheck::NoUprobes) {  // (no uprobe: quick, in this process)
+    run_self_test(h, check);
+    return h;
   }
-  if (h.privileged()) {
-    auto old = libbpf_set_print(silent_libbpf_print);
-    h.ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
-    h.bpf_prog_load = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_KPROBE, nullptr) == 1;
-    // What the programs call: bpf_loop (stack walks, chain scans; Linux
-    // 5.17) and bpf_get_attach_cookie (which site fired; Linux 5.15).
-    h.bpf_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, nullptr) == 1;
-    h.attach_cookie = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, nullptr) == 1;
-    h.uprobe_multi = try_uprobe_multi();
-    if (auto t = measure_trap_cost()) h.trap_ns_per_hit = t->ns_per_hit;
-    libbpf_set_print(old);
+  auto t = call_in_child<SelfTest>([&] {
+    HostFeatures c = h;
+    run_self_test(c, check);
+    return SelfTest{
+        pack(c.uprobe_events), pack(c.ringbuf),      pack(c.bpf_prog_load),         pack(c.bpf_loop),
+        pack(c.attach_cookie), pack(c.uprobe_multi), c.trap_ns_per_hit.value_or(-1)};
+  });
+  if (!t) {  // no child: here then
+    run_self_test(h, check);
+    return h;
   }
+  h.uprobe_events = unpack(t->uprobe_events);
+  h.ringbuf = unpack(t->ringbuf);
+  h.bpf_prog_load = unpack(t->bpf_prog_load);
+  h.bpf_loop = unpack(t->bpf_loop);
+  h.attach_cookie = unpack(t->attach_cookie);
+  h.uprobe_multi = unpack(t->uprobe_multi);
+  if (t->trap_ns_per_hit >= 0) h.trap_ns_per_hit = t->trap_ns_per_hit;
   return h;
 }
 
 std::vector<std::string> HostFeatures::problems() const {
   std::vector<std::string> p;
-  if (!privileged())
-    p.push_back(
-        cap_bpf && cap_perfmon
-            ? "needs CAP_SYS_ADMIN: this kernel refuses uprobe perf events with CAP_BPF and CAP_PERFMON alone"
-            : "needs CAP_BPF and CAP_PERFMON, and on this kernel CAP_SYS_ADMIN for uprobes: run as root");
+  if (!privileged()) p.push_back(bpf_privilege_problem(cap_sys_admin, cap_bpf, cap_perfmon, uprobe_events));
   if (!uprobes) p.push_back("the kernel has no uprobe support (CONFIG_UPROBE_EVENTS)");
   if (!btf) p.push_back("the kernel exposes no BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF)");
   if (ringbuf && !*ringbuf) p.push_back("the kernel has no BPF ring buffer (needs Linux 5.8+)");

@@ -8,6 +8,7 @@
 
 #include "gotrace/report/json_writer.h"
 #include "gotrace/report/report_common.h"
+#include "gotrace/util/printable_stream.h"
 
 namespace gotrace {
 
@@ -62,7 +63,8 @@ std::string map_write_cost(const TraceCost& c) {
       format_duration(static_cast<uint64_t>(c.trap_ns_per_hit)));
 }
 
-void write_alloc_text(AllocReport& r, std::ostream& out, const AllocWriterOptions& o) {
+void write_alloc_text(AllocReport& r, std::ostream& raw_out, const AllocWriterOptions& o) {
+  PrintableOStream out(raw_out);  // nothing from the target reaches the terminal raw
   StackTable& st = *r.stacks;
   write_summary_text(r.summary, out);
   const double s = r.summary.duration_s;

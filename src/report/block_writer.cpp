@@ -7,6 +7,7 @@
 
 #include "gotrace/report/json_writer.h"
 #include "gotrace/report/report_common.h"
+#include "gotrace/util/printable_stream.h"
 
 namespace gotrace {
 
@@ -42,7 +43,8 @@ void write_runtime_json(JsonWriter& j, RuntimeWait w) {
 
 }  // namespace
 
-void write_block_text(BlockReport& r, std::ostream& out, const BlockWriterOptions& o) {
+void write_block_text(BlockReport& r, std::ostream& raw_out, const BlockWriterOptions& o) {
+  PrintableOStream out(raw_out);  // nothing from the target reaches the terminal raw
   classify_runtime_waits(r);
   StackTable& st = *r.stacks;
   fmt::print(out, "gotrace block: ");

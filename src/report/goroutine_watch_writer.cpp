@@ -12,6 +12,8 @@
 #include "gotrace/report/goroutine_writer.h"
 #include "gotrace/report/json_writer.h"
 #include "gotrace/report/report_common.h"
+#include "gotrace/util/printable_stream.h"
+#include "gotrace/util/text.h"
 
 namespace gotrace {
 
@@ -34,9 +36,11 @@ std::vector<uint64_t> merge_columns(const std::vector<uint64_t>& live, size_t wi
 
 uint64_t sum(const std::vector<uint64_t>& v) { return std::accumulate(v.begin(), v.end(), uint64_t{0}); }
 
-std::string xml_escaped(std::string_view s) {
+// Text for XML: control characters and invalid UTF-8 (which XML does not
+// allow, and a terminal showing the file would obey) as \xNN first.
+std::string xml_escaped(std::string_view raw) {
   std::string out;
-  for (char c : s) {
+  for (char c : printable(raw)) {
     switch (c) {
       case '&':
         out += "&amp;";
@@ -62,6 +66,32 @@ std::string xml_escaped(std::string_view s) {
 
 std::string per_min(double v) { return fmt::format("{:+.1f}/min", v); }
 
+// s cut to at most max_chars characters (code points, never inside one),
+// the cut marked with "…".
+std::string clipped(const std::string& s, size_t max_chars) {
+  size_t chars = 0, cut = 0;
+  for (size_t i = 0; i < s.size(); ++chars) {
+    if (chars + 1 == max_chars) cut = i;  // where "…" goes if it is needed
+    size_t n = utf8_sequence_at(s, i);
+    i += n ? n : 1;
+  }
+  if (chars <= max_chars) return s;
+  return s.substr(0, cut) + "…";
+}
+
+// The SVG heat map's colours. A cell is coloured by how many goroutines the
+// site has above its count at the first snapshot, on one scale for every
+// row: a steady pool stays grey however large, a leak darkens as it grows.
+constexpr const char* kNoneFill = "rgb(255,255,255)";
+constexpr const char* kSteadyFill = "rgb(225,225,225)";  // present, not above the first count
+std::string growth_fill(uint64_t growth, uint64_t max_growth) {
+  if (max_growth == 0) return kSteadyFill;
+  const double t = std::min(1.0, static_cast<double>(growth) / static_cast<double>(max_growth));
+  // light pink (252,200,200) to dark red (165,15,21)
+  auto mix = [t](double a, double b) { return static_cast<int>(std::lround(a + (b - a) * t)); };
+  return fmt::format("rgb({},{},{})", mix(252, 165), mix(200, 15), mix(200, 21));
+}
+
 }  // namespace
 
 std::string heat_row(const std::vector<uint64_t>& live, size_t width) {
@@ -80,8 +110,9 @@ std::string heat_row(const std::vector<uint64_t>& live, size_t width) {
   return out;
 }
 
-void write_watch_text(const WatchReport& r, StackTable& stacks, std::ostream& out,
+void write_watch_text(const WatchReport& r, StackTable& stacks, std::ostream& raw_out,
                       const WatchWriterOptions& o) {
+  PrintableOStream out(raw_out);  // nothing from the target reaches the terminal raw
   if (!o.header.empty()) fmt::print(out, "{}\n", o.header);
   const int64_t span = r.t_ns.empty() ? 0 : r.t_ns.back();
   fmt::print(out, "watched {}: {} snapshot{} every {}{}\n", format_duration(static_cast<uint64_t>(span)),
@@ -232,8 +263,36 @@ Result<void> write_watch_svg(const WatchReport& r, std::ostream& out, const Watc
   const size_t rows = shown_sites(r, o);
   const size_t cols = std::max<size_t>(1, std::min<size_t>(r.t_ns.size(), 400));
   const double label_w = 420, cell_w = std::max(2.0, 720.0 / static_cast<double>(cols)), row_h = 18;
-  const double top = 56, width = label_w + cell_w * static_cast<double>(cols) + 220;
-  const double height = top + row_h * static_cast<double>(rows) + 40;
+  // Right of the cells: each row's "first→last (peak)", then its suspect
+  // mark; the picture is as wide as the longest of them needs.
+  std::vector<std::string> counts(rows), marks(rows);
+  size_t counts_chars = 0, marks_chars = 0;
+  for (size_t i = 0; i < rows; ++i) {
+    const SiteSeries& s = r.sites[i];
+    counts[i] = fmt::format("{}→{} ({})", s.live.front(), s.live.back(), s.peak);
+    counts_chars = std::max(counts_chars, counts[i].size() - 2);  // "→" is 3 bytes, 1 character
+    for (const LeakSuspect& l : r.suspects)
+      if (l.site == s.site) marks[i] = fmt::format("leak suspect, {}", per_min(l.growth_per_min));
+    marks_chars = std::max(marks_chars, marks[i].size());
+  }
+  const double counts_w = 7.2 * static_cast<double>(counts_chars) + 16;
+  const double top = 56, width = label_w + cell_w * static_cast<double>(cols) + 6 + counts_w +
+                                 std::max(7.2 * static_cast<double>(marks_chars), 100.0) + 16;
+  const double legend_h = 48;
+  const double height = top + row_h * static_cast<double>(rows) + 40 + legend_h;
+  // Monospace at 12px: 7.2px a character; labels end 6px left of the cells.
+  const size_t label_chars = static_cast<size_t>((label_w - 6 - 8) / 7.2);
+
+  // Each shown row's columns and its growth over its first count; one scale.
+  std::vector<std::vector<uint64_t>> merged(rows);
+  uint64_t max_growth = 0;
+  for (size_t i = 0; i < rows; ++i) {
+    const SiteSeries& s = r.sites[i];
+    merged[i] = merge_columns(s.live, cols);
+    for (uint64_t v : merged[i])
+      max_growth = std::max(max_growth, v > s.live.front() ? v - s.live.front() : 0);
+  }
+
   fmt::print(
       out,
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -247,39 +306,67 @@ Result<void> write_watch_svg(const WatchReport& r, std::ostream& out, const Watc
   const int64_t span = r.t_ns.empty() ? 0 : r.t_ns.back();
   fmt::print(
       out, "<text x=\"8\" y=\"38\" fill=\"#555\">{}</text>\n",
-      xml_escaped(fmt::format("{} snapshots over {}; each row scaled to its peak (number at the right)",
+      xml_escaped(fmt::format("{} snapshots over {}; colour: goroutines above the site's count at the "
+                              "first snapshot, one scale for every row; at the right: first→last (peak)",
                               r.snapshots, format_duration(static_cast<uint64_t>(span)))));
+  const double right = label_w + cell_w * static_cast<double>(cols);
   for (size_t i = 0; i < rows; ++i) {
     const SiteSeries& s = r.sites[i];
     const double y = top + row_h * static_cast<double>(i);
-    fmt::print(out, "<g class=\"site\" data-site=\"{}\">\n", xml_escaped(s.site));
+    const std::string shown = printable(s.site);
+    // The whole name as the row's tooltip; the label cut to fit.
+    fmt::print(out, "<g class=\"site\" data-site=\"{}\"><title>{}</title>\n", xml_escaped(s.site),
+               xml_escaped(shown));
     fmt::print(out, "<text x=\"{:.0f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", label_w - 6, y + 13,
-               xml_escaped(s.site.size() > 60 ? s.site.substr(0, 57) + "..." : s.site));
-    std::vector<uint64_t> c = merge_columns(s.live, cols);
+               xml_escaped(clipped(shown, label_chars)));
+    const std::vector<uint64_t>& c = merged[i];
     for (size_t k = 0; k < c.size(); ++k) {
-      double level = s.peak ? static_cast<double>(c[k]) / static_cast<double>(s.peak) : 0;
-      // white → dark red
-      int g = static_cast<int>(std::lround(245 - 205 * level)),
-          red = static_cast<int>(std::lround(255 - 75 * level));
+      const uint64_t growth = c[k] > s.live.front() ? c[k] - s.live.front() : 0;
+      const std::string fill = c[k] == 0     ? kNoneFill
+                               : growth == 0 ? kSteadyFill
+                                             : growth_fill(growth, max_growth);
       fmt::print(out,
-                 "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.0f}\" fill=\"rgb({},{},{})\">"
-                 "<title>{}</title></rect>\n",
-                 label_w + cell_w * static_cast<double>(k), y + 1, cell_w, row_h - 2, red, g, g, c[k]);
+                 "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.0f}\" fill=\"{}\">"
+                 "<title>{} live (+{})</title></rect>\n",
+                 label_w + cell_w * static_cast<double>(k), y + 1, cell_w, row_h - 2, fill, c[k], growth);
     }
-    fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n",
-               label_w + cell_w * static_cast<double>(cols) + 6, y + 13, s.peak);
-    for (const LeakSuspect& l : r.suspects)
-      if (l.site == s.site)
-        fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#b00\">{}</text>\n",
-                   label_w + cell_w * static_cast<double>(cols) + 40, y + 13,
-                   xml_escaped(fmt::format("leak suspect, {}", per_min(l.growth_per_min))));
+    fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", right + 6, y + 13, xml_escaped(counts[i]));
+    if (!marks[i].empty())
+      fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#b00\">{}</text>\n", right + 6 + counts_w,
+                 y + 13, xml_escaped(marks[i]));
     fmt::print(out, "</g>\n");
   }
   const double axis_y = top + row_h * static_cast<double>(rows) + 16;
   fmt::print(out, "<text x=\"{:.0f}\" y=\"{:.1f}\">0s</text>\n", label_w, axis_y);
-  fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n",
-             label_w + cell_w * static_cast<double>(cols), axis_y,
+  fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", right, axis_y,
              xml_escaped(format_duration(static_cast<uint64_t>(span))));
+
+  // The legend: what white, grey and the reds mean, with the counts.
+  const double ly = axis_y + 18;
+  fmt::print(out, "<g class=\"legend\">\n");
+  double x = 8;
+  auto swatch = [&](const std::string& fill, const std::string& label) {
+    fmt::print(out,
+               "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"14\" height=\"14\" fill=\"{}\" stroke=\"#999\"/>"
+               "<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n",
+               x, ly, fill, x + 18, ly + 11, xml_escaped(label));
+    x += 18 + 7.2 * static_cast<double>(label.size()) + 16;
+  };
+  swatch(kNoneFill, "none");
+  swatch(kSteadyFill, "not above the first count");
+  if (max_growth > 0) {
+    fmt::print(out, "<text x=\"{:.1f}\" y=\"{:.1f}\">above it:</text>\n", x, ly + 11);
+    x += 7.2 * 10;
+    const uint64_t steps[] = {1, std::max<uint64_t>(1, max_growth / 4), std::max<uint64_t>(1, max_growth / 2),
+                              std::max<uint64_t>(1, max_growth * 3 / 4), max_growth};
+    uint64_t last = 0;
+    for (uint64_t g : steps) {
+      if (g == last) continue;
+      last = g;
+      swatch(growth_fill(g, max_growth), fmt::format("+{}", g));
+    }
+  }
+  fmt::print(out, "</g>\n");
   fmt::print(out, "</svg>\n");
   out.flush();
   if (!out) return make_error("writing {} failed: {}", path, std::strerror(errno ? errno : EIO));

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "gotrace/util/printable_stream.h"
+
 namespace gotrace {
 
 namespace {
@@ -58,7 +60,8 @@ std::string group_headline(GoroutineReport& report, const GoroutineGroup& g) {
   return s;
 }
 
-void write_goroutine_text(GoroutineReport& r, std::ostream& out, const GoroutineWriterOptions& o) {
+void write_goroutine_text(GoroutineReport& r, std::ostream& raw_out, const GoroutineWriterOptions& o) {
+  PrintableOStream out(raw_out);  // nothing from the target reaches the terminal raw
   if (!o.header.empty()) fmt::print(out, "{}\n", o.header);
   const SnapshotStats& s = r.stats;
   fmt::print(out, "{} goroutines ({} started by the runtime), read in {} without stopping the process",

@@ -7,6 +7,7 @@
 
 #include "gotrace/report/json_writer.h"
 #include "gotrace/report/report_common.h"
+#include "gotrace/util/printable_stream.h"
 
 namespace gotrace {
 
@@ -72,7 +73,8 @@ std::string linking(const BuildFacts& f) {
 
 }  // namespace
 
-void write_info_text(const InfoReport& r, std::ostream& out) {
+void write_info_text(const InfoReport& r, std::ostream& raw_out) {
+  PrintableOStream out(raw_out);  // nothing from the target reaches the terminal raw
   const GoBinary& b = *r.binary;
   const BuildFacts& f = b.facts();
   if (r.pid) {

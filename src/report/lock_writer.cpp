@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "gotrace/util/printable_stream.h"
+
 namespace gotrace {
 
 namespace {
@@ -171,7 +173,8 @@ void write_by_lock_text(LockReport& r, std::ostream& out, const LockWriterOption
 
 }  // namespace
 
-void write_lock_text(LockReport& r, std::ostream& out, const LockWriterOptions& o) {
+void write_lock_text(LockReport& r, std::ostream& raw_out, const LockWriterOptions& o) {
+  PrintableOStream out(raw_out);  // nothing from the target reaches the terminal raw
   StackTable& st = *r.stacks;
   fmt::print(out, "gotrace lock: ");
   write_summary_text(r.summary, out);

@@ -3,14 +3,12 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <unordered_map>
 
 #include "gotrace/report/report_common.h"
+#include "gotrace/util/output_file.h"
 
 namespace gotrace {
 
@@ -173,23 +171,35 @@ std::string encode_pprof(const ProfileData& p, StackTable& stacks) {
   return prof.str();
 }
 
+namespace {
+
+// raw as a gzip stream (what go tool pprof reads), in memory.
+Result<std::string> gzipped(const std::string& raw) {
+  z_stream z{};
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return make_error("zlib: cannot start compressing");
+  std::string out(deflateBound(&z, raw.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
+  z.avail_in = static_cast<uInt>(raw.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return make_error("zlib: compressing the profile failed ({})", rc);
+  return out;
+}
+
+}  // namespace
+
 Result<void> write_pprof(const ProfileData& p, StackTable& stacks, const std::string& path) {
-  std::string raw = encode_pprof(p, stacks);
-  errno = 0;
-  gzFile gz = gzopen(path.c_str(), "wb");
-  if (!gz) return make_error("cannot write {}: {}", path, std::strerror(errno ? errno : EIO));
-  int n = gzwrite(gz, raw.data(), static_cast<unsigned>(raw.size()));
-  errno = 0;
-  int rc = gzclose(gz);  // flushes: a full disk shows up here
-  if (n != static_cast<int>(raw.size()) || rc != Z_OK)
-    return make_error("writing {} failed: {}", path, std::strerror(errno ? errno : EIO));
-  return {};
+  auto gz = gzipped(encode_pprof(p, stacks));
+  if (!gz) return make_error("writing {} failed: {}", path, gz.error().message);
+  return write_file_replacing(path, *gz);  // whole or not at all
 }
 
 Result<void> write_folded(const ProfileData& p, StackTable& stacks, const std::string& path,
                           size_t value_index) {
-  std::ofstream out(path);
-  if (!out) return make_error("cannot write {}: {}", path, std::strerror(errno ? errno : EIO));
   std::map<std::string, int64_t> lines;  // merge stacks that read the same
   for (const auto& s : p.samples) {
     const auto& frames = stacks.frames(s.stack_id);
@@ -204,11 +214,9 @@ Result<void> write_folded(const ProfileData& p, StackTable& stacks, const std::s
     }
     if (value_index < s.values.size()) lines[line] += s.values[value_index];
   }
-  for (const auto& [l, v] : lines) out << l << ' ' << v << '\n';
-  errno = 0;
-  out.close();  // flushes: a full disk shows up here, not before
-  if (out.fail()) return make_error("writing {} failed: {}", path, std::strerror(errno ? errno : EIO));
-  return {};
+  std::string out;
+  for (const auto& [l, v] : lines) out += fmt::format("{} {}\n", l, v);
+  return write_file_replacing(path, out);  // whole or not at all
 }
 
 }  // namespace gotrace

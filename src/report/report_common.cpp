@@ -4,6 +4,7 @@
 #include <fmt/ostream.h>
 
 #include "gotrace/model/runtime_waits.h"
+#include "gotrace/util/printable_stream.h"
 
 namespace gotrace {
 
@@ -15,17 +16,23 @@ std::string format_duration(uint64_t ns) {
   return fmt::format("{}ns", ns);
 }
 
-void write_summary_text(const TraceSummary& s, std::ostream& out) {
+void write_summary_text(const TraceSummary& s, std::ostream& raw_out) {
+  PrintableOStream out(raw_out);  // nothing from the target reaches the terminal raw
   fmt::print(out, "PID {} ({}), {}, traced {:.1f}s ({}){}\n", s.pid, s.comm, s.go_version, s.duration_s,
              s.stopped_by, s.target_alive ? "" : "; the target has exited, showing what was collected");
   fmt::print(out, "{} probes attached; {} events; {} dropped", s.probes_attached, s.events, s.dropped);
-  if (s.dropped) {
+  // Drops are events lost, each once; what counted events lack (a stack, a
+  // waker, a ring-buffer record) is said apart (trace_context.h).
+  auto kinds_of = [&](std::string_view prefix) {
     std::string kinds;
     for (const auto& [k, v] : s.counters)
-      if (k.starts_with("drop_") && v)
-        kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", v, k.substr(5));
-    fmt::print(out, " ({})", kinds);
-  }
+      if (k.starts_with(prefix) && v)
+        kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", v, k.substr(prefix.size()));
+    return kinds;
+  };
+  if (s.dropped) fmt::print(out, " ({})", kinds_of("drop_"));
+  if (std::string lost = kinds_of("lost_"); !lost.empty())
+    fmt::print(out, "; kept without some detail: {}", lost);
   fmt::print(out, "\n");
   write_cost_text(s.cost, out);
   for (const auto& g : s.governor.steps)

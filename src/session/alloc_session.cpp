@@ -6,6 +6,7 @@
 #include "gotrace/gobin/gc_state.h"
 #include "gotrace/gobin/go_types.h"
 #include "gotrace/gobin/size_classes.h"
+#include "gotrace/gobin/size_specialized.h"
 #include "gotrace/model/alloc_report.h"
 #include "gotrace/report/alloc_writer.h"
 #include "gotrace/session/alloc_command.h"
@@ -38,6 +39,21 @@ const ProbeTable& alloc_probe_table() {
           {ProbeRole::Profilealloc, "sample_entry", 0, true, false, kProfilealloc},
           {ProbeRole::Refill, "sample_entry", 0, true, false, kRefill},
           {ProbeRole::Mallocgc, "sample_entry", 0, true, false, kExact},
+          // 1.27+: compiled `new(T)` of <= 80 bytes calls these without mallocgc.
+          {ProbeRole::MallocgcTinySC2, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallNoScanSC2, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallNoScanSC3, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallNoScanSC4, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallNoScanSC5, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallNoScanSC6, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallNoScanSC7, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallScanNoHeaderSC1, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallScanNoHeaderSC2, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallScanNoHeaderSC3, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallScanNoHeaderSC4, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallScanNoHeaderSC5, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallScanNoHeaderSC6, "sample_entry", 0, false, false, kExact, 27},
+          {ProbeRole::MallocgcSmallScanNoHeaderSC7, "sample_entry", 0, false, false, kExact, 27},
           {ProbeRole::AllocLarge, "large_entry", 0, true},
           {ProbeRole::HashGrow, "map_grow_entry", GT_MAP_HASHGROW, false, false, kMaps},
           {ProbeRole::MapGrowToSmall, "map_grow_entry", GT_MAP_GROW_TO_SMALL, false, false, kMaps, 24},
@@ -89,6 +105,7 @@ constexpr CounterSpec kAllocCounters[] = {
     {GT_CNT_ALLOC_GC_EVENTS, "alloc_gc_events"},
     {GT_CNT_ALLOC_MAP_WRITES, "alloc_map_writes"},
     {GT_CNT_ALLOC_MAP_WRITE_RETRY, "alloc_map_write_morestack_retries"},
+    {GT_CNT_ALLOC_SIZE_SPECIALIZED, "alloc_size_specialized"},
 };
 static_assert(std::size(kAllocCounters) == GT_CNT_ALLOC__END - GT_CNT_OWN_FIRST, "every alloc counter named");
 
@@ -204,6 +221,15 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     if (!mallocgc) return make_error("runtime.mallocgc not found in {}", tc.process.exe_target());
     ro->mallocgc_lo = mallocgc->entry + tc.load_bias;
     ro->mallocgc_hi = mallocgc->end + tc.load_bias;
+    mallocgc_ = *mallocgc;
+    // 1.27+: below these functions no frame holds the type (size_specialized.h).
+    auto sc = find_size_specialized_mallocs(tc.binary->pclntab());
+    if (!sc) return make_error("{}", sc.error().message);
+    sc_ = *sc;
+    if (sc_) {
+      ro->sc_lo = sc_->lo + tc.load_bias;
+      ro->sc_hi = sc_->hi + tc.load_bias;
+    }
     ro->stw_stop_has_reason = minor >= 21;
     ro->stw_start_has_reason = minor >= 22;
     load_bias_ = tc.load_bias;
@@ -255,6 +281,38 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
       report.target_alloc_start = start_.total_alloc;
       report.target_alloc_end = end.total_alloc;
     }
+    // 1.27+: samples below a size-specialized malloc have type 0; a direct
+    // call (compiled `new(T)`) says the type at the call site.
+    uint64_t from_call_sites = 0, untyped_sc = 0;
+    auto resolve = [&](std::vector<RawAllocAgg>& aggs, bool tally) {
+      if (!sc_ || !report.stacks) return;
+      for (auto& a : aggs) {
+        if (a.type != 0) continue;
+        const auto* pcs = report.stacks->pcs(a.stack_id);
+        if (!pcs) continue;
+        size_t i = 1;
+        while (i < pcs->size() && !sc_->contains((*pcs)[i] - tc.load_bias)) ++i;
+        if (i >= pcs->size()) continue;  // not a size-specialized sample
+        while (i < pcs->size() && sc_->contains((*pcs)[i] - tc.load_bias)) ++i;
+        // A direct call passes typ as its second argument. Through
+        // mallocgc's dispatch, typ came from mallocgc's caller: a constant
+        // only at the call site of newobject / makeslice.
+        std::optional<uint64_t> t;
+        const auto& pcln = tc.binary->pclntab();
+        auto ret_at = [&](size_t k) { return (*pcs)[k] - tc.load_bias; };
+        if (i < pcs->size()) {
+          if (!(ret_at(i) > mallocgc_.entry && ret_at(i) <= mallocgc_.end)) {
+            t = call_site_type(tc.binary->elf(), pcln, ret_at(i));
+          } else if (i + 2 < pcs->size()) {
+            auto caller = pcln.function_at(ret_at(i + 1) - 1);
+            if (auto arg = caller ? mallocgc_type_argument(caller->name) : std::nullopt)
+              t = call_site_type(tc.binary->elf(), pcln, ret_at(i + 2), *arg);
+          }
+        }
+        if (t) a.type = *t + tc.load_bias;
+        if (tally) (t ? from_call_sites : untyped_sc) += a.count;
+      }
+    };
     if (uint64_t n = outcome.counters[GT_CNT_ALLOC_NO_FRAME])
       report.summary.notes.push_back(fmt::format(
           "{} samples without a type: mallocgc's frame was not where this Go release keeps it", n));
@@ -276,6 +334,14 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
           in.map_writes.push_back({k.stack_id, k.map_type, v.count, v.max_len});
         });
     in.gc_events = std::move(events_);
+    resolve(in.aggs, true);
+    for (auto& ev : in.gc_events) resolve(ev.aggs_at, false);
+    if (untyped_sc)
+      report.summary.notes.push_back(fmt::format(
+          "{} samples without a type: allocated through runtime.mallocgc's size-specialized functions "
+          "(Go 1.27+, objects of at most 80 bytes), which keep the type in no frame; {} more took it from "
+          "their call site",
+          untyped_sc, from_call_sites));
 
     AllocBuildOptions bo;
     bo.sampler = sampler_;
@@ -318,6 +384,8 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
   std::optional<RemoteMemory> mem_;
   GcSnapshot start_;
   std::optional<GoTypes> types_;
+  GoFunc mallocgc_;                         // link-time
+  std::optional<SizeSpecializedRange> sc_;  // 1.27+: link-time
   SizeClasses classes_ = builtin_size_classes();
   uint64_t load_bias_ = 0;
   std::vector<RawGcEvent> events_;

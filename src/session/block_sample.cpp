@@ -157,7 +157,7 @@ int run_block_sample(const BlockConfig& config, const TraceSummary* carried) {
   report.show_runtime_background = !config.reasons.empty();  // an explicit --reason shows what it names
   TraceSummary& s = report.summary;
   s.pid = tc.pid;
-  s.comm = proc->comm();
+  s.comm = proc->comm_exact();
   s.go_version = version;
   s.duration_s = loop.elapsed.count();
   s.stopped_by = std::string(stop_reason_text(loop.reason));

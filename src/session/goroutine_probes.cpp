@@ -8,15 +8,17 @@
 #include "gotrace/host/pid_namespace.h"
 #include "gotrace/session/bpf_util.h"
 #include "gotrace/session/park_tracking.h"
+#include "gotrace/util/signals.h"
+#include "gotrace/util/slow_notice.h"
 
 namespace gotrace {
 
 namespace {
 
 constexpr CounterSpec kGoroutineCounters[] = {
-    {GT_CNT_G_CREATED, "goroutines_created"},    {GT_CNT_G_EXITED, "goroutines_exited"},
-    {GT_CNT_G_EXIT_MATCHED, "exits_of_created"}, {GT_CNT_G_EXIT_RETRY, "exit_morestack_retries"},
-    {GT_CNT_G_UNREADABLE, "g_unreadable", true}, {GT_CNT_G_BORN_FAILED, "drop_born_table", true},
+    {GT_CNT_G_CREATED, "goroutines_created"},         {GT_CNT_G_EXITED, "goroutines_exited"},
+    {GT_CNT_G_EXIT_MATCHED, "exits_of_created"},      {GT_CNT_G_EXIT_RETRY, "exit_morestack_retries"},
+    {GT_CNT_G_UNREADABLE, "drop_g_unreadable", true}, {GT_CNT_G_BORN_FAILED, "drop_born_table", true},
 };
 static_assert(std::size(kGoroutineCounters) == GT_CNT_G__END - GT_CNT_OWN_FIRST,
               "every goroutines counter named");
@@ -65,10 +67,15 @@ Result<std::unique_ptr<GoroutineProbes>> GoroutineProbes::start(TraceContext& tc
   s.rodata->g_startpc = static_cast<uint32_t>(o[RtField::GStartpc].value);
   const bool multi = use_uprobe_multi(tc.host.uprobe_multi.value_or(false));  // fast detach
   if (multi) prepare_uprobe_multi(s.obj);
-  if (int err = goroutines_bpf__load(&s))
-    return Error{explain_bpf_error(err, "loading the goroutines BPF program")};
+  const int loaded = goroutines_bpf__load(&s);
+  // Next the probes go in: from now on a stop signal only sets the flag
+  // (they must come off in order), and the watch looks at it.
+  defer_stop_signals();
+  if (loaded) return Error{explain_bpf_error(loaded, "loading the goroutines BPF program")};
 
   const int minor = tc.binary->version().minor;
+  SlowStepNotice notice(fmt::format("attaching the creation and exit probes to PID {} ({})", tc.process.pid(),
+                                    tc.process.comm()));
   for (const auto& p : goroutines_probe_table().probes) {
     if (!p.applies_to(minor)) continue;
     bpf_program* prog = bpf_object__find_program_by_name(s.obj, std::string(p.program).c_str());

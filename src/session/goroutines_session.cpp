@@ -11,8 +11,10 @@
 #include "gotrace/report/goroutine_writer.h"
 #include "gotrace/session/goroutines_command.h"
 #include "gotrace/session/outputs.h"
+#include "gotrace/session/trace_context.h"
 #include "gotrace/snapshot/goroutines.h"
 #include "gotrace/target/process.h"
+#include "gotrace/util/signals.h"
 
 namespace gotrace {
 
@@ -43,16 +45,21 @@ int run_goroutines(const GoroutinesConfig& c) {
     fmt::print(stderr, "gotrace: {}\n", proc.error().message);
     return kExitFailure;
   }
+  // Until the report is written, nothing needs undoing: a stop signal ends
+  // gotrace at once (util/signals.h).
+  exit_on_stop_signal(fmt::format("while reading the goroutines of PID {} ({})", c.pid, proc->comm()));
+  // One line; that the target exited meanwhile, if it did.
+  auto fail = [&](std::string_view message) {
+    if (proc->alive())
+      fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), message);
+    else
+      fmt::print(stderr, "gotrace: {}\n", exited_while_starting(*proc, message));
+    return kExitFailure;
+  };
   auto bin = GoBinary::open(proc->exe_link());
-  if (!bin) {
-    fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), bin.error().message);
-    return kExitFailure;
-  }
+  if (!bin) return fail(bin.error().message);
   const GoBinary& b = **bin;
-  if (!b.wait_reasons()) {
-    fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), b.wait_reasons().error().message);
-    return kExitFailure;
-  }
+  if (!b.wait_reasons()) return fail(b.wait_reasons().error().message);
   for (const auto& r : c.reasons)
     if (!b.wait_reasons()->value_of(r)) {
       fmt::print(stderr,
@@ -62,26 +69,25 @@ int run_goroutines(const GoroutinesConfig& c) {
       return kExitUsage;
     }
   auto bias = proc->load_bias(b.elf());
-  if (!bias) {
-    fmt::print(stderr, "gotrace: PID {}: {}\n", c.pid, bias.error().message);
-    return kExitFailure;
-  }
+  if (!bias) return fail(bias.error().message);
   auto reader = GoroutineReader::create(b, c.pid, *bias);
-  if (!reader) {
-    fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), reader.error().message);
-    return kExitFailure;
-  }
+  if (!reader) return fail(reader.error().message);
+  reader->set_cancel([] { return stop_signal() != 0; });
   auto snap = reader->snapshot();
+  if (!snap && reader->cancelled()) {
+    fmt::print(
+        stderr, "{}",
+        interrupted_line(fmt::format("while reading the goroutines of PID {} ({})", c.pid, proc->comm()),
+                         stop_signal()));
+    return kExitInterrupted;
+  }
   // Read across an exec (or a PID's reuse), the memory was another
   // program's: say so rather than show it or a read error it caused.
   if (auto same = proc->check_same(); !same) {
     fmt::print(stderr, "gotrace: {}: no snapshot taken\n", same.error().message);
     return kExitFailure;
   }
-  if (!snap) {
-    fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), snap.error().message);
-    return kExitFailure;
-  }
+  if (!snap) return fail(snap.error().message);
 
   GoroutineFilter filter;
   filter.min_wait_ns = c.min_wait.count();
@@ -91,6 +97,8 @@ int run_goroutines(const GoroutinesConfig& c) {
   GoroutineReport rep =
       build_goroutine_report(*snap, *b.wait_reasons(), StackTable(b.pclntab(), *bias), filter);
 
+  // The report is written whole, whatever comes now.
+  defer_stop_signals();
   GoroutineWriterOptions o;
   o.top = c.top;
   o.all = c.all;

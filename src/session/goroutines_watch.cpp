@@ -9,11 +9,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "gotrace/gobin/go_binary.h"
@@ -23,9 +23,12 @@
 #include "gotrace/report/report_common.h"
 #include "gotrace/session/goroutine_probes.h"
 #include "gotrace/session/goroutines_command.h"
+#include "gotrace/session/outputs.h"
+#include "gotrace/session/probe_keeper.h"
 #include "gotrace/session/trace_context.h"
 #include "gotrace/snapshot/goroutines.h"
 #include "gotrace/target/process.h"
+#include "gotrace/util/output_file.h"
 #include "gotrace/util/signals.h"
 
 namespace gotrace {
@@ -83,16 +86,9 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
         "--min-wait, --state and --reason are for one snapshot (drop them or --watch)\n");
     return kExitUsage;
   }
-  // Open the SVG first so that a bad path fails before the watch, not after.
-  std::ofstream svg;
-  if (!c.svg_path.empty()) {
-    svg.open(c.svg_path, std::ios::out | std::ios::trunc);
-    if (!svg) {
-      fmt::print(stderr, "gotrace: --svg: cannot write {}: {}\n", c.svg_path,
-                 std::strerror(errno ? errno : EIO));
-      return kExitOutput;
-    }
-  }
+  // Check the SVG's path first so that a bad one fails before the watch, not
+  // after; the file is written whole at the end (a failed run leaves it).
+  if (!check_output("goroutines", "--svg", c.svg_path)) return kExitOutput;
   // With --leaks the target is opened the way the tracing commands open it
   // (TraceContext: probe sites planned, host and rights checked).
   std::optional<TraceContext> tc;
@@ -102,6 +98,11 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
   const GoBinary* bin = nullptr;
   uint64_t bias = 0;
   if (c.leaks) {
+    // The probe keeper, forked now while gotrace has one thread.
+    if (auto keeper = ProbeKeeper::get(); !keeper) {
+      fmt::print(stderr, "gotrace: --leaks: {}\n", keeper.error().message);
+      return kExitFailure;
+    }
     auto ctx = TraceContext::prepare(c.pid, goroutines_probe_table());
     if (!ctx) {
       fmt::print(stderr, "gotrace: --leaks: {}\n", ctx.error().message);
@@ -119,6 +120,9 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     }
     own_proc.emplace(std::move(*p));
     proc = &*own_proc;
+    // Until the first snapshot is in, only reads: a stop signal ends
+    // gotrace at once (util/signals.h).
+    exit_on_stop_signal(fmt::format("before the first snapshot of PID {} ({})", c.pid, proc->comm()));
     auto b = GoBinary::open(proc->exe_link());
     if (!b) {
       fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), b.error().message);
@@ -143,6 +147,15 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), reader.error().message);
     return kExitFailure;
   }
+  reader->set_cancel([] { return stop_signal() != 0; });
+  size_t snapshots = 0;
+  // Interrupted before the first snapshot: nothing to report.
+  auto interrupted_early = [&] {
+    fmt::print(stderr, "{}",
+               interrupted_line(fmt::format("before the first snapshot of PID {} ({})", c.pid, proc->comm()),
+                                stop_signal()));
+    return kExitInterrupted;
+  };
 
   StackTable stacks(b.pclntab(), bias);
   SiteNamer namer(stacks);
@@ -200,17 +213,27 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
   };
   for (;;) {
     if (stop_signal()) {
+      if (!snapshots) return interrupted_early();
       ended_by = "Ctrl-C";
       break;
     }
     if (target_changed()) break;
     auto snap = reader->snapshot();
+    if (!snap && reader->cancelled()) {
+      if (!snapshots) return interrupted_early();
+      ended_by = "Ctrl-C";
+      break;
+    }
     if (target_changed()) break;  // (read across the change: not kept)
     if (!snap) {
       // A target that is exiting fails the read a moment before it stops
       // looking alive: give it a moment before calling the failure ours.
       for (int i = 0; i < 20 && proc->alive(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (!proc->alive() && !snapshots) {
+        fmt::print(stderr, "gotrace: {}\n", exited_while_starting(*proc, snap.error().message));
+        return kExitFailure;
+      }
       if (target_changed()) break;
       fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), snap.error().message);
       return kExitFailure;
@@ -233,6 +256,8 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     }
     watch.add(snap->monotonic_ns, obs);
     if (probes) read_probes();
+    // From the first snapshot on, a signal ends the watch with its report.
+    if (!snapshots++) defer_stop_signals();
 
     next += c.watch_interval;
     const auto end = c.watch_duration.count() ? start + c.watch_duration : Clock::time_point::max();
@@ -284,11 +309,10 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
   const bool stdout_ok = !std::cout.fail();
   const int stdout_errno = errno;
   bool svg_ok = true;
-  if (svg.is_open()) {
+  if (!c.svg_path.empty()) {
+    std::ostringstream svg;
     auto r = write_watch_svg(rep, svg, o, c.svg_path);
-    svg.close();
-    if (r && svg.fail())
-      r = make_error("writing {} failed: {}", c.svg_path, std::strerror(errno ? errno : EIO));
+    if (r) r = write_file_replacing(c.svg_path, svg.str());
     if (!r) {
       fmt::print(stderr, "gotrace: --svg: {}\n", r.error().message);
       svg_ok = false;

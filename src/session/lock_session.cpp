@@ -89,17 +89,23 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
   // No --kind: the sync primitives. The runtime's own locks cost more to
   // follow (their probes also see Ms going idle) and are asked for by name.
   Result<void> validate() override {
+    // Every item is checked, "all" included among others ("all,nosuch" is
+    // as wrong as "nosuch").
+    bool all = false;
     for (const auto& k : config_.kinds) {
       if (k == "all") {
-        kinds_.clear();
-        for (size_t i = 0; i < kLockKindCount; ++i) kinds_.push_back(static_cast<LockKind>(i));
-        break;
+        all = true;
+        continue;
       }
       auto kind = parse_lock_kind(k);
       if (!kind)
         return make_error("unknown --kind '{}' (mutex, rwmutex-r, rwmutex-w, waitgroup, cond, runtime, all)",
                           k);
       kinds_.push_back(*kind);
+    }
+    if (all) {
+      kinds_.clear();
+      for (size_t i = 0; i < kLockKindCount; ++i) kinds_.push_back(static_cast<LockKind>(i));
     }
     runtime_locks_ = std::find(kinds_.begin(), kinds_.end(), LockKind::Runtime) != kinds_.end();
     return {};
@@ -186,7 +192,7 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
     keep_event(std::move(r));
   }
   std::string extra() const override { return chains_ ? ", wait chains on" : ""; }
-  CounterSpecs counters() const override { return counter_specs({park_counter_specs(), kLockCounters}); }
+  CounterSpecs counters() const override { return counter_specs({park_counter_specs(false), kLockCounters}); }
   uint32_t rate_counter() const override { return GT_CNT_LOCK_WAITS; }
   std::string status(const Counters& c, double rate) const override {
     return fmt::format("{:.0f} contended waits/s  {} handed over  {} dropped", rate, c[GT_CNT_HANDOFFS],
@@ -201,8 +207,7 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
     report.kinds = kinds_;
     report.summary = outcome.summary;
     if (events_not_kept_) {
-      report.summary.counters["long_waits_not_kept"] = events_not_kept_;
-      report.summary.dropped += events_not_kept_;
+      report.summary.counters["long_waits_not_kept"] = events_not_kept_;  // in the totals: not dropped
       report.summary.notes.push_back(
           fmt::format("{} long waits beyond the {} longest were not kept: they are in the totals, but not in "
                       "the longest waits "
@@ -210,7 +215,8 @@ class LockCommand final : public SkeletonCommand<lock_bpf> {
                       events_not_kept_, kEventsKept));
     }
     if (chains_)
-      account_park_evictions(report.summary, outcome.counters, map_fd("parked"), map_fd("parked_spill"));
+      account_park_evictions(report.summary, outcome.counters, map_fd("parked"), map_fd("parked_spill"),
+                             false);  // lock's parks are its chains' links, not its events
     uint64_t pending_left = 0;
     for_each_map_entry<uint64_t, gt_lock_pending>(map_fd("pending"),
                                                   [&](const auto&, const auto&) { ++pending_left; });

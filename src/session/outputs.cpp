@@ -1,28 +1,29 @@
 #include "gotrace/session/outputs.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <iostream>
 
 #include "gotrace/session/trace_config.h"
+#include "gotrace/util/output_file.h"
 
 namespace gotrace {
 
-bool prepare_outputs(std::string_view command, const OutputPaths& paths) {
-  for (auto [path, option] : {std::pair{&paths.pprof, "--pprof"}, std::pair{&paths.folded, "--folded"}}) {
-    if (path->empty()) continue;
-    int fd = ::open(path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      fmt::print(stderr, "gotrace {}: {} {}: {}\n", command, option, *path, std::strerror(errno));
-      return false;
-    }
-    ::close(fd);
+bool check_output(std::string_view command, std::string_view option, const std::string& path) {
+  if (path.empty()) return true;
+  if (auto r = check_replaceable(path); !r) {
+    fmt::print(stderr, "gotrace {}: {} {}: {}\n", command, option, path, r.error().message);
+    return false;
   }
   return true;
+}
+
+bool prepare_outputs(std::string_view command, const OutputPaths& paths) {
+  // Checked, not opened: a run that fails later leaves an existing file as
+  // it was (the profiles are written whole, once the trace is done).
+  return check_output(command, "--pprof", paths.pprof) && check_output(command, "--folded", paths.folded);
 }
 
 int finish_outputs(const OutputPaths& paths, const ProfileData* profile, StackTable* stacks,

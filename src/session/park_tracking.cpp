@@ -1,5 +1,7 @@
 #include "gotrace/session/park_tracking.h"
 
+#include <string_view>
+
 #include "gotrace/bpf/common_types.h"
 #include "gotrace/session/bpf_util.h"
 
@@ -30,16 +32,17 @@ void account_lru_evictions(TraceSummary& s, const char* counter, uint64_t insert
   uint64_t accounted = removed + replaced + remaining;
   uint64_t evicted = inserted > accounted ? inserted - accounted : 0;
   s.counters[counter] = evicted;
-  s.dropped += evicted;
+  if (std::string_view(counter).starts_with("drop_")) s.dropped += evicted;  // else a detail ("lost_…")
 }
 
-void account_park_evictions(TraceSummary& s, const Counters& c, int parked_fd, int spill_fd) {
+void account_park_evictions(TraceSummary& s, const Counters& c, int parked_fd, int spill_fd,
+                            bool parks_are_events) {
   uint64_t remaining = 0;
   for_each_array_entry<gt_park_slot>(
       parked_fd, [&](uint32_t, const gt_park_slot& slot) { remaining += slot.goid != 0; });
   for_each_map_entry<uint64_t, gt_parked>(spill_fd, [&](const uint64_t&, const gt_parked&) { ++remaining; });
-  account_lru_evictions(s, "drop_parked_evicted", c[GT_CNT_PARKS], c[GT_CNT_WAKES], c[GT_CNT_PARK_REPLACED],
-                        remaining);
+  account_lru_evictions(s, parks_are_events ? "drop_parked_evicted" : "lost_parked_evicted", c[GT_CNT_PARKS],
+                        c[GT_CNT_WAKES], c[GT_CNT_PARK_REPLACED], remaining);
 }
 
 }  // namespace gotrace

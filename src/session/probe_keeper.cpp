@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -234,12 +233,9 @@ std::mutex keeper_mutex;
 uint32_t next_seq = 1;
 
 // Waits for the reply to request seq (earlier ones, abandoned, are skipped).
-// An attach that is still going after a second says so once; a stop signal
-// (Ctrl-C) abandons the wait: the keeper finishes and, once gotrace is gone,
-// takes off whatever it attached.
-Reply await_reply(int sock, uint32_t seq, bool interruptible, const char* what) {
-  const auto start = std::chrono::steady_clock::now();
-  bool said = false;
+// interruptible: a stop signal (Ctrl-C) abandons the wait; the keeper
+// finishes and, once gotrace is gone, takes off whatever it attached.
+Reply await_reply(int sock, uint32_t seq, bool interruptible) {
   for (;;) {
     pollfd p{sock, POLLIN, 0};
     int r = poll(&p, 1, 100);
@@ -252,11 +248,6 @@ Reply await_reply(int sock, uint32_t seq, bool interruptible, const char* what) 
       continue;  // the reply to an abandoned request
     }
     if (interruptible && stop_signal()) return {-EINTR, 0, seq, 0};
-    if (!said && std::chrono::steady_clock::now() - start > std::chrono::seconds(1)) {
-      said = true;
-      fmt::print(stderr, "gotrace: {} is taking over a second (a loaded host?)…\n", what);
-      std::fflush(stderr);
-    }
   }
 }
 
@@ -301,7 +292,7 @@ ProbeKeeper::Attached ProbeKeeper::attach(uint32_t op, int prog_fd, int exe_fd, 
   }
   const int fds[2] = {prog_fd, exe_fd};
   if (send_message(sock_, msg.data(), msg.size(), fds) < 0) return {0, -errno};
-  Reply rp = await_reply(sock_, rq.seq, true, "attaching the probes");
+  Reply rp = await_reply(sock_, rq.seq, true);
   return {rp.id, rp.err};
 }
 
@@ -326,7 +317,7 @@ size_t ProbeKeeper::release(std::span<const uint32_t> ids) {
   if (send_message(sock_, msg.data(), msg.size(), {}) < 0) return 0;
   // Not abandoned on a signal: the report waits for the probes to be off
   // (a second Ctrl-C or a SIGKILL ends gotrace, and the keeper goes on).
-  Reply rp = await_reply(sock_, rq.seq, false, "taking the probes off");
+  Reply rp = await_reply(sock_, rq.seq, false);
   return rp.err == 0 ? rp.id : 0;
 }
 

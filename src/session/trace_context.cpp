@@ -27,15 +27,22 @@ Counters read_counters(int fd) {
 
 namespace {
 
+// "dropped" counts events lost, each once: an event whose own record could
+// not be kept (a full aggregation, park or pending table). What an event
+// that was counted lacks (its stack or its waker's, a ring-buffer record the
+// aggregates still count, a chain link) is "lost_…", not a drop: a wait has
+// two stacks, and counting each missing one as a lost event made "dropped"
+// exceed the events.
 constexpr CounterSpec kBase[] = {
-    {GT_CNT_DROP_STACKS_FULL, "drop_stack_table_full", true},
+    {GT_CNT_DROP_STACKS_FULL, "lost_stack_table_full"},
     {GT_CNT_DROP_AGG_FULL, "drop_aggregation_full", true},
-    {GT_CNT_DROP_RINGBUF, "drop_ringbuf_full", true},
+    {GT_CNT_DROP_RINGBUF, "lost_ringbuf_full"},
     {GT_CNT_EVENTS, "events_sent"},
     {GT_CNT_STACK_TRUNCATED, "stacks_truncated"},
     {GT_CNT_UNDER_MIN, "waits_under_min"},
-    {GT_CNT_STACK_CLOBBERED, "drop_stack_clobbered", true},
+    {GT_CNT_STACK_CLOBBERED, "lost_stack_clobbered"},
     {GT_CNT_OTHER_PROCESS, "hits_other_process"},
+    {GT_CNT_DETAIL_AGG_FULL, "lost_detail_aggregation_full"},
 };
 static_assert(std::size(kBase) == GT_CNT_BASE__END, "every base counter named");
 static_assert(GT_CNT_BASE__END <= GT_CNT_PARK_FIRST && GT_CNT_PARK__END <= GT_CNT_OWN_FIRST,
@@ -54,9 +61,27 @@ constexpr CounterSpec kPark[] = {
 };
 static_assert(std::size(kPark) == GT_CNT_PARK__END - GT_CNT_PARK_FIRST, "every park counter named");
 
+// The same when park tracking only serves another command's details (lock's
+// chains): a park not recorded loses a chain link, not one of its events.
+constexpr CounterSpec kParkForDetails[] = {
+    {GT_CNT_PARKS, "parks"},
+    {GT_CNT_PARK_RETRY, "park_morestack_retries"},
+    {GT_CNT_WAKES, "waits_ended"},
+    {GT_CNT_WAKES_UNMATCHED, "wakes_unmatched"},
+    {GT_CNT_FILTERED, "parks_filtered"},
+    {GT_CNT_DROP_PARKED_FULL, "lost_parked_table_full"},
+    {GT_CNT_INJECT_TRUNCATED, "injectglist_truncated"},
+    {GT_CNT_PARK_REPLACED, "parks_replaced"},
+    {GT_CNT_PARK_SPILLED, "parks_spilled"},
+};
+static_assert(std::size(kParkForDetails) == std::size(kPark), "the same park counters");
+
 }  // namespace
 
-std::span<const CounterSpec> park_counter_specs() { return kPark; }
+std::span<const CounterSpec> park_counter_specs(bool parks_are_events) {
+  return parks_are_events ? std::span<const CounterSpec>(kPark)
+                          : std::span<const CounterSpec>(kParkForDetails);
+}
 
 CounterSpecs counter_specs(std::initializer_list<std::span<const CounterSpec>> groups) {
   CounterSpecs out(std::begin(kBase), std::end(kBase));
@@ -73,6 +98,9 @@ Result<void> check_counter_specs(const CounterSpecs& specs) {
     if (s.name.empty()) return make_error("counter slot {} has no name", s.slot);
     if (!slots.insert(s.slot).second) return make_error("counter slot {} is named twice", s.slot);
     if (!names.insert(s.name).second) return make_error("two counters are named {}", s.name);
+    // Reports list the drops by this prefix: the two must agree.
+    if (s.drop != s.name.starts_with("drop_"))
+      return make_error("counter {} is {}a drop: only drops are named drop_…", s.name, s.drop ? "" : "not ");
   }
   return {};
 }
@@ -88,26 +116,44 @@ Result<TraceContext> TraceContext::prepare(pid_t pid, const ProbeTable& table) {
   auto proc = Process::open(pid);
   if (!proc) return proc.error();
   TraceContext tc{std::move(*proc), nullptr, probe_host(), {}, 0, {}};
-  auto bin = GoBinary::open(tc.process.exe_link());
-  if (!bin) return make_error("PID {} ({}): {}", pid, tc.process.comm(), bin.error().message);
-  tc.binary = std::move(*bin);
-  if (tc.binary->version().major == 0)
-    return make_error("PID {} ({}): unknown Go version", pid, tc.process.comm());
-  if (auto bias = tc.process.load_bias(tc.binary->elf()))
-    tc.load_bias = *bias;
+  auto r = tc.analyse(table);
+  if (!r) return Error(tc.startup_failure(r.error().message));
+  // Gone while the host was checked and the binary analysed: say so now,
+  // rather than when the probes fail to go in.
+  if (!tc.process.alive()) return Error(tc.startup_failure("nothing was traced"));
+  return tc;
+}
+
+Result<void> TraceContext::analyse(const ProbeTable& table) {
+  const pid_t pid = process.pid();
+  auto bin = GoBinary::open(process.exe_link());
+  if (!bin) return make_error("PID {} ({}): {}", pid, process.comm(), bin.error().message);
+  binary = std::move(*bin);
+  if (binary->version().major == 0) return make_error("PID {} ({}): unknown Go version", pid, process.comm());
+  if (auto bias = process.load_bias(binary->elf()))
+    load_bias = *bias;
   else
     return make_error("PID {}: {}", pid, bias.error().message);
 
-  tc.sites = plan_all_sites(*tc.binary);
-  Verdict v = check_command(table, *tc.binary, tc.host, tc.sites);
+  sites = plan_all_sites(*binary);
+  Verdict v = check_command(table, *binary, host, sites);
   if (!v.can_run) {
     std::string why;
     for (const auto& r : v.reasons) why += (why.empty() ? "" : "; ") + r;
-    return make_error("cannot trace PID {} ({}, {}): {}", pid, tc.process.comm(),
-                      tc.binary->buildinfo().version_string, why);
+    return make_error("cannot trace PID {} ({}, {}): {}", pid, process.comm(),
+                      binary->buildinfo().version_string, why);
   }
-  for (const auto& w : v.warnings) tc.notes.push_back(w);
-  return tc;
+  for (const auto& w : v.warnings) notes.push_back(w);
+  return {};
+}
+
+std::string TraceContext::startup_failure(std::string_view message) const {
+  if (process.alive()) return std::string(message);
+  return exited_while_starting(process, message);
+}
+
+std::string exited_while_starting(const Process& p, std::string_view detail) {
+  return fmt::format("PID {} ({}) exited while gotrace was starting ({})", p.pid(), p.comm(), detail);
 }
 
 const PlannedSite* TraceContext::site(ProbeRole role) const {
@@ -147,7 +193,7 @@ TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& 
                                    size_t probes_attached, uint64_t events) const {
   TraceSummary s;
   s.pid = process.pid();
-  s.comm = process.comm();
+  s.comm = process.comm_exact();
   s.go_version = binary->buildinfo().version_string;
   s.duration_s = loop.elapsed.count();
   s.stopped_by = std::string(stop_reason_text(loop.reason));
@@ -164,6 +210,7 @@ TraceSummary TraceContext::summary(const TraceLoopResult& loop, const Counters& 
     s.notes.push_back(fmt::format(
         "{} probe hits came from processes other than PID {} and were not counted{}", other, process.pid(),
         events == 0 ? ": nothing of the target was seen, though the probes fired" : ""));
+  if (loop.stopped.count() > 0) s.notes.push_back(target_stopped_note(loop));
   return s;
 }
 

@@ -1,11 +1,14 @@
 #include "gotrace/session/trace_loop.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "gotrace/util/signals.h"
 
@@ -29,6 +32,31 @@ std::string_view stop_reason_text(StopReason r) {
   return "?";
 }
 
+char process_state(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[512];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char* paren = std::strrchr(buf, ')');  // the comm may hold anything but this last one
+  return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+std::string target_stopped_note(const TraceLoopResult& loop) {
+  const double stopped = loop.stopped.count(), traced = loop.elapsed.count();
+  const std::string how_long = stopped >= traced - 0.25
+                                   ? std::string("the whole trace")
+                                   : fmt::format("{:.1f}s of the {:.1f}s traced", stopped, traced);
+  return fmt::format(
+      "the target was stopped (SIGSTOP, job control or a debugger; state T) for {}: a stopped program runs "
+      "nothing, so nothing it would have done then is in this report",
+      how_long);
+}
+
 TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& options,
                                const std::function<int(int)>& poll,
                                const std::function<std::string(double)>& status) {
@@ -38,11 +66,22 @@ TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& op
   const bool tty = isatty(STDERR_FILENO);
   TraceLoopResult result;
   size_t status_width = 0;
+  // From here on a signal ends the trace with its report: it only sets the
+  // flag (util/signals.h), whatever phase the command's startup left.
+  defer_stop_signals();
+  auto sampled = start;
+  const char first = process_state(target.pid());
+  bool stopped_now = first == 'T' || first == 't';
 
   for (;;) {
     int rc = poll(static_cast<int>(options.poll_interval.count()));
     auto now = clock::now();
     result.elapsed = now - start;
+    // Stopped since the last sample: counted from that sample on.
+    const char state = process_state(target.pid());
+    if (stopped_now) result.stopped += now - sampled;
+    stopped_now = state == 'T' || state == 't';
+    sampled = now;
     if (rc < 0 && rc != -EINTR) {
       result.reason = StopReason::Error;
       result.error = fmt::format("polling failed: {}", rc);
@@ -72,6 +111,7 @@ TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& op
     if (options.status_line && now - last_status >= every) {
       last_status = now;
       std::string line = status(result.elapsed.count());
+      if (stopped_now) line += "  (the target is stopped)";
       if (tty) {
         fmt::print(stderr, "\r{:<{}}", line, status_width);
         status_width = line.size();

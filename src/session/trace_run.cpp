@@ -19,8 +19,10 @@
 #include "gotrace/model/overhead_budget.h"
 #include "gotrace/session/outputs.h"
 #include "gotrace/session/park_tracking.h"
+#include "gotrace/session/probe_keeper.h"
 #include "gotrace/session/trace_command.h"
 #include "gotrace/util/signals.h"
+#include "gotrace/util/slow_notice.h"
 
 namespace gotrace {
 
@@ -243,7 +245,7 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   Pass pass;
   const bool later = trace_began.has_value();
   auto fail = [&](std::string_view message) {
-    fmt::print(stderr, "gotrace: {}\n", message);
+    fmt::print(stderr, "gotrace: {}\n", later ? std::string(message) : tc.startup_failure(message));
     pass.exit = kExitFailure;
     return pass;
   };
@@ -289,8 +291,18 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   };
 
   LinkSet links;
+  std::optional<SlowStepNotice> slow;
+  if (!later)
+    slow.emplace(fmt::format("attaching the probes to PID {} ({})", tc.process.pid(), tc.process.comm()));
   auto attached = attach_table(cmd, tc, config.pid, options, multi, links);
+  slow.reset();
   Result<void> enough = attached ? cmd.check_attached(tc, *attached) : Result<void>(attached.error());
+  // A Ctrl-C abandons an attach under way (the probe keeper takes off
+  // whatever it attached): interrupted, not failed.
+  if (!later && interrupted_before_start()) {
+    pass.exit = kExitInterrupted;
+    return pass;
+  }
   // Exec'd (or gone) while the probes went on: they sit on the file the
   // target ran before, harmless to the new program, and trace nothing.
   const Identity identity = tc.process.identity();
@@ -302,10 +314,6 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   // what the earlier pass saw.
   const bool gone = later && identity != Identity::Same;
   if (!enough && !gone) return fail(enough.error().message);
-  if (!later && interrupted_before_start()) {
-    pass.exit = kExitInterrupted;
-    return pass;
-  }
 
   std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb(nullptr, ring_buffer__free);
   if (int fd = bpf_object__find_map_fd_by_name(cmd.object(), "events"); fd >= 0) {
@@ -473,6 +481,11 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   const OutputPaths outputs{config.pprof_path, config.folded_path};
   if (!prepare_outputs(name, outputs)) return kExitOutput;
 
+  // The probe keeper, forked now while gotrace is small and has one thread.
+  if (auto keeper = ProbeKeeper::get(); !keeper) {
+    fmt::print(stderr, "gotrace: {}\n", keeper.error().message);
+    return kExitFailure;
+  }
   auto ctx = TraceContext::prepare(config.pid, cmd.probes());
   if (!ctx) {
     fmt::print(stderr, "gotrace: {}\n", ctx.error().message);

@@ -472,10 +472,21 @@ Result<GoroutineSnapshot> GoroutineReader::snapshot() {
   out.monotonic_ns = clock_ns(CLOCK_MONOTONIC);
   out.unix_ns = clock_ns(CLOCK_REALTIME);
   uint64_t sc0 = mem_.syscalls(), b0 = mem_.bytes_read();
+  cancelled_ = false;
+  auto stop = [&] { return cancel_ && (cancelled_ = cancel_()); };
+  if (stop()) return make_error("the goroutine read was interrupted");
   auto gs = read_allgs(out.stats);
   if (!gs) return gs.error();
   std::vector<uint64_t> retry;
-  read_gs(*gs, out, retry, false);
+  // In batches, asking between them whether to go on.
+  for (size_t i = 0; i < gs->size(); i += kBatch) {
+    if (stop()) return make_error("the goroutine read was interrupted");
+    const auto first = gs->begin() + static_cast<std::ptrdiff_t>(i);
+    const std::vector<uint64_t> batch(first,
+                                      first + static_cast<std::ptrdiff_t>(std::min(kBatch, gs->size() - i)));
+    read_gs(batch, out, retry, false);
+  }
+  if (stop()) return make_error("the goroutine read was interrupted");
   if (!retry.empty()) {
     // One more try for what changed under us (usually a GC scan bit or a
     // goroutine switching state); what changes again is counted, not shown.

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "gotrace/elf/elf_image.h"
+#include "gotrace/util/privilege.h"
 
 namespace gotrace {
 
@@ -108,17 +109,8 @@ Result<Process> Process::open(pid_t pid) {
   if (n < 0) {
     if (errno == EACCES || errno == EPERM) {
       int err = errno;
-      // Reading another process's executable and memory is a ptrace-mode
-      // access: the same user, or CAP_SYS_PTRACE, and in both cases the
-      // target may not hold capabilities gotrace lacks (root's own PID 1 does).
-      if (geteuid() == 0)
-        return make_error(
-            "cannot read /proc/{}/exe: {} (needs CAP_SYS_PTRACE: the target holds capabilities "
-            "gotrace lacks)",
-            pid, std::strerror(err));
-      return make_error(
-          "cannot read /proc/{}/exe: {} (run as root: reading another user's process needs CAP_SYS_PTRACE)",
-          pid, std::strerror(err));
+      return make_error("cannot read /proc/{}/exe: {} ({})", pid, std::strerror(err),
+                        ptrace_refusal_reason(pid, false));
     }
     if (errno == ENOENT)
       return make_error("PID {} ({}) has no executable (a kernel thread or a zombie)", pid, p.comm_);
@@ -171,14 +163,14 @@ std::string Process::identity_text(Identity id) const {
     case Identity::Same:
       return "";
     case Identity::Exited:
-      return fmt::format("PID {} ({}) exited", pid_, comm_);
+      return fmt::format("PID {} ({}) exited", pid_, comm());
     case Identity::Reused:
       return fmt::format("PID {} is another process now ({}): the target ({}) exited and its PID was reused",
-                         pid_, read_first_line(fmt::format("/proc/{}/comm", pid_)), comm_);
+                         pid_, printable(read_first_line(fmt::format("/proc/{}/comm", pid_))), comm());
     case Identity::Execed: {
       std::string now = exe_path_of(pid_);
       return fmt::format("PID {} ({}) exec'd a new program{}: it is no longer the program gotrace analysed",
-                         pid_, comm_, now.empty() ? "" : fmt::format(" ({})", now));
+                         pid_, comm(), now.empty() ? "" : fmt::format(" ({})", printable(now)));
     }
   }
   return "";

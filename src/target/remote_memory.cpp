@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "gotrace/util/privilege.h"
+
 namespace gotrace {
 
 Result<void> RemoteMemory::read(uint64_t addr, void* out, size_t n) const {
@@ -20,10 +22,8 @@ Result<void> RemoteMemory::read(uint64_t addr, void* out, size_t n) const {
     if (got <= 0) {
       int err = got < 0 ? errno : EFAULT;
       if (err == EPERM)
-        return make_error(
-            "reading PID {}'s memory: not permitted (needs ptrace rights over it: root, or "
-            "CAP_SYS_PTRACE)",
-            pid_);
+        return make_error("reading PID {}'s memory: not permitted ({})", pid_,
+                          ptrace_refusal_reason(pid_, true));
       if (err == ESRCH) return make_error("reading PID {}'s memory: the process is gone", pid_);
       return make_error("reading {} bytes of PID {} at {:#x}: {}", n, pid_, addr + done, std::strerror(err));
     }

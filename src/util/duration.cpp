@@ -5,12 +5,43 @@
 
 namespace gotrace {
 
+namespace {
+
+// The length of the decimal number at the start of text (digits with at
+// most one point, at least one digit), 0 if there is none.
+size_t decimal_prefix(std::string_view text, bool whole_only) {
+  size_t i = 0, digits = 0;
+  bool point = false;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (c >= '0' && c <= '9')
+      ++digits;
+    else if (c == '.' && !point && !whole_only)
+      point = true;
+    else
+      break;
+  }
+  return digits ? i : 0;
+}
+
+}  // namespace
+
+std::optional<double> parse_decimal(std::string_view text, bool whole_only) {
+  if (text.empty() || decimal_prefix(text, whole_only) != text.size()) return std::nullopt;
+  double v = std::strtod(std::string(text).c_str(), nullptr);
+  if (!std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
 std::optional<std::chrono::nanoseconds> parse_duration(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || !std::isfinite(v) || v < 0) return std::nullopt;
-  std::string unit(end);
+  // The number, then the unit: no sign, blank, exponent, hex ("0x10s" was
+  // 16 s through strtod), inf or nan.
+  const size_t n = decimal_prefix(text, false);
+  if (n == 0) return std::nullopt;
+  auto number = parse_decimal(std::string_view(text).substr(0, n));
+  if (!number || *number < 0) return std::nullopt;
+  const double v = *number;
+  const std::string unit = text.substr(n);
   double scale;
   if (unit.empty() || unit == "s")
     scale = 1e9;

@@ -288,6 +288,71 @@ TEST_CASE(
   }
 }
 
+// --exact probes every allocation: runtime.mallocgc, and from Go 1.27 also
+// the size-specialized functions compiled `new(T)` calls without it. Each
+// workload site's count equals what Go's own allocs profile (rate 1) records
+// for the burst, with the site's type.
+TEST_CASE("alloc --exact: every allocation of the burst, by site and type, as Go's allocs profile counts",
+          "[root][alloc]") {
+  require_bpf_host();
+  const int rounds = 20;
+  for (const auto& f : fixtures_of("allocprof", "amd64")) {
+    if (f.variant != "default") continue;
+    INFO(f.label());
+    const auto dir = std::filesystem::temp_directory_path();
+    const std::string heap = (dir / fmt::format("gotrace-heapx-{}.txt", getpid())).string();
+    const std::string heap_before = heap + ".before";
+    std::filesystem::remove(heap);
+    RunningProgram target(
+        f.path, {"-burst", std::to_string(rounds), "-gc", "0", "-duration", "60s", "-heapprofile", heap});
+    REQUIRE(target.wait_for_line("ready", 10000));
+    auto write_heap = [&] {
+      REQUIRE(kill(target.pid(), SIGUSR1) == 0);
+      for (int i = 0; i < 200 && !std::filesystem::exists(heap); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      return std::filesystem::exists(heap);
+    };
+    bool burst_done = false, heap_ok = false;
+    Traced t = trace_while(
+        fmt::format("-p {} -d 30s --json --no-status --no-governor --exact --top 100000", target.pid()), [&] {
+          heap_ok = write_heap();
+          if (heap_ok) std::filesystem::rename(heap, heap_before);
+          REQUIRE(kill(target.pid(), SIGUSR2) == 0);
+          burst_done = target.wait_for_line("burst done 1", 20000);
+          heap_ok = heap_ok && write_heap();
+        });
+    INFO(t.err);
+    REQUIRE(t.status == 0);
+    CHECK(burst_done);
+    REQUIRE(heap_ok);
+    auto go_before = heap_text_allocs_by_frame(heap_before, kPkg);
+    auto go_after = heap_text_allocs_by_frame(heap, kPkg);
+    std::filesystem::remove(heap);
+    std::filesystem::remove(heap_before);
+    Json r = parse_json(t.out);
+    CHECK(r["sampler"].str == "exact");
+    CHECK(r["dropped"].u == 0);
+    for (const auto& [site, type] :
+         std::vector<std::pair<std::string, std::string>>{{"SmallNoscan", "[64]uint8"},
+                                                          {"SmallPointerful", "allocwork.Small"},
+                                                          {"BigPointerful", "allocwork.Big"},
+                                                          {"LargeNoscan", "int64"},
+                                                          {"LargePointerful", "*int"}}) {
+      INFO(site << " " << type);
+      uint64_t ours = 0, typed = 0;
+      for (const auto& en : r["entries"].arr) {
+        if (site_of(en["stack"]) != site) continue;
+        ours += en["objects"].u;
+        if (en["type"].str == type) typed += en["objects"].u;
+      }
+      const uint64_t go = go_after[site].objects - go_before[site].objects;
+      CHECK(go > 0);
+      CHECK(ours == go);
+      CHECK(typed == go);
+    }
+  }
+}
+
 TEST_CASE("alloc with profiling off: the refill sampler's estimates near the known rates", "[root][alloc]") {
   require_bpf_host();
   for (const auto& f : fixtures_of("alloc", "amd64")) {

@@ -373,6 +373,41 @@ TEST_CASE("gotrace goroutines: JSON, text and profiles from the command line", "
   }
 }
 
+// The runtime's own leak verdict: where writing the goroutineleak profile
+// runs the GC's leak detection (Go 1.27 by default, see the fixture), the
+// goroutines it marks _Gleaked show as state "leaked", as many as the
+// profile counts; where it is unavailable, none do.
+TEST_CASE("gotrace goroutines: the runtime's leaked verdict, where the runtime gives one",
+          "[root][goroutines]") {
+  for (const auto& f : fixtures_of("goroutines", "amd64")) {
+    if (f.variant != "default") continue;
+    INFO(f.label());
+    RunningProgram target(f.path, {"-leaked", "6"});
+    REQUIRE(target.wait_for_line("ready", 10000));  // printed after the verdict
+    const std::string out = target.output(), key = "runtime leaks ";
+    const size_t at = out.find(key);
+    REQUIRE(at != std::string::npos);
+    const std::string n = out.substr(at + key.size(), out.find('\n', at) - at - key.size());
+    auto r = run_command(fmt::format("{} goroutines -p {} --json", GOTRACE_BINARY, target.pid()));
+    REQUIRE(r.status == 0);
+    Json j = parse_json(r.out);
+    uint64_t leaked = 0;
+    for (const auto& g : j["groups"].arr) {
+      if (g["state"].str != "leaked") continue;
+      leaked += g["count"].u;
+      CHECK(first_main(g["stack"]) == "main.leakedWaiter");
+      CHECK(g["reason"].str == "chan receive");
+    }
+    if (n == "unavailable") {
+      CHECK(f.minor <= 26);  // 1.27 links the profile unconditionally
+      CHECK(leaked == 0);
+    } else {
+      CHECK(n == "6");  // the runtime found exactly the unreachable ones
+      CHECK(leaked == std::stoull(n));
+    }
+  }
+}
+
 TEST_CASE("gotrace goroutines: bad input is one line and an exit code", "[root][goroutines]") {
   auto gone = run_command(fmt::format("{} goroutines -p 999999999 2>&1", GOTRACE_BINARY));
   CHECK(gone.status == 1);  // no such process

@@ -201,7 +201,7 @@ TEST_CASE("gotrace goroutines --watch --leaks: exact created/exited per site, on
     const Json& pc = j["probe_counters"];
     CHECK(pc["born_evicted"].u == 0);
     CHECK(pc["drop_born_table"].u == 0);
-    CHECK(pc["g_unreadable"].u == 0);
+    CHECK(pc["drop_g_unreadable"].u == 0);
     CHECK(pc["goroutines_created"].u > 0);
 
     const Json* leak = nullptr;
@@ -264,4 +264,30 @@ TEST_CASE("gotrace goroutines --leaks: text columns, and --leaks needs --watch",
   auto usage = run_command(fmt::format("{} goroutines -p {} --leaks 2>&1", GOTRACE_BINARY, target.pid()));
   CHECK(usage.status == 2);
   CHECK(usage.out.find("--watch") != std::string::npos);
+}
+
+TEST_CASE("gotrace goroutines --watch --svg with stdout closed: the SVG stays an SVG, exit 3",
+          "[root][watch]") {
+  auto fx = fixtures_of("leak", "amd64");
+  REQUIRE(!fx.empty());
+  TempDir tmp;
+  const auto& f = fx.back();
+  RunningProgram target(f.path, {"-duration", "30s"});
+  REQUIRE(target.wait_for_line("ready", 10000));
+  std::string svg = (tmp.dir / "closed.svg").string();
+  // Before: the SVG was opened as fd 1, received the text report, and the
+  // run exited 0 with a broken SVG.
+  auto r =
+      run_command(fmt::format("{} goroutines -p {} --watch 100ms -d 500ms --svg {} >&- 2>{}", GOTRACE_BINARY,
+                              target.pid(), shell_quote(svg), shell_quote((tmp.dir / "err").string())));
+  std::ifstream err(tmp.dir / "err");
+  std::string err_text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  INFO(err_text);
+  CHECK(r.status == 3);
+  CHECK(err_text.find("writing the report failed") != std::string::npos);
+  std::ifstream in(svg);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(s.rfind("<?xml", 0) == 0);
+  CHECK(s.find("</svg>") != std::string::npos);
+  CHECK(s.find("watched") == std::string::npos);  // no text report in it
 }

@@ -167,7 +167,8 @@ TEST_CASE("GoVersion parses the version strings Go writes", "[buildinfo]") {
   CHECK((v->minor == 17 && v->patch == 0));
   CHECK(classify(*v) == VersionSupport::Supported);
   CHECK(classify(*GoVersion::parse("go1.16.15")) == VersionSupport::TooOld);
-  CHECK(classify(*GoVersion::parse("go1.27.1")) == VersionSupport::Newer);
+  CHECK(classify(*GoVersion::parse("go1.27.1")) == VersionSupport::Supported);
+  CHECK(classify(*GoVersion::parse("go1.28.0")) == VersionSupport::Newer);
   CHECK(*GoVersion::parse("go1.22.3") < *GoVersion::parse("go1.22.12"));
   CHECK(GoVersion::parse("go1.22.3")->at_least(1, 22));
   CHECK_FALSE(GoVersion::parse("go1.21.9")->at_least(1, 22));

@@ -242,3 +242,36 @@ TEST_CASE("goroutine text, JSON and profile outputs", "[goroutines]") {
   CHECK(all_folded.find("main.chanWaiter;runtime.gopark;[chan receive] 3\n") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("goroutine text escapes pprof label values from the target; JSON keeps them exact",
+          "[goroutines][escape]") {
+  Sample s = make_sample();
+  for (auto& g : s.snap.goroutines)
+    if (g.has_labels)
+      g.labels = {{"svc", "\x1b]0;owned\x07"},
+                  {"k\x1b[2J",
+                   "\xc2\x9b"
+                   "1m"}};
+  GoroutineReport r = report_of(s);
+  GoroutineWriterOptions o;
+  for (bool all : {false, true}) {
+    o.all = all;
+    std::ostringstream text;
+    write_goroutine_text(r, text, o);
+    INFO(text.str());
+    CHECK(text.str().find('\x1b') == std::string::npos);
+    CHECK(text.str().find('\x07') == std::string::npos);
+    CHECK(text.str().find("\xc2\x9b") == std::string::npos);
+    CHECK(text.str().find("svc=\\x1b]0;owned\\x07") != std::string::npos);
+  }
+  std::ostringstream json;
+  write_goroutine_json(r, json, o);
+  auto j = parse_json(json.str());
+  bool found = false;
+  for (const auto& g : j["goroutines"].arr)
+    if (g.has("labels") && g["labels"].has("svc")) {
+      CHECK(g["labels"]["svc"].str == "\x1b]0;owned\x07");
+      found = true;
+    }
+  CHECK(found);
+}

@@ -5,12 +5,16 @@
 // heat-map writers.
 #include "gotrace/model/goroutine_watch.h"
 
+#include <array>
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 #include <string>
 
 #include "gotrace/report/goroutine_watch_writer.h"
+#include "gotrace/util/text.h"
 
 using namespace gotrace;
 
@@ -299,4 +303,99 @@ TEST_CASE("watch writers: heat rows, text, JSON and SVG", "[goroutines][watch]")
   std::ostringstream bad;
   bad.setstate(std::ios::badbit);
   CHECK_FALSE(write_watch_svg(r, bad, o, "test.svg"));
+}
+
+namespace {
+
+// The fill colours of a row's cells, as (r, g, b), in the SVG's order.
+std::vector<std::array<int, 3>> row_fills(const std::string& svg, const std::string& site) {
+  std::vector<std::array<int, 3>> out;
+  size_t g = svg.find("data-site=\"" + site + "\"");
+  REQUIRE(g != std::string::npos);
+  size_t end = svg.find("</g>", g);
+  for (size_t p = svg.find("fill=\"rgb(", g); p < end; p = svg.find("fill=\"rgb(", p + 1)) {
+    std::array<int, 3> c{};
+    REQUIRE(std::sscanf(svg.c_str() + p, "fill=\"rgb(%d,%d,%d)", &c[0], &c[1], &c[2]) == 3);
+    out.push_back(c);
+  }
+  return out;
+}
+
+// Darkness of a colour: 0 white, 765 black.
+int darkness(const std::array<int, 3>& c) { return 765 - c[0] - c[1] - c[2]; }
+
+int darkest(const std::vector<std::array<int, 3>>& fills) {
+  int d = 0;
+  for (const auto& c : fills) d = std::max(d, darkness(c));
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("SVG heat map: a constant count is not drawn like a leak; a legend says what colour means",
+          "[goroutines][watch]") {
+  // 17 snapshots: a pool of 300 that never changes, a leak growing to 40.
+  WatchReport r = three_sites().report();
+  WatchWriterOptions o;
+  o.top = 0;
+  std::ostringstream out;
+  REQUIRE(write_watch_svg(r, out, o, "test.svg"));
+  const std::string s = out.str();
+  auto pool = row_fills(s, "main.pool (main.go:1)");
+  auto leak = row_fills(s, "main.leak (main.go:2)");
+  REQUIRE(!pool.empty());
+  REQUIRE(!leak.empty());
+  INFO("pool darkest " << darkest(pool) << ", leak darkest " << darkest(leak));
+  // Before: each row was scaled to its own peak, so both reached the same
+  // dark red.
+  CHECK(darkest(pool) * 3 < darkest(leak));
+  // The leak's last cell is its darkest; its first is light.
+  CHECK(darkness(leak.back()) == darkest(leak));
+  CHECK(darkness(leak.front()) < darkest(leak) / 3);
+  CHECK(s.find("class=\"legend\"") != std::string::npos);
+}
+
+TEST_CASE("SVG heat map: long names are cut on a character boundary and fit left of the cells",
+          "[goroutines][watch]") {
+  GoroutineWatch w;
+  std::string longname;
+  for (int i = 0; i < 45; ++i) longname += "\xc3\xa9";  // é: 90 bytes, 45 characters
+  longname += " (main.go:7)";
+  const std::string ctl = "main.\x1b[31mred\x07 (main.go:8)";
+  for (int i = 0; i < 3; ++i)
+    w.add(i * kStep, {parked(1, longname, kLeakPc, "select"), parked(2, ctl, kSleepPc, "sleep"),
+                      parked(3, std::string(80, 'a'), kPoolPc, "sleep")});
+  WatchReport r = w.report();
+  WatchWriterOptions o;
+  std::ostringstream out;
+  REQUIRE(write_watch_svg(r, out, o, "test.svg"));
+  const std::string s = out.str();
+  INFO(s);
+  // Valid UTF-8 throughout (before: cut at byte 57, inside a character).
+  for (size_t i = 0; i < s.size();) {
+    size_t n = utf8_sequence_at(s, i);
+    REQUIRE(n > 0);
+    i += n;
+  }
+  // No control characters: XML 1.0 does not allow them.
+  for (unsigned char c : s) CHECK((c >= 0x20 || c == '\n'));
+  // Each row's label: right-aligned at x, at most x / 7.2 characters
+  // (monospace 12px is 7.2px a character), so it does not run off the left
+  // edge (before: 60 characters, 432px, left of x = 414).
+  size_t labels = 0;
+  for (size_t g = s.find("<g class=\"site\""); g != std::string::npos;
+       g = s.find("<g class=\"site\"", g + 1)) {
+    size_t t = s.find("<text ", g);
+    size_t x_at = s.find("x=\"", t);
+    double x = std::atof(s.c_str() + x_at + 3);
+    CHECK(s.substr(t, s.find('>', t) - t).find("text-anchor=\"end\"") != std::string::npos);
+    size_t open = s.find('>', t) + 1, close = s.find("</text>", open);
+    std::string label = s.substr(open, close - open);
+    size_t chars = 0;
+    for (size_t i = 0; i < label.size(); i += std::max<size_t>(1, utf8_sequence_at(label, i))) ++chars;
+    INFO(label);
+    CHECK(static_cast<double>(chars) * 7.2 <= x);
+    ++labels;
+  }
+  CHECK(labels == 3);
 }

@@ -319,6 +319,13 @@ TEST_CASE("pclntab: stripped builds list the same functions as their unstripped 
       if (fa.name != fb.name || fa.entry - a.text_start() != fb.entry - b.text_start()) ++diff;
     }
     CHECK(diff == 0);
+    // The moduledata found without symbols reads in the layout of the
+    // sibling's (whose words are checked against its symbols above).
+    // (Addresses and the type data's size may differ: the links differ.)
+    REQUIRE(a.moduledata());
+    REQUIRE(b.moduledata());
+    CHECK(std::string_view(a.moduledata()->layout) == b.moduledata()->layout);
+    CHECK((a.moduledata()->gofunc != 0) == (b.moduledata()->gofunc != 0));
     ++compared;
   }
   CHECK(compared > 0);

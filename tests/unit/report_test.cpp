@@ -148,6 +148,19 @@ TEST_CASE("parse_duration accepts the usual units", "[report]") {
   CHECK_FALSE(parse_duration("-1s"));
 }
 
+TEST_CASE("parse_duration takes decimal numbers only", "[report]") {
+  using namespace std::chrono;
+  CHECK(parse_duration(".5s") == nanoseconds(500'000'000));
+  CHECK(parse_duration("2.25ms") == nanoseconds(2'250'000));
+  // strtod would read these: hex (0x10s was 16 s), exponents, blanks, signs,
+  // infinity and NaN spelled out.
+  for (const char* bad : {"0x10s", "0x10", "1e3ms", "1E3", " 5s", "5s ", "+5s", "inf", "nan", "infs", ".",
+                          "s", "1.2.3s", "5 s"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_duration(bad));
+  }
+}
+
 TEST_CASE("format_duration picks a readable unit", "[report]") {
   CHECK(format_duration(12) == "12ns");
   CHECK(format_duration(1'500) == "1.5µs");

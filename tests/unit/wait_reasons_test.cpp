@@ -152,7 +152,7 @@ TEST_CASE("wait reason values move between releases as the runtime source says",
     CHECK(bin->value_of("chan receive") == (minor_of(f) >= 26 ? 19u : 14u));
   }
   CHECK_FALSE(wait_reasons_from_table(GoVersion{1, 16, 0, ""}).ok());
-  CHECK_FALSE(wait_reasons_from_table(GoVersion{1, 27, 0, ""}).ok());
+  CHECK_FALSE(wait_reasons_from_table(GoVersion{1, 28, 0, ""}).ok());
   CHECK_FALSE(wait_reasons_from_table(GoVersion{2, 0, 0, ""}).ok());
 }
 

@@ -16,6 +16,8 @@ enum gt_alloc_counter {
   GT_CNT_ALLOC_GC_EVENTS,                  /* GC and stop/start-the-world events seen */
   GT_CNT_ALLOC_MAP_WRITES,                 /* map assignments seen (--map-writes) */
   GT_CNT_ALLOC_MAP_WRITE_RETRY,            /* mapassign hits about to call morestack (ignored) */
+  GT_CNT_ALLOC_SIZE_SPECIALIZED,           /* samples through a size-specialized malloc (1.27+): type from
+                                              the call site in user space, if it is a constant there */
   GT_CNT_ALLOC__END
 };
 
@@ -23,7 +25,8 @@ enum gt_alloc_counter {
 enum gt_alloc_mode {
   GT_ALLOC_MODE_PROFILEALLOC = 0, /* runtime.profilealloc: the runtime's own samples (MemProfileRate > 0) */
   GT_ALLOC_MODE_REFILL = 1,       /* (*mcache).refill: one hit per span handed out, weighted by span bytes */
-  GT_ALLOC_MODE_EXACT = 2,        /* runtime.mallocgc: every allocation (costly) */
+  GT_ALLOC_MODE_EXACT = 2,        /* runtime.mallocgc, and 1.27's size-specialized mallocgc*SC* functions
+                                     that compiled `new` calls directly: every allocation (costly) */
 };
 
 /* Sampled allocations by (stack, type, size). size is profilealloc's slot

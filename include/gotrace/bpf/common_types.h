@@ -78,6 +78,7 @@ enum gt_counter {
   GT_CNT_UNDER_MIN,            /* waits shorter than --min, left out on purpose */
   GT_CNT_STACK_CLOBBERED,      /* a walk's scratch overwritten by a preempting program: stack unknown */
   GT_CNT_OTHER_PROCESS,        /* hits in a process that is not the target (ignored) */
+  GT_CNT_DETAIL_AGG_FULL,      /* a secondary table full (wakers, chains, blame): the event itself is kept */
   GT_CNT_BASE__END
 };
 

@@ -34,9 +34,17 @@ class TraceOptions {
 
  private:
   std::string duration_, min_;
+  // Given at all (an empty value is given, and wrong: -d '' is not "no -d").
+  CLI::Option* duration_opt_ = nullptr;
+  CLI::Option* min_opt_ = nullptr;
   long long top_ = 10;
   long long pid_ = 0;
 };
+
+// For numeric options: the value must be a plain decimal number (whole:
+// digits only), else a usage error; CLI11 alone takes "" as 0 and "0x10" as
+// 16.
+CLI::Validator decimal_number(bool whole);
 
 // Rejects empty items of a comma-separated list option ("--reason ,chan").
 bool check_list(std::string_view command, std::string_view option, const std::vector<std::string>& items);

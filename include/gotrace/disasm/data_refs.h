@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -32,5 +33,16 @@ struct DataRef {
 // Every absolute data reference in code = bytes of [entry, entry+size), in
 // address order. Bytes that do not decode are skipped (as Go's objdump does).
 std::vector<DataRef> data_references(Arch arch, std::span<const uint8_t> code, uint64_t entry);
+
+// The constant address a direct call passes in integer argument register
+// `arg` (0-based, register ABI: RAX, RBX, RCX, … on x86-64; X0, X1, … on
+// arm64), for the call whose return address is `ret`, in the function
+// code = bytes of [entry, entry+size): the address an `LEA rip+d` (x86-64)
+// or ADRP+ADD (arm64) put in that register, when no later instruction
+// before the call writes the register and no branch lands in between.
+// nullopt when ret does not follow a direct call or the argument is not
+// such a constant. (Compiled `new(T)` passes its type this way.)
+std::optional<uint64_t> constant_address_argument(Arch arch, std::span<const uint8_t> code, uint64_t entry,
+                                                  uint64_t ret, unsigned arg);
 
 }  // namespace gotrace

@@ -30,7 +30,7 @@ struct GoVersion {
 
 // The range gotrace has struct-layout tables for and is tested against.
 inline constexpr int kOldestSupportedMinor = 17;  // go1.17: first register ABI on amd64
-inline constexpr int kNewestKnownMinor = 26;
+inline constexpr int kNewestKnownMinor = 27;
 
 enum class VersionSupport { Supported, Newer, TooOld };
 VersionSupport classify(const GoVersion& v);

@@ -53,7 +53,8 @@ struct ModuleData {
   uint64_t etext = 0;
   uint64_t types = 0;
   uint64_t etypes = 0;
-  uint64_t gofunc = 0;  // base of funcdata offsets (go:func.* / go.func.*)
+  uint64_t gofunc = 0;      // base of funcdata offsets (go:func.* / go.func.*)
+  const char* layout = "";  // which moduledata layout its words fit: "1.20–1.26", "1.27", …
 };
 
 class Pclntab {

@@ -43,8 +43,14 @@ struct HostFeatures {
   std::vector<std::string> problems() const;
 };
 
-// Probes the running kernel; cheap, no side effects beyond loading and
-// unloading a trivial BPF program and map when privileged.
-HostFeatures probe_host();
+// Full: everything, with the uprobe self-test (a uprobe on gotrace itself,
+// multi-uprobe links, the trap cost), in a child process (features.cpp).
+// NoUprobes: what needs no uprobe, for a static analysis (`info --binary`):
+// uprobe_events, uprobe_multi and trap_ns_per_hit stay unknown.
+enum class HostCheck { Full, NoUprobes };
+
+// Probes the running kernel; no side effects beyond loading and unloading
+// trivial BPF programs, a map and (Full) uprobes on gotrace when privileged.
+HostFeatures probe_host(HostCheck check = HostCheck::Full);
 
 }  // namespace gotrace

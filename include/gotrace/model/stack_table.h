@@ -29,6 +29,11 @@ class StackTable {
   void add(uint64_t id, std::vector<uint64_t> pcs);
   bool has(uint64_t id) const { return raw_.count(id) != 0; }
   size_t size() const { return raw_.size(); }
+  // The runtime PCs as the BPF program stored them (nullptr: unknown id).
+  const std::vector<uint64_t>* pcs(uint64_t id) const {
+    auto it = raw_.find(id);
+    return it == raw_.end() ? nullptr : &it->second;
+  }
 
   // Symbolized frames, innermost first, inlined frames expanded. Unknown id:
   // empty. Unknown PCs appear as "?" with the address.

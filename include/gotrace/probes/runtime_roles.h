@@ -41,6 +41,22 @@ enum class ProbeRole : uint8_t {
   MallocgcSmallScanNoHeader,
   MallocgcSmallScanHeader,
   MallocgcLarge,
+  // 1.27+ size-specialized mallocs (malloc_generated.go), (size, typ, needzero)
+  // like mallocgc; compiled `new(T)` of <= 80 bytes calls them directly.
+  MallocgcTinySC2,
+  MallocgcSmallNoScanSC2,
+  MallocgcSmallNoScanSC3,
+  MallocgcSmallNoScanSC4,
+  MallocgcSmallNoScanSC5,
+  MallocgcSmallNoScanSC6,
+  MallocgcSmallNoScanSC7,
+  MallocgcSmallScanNoHeaderSC1,
+  MallocgcSmallScanNoHeaderSC2,
+  MallocgcSmallScanNoHeaderSC3,
+  MallocgcSmallScanNoHeaderSC4,
+  MallocgcSmallScanNoHeaderSC5,
+  MallocgcSmallScanNoHeaderSC6,
+  MallocgcSmallScanNoHeaderSC7,
   Profilealloc,  // sampled allocation (one per MemProfileRate bytes)
   MProfMalloc,
   Mapassign,  // map writes, each variant

@@ -38,6 +38,8 @@ ProfileData new_profile(const TraceSummary& summary, const std::string& binary,
                         std::vector<std::pair<std::string, std::string>> sample_types, std::string comment);
 
 // profile.proto, not compressed (tests read it back), and the gzipped file.
+// Files are written whole or not at all (a temporary file renamed over path:
+// util/output_file.h), so a failure leaves an existing file as it was.
 std::string encode_pprof(const ProfileData& p, StackTable& stacks);
 Result<void> write_pprof(const ProfileData& p, StackTable& stacks, const std::string& path);
 

@@ -1,6 +1,8 @@
-// The output step every command shares: --pprof/--folded files created
-// before the trace (a wrong path must not cost a long trace), then, once the
-// report went to stdout, the profiles written and every write checked.
+// The output step every command shares: --pprof/--folded paths checked
+// before the trace (a wrong path must not cost a long trace) but not touched,
+// then, once the report went to stdout, the profiles written whole (a
+// temporary file renamed over the path: a failed run leaves an existing file
+// as it was) and every write checked.
 #pragma once
 
 #include <string>
@@ -17,9 +19,12 @@ struct OutputPaths {
   bool any() const { return !pprof.empty() || !folded.empty(); }
 };
 
-// Creates (or truncates) each path now; on failure prints why, one line
+// Checks that each path can be written (util/output_file.h:
+// check_replaceable), without touching it; on failure prints why, one line
 // ("gotrace CMD: --pprof PATH: reason"), and returns false (exit kExitOutput).
 bool prepare_outputs(std::string_view command, const OutputPaths& paths);
+// The same for one path of another option (--svg); true for an empty path.
+bool check_output(std::string_view command, std::string_view option, const std::string& path);
 
 // Flushes stdout (the report was written to it), writes the profiles when
 // asked (profile may be null when the command has none), and returns the

@@ -24,13 +24,16 @@ uint32_t park_tracking_options(TraceContext& tc);
 
 // What an LRU table let go when full, by difference (entries put in, minus
 // those removed or replaced, minus those still there): added to the summary
-// as the drop `counter` ("drop_parked_evicted"), since a wait whose entry
-// went is not counted.
+// as `counter`, and to "dropped" when it is a drop ("drop_parked_evicted":
+// a wait whose entry went is not counted), not when it names a lost detail
+// ("lost_…").
 void account_lru_evictions(TraceSummary& s, const char* counter, uint64_t inserted, uint64_t removed,
                            uint64_t replaced, uint64_t remaining);
 // The same for park tracking's tables: `parked` (an array of slots, goid 0
-// = free) and its LRU spill `parked_spill`.
-void account_park_evictions(TraceSummary& s, const Counters& c, int parked_fd, int spill_fd);
+// = free) and its LRU spill `parked_spill`; parks_are_events as for
+// park_counter_specs.
+void account_park_evictions(TraceSummary& s, const Counters& c, int parked_fd, int spill_fd,
+                            bool parks_are_events = true);
 
 template <typename Rodata>
 void configure_park_tracking(Rodata* ro, const TraceContext& tc, const WaitReasons& reasons) {

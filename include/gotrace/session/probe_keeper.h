@@ -28,7 +28,8 @@ namespace gotrace {
 class ProbeKeeper {
  public:
   // This process's keeper, started on first use. Fails when no process can
-  // be forked.
+  // be forked. Call it early, while gotrace has one thread (a fork copies
+  // only the calling thread, and whatever locks the others held).
   static Result<ProbeKeeper*> get();
 
   // One multi-uprobe link of prog_fd at these file offsets of the file open

@@ -24,6 +24,7 @@
 #include "gotrace/session/bpf_util.h"
 #include "gotrace/session/trace_config.h"
 #include "gotrace/session/trace_context.h"
+#include "gotrace/util/signals.h"
 
 namespace gotrace {
 
@@ -134,8 +135,11 @@ class SkeletonCommand : public TraceCommand {
     skel_->rodata->min_wait_ns = min_wait_ns;
   }
   Result<void> load() override {
-    if (int err = ops_.load(skel_.get()))
-      return Error{explain_bpf_error(err, fmt::format("loading the {} BPF program", name_))};
+    const int err = ops_.load(skel_.get());
+    // Next the probes go in: from now on a stop signal only sets the flag
+    // (they must come off in order), and the runner looks at it.
+    defer_stop_signals();
+    if (err) return Error{explain_bpf_error(err, fmt::format("loading the {} BPF program", name_))};
     return {};
   }
   bpf_object* object() override { return skel_->obj; }

@@ -26,9 +26,12 @@ namespace gotrace {
 using Counters = std::array<uint64_t, GT_CNT_SLOTS>;
 Counters read_counters(int percpu_array_fd);  // summed over CPUs
 
-// The name of a counter slot in reports, and whether it is a loss (a full
-// table, a full ring buffer): the sum of the losses is the "dropped" every
-// report shows. A command lists the slots its programs use: the base ones,
+// The name of a counter slot in reports, and whether it is a drop: an event
+// lost, its own record not kept (a full aggregation, park or pending table).
+// The drops, named "drop_…", sum to the "dropped" every report shows, each
+// lost event once. What a counted event lacks (a stack, a ring-buffer record
+// the aggregates still count, a waker or chain link) is named "lost_…" and
+// is not a drop. A command lists the slots its programs use: the base ones,
 // park tracking's if it uses that, and its own (common_types.h).
 struct CounterSpec {
   uint32_t slot;
@@ -38,10 +41,16 @@ struct CounterSpec {
 using CounterSpecs = std::vector<CounterSpec>;
 // Base counters followed by the given groups.
 CounterSpecs counter_specs(std::initializer_list<std::span<const CounterSpec>> groups = {});
-std::span<const CounterSpec> park_counter_specs();
-// Each slot inside its range and named once, each name once.
+// parks_are_events: the command's events are the parks (block); false when
+// park tracking only adds details to other events (lock's chains).
+std::span<const CounterSpec> park_counter_specs(bool parks_are_events = true);
+// Each slot inside its range and named once, each name once; drops and
+// only drops named "drop_…".
 Result<void> check_counter_specs(const CounterSpecs& specs);
 uint64_t total_drops(const Counters& c, const CounterSpecs& specs);
+
+// "PID N (comm) exited while gotrace was starting (detail)".
+std::string exited_while_starting(const Process& p, std::string_view detail);
 
 struct TraceContext {
   Process process;
@@ -52,12 +61,20 @@ struct TraceContext {
   std::vector<std::string> notes;
 
   // Opens the target and checks everything the command needs; the error is
-  // one line saying why it cannot run.
+  // one line saying why it cannot run (that the target exited meanwhile, if
+  // it did).
   static Result<TraceContext> prepare(pid_t pid, const ProbeTable& table);
+  // A startup step's failure as the one line to print: as it is, or, when
+  // the target has exited meanwhile, "PID N (comm) exited while gotrace was
+  // starting (message)".
+  std::string startup_failure(std::string_view message) const;
 
   const PlannedSite* site(ProbeRole role) const;  // nullptr if absent or unusable
   gt_offsets bpf_offsets() const;
   std::shared_ptr<StackTable> read_stacks(int stacks_fd) const;
+  // (prepare: the binary, the sites and the command's verdict)
+  Result<void> analyse(const ProbeTable& table);
+
   TraceSummary summary(const TraceLoopResult& loop, const Counters& counters, const CounterSpecs& specs,
                        size_t probes_attached, uint64_t events) const;
 };

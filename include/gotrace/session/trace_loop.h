@@ -32,7 +32,17 @@ struct TraceLoopResult {
   StopReason reason = StopReason::Duration;
   std::chrono::duration<double> elapsed{};
   std::string error;
+  // How long the target was seen stopped (state T or t: SIGSTOP, a job
+  // control stop, a debugger), sampled at every poll. A stopped program
+  // runs nothing: the report must say why it saw nothing then.
+  std::chrono::duration<double> stopped{};
 };
+
+// The report's note for a target stopped during the trace (loop.stopped > 0).
+std::string target_stopped_note(const TraceLoopResult& loop);
+
+// The state letter of /proc/PID/stat (R, S, D, T, t, Z, …), 0 if unreadable.
+char process_state(pid_t pid);
 
 // poll(timeout) consumes events (e.g. ring_buffer__poll); returns <0 on error.
 // status() returns the text of the status line ("events 123/s, drops 0").

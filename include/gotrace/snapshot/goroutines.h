@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -123,7 +124,15 @@ class GoroutineReader {
   // bias: runtime - link-time address (PIE).
   static Result<GoroutineReader> create(const GoBinary& binary, pid_t pid, uint64_t bias);
 
+  // Fails when cancelled (see set_cancel) or when the target's memory
+  // cannot be read.
   Result<GoroutineSnapshot> snapshot();
+  // Asked between batches of goroutines (every kBatch): true abandons the
+  // snapshot under way, which then fails with cancelled() true. A read of
+  // 100,000 goroutines takes seconds on a loaded host; a Ctrl-C must not.
+  void set_cancel(std::function<bool()> cancel) { cancel_ = std::move(cancel); }
+  bool cancelled() const { return cancelled_; }
+  static constexpr size_t kBatch = 1024;
 
   const RemoteMemory& memory() const { return mem_; }
 
@@ -170,6 +179,8 @@ class GoroutineReader {
   std::unordered_map<CacheKey, CachedStack, CacheHash> cache_;
   mutable std::unordered_map<uint64_t, bool> code_cache_;
   uint64_t generation_ = 0;
+  std::function<bool()> cancel_;
+  bool cancelled_ = false;
 };
 
 }  // namespace gotrace

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "gotrace/util/result.h"
+#include "gotrace/util/text.h"
 
 namespace gotrace {
 
@@ -46,7 +47,10 @@ class Process {
   static Result<Process> open(pid_t pid);
 
   pid_t pid() const { return pid_; }
-  const std::string& comm() const { return comm_; }
+  // The name it set (prctl, any process can): as set, for JSON and reports
+  // whose writers escape it; comm() escaped (util/text.h), for messages.
+  const std::string& comm_exact() const { return comm_; }
+  std::string comm() const { return printable(comm_); }
   // Path of the pinned executable, to read it and to attach uprobes to it:
   // /proc/self/fd/N of the file opened with the process (the same file for
   // as long as this object lives, whatever the process execs meanwhile).

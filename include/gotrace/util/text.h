@@ -37,8 +37,10 @@ inline size_t utf8_sequence_at(std::string_view s, size_t i) {
   return n;
 }
 
-// s with control characters (C0, DEL) and bytes that are not valid UTF-8
-// written as \xNN; everything else (valid UTF-8 included) unchanged.
+// s with control characters (C0, DEL, and C1: U+0080–U+009F, which some
+// terminals obey as escape sequences) and bytes that are not valid UTF-8
+// written as \xNN, byte by byte; everything else (valid UTF-8 included)
+// unchanged. (util/printable_stream.h: the same over a whole text report.)
 std::string printable(std::string_view s);
 
 }  // namespace gotrace
