@@ -123,6 +123,8 @@ std::string ptrace_refusal_reason(pid_t pid, const ProcCredentials& self,
     return "gotrace holds CAP_SYS_PTRACE, so a security module (AppArmor, SELinux, Landlock) or a user "
            "namespace in which gotrace holds no rights over the target refused it";
   }
+  // Not root: the remedy users reach for first, said last.
+  const std::string remedy = self.uid[1] == 0 ? "" : " (run as root)";
   const std::string who = self.uid[1] == 0
                               ? "gotrace runs as root but without CAP_SYS_PTRACE (dropped from its "
                                 "capability set)"
@@ -130,14 +132,14 @@ std::string ptrace_refusal_reason(pid_t pid, const ProcCredentials& self,
   if (!target) return fmt::format("{}, and PID {}'s own status cannot be read; run as root", who, pid);
   if (!same_user(self, *target)) {
     if (target->uid[0] != self.uid[3] || target->uid[1] != self.uid[3] || target->uid[2] != self.uid[3])
-      return fmt::format("PID {} runs as uid {} and {}: another user's process needs CAP_SYS_PTRACE", pid,
-                         target->uid[1], who);
-    return fmt::format("PID {} runs with group {} and {}: a process of other groups needs CAP_SYS_PTRACE",
-                       pid, target->gid[1], who);
+      return fmt::format("PID {} runs as uid {} and {}: another user's process needs CAP_SYS_PTRACE{}", pid,
+                         target->uid[1], who, remedy);
+    return fmt::format("PID {} runs with group {} and {}: a process of other groups needs CAP_SYS_PTRACE{}",
+                       pid, target->gid[1], who, remedy);
   }
   if (uint64_t extra = target->cap_prm & ~self.cap_prm)
-    return fmt::format("PID {} holds capabilities gotrace lacks ({}), and {}: that needs CAP_SYS_PTRACE", pid,
-                       capability_names(extra), who);
+    return fmt::format("PID {} holds capabilities gotrace lacks ({}), and {}: that needs CAP_SYS_PTRACE{}", pid,
+                       capability_names(extra), who, remedy);
   if (attach && yama_scope >= 1)
     return fmt::format("kernel.yama.ptrace_scope is {} and {}: {}", yama_scope, who,
                        yama_scope == 1 ? "only a parent may read its child's memory without CAP_SYS_PTRACE"

@@ -57,7 +57,13 @@ TEST_CASE("a refused ptrace-mode access is explained by what gotrace and the tar
   INFO(m);
   CHECK(m.find("uid 65534") != std::string::npos);
   CHECK(m.find("without CAP_SYS_PTRACE") != std::string::npos);
+  CHECK(m.find("run as root") == std::string::npos);  // it is root already
   CHECK(m.find("holds capabilities") == std::string::npos);
+  // A user that is not root, on root's process: told the remedy.
+  m = ptrace_refusal_reason(41, nobody, root, -1, false);
+  INFO(m);
+  CHECK(m.find("runs as uid 0") != std::string::npos);
+  CHECK(m.find("(run as root)") != std::string::npos);
   // The same user's process that does hold more: named.
   ProcCredentials capable = nobody;
   capable.cap_prm = capable.cap_eff = uint64_t{1} << 12;  // CAP_NET_ADMIN
