@@ -46,6 +46,23 @@ Result<std::optional<SizeSpecializedRange>> find_size_specialized_mallocs(const 
   return std::optional<SizeSpecializedRange>{r};
 }
 
+std::vector<uint64_t> fold_size_specialized_frames(const std::vector<uint64_t>& pcs,
+                                                   const SizeSpecializedRange& range, const Pclntab& pclntab,
+                                                   uint64_t bias) {
+  // (pcs[0] is the probed instruction, the rest return addresses.)
+  size_t first = 1;
+  while (first < pcs.size() && !range.contains(pcs[first] - bias)) ++first;
+  if (first >= pcs.size()) return pcs;
+  size_t last = first;
+  while (last + 1 < pcs.size() && range.contains(pcs[last + 1] - bias)) ++last;
+  auto fn = pclntab.function_at(pcs[last] - bias - 1);
+  if (!fn) return pcs;
+  std::vector<uint64_t> out(pcs.begin(), pcs.begin() + static_cast<std::ptrdiff_t>(first));
+  out.push_back(fn->entry + bias + 1);
+  out.insert(out.end(), pcs.begin() + static_cast<std::ptrdiff_t>(last) + 1, pcs.end());
+  return out;
+}
+
 std::optional<unsigned> mallocgc_type_argument(std::string_view function) {
   if (function == "runtime.newobject" || function == "runtime.makeslice") return 0u;
   return std::nullopt;

@@ -15,6 +15,8 @@
 // The skeleton needs the shared record types first.
 #include <fmt/format.h>
 
+#include <map>
+
 #include <optional>
 
 #include "gotrace/bpf/alloc_types.h"
@@ -336,6 +338,32 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     in.gc_events = std::move(events_);
     resolve(in.aggs, true);
     for (auto& ev : in.gc_events) resolve(ev.aggs_at, false);
+    // 1.27+: one stack per site, whichever path inside the allocator the
+    // sample took (fast path or SlowPath), as Go's own profile has it.
+    if (sc_ && report.stacks) {
+      std::map<std::vector<uint64_t>, uint64_t> by_pcs;
+      std::map<uint64_t, uint64_t> folded_id;
+      uint64_t next_id = uint64_t{1} << 62;  // above any stack map id
+      auto fold = [&](uint64_t& id) {
+        auto [it, fresh] = folded_id.try_emplace(id, id);
+        if (fresh) {
+          if (const auto* pcs = report.stacks->pcs(id)) {
+            auto folded = fold_size_specialized_frames(*pcs, *sc_, tc.binary->pclntab(), tc.load_bias);
+            auto [at, added] = by_pcs.try_emplace(folded, 0);
+            if (added) {
+              at->second = folded == *pcs ? id : next_id++;
+              if (at->second != id) report.stacks->add(at->second, folded);
+            }
+            it->second = at->second;
+          }
+        }
+        id = it->second;
+      };
+      for (auto& a : in.aggs) fold(a.stack_id);
+      for (auto& a : in.large) fold(a.stack_id);
+      for (auto& ev : in.gc_events)
+        for (auto& a : ev.aggs_at) fold(a.stack_id);
+    }
     if (untyped_sc)
       report.summary.notes.push_back(fmt::format(
           "{} samples without a type: allocated through runtime.mallocgc's size-specialized functions "

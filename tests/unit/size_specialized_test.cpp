@@ -99,3 +99,42 @@ TEST_CASE("size-specialized mallocs: one run of functions in 1.27+, none before;
   }
   CHECK(checked_sites > 0);
 }
+
+// The fast path and the SlowPath of one size-specialized malloc give one
+// stack: the allocator's frames fold into its outermost function, the
+// probed PC and the caller's frames stay as they were (with a load bias as
+// a PIE has).
+TEST_CASE("size-specialized frames fold into one stack per call site", "[sizespec]") {
+  for (const auto& fx : test::fixtures_of("allocprof", "amd64")) {
+    if (fx.minor < 27 || fx.variant != "default") continue;
+    INFO(fx.label());
+    auto img = ElfImage::open(fx.path);
+    REQUIRE(img.ok());
+    auto tab = Pclntab::load(**img);
+    REQUIRE(tab.ok());
+    const Pclntab& t = **tab;
+    auto range = find_size_specialized_mallocs(t);
+    REQUIRE(range.ok());
+    REQUIRE(range->has_value());
+    auto sc4 = t.function_by_name("runtime.mallocgcSmallScanNoHeaderSC4");
+    auto slow = t.function_by_name("runtime.mallocgcSmallScanSlowPath");
+    auto prof = t.function_by_name("runtime.profilealloc");
+    auto user = t.function_by_name("gotrace.test/fixtures/internal/allocwork.SmallPointerful");
+    REQUIRE(sc4);
+    REQUIRE(slow);
+    REQUIRE(prof);
+    REQUIRE(user);
+    for (uint64_t bias : {uint64_t{0}, uint64_t{0x5555'5555'0000}}) {
+      const uint64_t probed = prof->entry + bias, ret_user = user->entry + 0x20 + bias;
+      const std::vector<uint64_t> fast = {probed, sc4->entry + 0x40 + bias, ret_user};
+      const std::vector<uint64_t> slow_path = {probed, slow->entry + 0x30 + bias, sc4->entry + 0x90 + bias,
+                                               ret_user};
+      const std::vector<uint64_t> want = {probed, sc4->entry + 1 + bias, ret_user};
+      CHECK(fold_size_specialized_frames(fast, **range, t, bias) == want);
+      CHECK(fold_size_specialized_frames(slow_path, **range, t, bias) == want);
+      // A stack outside the allocator stays as it is.
+      const std::vector<uint64_t> other = {probed, ret_user, ret_user + 8};
+      CHECK(fold_size_specialized_frames(other, **range, t, bias) == other);
+    }
+  }
+}

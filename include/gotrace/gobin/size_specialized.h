@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "gotrace/elf/elf_image.h"
 #include "gotrace/gobin/pclntab.h"
@@ -48,6 +49,19 @@ Result<std::optional<SizeSpecializedRange>> find_size_specialized_mallocs(const 
 // (arg 1), or `make([]T, n)` runtime.makeslice (arg 0).
 std::optional<uint64_t> call_site_type(const ElfImage& image, const Pclntab& pclntab, uint64_t ret,
                                        unsigned arg = 1);
+
+// One allocation site, one stack: the size-specialized mallocs reach the
+// profiling call by two paths (the inline fast path, and through their
+// SlowPath function), so the same `new(T)` gives two stacks that differ only
+// inside the allocator. This returns the stack with the allocator's frames
+// between the probed PC (pcs[0]) and the first frame outside them folded
+// into one: the outermost size-specialized function, at its entry (entry+1,
+// a return address that symbolizes to the function). Unchanged when no
+// frame is a size-specialized malloc. pcs are runtime addresses; bias is
+// runtime minus link-time.
+std::vector<uint64_t> fold_size_specialized_frames(const std::vector<uint64_t>& pcs,
+                                                   const SizeSpecializedRange& range, const Pclntab& pclntab,
+                                                   uint64_t bias);
 
 // For a runtime function that passes its own type argument on to mallocgc
 // unchanged, that argument's position: runtime.newobject(typ) and
