@@ -118,7 +118,7 @@ TEST_CASE(
     "[root][alloc]") {
   require_bpf_host();
   const int rounds = 60, gcs = 3;  // one map growth round (every 50th)
-  for (const auto& f : fixtures_of("allocprof", "amd64")) {
+  for (const auto& f : matrix_fixtures("allocprof")) {
     INFO(f.label());
     // Go's own allocs profile of the same run, written on SIGUSR1 before and
     // after the burst: the difference is what the runtime recorded for it.
@@ -296,7 +296,7 @@ TEST_CASE("alloc --exact: every allocation of the burst, by site and type, as Go
           "[root][alloc]") {
   require_bpf_host();
   const int rounds = 20;
-  for (const auto& f : fixtures_of("allocprof", "amd64")) {
+  for (const auto& f : matrix_fixtures("allocprof")) {
     if (f.variant != "default") continue;
     INFO(f.label());
     const auto dir = std::filesystem::temp_directory_path();
@@ -355,7 +355,7 @@ TEST_CASE("alloc --exact: every allocation of the burst, by site and type, as Go
 
 TEST_CASE("alloc with profiling off: the refill sampler's estimates near the known rates", "[root][alloc]") {
   require_bpf_host();
-  for (const auto& f : fixtures_of("alloc", "amd64")) {
+  for (const auto& f : matrix_fixtures("alloc")) {
     INFO(f.label());
     RunningProgram target(f.path, {"-interval", "5ms", "-duration", "30s"});
     REQUIRE(target.wait_for_line("ready", 10000));

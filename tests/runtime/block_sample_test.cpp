@@ -49,7 +49,7 @@ TEST_CASE("block --sample finds every known blocking site without probes, across
           "[root][sample]") {
   require_bpf_host();
   const double hz = 49, trace_s = 3.0;
-  for (const auto& f : fixtures_of("block", "amd64")) {
+  for (const auto& f : matrix_fixtures("block")) {
     INFO(f.label());
     RunningProgram target(f.path, {"-duration", "5s"});
     REQUIRE(target.wait_for_line("ready", 5000));

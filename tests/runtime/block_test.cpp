@@ -52,7 +52,7 @@ std::vector<Expect> expectations(int minor) {
 TEST_CASE("block finds every known blocking site, across Go versions and builds", "[root][block]") {
   require_bpf_host();
   const double trace_s = 2.0;
-  for (const auto& f : fixtures_of("block", "amd64")) {
+  for (const auto& f : matrix_fixtures("block")) {
     INFO(f.label());
     std::string profile =
         (std::filesystem::temp_directory_path() / fmt::format("gotrace-block-{}.pprof", getpid())).string();

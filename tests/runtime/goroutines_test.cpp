@@ -96,7 +96,7 @@ TEST_CASE("goroutine snapshot finds the known populations and agrees with the ru
           "[root][goroutines]") {
   auto lines = site_lines();
   int checked = 0;
-  for (const auto& f : fixtures_of("goroutines", "amd64")) {
+  for (const auto& f : matrix_fixtures("goroutines")) {
     INFO(f.label());
     auto dir = std::filesystem::temp_directory_path() / fmt::format("gotrace-gr-{}", getpid());
     std::filesystem::create_directories(dir);
@@ -312,7 +312,7 @@ TEST_CASE("goroutine snapshot of 100,000 goroutines", "[root][goroutines]") {
 
 TEST_CASE("gotrace goroutines: JSON, text and profiles from the command line", "[root][goroutines]") {
   auto lines = site_lines();
-  for (const auto& f : fixtures_of("goroutines", "amd64")) {
+  for (const auto& f : matrix_fixtures("goroutines")) {
     if (f.variant != "stripped" && f.variant != "pie") continue;  // the library test covers every build
     INFO(f.label());
     auto dir = std::filesystem::temp_directory_path() / fmt::format("gotrace-grcli-{}", getpid());

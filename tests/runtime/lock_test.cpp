@@ -101,7 +101,7 @@ TEST_CASE("lock finds every contended primitive with its holder and chain, acros
           "[root][lock]") {
   require_bpf_host();
   const double trace_s = 2.0;
-  for (const auto& f : fixtures_of("lock", "amd64")) {
+  for (const auto& f : matrix_fixtures("lock")) {
     INFO(f.label());
     std::string profile =
         (std::filesystem::temp_directory_path() / fmt::format("gotrace-mutex-{}.pprof", getpid())).string();
@@ -199,7 +199,7 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   auto fx = fixtures_of("lock", "amd64");
   const Fixture& f = fx.back();
   INFO(f.label());
-  RunningProgram target(f.path, {"-duration", "12s"});
+  RunningProgram target(f.path, {"-duration", "40s"});  // (ended when the test is: four traces and their startups)
   REQUIRE(target.wait_for_line("ready", 5000));
 
   auto only = run_command(
@@ -303,7 +303,7 @@ TEST_CASE("lock refuses bad targets and reports what it collected when the targe
 TEST_CASE("lock --kind runtime sees the runtime's own locks, futex (≤1.23) and spinbit (1.24+)",
           "[root][lock]") {
   require_bpf_host();
-  for (const auto& f : fixtures_of("lock", "amd64")) {
+  for (const auto& f : matrix_fixtures("lock")) {
     if (f.variant != "default" && f.variant != "stripped") continue;
     INFO(f.label());
     RunningProgram target(f.path, {"-duration", "3s", "-runtime-contention"});
@@ -338,7 +338,7 @@ TEST_CASE("lock blames waits on whoever held the lock meanwhile, by time held", 
   require_bpf_host();
   const char* kLong = "main.blameLongHolder";
   const char* kShort = "main.blameContender";
-  for (const auto& f : fixtures_of("lock", "amd64")) {
+  for (const auto& f : matrix_fixtures("lock")) {
     INFO(f.label());
     std::string profile =
         (std::filesystem::temp_directory_path() / fmt::format("gotrace-blame-{}.pprof", getpid())).string();

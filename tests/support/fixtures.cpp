@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 namespace gotrace::test {
@@ -48,6 +49,22 @@ std::vector<Fixture> fixtures_of(const std::string& program, const std::string& 
   for (const auto& f : fixtures())
     if (f.program == program && (arch.empty() || f.arch == arch)) out.push_back(f);
   if (out.empty()) FAIL("no fixture named " << program << " for arch '" << arch << "'");
+  return out;
+}
+
+std::vector<Fixture> matrix_fixtures(const std::string& program, const std::string& arch) {
+  std::vector<Fixture> all = fixtures_of(program, arch);
+  const char* full = std::getenv("GOTRACE_FULL_MATRIX");
+  if (full && std::string(full) == "1") return all;
+  std::set<int> minors;
+  for (const auto& f : all) minors.insert(f.minor);
+  std::set<int> every_build = {*minors.begin(), 21, 24};
+  auto newest = minors.rbegin();
+  every_build.insert(*newest);
+  if (++newest != minors.rend()) every_build.insert(*newest);
+  std::vector<Fixture> out;
+  for (const auto& f : all)
+    if (f.variant == "default" || every_build.count(f.minor)) out.push_back(f);
   return out;
 }
 

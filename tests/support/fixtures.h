@@ -21,6 +21,16 @@ struct Fixture {
 const std::vector<Fixture>& fixtures();
 std::vector<Fixture> fixtures_of(const std::string& program, const std::string& arch = "");
 
+// The fixtures a command's matrix test traces: the default build on every
+// release, and the other builds (stripped, PIE, cgo) on the releases where
+// the runtime's shape changed or a build once failed: the oldest; 1.21
+// (the last classic map with the 6-per-bucket load factor before swiss
+// maps); 1.24 (swiss maps, spinbit runtime locks; lock's go1.24/cgo chain
+// once failed there); and the newest two. The cut builds are still
+// analysed statically by the unit tests (every fixture), and
+// GOTRACE_FULL_MATRIX=1 traces them all.
+std::vector<Fixture> matrix_fixtures(const std::string& program, const std::string& arch = "amd64");
+
 struct CommandResult {
   int status = -1;  // exit status, or -1 if it did not exit normally
   std::string out;  // stdout
