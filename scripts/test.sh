@@ -11,14 +11,33 @@ if [[ ${CI:-} == true && $(id -u) -ne 0 ]]; then
   echo "test.sh: CI=true but not root: the BPF tests cannot run" >&2
   exit 1
 fi
+# Seconds per phase, printed with the per-test table at the end.
+phases=()
+phase_start=$SECONDS
+phase() {
+  phases+=("$(printf '%6ds  %s' $((SECONDS - phase_start)) "$1")")
+  phase_start=$SECONDS
+}
 "$root/scripts/setup.sh"
 "$root/scripts/check-format.sh"
+phase "setup (packages, Go toolchains) and format check"
+# The fixture matrix builds while the C++ compiles (the Go builds wait on
+# the linker and the module cache as much as on the CPU).
+mkdir -p "$build"
+"$root/scripts/build-fixtures.sh" "$build/fixtures" >"$build/build-fixtures.log" 2>&1 &
+fixtures_pid=$!
 # -O1 with line tables: what ASan is meant for, and half the compile time of
 # -O2 -g on CI's two cores.
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGOTRACE_SANITIZE=ON \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" >/dev/null
 ninja -C "$build" gotrace gotrace_tests
-"$root/scripts/build-fixtures.sh" "$build/fixtures"
+if ! wait $fixtures_pid; then
+  cat "$build/build-fixtures.log" >&2
+  echo "test.sh: building the fixtures failed" >&2
+  exit 1
+fi
+grep -v "loadinternal: cannot find runtime/cgo\|^# gotrace.test/" "$build/build-fixtures.log" || true
+phase "C++ build (ASan) and fixtures, side by side"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 # The binary readers under libFuzzer for a short, time-boxed run (long runs:
@@ -26,12 +45,37 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 # against a fixture that checks itself (long runs: scripts/soak.sh CYCLES);
 # then every test case, ctest's summary last: the unit cases one per core at
 # a time, the runtime ones (RUN_SERIAL: they measure times and costs) alone.
-GOTRACE_FIXTURES_DIR="$build/fixtures" "$root/scripts/fuzz.sh" --short
+# A failure in one stage does not hide the others: all run, and the exit
+# status is the first failure's.
+failed=()
+GOTRACE_FIXTURES_DIR="$build/fixtures" "$root/scripts/fuzz.sh" --short || failed+=("fuzz.sh")
+phase "fuzz.sh --short"
 if [[ $(id -u) -eq 0 ]]; then
-  GOTRACE="$build/gotrace" GOTRACE_FIXTURES_DIR="$build/fixtures" "$root/scripts/soak.sh" --short
+  GOTRACE="$build/gotrace" GOTRACE_FIXTURES_DIR="$build/fixtures" "$root/scripts/soak.sh" --short ||
+    failed+=("soak.sh")
 elif [[ ${CI:-} == true ]]; then
   echo "test.sh: CI=true but not root: the soak cannot run" >&2
   exit 1
 fi
+phase "soak.sh --short"
 cd "$build"
-ctest --output-on-failure -j"$(nproc)" "$@"
+ctest_log="$build/ctest-last.log"
+set +e
+ctest --output-on-failure -j"$(nproc)" "$@" 2>&1 | tee "$ctest_log"
+ctest_rc=${PIPESTATUS[0]}
+set -e
+((ctest_rc == 0)) || failed+=("ctest")
+phase "ctest"
+
+# The per-test time table: the slowest first, then the phases.
+echo
+echo "test.sh: seconds per test (slowest first)"
+perl -ne 'printf "%s\t%s%s\n", $3, $1, ($2 eq "Passed" ? "" : "  [$2]") if /Test\s+#\d+: (.*?) \.+\s*\**\s*(\w[\w ]*?)\s+([\d.]+) sec$/' "$ctest_log" |
+  sort -rn | awk -F'\t' '{ printf "%8.1fs  %s\n", $1, $2; s += $1 } END { printf "%8.1fs  in all, %d tests\n", s, NR }'
+echo "test.sh: seconds per phase"
+printf '%s\n' "${phases[@]}"
+printf '%6ds  in all\n' "$SECONDS"
+if ((${#failed[@]})); then
+  echo "test.sh: failed: ${failed[*]}" >&2
+  exit 1
+fi
