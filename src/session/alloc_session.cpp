@@ -16,7 +16,6 @@
 #include <fmt/format.h>
 
 #include <map>
-
 #include <optional>
 
 #include "gotrace/bpf/alloc_types.h"

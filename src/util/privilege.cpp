@@ -138,8 +138,8 @@ std::string ptrace_refusal_reason(pid_t pid, const ProcCredentials& self,
                        pid, target->gid[1], who, remedy);
   }
   if (uint64_t extra = target->cap_prm & ~self.cap_prm)
-    return fmt::format("PID {} holds capabilities gotrace lacks ({}), and {}: that needs CAP_SYS_PTRACE{}", pid,
-                       capability_names(extra), who, remedy);
+    return fmt::format("PID {} holds capabilities gotrace lacks ({}), and {}: that needs CAP_SYS_PTRACE{}",
+                       pid, capability_names(extra), who, remedy);
   if (attach && yama_scope >= 1)
     return fmt::format("kernel.yama.ptrace_scope is {} and {}: {}", yama_scope, who,
                        yama_scope == 1 ? "only a parent may read its child's memory without CAP_SYS_PTRACE"

@@ -199,7 +199,8 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
   auto fx = fixtures_of("lock", "amd64");
   const Fixture& f = fx.back();
   INFO(f.label());
-  RunningProgram target(f.path, {"-duration", "40s"});  // (ended when the test is: four traces and their startups)
+  RunningProgram target(f.path,
+                        {"-duration", "40s"});  // (ended when the test is: four traces and their startups)
   REQUIRE(target.wait_for_line("ready", 5000));
 
   auto only = run_command(

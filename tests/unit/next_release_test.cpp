@@ -63,7 +63,7 @@ TEST_CASE("a release newer than the tables: binary facts used, table-only facts 
     auto v = GoVersion::parse(f.version);
     REQUIRE(v);
     std::string next = fmt::format("go1.{}.0", v->minor + 1);
-    next.resize(f.version.size(), '0');  // same length: go1.28.0 for go1.27.3
+    next.resize(f.version.size(), '0');                               // same length: go1.28.0 for go1.27.3
     const std::string release = fmt::format("go1.{}", v->minor + 1);  // what a refusal names
     const std::string path = rewritten_copy(f, next);
     struct Remove {
