@@ -151,6 +151,11 @@ TEST_CASE("lock finds every contended primitive with its holder and chain, acros
       } else {
         CHECK(en["locks"].u > 1);  // a new WaitGroup each time
       }
+      std::string links;  // what the chain holds, shown when a link is missing or short
+      for (const auto& c : en["chain"].arr)
+        links += fmt::format("\n  depth {} {} at {} x{} {:.0f} ms", c["depth"].num, c["reason"].str,
+                             first_main(c["stack"]), c["count"].num, c["total_ns"].num / 1e6);
+      INFO("chain:" << links);
       for (const auto& l : e.chain) {
         INFO("chain link " << l.depth << " " << l.reason << " at " << l.function);
         const Json* link = nullptr;
