@@ -1,13 +1,11 @@
 #include "gotrace/cli/cli.h"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include <vector>
 
 #include "gotrace/cli/cli_command.h"
 #include "gotrace/cli/config.h"
 #include "gotrace/cli/info.h"
+#include "gotrace/util/log.h"
 
 // The tracing commands, in the order `--help` lists them. Adding a command:
 // one entry here, and its src/cli/<cmd>_cli.cpp defining <cmd>_cli().
@@ -31,15 +29,6 @@ std::vector<CliCommand> tracing_commands() {
 #undef GOTRACE_ENTRY
 }
 
-void setup_logging(int verbosity) {
-  auto logger = spdlog::stderr_color_st("gotrace");
-  logger->set_pattern("gotrace: %^%l%$: %v");
-  logger->set_level(verbosity >= 2   ? spdlog::level::trace
-                    : verbosity == 1 ? spdlog::level::debug
-                                     : spdlog::level::warn);
-  spdlog::set_default_logger(logger);
-}
-
 constexpr const char* kExitCodes =
     "Percentiles (p50, p99) are estimated from log2 histograms kept in the kernel, interpolated within a "
     "bucket and "
@@ -55,7 +44,8 @@ constexpr const char* kExitCodes =
 int main(int argc, char** argv) {
   CLI::App app{
       "gotrace: look inside a running, unmodified Go program with eBPF.\n"
-      "Where goroutines wait, which locks they fight over and who holds them."};
+      "Where goroutines wait, which locks they fight over and who holds them, what allocates,\n"
+      "and every goroutine it has. Commands: info, block, lock, alloc, goroutines."};
   app.footer(kExitCodes);
   app.set_version_flag("--version", std::string("gotrace ") + GOTRACE_VERSION);
   app.require_subcommand(1);

@@ -1,7 +1,6 @@
 #include "gotrace/session/bpf_util.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,24 +16,25 @@
 #include "gotrace/host/features.h"
 #include "gotrace/host/uprobe_multi.h"
 #include "gotrace/session/probe_keeper.h"
+#include "gotrace/util/log.h"
 
 namespace gotrace {
 
 namespace {
-int libbpf_to_spdlog(enum libbpf_print_level level, const char* format, va_list args) {
+int libbpf_to_log(enum libbpf_print_level level, const char* format, va_list args) {
   char buf[8192];
   int n = vsnprintf(buf, sizeof buf, format, args);
   std::string_view msg(buf, n > 0 ? std::min<size_t>(n, sizeof buf - 1) : 0);
   while (!msg.empty() && msg.back() == '\n') msg.remove_suffix(1);
   if (level == LIBBPF_DEBUG)
-    spdlog::trace("libbpf: {}", msg);
+    log_trace("libbpf: {}", msg);
   else
-    spdlog::debug("libbpf: {}", msg);
+    log_debug("libbpf: {}", msg);
   return n;
 }
 }  // namespace
 
-void install_libbpf_logging() { libbpf_set_print(libbpf_to_spdlog); }
+void install_libbpf_logging() { libbpf_set_print(libbpf_to_log); }
 
 void LinkSet::clear() {
   if (!ids_.empty()) {
@@ -106,7 +106,7 @@ Result<void> attach_uprobe_multi(bpf_program* prog, pid_t pid, int exe_fd,
         -r.err, file_offsets.size() == 1
                     ? fmt::format("attaching a uprobe to {} (file offset {:#x})", what, file_offsets[0])
                     : fmt::format("attaching {} uprobes ({})", file_offsets.size(), what))};
-  spdlog::debug("attached {} ({} sites, one link) (pid {})", what, file_offsets.size(), pid);
+  log_debug("attached {} ({} sites, one link) (pid {})", what, file_offsets.size(), pid);
   links.add(r.id, file_offsets.size());
   return {};
 }
@@ -119,7 +119,7 @@ Result<void> attach_uprobe(bpf_program* prog, pid_t pid, int exe_fd, uint64_t fi
   if (r.err < 0)
     return Error{explain_bpf_error(
         -r.err, fmt::format("attaching a uprobe to {} (file offset {:#x})", what, file_offset))};
-  spdlog::debug("attached {} at file offset {:#x} (pid {})", what, file_offset, pid);
+  log_debug("attached {} at file offset {:#x} (pid {})", what, file_offset, pid);
   links.add(r.id, 1);
   return {};
 }

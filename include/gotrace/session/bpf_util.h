@@ -18,7 +18,7 @@
 
 namespace gotrace {
 
-// Routes libbpf's messages to spdlog (debug level; -vv shows them).
+// Routes libbpf's messages to the log (util/log.h: -v debug, -vv trace).
 void install_libbpf_logging();
 
 // The probes of a trace: the probe keeper's links (one uprobe each, or a
