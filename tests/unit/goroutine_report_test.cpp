@@ -243,7 +243,7 @@ TEST_CASE("goroutine text, JSON and profile outputs", "[goroutines]") {
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("goroutine text escapes pprof label values from the target; JSON keeps them exact",
+TEST_CASE("goroutine text escapes pprof label values from the target, JSON keeps them exact",
           "[goroutines][escape]") {
   Sample s = make_sample();
   for (auto& g : s.snap.goroutines)

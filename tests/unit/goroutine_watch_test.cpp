@@ -332,7 +332,7 @@ int darkest(const std::vector<std::array<int, 3>>& fills) {
 
 }  // namespace
 
-TEST_CASE("SVG heat map: a constant count is not drawn like a leak; a legend says what colour means",
+TEST_CASE("SVG heat map: a constant count is not drawn like a leak, a legend says what colour means",
           "[goroutines][watch]") {
   // 17 snapshots: a pool of 300 that never changes, a leak growing to 40.
   WatchReport r = three_sites().report();

@@ -25,7 +25,7 @@ TEST_CASE("size-specialized malloc names", "[sizespec]") {
     CHECK_FALSE(is_size_specialized_malloc(n));
 }
 
-TEST_CASE("size-specialized mallocs: one run of functions in 1.27+, none before; call sites give their types",
+TEST_CASE("size-specialized mallocs: one run of functions in 1.27+, none before, call sites give their types",
           "[sizespec]") {
   // Class sizes of the first size classes (sizeclasses.go, every release).
   const uint64_t class_size[] = {0, 8, 16, 24, 32, 48, 64, 80};

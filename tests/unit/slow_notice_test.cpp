@@ -19,7 +19,7 @@ std::string contents(std::FILE* f) {
 }
 }  // namespace
 
-TEST_CASE("a slow step is said to be slow, and how long it took; a quick one not at all", "[notice]") {
+TEST_CASE("a slow step is said to be slow, and how long it took, a quick one not at all", "[notice]") {
   std::FILE* slow = std::tmpfile();
   REQUIRE(slow);
   {

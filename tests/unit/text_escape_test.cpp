@@ -54,7 +54,7 @@ TEST_CASE("printable escapes C0, DEL, C1 controls and invalid UTF-8, keeps the r
   CHECK(terminal_hazard(printable(kEvil)).empty());
 }
 
-TEST_CASE("the text summary escapes the target's comm; JSON keeps it exact", "[report][escape]") {
+TEST_CASE("the text summary escapes the target's comm, JSON keeps it exact", "[report][escape]") {
   TraceSummary s;
   s.pid = 42;
   s.comm = kEvil;
