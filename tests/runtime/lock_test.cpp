@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -271,7 +272,10 @@ TEST_CASE("lock filters kinds, shows locks by address, and runs without chains",
       run_command(fmt::format("{} lock -p {} -d 1s --kind spinlock 2>&1", GOTRACE_BINARY, target.pid()));
   CHECK(bad.status == 2);
   CHECK(bad.out.find("unknown --kind 'spinlock'") != std::string::npos);
+  // SIGTERM ends the fixture early; it checks its invariants and says ok.
+  REQUIRE(kill(target.pid(), SIGTERM) == 0);
   CHECK(target.wait_exit(10000) == 0);
+  CHECK(target.output().find("\nok\n") != std::string::npos);
   CHECK(loaded_gotrace_programs().empty());
 }
 
