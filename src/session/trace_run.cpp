@@ -1,7 +1,6 @@
 // The runner every tracing command goes through (trace_command.h).
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "gotrace/model/overhead_budget.h"
@@ -21,6 +21,7 @@
 #include "gotrace/session/park_tracking.h"
 #include "gotrace/session/probe_keeper.h"
 #include "gotrace/session/trace_command.h"
+#include "gotrace/util/log.h"
 #include "gotrace/util/signals.h"
 #include "gotrace/util/slow_notice.h"
 
@@ -144,6 +145,31 @@ Result<std::vector<ProbeRole>> attach_table(TraceCommand& cmd, TraceContext& tc,
   return attached;
 }
 
+// For tests only: GOTRACE_TEST_DELAY_SWITCH_MS=N waits N ms when the
+// governor switches to a cheaper way that reloads, after the costlier way's
+// report is kept and before the next way loads, after saying so on stderr,
+// so that a test can signal gotrace in exactly that gap. A signal ends the
+// wait.
+void test_delay_at_switch() {
+  static const char* env = std::getenv("GOTRACE_TEST_DELAY_SWITCH_MS");
+  if (!env || !*env) return;
+  const long ms = std::strtol(env, nullptr, 10);
+  fmt::print(stderr, "gotrace: test: switching in {} ms\n", ms);
+  std::fflush(stderr);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (!stop_signal() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+// A report written out in full but not printed yet: what a costlier way saw,
+// kept when the governor reloads, in case the trace ends before the cheaper
+// way has traced as long (its maps go with the reload).
+struct RenderedReport {
+  std::string text;
+  std::optional<CommandProfile> profile;
+  double traced_s = 0;
+};
+
 int ringbuf_sample(void* ctx, void* data, size_t size) {
   static_cast<TraceCommand*>(ctx)->on_event(data, size);
   return 0;
@@ -261,6 +287,10 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   if (step) step = cmd.load();
   if (!step) return fail(step.error().message);
   if (!later && interrupted_before_start()) {
+    pass.exit = kExitInterrupted;
+    return pass;
+  }
+  if (later && stop_signal()) {  // (the runner reports what the earlier way saw)
     pass.exit = kExitInterrupted;
     return pass;
   }
@@ -439,8 +469,8 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   links.clear();
   const double detach_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - detach_start).count();
-  spdlog::debug("detached {} probes ({} links{}) in {:.0f} ms", out.attached, nlinks,
-                multi ? ", multi-uprobe" : "", detach_s * 1000);
+  log_debug("detached {} probes ({} links{}) in {:.0f} ms", out.attached, nlinks,
+            multi ? ", multi-uprobe" : "", detach_s * 1000);
   if (rb) ring_buffer__consume(rb.get());
   out.counters = read_counters(counters_fd);
   out.summary =
@@ -505,6 +535,8 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   TraceConfig pass_config = config;
   std::optional<std::chrono::steady_clock::time_point> started;  // when the first pass began to trace
   Pass pass;
+  std::optional<RenderedReport> earlier;  // the costlier way's report, at the last reloading switch
+  bool use_earlier = false;
   for (;;) {
     // In windows, the share of the time that brings the last measured cost
     // within half the budget (window edges and the judged windows add to
@@ -512,7 +544,15 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
     double duty = 1;
     if (cmd.windowed() && !governor.steps.empty())
       duty = std::clamp(0.5 * governor.max_share / std::max(governor.steps.back().share, 1e-9), 0.02, 0.5);
+    if (earlier && stop_signal()) {  // interrupted during the switch
+      use_earlier = true;
+      break;
+    }
     pass = run_pass(cmd, tc, pass_config, governor, duty, started);
+    if (pass.exit && earlier && stop_signal()) {  // interrupted while the cheaper way started
+      use_earlier = true;
+      break;
+    }
     if (pass.exit) return *pass.exit;
     if (!started) started = pass.began;
     if (pass.outcome.loop.reason != StopReason::OverBudget) break;
@@ -540,6 +580,26 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
     }
     auto way = cmd.cheaper();
     if (!way) break;  // (the governor only stops a pass when there is one)
+    if (!way->leaves_runner) {
+      // The report of this way as it would read if a signal ended the trace
+      // now: kept until the next way has traced as long.
+      TraceOutcome o = pass.outcome;
+      o.loop.reason = StopReason::Interrupted;
+      o.summary.stopped_by = std::string(stop_reason_text(StopReason::Interrupted));
+      o.summary.governor = governor;
+      o.summary.governor.steps.back().action += " (not done: interrupted while switching)";
+      o.summary.notes.push_back(fmt::format(
+          "interrupted while the overhead governor switched to a cheaper way: this report covers the trace "
+          "from {:.1f}s to {:.1f}s, traced the costlier way",
+          std::chrono::duration<double>(pass.began - *started).count(), earlier_s));
+      std::ostringstream text;
+      auto profile = cmd.report(tc, o, config, text);
+      if (profile)
+        earlier = RenderedReport{text.str(), std::move(*profile), o.loop.elapsed.count()};
+      else
+        earlier.reset();
+      test_delay_at_switch();
+    }
     std::erase_if(tc.notes, [](const std::string& n) { return n.starts_with(kEarlierNote); });
     tc.notes.push_back(fmt::format("{}{:.1f}s were traced a costlier way and are not in this report",
                                    kEarlierNote, earlier_s));
@@ -550,6 +610,17 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
       return cmd.run_instead(pass_config, carried);
     }
     cmd.take_cheaper(tc);
+  }
+  // Interrupted before the cheaper way traced as long as the costlier one
+  // did: the costlier way's report says more.
+  if (earlier && stop_signal() && pass.outcome.loop.reason == StopReason::Interrupted &&
+      pass.outcome.loop.elapsed.count() < earlier->traced_s)
+    use_earlier = true;
+  if (use_earlier) {
+    std::cout << earlier->text << std::flush;
+    const CommandProfile* p = earlier->profile ? &*earlier->profile : nullptr;
+    return finish_outputs(outputs, p ? &p->data : nullptr, p ? p->stacks.get() : nullptr,
+                          p ? p->folded_value : 0);
   }
   TraceOutcome& out = pass.outcome;
   out.summary.governor = governor;

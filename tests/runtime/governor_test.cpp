@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -271,4 +272,48 @@ TEST_CASE("the governor's windowed lock trace scales to what a full trace sees",
     if (n < 100) continue;  // too few to compare
     CHECK(wk[kind] == Approx(n).epsilon(0.35));
   }
+}
+
+// A signal while the governor switches to a way that reloads (alloc --exact
+// falling back to the sampler): the costlier way's maps go with the reload,
+// so its report, kept at the switch, is printed: everything collected, said
+// to be, within half a second of the signal (a test hook holds the switch
+// open: GOTRACE_TEST_DELAY_SWITCH_MS).
+TEST_CASE("a signal during the governor's switch reports what the costlier way saw", "[root][governor]") {
+  require_bpf_host();
+  const Fixture f = governed_fixtures("alloc").back();
+  INFO(f.label());
+  RunningProgram target(f.path, {"-duration", "40s"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+  const std::string out_path = fmt::format("/tmp/gotrace-governor-switch.{}.json", ::getpid());
+  RunningProgram g(
+      "/bin/sh",
+      {"-c", fmt::format("GOTRACE_TEST_DELAY_SWITCH_MS=20000 exec {} alloc -p {} -d 30s --exact --json "
+                         "--no-status 2>&1 >{}",
+                         GOTRACE_BINARY, target.pid(), out_path)});
+  REQUIRE(g.wait_for_line("gotrace: test: switching in", 30000));
+  const auto signalled = std::chrono::steady_clock::now();
+  REQUIRE(kill(g.pid(), SIGINT) == 0);
+  const int status = g.wait_exit(10000);
+  const double exit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  INFO(g.output());
+  CHECK(status == 0);
+  CHECK(exit_s < 0.5);
+  std::ifstream in(out_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::remove(out_path.c_str());
+  Json r = parse_json(ss.str());
+  // The exact trace's report, not the sampler's empty one.
+  CHECK(r["sampler"].str == "exact");
+  CHECK(r["entries"].size() > 0);
+  CHECK(r["stopped_by"].str == "interrupted");
+  REQUIRE(r["governor"]["steps"].size() == 1);
+  CHECK(r["governor"]["steps"][0]["action"].str.find("not done: interrupted while switching") !=
+        std::string::npos);
+  bool said = false;
+  for (const auto& n : r["notes"].arr)
+    said |= n.str.find("this report covers the trace from") != std::string::npos;
+  CHECK(said);
+  CHECK(code_differences_after(target.pid(), 2000).empty());  // and no probe left in the target
 }
