@@ -83,7 +83,9 @@ int run_goroutines(const GoroutinesConfig& c) {
   }
   // Read across an exec (or a PID's reuse), the memory was another
   // program's: say so rather than show it or a read error it caused.
+  // A target that simply exited is named the way every command names it.
   if (auto same = proc->check_same(); !same) {
+    if (!proc->alive()) return fail("no snapshot taken");
     fmt::print(stderr, "gotrace: {}: no snapshot taken\n", same.error().message);
     return kExitFailure;
   }
