@@ -87,6 +87,10 @@ code_differs() {
 }
 
 runs=0 nonzero=0 target_fail=0 leaks=0 code_bad=0 peak_rss=0 faults=0 fault_bad=0
+# Stacks the BPF side gave up because its per-CPU scratch was overwritten
+# under it (lost_stack_clobbered): counted over every run, to tell whether
+# the scratch needs a per-task owner.
+clobbered=0 clobber_runs=0
 tmp=$(mktemp -d)
 hogs=()
 trap 'kill "${hogs[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -142,6 +146,8 @@ for minor in $minors; do
         nonzero=$((nonzero + 1))
         echo "soak.sh: go$minor cycle $i: gotrace $cmd exited $rc: $(tail -1 "$tmp/err")" >&2
       fi
+      c=$(grep -o '"lost_stack_clobbered": *[0-9]*' "$tmp/out" 2>/dev/null | grep -o '[0-9]*$' || true)
+      if [[ -n $c ]]; then clobber_runs=$((clobber_runs + 1)); clobbered=$((clobbered + c)); fi
       if ((have_time)); then
         rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$tmp/time")
         ((${rss:-0} > peak_rss)) && peak_rss=$rss
@@ -227,5 +233,5 @@ REUSE
   fault "block in a PID namespace" $ok
 done
 
-echo "soak.sh: $runs runs (${commands[*]}) on go$(echo $minors | sed 's/ /, go/g')$( ((${#hogs[@]})) && echo " under a CPU hog"): $nonzero non-zero exits, $target_fail target failures, $leaks BPF programs left behind, $code_bad code mismatches, peak RSS ${peak_rss} kB; $faults fault scenarios (SIGKILL at detach, exec, PID reuse, PID namespace), $fault_bad failed"
+echo "soak.sh: $runs runs (${commands[*]}) on go$(echo $minors | sed 's/ /, go/g')$( ((${#hogs[@]})) && echo " under a CPU hog"): $nonzero non-zero exits, $target_fail target failures, $leaks BPF programs left behind, $code_bad code mismatches, peak RSS ${peak_rss} kB; $clobbered stacks lost to a clobbered scratch in $clobber_runs reports; $faults fault scenarios (SIGKILL at detach, exec, PID reuse, PID namespace), $fault_bad failed"
 ((nonzero == 0 && target_fail == 0 && leaks == 0 && code_bad == 0 && fault_bad == 0))
