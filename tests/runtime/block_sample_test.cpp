@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 
 #include "support/fixtures.h"
@@ -51,12 +52,18 @@ TEST_CASE("block --sample finds every known blocking site without probes, across
   const double hz = 49, trace_s = 3.0;
   for (const auto& f : matrix_fixtures("block")) {
     INFO(f.label());
-    RunningProgram target(f.path, {"-duration", "5s"});
+    RunningProgram target(f.path, {"-duration", "30s"});  // SIGTERM ends it
     REQUIRE(target.wait_for_line("ready", 5000));
     auto r = run_command(fmt::format("{} block -p {} --sample {} -d {}s --top 100 --json --no-status",
                                      GOTRACE_BINARY, target.pid(), hz, trace_s));
     REQUIRE(r.status == 0);
     Json report = parse_json(r.out);
+    // The fixture's own account of its pace (it fails itself on a stall),
+    // shown with every failure below.
+    REQUIRE(kill(target.pid(), SIGTERM) == 0);
+    const int status = target.wait_exit(10000);
+    INFO("the fixture's own account:\n" << target.output());
+    CHECK(status == 0);
     CHECK(report["go_version"].str == f.version);
     CHECK(report["sampled"].b);
     CHECK(report["sample_hz"].num == hz);
@@ -76,8 +83,14 @@ TEST_CASE("block --sample finds every known blocking site without probes, across
     for (const auto& s : sites(f.minor)) {
       INFO(s.waiter << " / " << s.reason);
       const Json* entry = nullptr;
-      for (const auto& x : report["entries"].arr)
+      std::string seen;  // every entry of the site or the reason, shown when a check fails
+      for (const auto& x : report["entries"].arr) {
         if (x["reason"].str == s.reason && first_main(x["stack"]) == s.waiter) entry = &x;
+        if (x["reason"].str == s.reason || first_main(x["stack"]) == s.waiter)
+          seen += fmt::format("\n  {} at {}: {:.3f}s in {} waits", x["reason"].str, first_main(x["stack"]),
+                              x["total_ns"].num / 1e9, x["count"].u);
+      }
+      INFO("entries of this site or reason:" << seen);
       REQUIRE(entry);
       const Json& e = *entry;
       // Each scan sees each goroutine parked there with probability p: the
@@ -106,9 +119,6 @@ TEST_CASE("block --sample finds every known blocking site without probes, across
     CHECK(first_main(report["entries"][1]["stack"]) == "main.selectWaiter");
     CHECK(report["longest"].size() == 0);
 
-    int status = target.wait_exit(10000);
-    INFO(target.output());
-    CHECK(status == 0);  // the fixture checked its own progress
     CHECK(target.output().find("\nok\n") != std::string::npos);
     CHECK(loaded_gotrace_programs().empty());
   }

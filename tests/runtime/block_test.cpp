@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -56,7 +57,7 @@ TEST_CASE("block finds every known blocking site, across Go versions and builds"
     INFO(f.label());
     std::string profile =
         (std::filesystem::temp_directory_path() / fmt::format("gotrace-block-{}.pprof", getpid())).string();
-    RunningProgram target(f.path, {"-duration", "4s", "-blockprofile", profile});
+    RunningProgram target(f.path, {"-duration", "30s", "-blockprofile", profile});  // SIGTERM ends it
     REQUIRE(target.wait_for_line("ready", 5000));
 
     auto r = run_command(fmt::format("{} block -p {} -d {}s --top 100 --json --no-status --no-governor",
@@ -109,6 +110,7 @@ TEST_CASE("block finds every known blocking site, across Go versions and builds"
       if (e.reason != "sleep" && e.reason != "IO wait") ours[e.waiter] += en["total_ns"].num;
     }
 
+    REQUIRE(kill(target.pid(), SIGTERM) == 0);
     CHECK(target.wait_exit(10000) == 0);  // the fixture checked its own progress
     CHECK(target.output().find("\nok\n") != std::string::npos);
     CHECK(loaded_gotrace_programs().empty());
