@@ -60,7 +60,7 @@ size_t count_of(const std::string& s, const std::string& what) {
 
 TEST_CASE("gotrace goroutines --watch: only the leaking site is a suspect, at its rate", "[root][watch]") {
   auto lines = site_lines();
-  auto fx = fixtures_of("leak", "amd64");
+  auto fx = matrix_fixtures("leak");
   REQUIRE(!fx.empty());
   TempDir tmp;
   for (const auto& f : fx) {

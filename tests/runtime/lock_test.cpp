@@ -106,7 +106,7 @@ TEST_CASE("lock finds every contended primitive with its holder and chain, acros
     INFO(f.label());
     std::string profile =
         (std::filesystem::temp_directory_path() / fmt::format("gotrace-mutex-{}.pprof", getpid())).string();
-    RunningProgram target(f.path, {"-duration", "4s", "-mutexprofile", profile});
+    RunningProgram target(f.path, {"-duration", "30s", "-mutexprofile", profile});  // SIGTERM ends it
     REQUIRE(target.wait_for_line("ready", 5000));
 
     auto r = run_command(fmt::format("{} lock -p {} -d {}s --top 100 --json --no-status --no-governor",
@@ -182,6 +182,7 @@ TEST_CASE("lock finds every contended primitive with its holder and chain, acros
         ours[e.holder] += en["total_ns"].num;
     }
 
+    REQUIRE(kill(target.pid(), SIGTERM) == 0);  // the fixture checks itself and exits
     CHECK(target.wait_exit(10000) == 0);
     CHECK(target.output().find("\nok\n") != std::string::npos);
     CHECK(loaded_gotrace_programs().empty());
@@ -316,7 +317,7 @@ TEST_CASE("lock --kind runtime sees the runtime's own locks, futex (≤1.23) and
   for (const auto& f : matrix_fixtures("lock")) {
     if (f.variant != "default" && f.variant != "stripped") continue;
     INFO(f.label());
-    RunningProgram target(f.path, {"-duration", "3s", "-runtime-contention"});
+    RunningProgram target(f.path, {"-duration", "30s", "-runtime-contention"});  // SIGTERM ends it
     REQUIRE(target.wait_for_line("ready", 5000));
     auto r = run_command(
         fmt::format("{} lock -p {} -d 1500ms --kind runtime --top 100 --json --no-status --no-governor",
@@ -339,6 +340,7 @@ TEST_CASE("lock --kind runtime sees the runtime's own locks, futex (≤1.23) and
     }
     // The channel the hammers share is where the runtime lock is fought over.
     CHECK(hammer_ns >= 0.5 * all_ns);
+    REQUIRE(kill(target.pid(), SIGTERM) == 0);  // the fixture checks itself and exits
     CHECK(target.wait_exit(10000) == 0);
     CHECK(loaded_gotrace_programs().empty());
   }
@@ -352,7 +354,8 @@ TEST_CASE("lock blames waits on whoever held the lock meanwhile, by time held", 
     INFO(f.label());
     std::string profile =
         (std::filesystem::temp_directory_path() / fmt::format("gotrace-blame-{}.pprof", getpid())).string();
-    RunningProgram target(f.path, {"-blame", "-duration", "3s", "-mutexprofile", profile});
+    RunningProgram target(f.path,
+                          {"-blame", "-duration", "30s", "-mutexprofile", profile});  // SIGTERM ends it
     REQUIRE(target.wait_for_line("ready", 5000));
     auto r = run_command(fmt::format("{} lock -p {} -d 1500ms --top 1000 --json --no-status --no-governor",
                                      GOTRACE_BINARY, target.pid()));
@@ -403,6 +406,7 @@ TEST_CASE("lock blames waits on whoever held the lock meanwhile, by time held", 
     }
     CHECK(found);
 
+    REQUIRE(kill(target.pid(), SIGTERM) == 0);  // the fixture checks itself and exits
     CHECK(target.wait_exit(10000) == 0);
     CHECK(target.output().find("\nok\n") != std::string::npos);
     CHECK(loaded_gotrace_programs().empty());
