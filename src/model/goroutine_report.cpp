@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 namespace gotrace {
@@ -51,6 +52,11 @@ GoroutineReport build_goroutine_report(const GoroutineSnapshot& snap, const Wait
     return it->second;
   };
 
+  // Every non-zero waitsince is some cycle's work.tstart (header comment).
+  std::set<int64_t> stamps;
+  for (const Goroutine& g : snap.goroutines)
+    if (g.waitsince > 0) stamps.insert(g.waitsince);
+
   using Key = std::tuple<GStatus, std::string, uint64_t, uint64_t, bool>;
   std::map<Key, size_t> group_of;
   for (const Goroutine& g : snap.goroutines) {
@@ -60,8 +66,11 @@ GoroutineReport build_goroutine_report(const GoroutineSnapshot& snap, const Wait
     e.status = g.status;
     if (g.status == GStatus::Waiting || g.status == GStatus::Leaked) e.reason = reasons.name(g.wait_reason);
     if (g.waitsince > 0 &&
-        (g.status == GStatus::Waiting || g.status == GStatus::Leaked || g.status == GStatus::Syscall))
-      e.wait_ns = std::max<int64_t>(0, snap.monotonic_ns - g.waitsince);
+        (g.status == GStatus::Waiting || g.status == GStatus::Leaked || g.status == GStatus::Syscall)) {
+      e.stamp_age_ns = std::max<int64_t>(0, snap.monotonic_ns - g.waitsince);
+      if (auto later = stamps.upper_bound(g.waitsince); later != stamps.end())
+        e.wait_ns = std::max<int64_t>(0, snap.monotonic_ns - *later);
+    }
     e.parent_goid = g.parent_goid;
     e.locked_to_thread = g.locked_to_thread;
     e.system = g.system;
@@ -106,6 +115,7 @@ GoroutineReport build_goroutine_report(const GoroutineSnapshot& snap, const Wait
       ++grp.label_sets[label_set_text(e)];
     }
     if (e.wait_ns) {
+      ++grp.wait_known;
       grp.min_wait_ns = grp.min_wait_ns ? std::min(*grp.min_wait_ns, *e.wait_ns) : *e.wait_ns;
       grp.max_wait_ns = grp.max_wait_ns ? std::max(*grp.max_wait_ns, *e.wait_ns) : *e.wait_ns;
     }

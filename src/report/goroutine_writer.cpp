@@ -53,7 +53,12 @@ std::string group_headline(GoroutineReport& report, const GoroutineGroup& g) {
                               g.reason.empty() ? "" : "in", state_text(g));
   if (g.reason.empty())
     s = fmt::format("{} goroutine{} {}", format_count(g.count), g.count == 1 ? "" : "s", state_text(g));
-  if (g.min_wait_ns) s += fmt::format(" for ≥{}", format_wait(*g.min_wait_ns));
+  // Lower bounds only (model/goroutine_report.h): "for ≥X" when every
+  // member's is known, else how many are known to have waited that long.
+  if (g.min_wait_ns && g.wait_known == g.count)
+    s += fmt::format(" for ≥{}", format_wait(*g.min_wait_ns));
+  else if (g.min_wait_ns)
+    s += fmt::format(" ({} for ≥{})", format_count(g.wait_known), format_wait(*g.min_wait_ns));
   if (std::string at = frame_label(report.stacks, g.stack_id); !at.empty()) s += " at " + at;
   if (std::string by = frame_label(report.stacks, g.created_by_id); !by.empty()) s += ", created by " + by;
   if (g.system) s += " [runtime]";
@@ -82,15 +87,15 @@ void write_goroutine_text(GoroutineReport& r, std::ostream& raw_out, const Gorou
         out, "note: {} running goroutines have no stack (it cannot be read without stopping their thread)\n",
         r.running_without_stack);
   fmt::print(out,
-             "note: wait times come from the runtime's GC stamp (coarse: up to one GC cycle off, unknown "
-             "until a GC saw the wait)\n");
+             "note: waits are lower bounds from the runtime's GC stamps (unknown until a later GC cycle "
+             "is seen; --watch measures them)\n");
 
   if (o.all) {
     for (const auto& e : r.goroutines) {
       fmt::print(
           out, "\ngoroutine {} [{}{}{}{}]{}{}:\n", e.goid,
           e.reason.empty() ? gstatus_name(e.status) : e.reason, e.status == GStatus::Leaked ? ", leaked" : "",
-          e.wait_ns && *e.wait_ns >= 60'000'000'000 ? fmt::format(", {}", format_wait(*e.wait_ns)) : "",
+          e.wait_ns && *e.wait_ns >= 60'000'000'000 ? fmt::format(", ≥{}", format_wait(*e.wait_ns)) : "",
           e.locked_to_thread ? ", locked to thread" : "", e.system ? " (runtime)" : "",
           e.has_labels ? fmt::format(" labels{{{}}}", label_set_text(e)) : "");
       if (e.stack_id) {
@@ -132,7 +137,7 @@ void write_goroutine_text(GoroutineReport& r, std::ostream& raw_out, const Gorou
         if (g.wait_buckets[i])
           buckets +=
               fmt::format("{}{} {}", buckets.empty() ? "" : ", ", wait_bucket_name(i), g.wait_buckets[i]);
-      extra += fmt::format("  waited {}: {}\n", "(GC stamp)", buckets);
+      extra += fmt::format("  waited at least: {}\n", buckets);
     }
     if (g.count <= 5) {
       std::string ids;
@@ -186,7 +191,7 @@ void write_goroutine_json(GoroutineReport& r, std::ostream& out, const Goroutine
   j.field("labels_undecoded", s.labels_undecoded);
   j.field("syscalls", s.syscalls);
   j.field("bytes", s.bytes);
-  j.field("wait_source", "gc-stamp");
+  j.field("wait_source", "gc-stamp-lower-bound");
   j.end();
   j.key("groups");
   j.begin_array();
@@ -209,6 +214,7 @@ void write_goroutine_json(GoroutineReport& r, std::ostream& out, const Goroutine
       j.value(*g.max_wait_ns);
     else
       j.null();
+    j.field("wait_known", g.wait_known);
     j.key("wait_buckets");
     j.begin_object();
     for (size_t i = 0; i < kWaitBuckets; ++i) j.field(wait_bucket_name(i), g.wait_buckets[i]);
@@ -258,6 +264,11 @@ void write_goroutine_json(GoroutineReport& r, std::ostream& out, const Goroutine
       j.key("wait_ns");
       if (e.wait_ns)
         j.value(*e.wait_ns);
+      else
+        j.null();
+      j.key("stamp_age_ns");
+      if (e.stamp_age_ns)
+        j.value(*e.stamp_age_ns);
       else
         j.null();
       j.key("stack");

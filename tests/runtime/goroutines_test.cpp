@@ -431,3 +431,53 @@ TEST_CASE("gotrace goroutines: bad input is one line and an exit code", "[root][
       "{} goroutines -p {} --pprof /nonexistent/dir/x.pb.gz >/dev/null 2>&1", GOTRACE_BINARY, target.pid()));
   CHECK(bad_out.status == 3);
 }
+
+// Wait ages against the truth the fixture knows: its pollers never wait
+// longer than -poll-every, its chan receivers have waited since "ready".
+// Only forced GCs run (GOGC=off), so right after "gc 3" the pollers parked
+// during that cycle carry the stamp of cycle 2's end, seconds older than
+// their wait: Go's own figure (now - stamp) would put them past --min-wait.
+// gotrace's ages are lower bounds: none may exceed the truth, and
+// --min-wait selects only what certainly waited that long.
+TEST_CASE("gotrace goroutines: wait ages are lower bounds, never older than the wait", "[root][goroutines]") {
+  auto fx = fixtures_of("goroutines", "amd64");
+  REQUIRE(!fx.empty());
+  for (const Fixture* f : {&fx.front(), &fx.back()}) {
+    if (f != &fx.front() && f->path == fx.front().path) break;
+    INFO(f->label());
+    RunningProgram target("/usr/bin/env",
+                          {"GOGC=off", f->path, "-poll", "40", "-poll-every", "2s", "-gc-every", "4s"});
+    REQUIRE(target.wait_for_line("ready", 10000));
+    const auto ready = std::chrono::steady_clock::now();
+    REQUIRE(target.wait_for_line("gc 3", 20000));
+    auto r = run_command(
+        fmt::format("{} goroutines -p {} --json --all --min-wait 3s", GOTRACE_BINARY, target.pid()));
+    const double since_ready =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - ready).count();
+    REQUIRE(r.status == 0);
+    Json j = parse_json(r.out);
+    INFO(r.out.substr(0, 4000));
+    uint64_t chan = 0, poll = 0, stamped_young = 0;
+    for (const auto& g : j["goroutines"].arr) {
+      const std::string fn = first_main(g["stack"]);
+      REQUIRE(g["wait_ns"].type != Json::Type::Null);  // --min-wait keeps only known waits
+      CHECK(g["wait_ns"].num >= 3e9);
+      CHECK(g["wait_ns"].num <= since_ready * 1e9 + 0.5e9);  // no wait is older than the fixture's
+      if (fn == "main.chanWaiter") ++chan;
+      if (fn == "main.pollWaiter") ++poll;
+    }
+    CHECK(chan == 20);  // parked since "ready", stamped by cycle 2, bounded by cycle 3's stamp
+    CHECK(poll == 0);   // at most 2 s old
+    // Without the filter, the pollers' stamps are still there: Go's figure
+    // for them is older than any poller's wait (what made them look old).
+    auto all = run_command(fmt::format("{} goroutines -p {} --json --all", GOTRACE_BINARY, target.pid()));
+    REQUIRE(all.status == 0);
+    Json ja = parse_json(all.out);
+    for (const auto& g : ja["goroutines"].arr) {
+      if (first_main(g["stack"]) != "main.pollWaiter") continue;
+      if (g["wait_ns"].type != Json::Type::Null) CHECK(g["wait_ns"].num <= 2.5e9);
+      if (g["stamp_age_ns"].type != Json::Type::Null && g["stamp_age_ns"].num > 2.5e9) ++stamped_young;
+    }
+    INFO("pollers whose stamp predates their wait: " << stamped_young);
+  }
+}

@@ -57,7 +57,9 @@ Sample make_sample() {
     g.goid = goid;
     g.status = GStatus::Waiting;
     g.wait_reason = static_cast<uint8_t>(s.chan_receive);
-    g.waitsince = goid == 32 ? 0 : 95 * kMin - static_cast<int64_t>(goid);  // two waited ~5m, one not stamped
+    // Stamps are earlier cycles' mark terminations (model/goroutine_report.h):
+    // 30 was stamped 30m, 31 94m, 32 not at all.
+    g.waitsince = goid == 30 ? 30 * kMin : goid == 31 ? 94 * kMin : 0;
     g.parent_goid = 1;
     g.gopc = created;
     g.stack_origin = StackOrigin::Sched;
@@ -68,7 +70,7 @@ Sample make_sample() {
   sl.goid = 40;
   sl.status = GStatus::Waiting;
   sl.wait_reason = static_cast<uint8_t>(s.sleep);
-  sl.waitsince = 30 * kMin;  // 70 minutes
+  sl.waitsince = 20 * kMin;  // the next stamp, 30m, is 70 minutes ago
   sl.gopc = pc_in("main.main", 20);
   sl.stack_origin = StackOrigin::Sched;
   sl.stack = {pc_in("runtime.gopark", 1), pc_in("main.sleeper", 5)};
@@ -87,6 +89,7 @@ Sample make_sample() {
   sys.status = GStatus::Waiting;
   sys.wait_reason = static_cast<uint8_t>(*s.bin->wait_reasons()->value_of("force gc (idle)"));
   sys.system = true;
+  sys.waitsince = 95 * kMin;  // the latest stamp: no lower bound for it
   sys.stack_origin = StackOrigin::Sched;
   sys.stack = {pc_in("runtime.gopark", 1), pc_in("runtime.forcegchelper", 5)};
   s.snap.goroutines.push_back(sys);
@@ -116,8 +119,12 @@ TEST_CASE("goroutines are grouped by state, reason, stack and creation site", "[
   CHECK(g.goids == std::vector<uint64_t>{30, 31, 32});
   CHECK(g.parents == std::set<uint64_t>{1});
   REQUIRE(g.min_wait_ns);
-  CHECK(*g.min_wait_ns == 5 * kMin + 30);
-  CHECK(*g.max_wait_ns == 5 * kMin + 31);
+  // Lower bounds: 31 (stamp 94m) waited since at least the 95m stamp, 30
+  // (stamp 30m) since the 94m one. Go's own figure, now - stamp, says 70m
+  // for 30, which may be a whole GC interval too long.
+  CHECK(*g.min_wait_ns == 5 * kMin);
+  CHECK(*g.max_wait_ns == 6 * kMin);
+  CHECK(g.wait_known == 2);
   CHECK(g.wait_buckets[0] == 1);  // not stamped
   CHECK(g.wait_buckets[2] == 2);  // 1m-10m
   // The user's frame names the stack; the creation site is the go statement.
@@ -126,11 +133,13 @@ TEST_CASE("goroutines are grouped by state, reason, stack and creation site", "[
   CHECK(at->function == "main.chanWaiter");
   CHECK(r.stacks.frames(g.created_by_id).back().function == "main.startPool");
   std::string headline = group_headline(r, g);
-  CHECK(headline.starts_with("3 goroutines in chan receive for ≥5m at main.chanWaiter (main.go:"));
+  CHECK(headline.starts_with("3 goroutines in chan receive (2 for ≥5m) at main.chanWaiter (main.go:"));
   CHECK(headline.find(", created by main.startPool (main.go:") != std::string::npos);
   // Single groups follow in goid order (equal counts).
   CHECK(r.groups[1].goids == std::vector<uint64_t>{2});
   CHECK(r.groups[1].system);
+  CHECK_FALSE(r.groups[1].min_wait_ns);  // the latest stamp bounds nothing
+  CHECK(r.groups[1].wait_buckets[0] == 1);
   CHECK(r.groups[2].reason == "sleep");
   CHECK(r.groups[2].locked == 1);
   CHECK(r.groups[2].label_sets == std::map<std::string, uint64_t>{{"req=42,svc=demo", 1}});
@@ -160,9 +169,9 @@ TEST_CASE("goroutine filters: state, reason, minimum wait, system", "[goroutines
   }
   {
     GoroutineFilter f;
-    f.min_wait_ns = 6 * kMin;
+    f.min_wait_ns = 7 * kMin;
     auto r = report_of(s, f);
-    CHECK(r.shown == 1);  // only the sleeper's wait is known to be that long
+    CHECK(r.shown == 1);  // only the sleeper's wait is known to be that long (30's stamp says 70m)
     CHECK(r.groups.at(0).reason == "sleep");
   }
   {
@@ -197,7 +206,7 @@ TEST_CASE("goroutine text, JSON and profile outputs", "[goroutines]") {
   o.all = true;
   write_goroutine_text(r, all, o);
   INFO(all.str());
-  CHECK(all.str().find("goroutine 40 [sleep, 1h10m, locked to thread] labels{req=42,svc=demo}:") !=
+  CHECK(all.str().find("goroutine 40 [sleep, ≥1h10m, locked to thread] labels{req=42,svc=demo}:") !=
         std::string::npos);
   CHECK(all.str().find("created by main.startPool in goroutine 1") != std::string::npos);
   CHECK(all.str().find("goroutine 50 [running]:\n  (running: no stack") != std::string::npos);
@@ -209,7 +218,8 @@ TEST_CASE("goroutine text, JSON and profile outputs", "[goroutines]") {
   CHECK(j["groups"][0]["count"].u == 3);
   CHECK(j["groups"][0]["state"].str == "waiting");
   CHECK(j["groups"][0]["reason"].str == "chan receive");
-  CHECK(j["groups"][0]["wait_ns"].u == static_cast<uint64_t>(5 * kMin + 30));
+  CHECK(j["groups"][0]["wait_ns"].u == static_cast<uint64_t>(5 * kMin));
+  CHECK(j["groups"][0]["wait_known"].u == 2);
   CHECK(j["groups"][0]["created_by"]["stack"].size() >= 1);
   CHECK(j["groups"][0]["stack"][1]["func"].str == "main.chanWaiter");
   CHECK(j["groups"][3]["reason"].type == Json::Type::Null);

@@ -4,9 +4,18 @@
 // (report/goroutine_writer.h) format it; nothing here reads a process.
 //
 // How long a goroutine has waited comes from g.waitsince, which only the GC
-// writes: the stamp is the end of the GC cycle before the one that first saw
-// the goroutine blocked, so it is coarse (off by up to one GC interval, and
-// unknown until a GC has run). Repeated snapshots give exact durations.
+// writes (runtime/mgcmark.go, markroot; every release 1.17-1.27): a cycle
+// that finds a goroutine blocked with waitsince == 0 stores work.tstart, and
+// work.tstart is set at mark termination (mgc.go, gcMark) — the *previous*
+// cycle's. execute() and exitsyscall() reset it to 0. So the stamp can
+// predate the wait by a whole GC interval: now - waitsince is no lower bound
+// (it is what Go's own dump prints). What is certain: the cycle that stamped
+// the goroutine finished its marking before it set its own work.tstart, the
+// next stamp value there is. Any larger stamp seen anywhere in the same
+// snapshot is such a later mark termination, so a goroutine stamped s has
+// waited at least now - (the smallest stamp in the snapshot above s). With
+// no larger stamp in sight, the lower bound is unknown. Repeated snapshots
+// (--watch) give exact ages.
 #pragma once
 
 #include <array>
@@ -29,7 +38,7 @@ std::string_view wait_bucket_name(size_t i);  // "unknown", "<1m", "1m-10m", "10
 size_t wait_bucket_of(std::optional<int64_t> wait_ns);
 
 struct GoroutineFilter {
-  int64_t min_wait_ns = 0;        // keep waits known to be at least this long (0: all)
+  int64_t min_wait_ns = 0;        // keep waits certainly at least this long (0: all)
   std::set<std::string> states;   // "waiting", "runnable", … (empty: all)
   std::set<std::string> reasons;  // "chan receive", … (empty: all)
   bool include_system = true;     // runtime-started goroutines (pprof leaves them out)
@@ -38,10 +47,11 @@ struct GoroutineFilter {
 struct GoroutineEntry {  // one goroutine, for --all and JSON
   uint64_t goid = 0;
   GStatus status = GStatus::Unknown;
-  std::string reason;              // empty unless waiting/leaked
-  std::optional<int64_t> wait_ns;  // from waitsince; nullopt when not stamped
-  uint64_t stack_id = 0;           // 0: no stack (running)
-  uint64_t created_by_id = 0;      // 0: no creation site (runtime.main, cgo extra Ms)
+  std::string reason;                   // empty unless waiting/leaked
+  std::optional<int64_t> wait_ns;       // waited at least this long (see above); nullopt: unknown
+  std::optional<int64_t> stamp_age_ns;  // now - waitsince, Go's own figure; nullopt: not stamped
+  uint64_t stack_id = 0;                // 0: no stack (running)
+  uint64_t created_by_id = 0;           // 0: no creation site (runtime.main, cgo extra Ms)
   uint64_t parent_goid = 0;
   bool locked_to_thread = false;
   bool system = false;
@@ -61,7 +71,8 @@ struct GoroutineGroup {
   uint64_t locked = 0;                              // members locked to their thread
   uint64_t with_labels = 0;                         // members with pprof labels
   std::map<std::string, uint64_t> label_sets;       // "k=v,k2=v2" -> members
-  std::optional<int64_t> min_wait_ns, max_wait_ns;  // over members whose wait is known
+  std::optional<int64_t> min_wait_ns, max_wait_ns;  // lower bounds, over members whose bound is known
+  uint64_t wait_known = 0;                          // members with a known lower bound
   std::array<uint64_t, kWaitBuckets> wait_buckets{};
   std::vector<uint64_t> goids;  // members, ascending
   std::set<uint64_t> parents;   // distinct parent goids (1.21+)
