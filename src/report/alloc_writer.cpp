@@ -287,6 +287,7 @@ ProfileData alloc_profile(AllocReport& r, const std::string& binary) {
     std::string type = e.mixed_types ? "several types" : e.type.empty() ? "no type" : e.type;
     s.labels = {{"type", type}};
     s.leaf_note = "[" + type + "]";
+    s.hide_runtime_leaf = true;  // as Go's heap profile: the allocating code is the leaf
     p.samples.push_back(std::move(s));
   }
   return p;

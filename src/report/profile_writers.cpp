@@ -115,7 +115,7 @@ std::string encode_pprof(const ProfileData& p, StackTable& stacks) {
   for (const auto& s : p.samples) {
     const auto& frames = stacks.frames(s.stack_id);
     std::vector<uint64_t> ids;
-    for (size_t i = 0; i < frames.size();) {
+    for (size_t i = first_shown_frame(s, frames); i < frames.size();) {
       size_t j = i;
       while (j < frames.size() && frames[j].pc == frames[i].pc) ++j;
       uint64_t pc = frames[i].pc;
@@ -192,6 +192,19 @@ Result<std::string> gzipped(const std::string& raw) {
 
 }  // namespace
 
+size_t first_shown_frame(const ProfileSample& s, const std::vector<Frame>& frames) {
+  if (!s.hide_runtime_leaf) return 0;
+  for (size_t i = 0; i < frames.size();) {
+    size_t j = i;
+    bool runtime_only = true;
+    for (; j < frames.size() && frames[j].pc == frames[i].pc; ++j)
+      runtime_only &= frames[j].function.starts_with("runtime.");
+    if (!runtime_only) return i;
+    i = j;
+  }
+  return 0;
+}
+
 Result<void> write_pprof(const ProfileData& p, StackTable& stacks, const std::string& path) {
   auto gz = gzipped(encode_pprof(p, stacks));
   if (!gz) return make_error("writing {} failed: {}", path, gz.error().message);
@@ -202,7 +215,9 @@ Result<void> write_folded(const ProfileData& p, StackTable& stacks, const std::s
                           size_t value_index) {
   std::map<std::string, int64_t> lines;  // merge stacks that read the same
   for (const auto& s : p.samples) {
-    const auto& frames = stacks.frames(s.stack_id);
+    const auto& all_frames = stacks.frames(s.stack_id);
+    const std::vector<Frame> frames(
+        all_frames.begin() + static_cast<ptrdiff_t>(first_shown_frame(s, all_frames)), all_frames.end());
     std::string line;
     for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
       if (!line.empty()) line += ';';

@@ -422,6 +422,16 @@ TEST_CASE("alloc refuses bad input, writes a profile pprof reads, and survives t
     INFO(top.out);
     CHECK(top.status == 0);
     CHECK(top.out.find("allocwork.LargeNoscan") != std::string::npos);
+    // The command gotrace suggests names the allocating code first, as for
+    // Go's own heap profile (not runtime.profilealloc at 100%).
+    std::istringstream lines(top.out);
+    std::string line, first;
+    for (bool table = false; std::getline(lines, line);) {
+      if (table && first.empty()) first = line;
+      if (line.find("flat%") != std::string::npos) table = true;
+    }
+    CHECK(first.find(" runtime.") == std::string::npos);
+    CHECK(first.find("allocwork.") != std::string::npos);
     std::filesystem::remove(prof);
   }
   RunningProgram target(fx.front().path, {"-duration", "1500ms"});

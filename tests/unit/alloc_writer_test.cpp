@@ -197,6 +197,30 @@ TEST_CASE("alloc pprof reads back like Go's heap profile", "[allocreport][pprof]
       fmt::format("{} tool pprof -top -sample_index=alloc_space {} 2>&1", go_command(), shell_quote(pprof)));
   INFO(top.out);
   CHECK(top.status == 0);
-  CHECK(top.out.find("runtime.profilealloc") != std::string::npos);
+  // As in Go's own heap profile, the allocating code is the leaf: the
+  // runtime's allocation frames are not shown (they would take all the flat
+  // time), and a stack of runtime frames only would be kept whole.
+  CHECK(top.out.find("runtime.profilealloc") == std::string::npos);
+  CHECK(top.out.find("runtime.mallocgc") == std::string::npos);
+  std::istringstream lines(top.out);
+  std::string line, first;
+  bool table = false;
+  while (std::getline(lines, line)) {
+    if (table && first.empty()) first = line;
+    if (line.find("flat%") != std::string::npos) table = true;
+  }
+  CHECK(first.ends_with(kPkg + ".BigPointerful"));  // the most bytes, flat
+  ProfileSample runtime_only;
+  runtime_only.hide_runtime_leaf = true;
+  std::vector<Frame> fr(2);
+  fr[0].function = "runtime.malg";
+  fr[0].pc = 1;
+  fr[1].function = "runtime.newproc1";
+  fr[1].pc = 2;
+  CHECK(first_shown_frame(runtime_only, fr) == 0);
+  fr[1].function = "main.f";
+  CHECK(first_shown_frame(runtime_only, fr) == 1);
+  fr[1].pc = 1;  // inlined into the same PC: the location stays whole
+  CHECK(first_shown_frame(runtime_only, fr) == 0);
   std::filesystem::remove_all(dir);
 }

@@ -19,7 +19,17 @@ struct ProfileSample {
   std::vector<int64_t> values;                              // one per sample type
   std::vector<std::pair<std::string, std::string>> labels;  // string labels
   std::string leaf_note;  // folded output: a last pseudo-frame ("[chan receive]")
+  // Leave out the runtime's frames at the leaf (runtime.mallocgc,
+  // runtime.profilealloc, …) up to the first other frame, as Go's own heap
+  // profile does (runtime/pprof hides them), so `pprof -top` names the
+  // allocating code. A stack that is runtime frames only is kept whole.
+  bool hide_runtime_leaf = false;
 };
+
+// Where a sample's stack starts once hidden leaf frames are left out: the
+// index (leaf first) of the first frame kept, at a PC's first frame so a
+// location's inlined frames stay together.
+size_t first_shown_frame(const ProfileSample& s, const std::vector<Frame>& frames);
 
 struct ProfileData {
   std::vector<std::pair<std::string, std::string>>
