@@ -16,7 +16,7 @@ CliCommand alloc_cli() {
   c.setup = [](CLI::App& sub) {
     auto config = std::make_shared<AllocConfig>();
     auto opts = std::make_shared<TraceOptions>();
-    opts->add_to(sub, config->trace);
+    opts->add_to(sub, config->trace, /*waits=*/false);
     sub.add_option("--by", config->by,
                    "group the hotspots by stack, function, package or type (default: stack)");
     sub.add_flag("--maps", config->maps, "also trace map growth (cheap: a few events per map)");

@@ -25,7 +25,7 @@ CliCommand block_cli() {
   c.setup = [](CLI::App& sub) {
     auto config = std::make_shared<BlockConfig>();
     auto opts = std::make_shared<TraceOptions>();
-    opts->add_to(sub, config->trace);
+    opts->add_to(sub, config->trace, /*waits=*/true);
     sub.add_option(
            "--reason", config->reasons,
            "only these wait reasons: chan, select, mutex, cond, waitgroup, sema, io, sleep, gc, all, "

@@ -30,9 +30,6 @@ std::vector<CliCommand> tracing_commands() {
 }
 
 constexpr const char* kExitCodes =
-    "Percentiles (p50, p99) are estimated from log2 histograms kept in the kernel, interpolated within a "
-    "bucket and "
-    "clamped to each entry's observed shortest and longest wait.\n"
     "Exit codes: 0 the report was printed (also after Ctrl-C or the target's exit); 1 the target or host "
     "cannot be "
     "traced, or tracing failed; 2 bad command line; 3 the report or a profile could not be written; 130 "

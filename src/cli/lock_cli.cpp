@@ -18,7 +18,7 @@ CliCommand lock_cli() {
   c.setup = [](CLI::App& sub) {
     auto config = std::make_shared<LockConfig>();
     auto opts = std::make_shared<TraceOptions>();
-    opts->add_to(sub, config->trace);
+    opts->add_to(sub, config->trace, /*waits=*/true);
     sub.add_option(
            "--kind", config->kinds,
            "only these kinds: mutex, rwmutex-r, rwmutex-w, waitgroup, cond, runtime (the runtime's internal "

@@ -18,7 +18,7 @@ CLI::Validator decimal_number(bool whole) {
       whole ? "INT" : "NUMBER");
 }
 
-void TraceOptions::add_to(CLI::App& sub, TraceConfig& t) {
+void TraceOptions::add_to(CLI::App& sub, TraceConfig& t, bool waits) {
   sub.add_option("-p,--pid", pid_, "PID of the running Go program")->required()->check(decimal_number(true));
   duration_opt_ =
       sub.add_option("-d,--duration", duration_,
@@ -26,7 +26,13 @@ void TraceOptions::add_to(CLI::App& sub, TraceConfig& t) {
   sub.add_option("--top", top_, "how many entries to show")
       ->capture_default_str()
       ->check(decimal_number(true));
-  min_opt_ = sub.add_option("--min", min_, "ignore waits shorter than this (e.g. 1ms)");
+  if (waits) {
+    min_opt_ = sub.add_option("--min", min_, "ignore waits shorter than this (e.g. 1ms)");
+    sub.footer(
+        "Percentiles (p50, p99) are estimated from log2 histograms kept in the kernel, interpolated within a "
+        "bucket and clamped to each entry's observed shortest and longest wait.\n" +
+        sub.get_footer());
+  }
   sub.add_flag("--json", t.json, "machine-readable output on stdout");
   sub.add_flag("!--no-status", t.status_line, "no live status line on stderr");
   sub.add_option("--pprof", t.pprof_path, "also write a pprof profile here (go tool pprof FILE)");

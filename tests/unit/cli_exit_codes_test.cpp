@@ -38,6 +38,18 @@ TEST_CASE("--help and --version exit 0 and name the exit codes", "[cli]") {
   CHECK(help.out.find("Exit codes: 0") != std::string::npos);
   CHECK(help.out.find("130") != std::string::npos);
   CHECK(run_gotrace("--version").status == 0);
+  // Each command's help shows its own options and notes: --min and the
+  // percentile note belong to the commands that time waits.
+  for (const char* cmd : {"block", "lock", "alloc", "goroutines"}) {
+    INFO(cmd);
+    auto h = run_gotrace(fmt::format("{} --help", cmd));
+    CHECK(h.status == 0);
+    CHECK(h.out.find("Exit codes: 0") != std::string::npos);
+    const bool waits = std::string(cmd) == "block" || std::string(cmd) == "lock";
+    CHECK((h.out.find("--min ") != std::string::npos) == waits);
+    CHECK((h.out.find("Percentiles") != std::string::npos) == waits);
+  }
+  CHECK(run_gotrace("alloc -p 2 --min 1ms").status == 2);  // taken and ignored before
 }
 
 TEST_CASE("an output path that cannot be written fails before tracing, exit 3", "[cli]") {

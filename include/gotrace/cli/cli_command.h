@@ -27,7 +27,9 @@ struct CliCommand {
 // bound to t; the raw strings are checked by TraceOptions::finish.
 class TraceOptions {
  public:
-  void add_to(CLI::App& sub, TraceConfig& t);
+  // waits: the command times waits (block, lock): --min, and the help says
+  // how its percentiles are estimated. Call after the app's footer is set.
+  void add_to(CLI::App& sub, TraceConfig& t, bool waits);
   // Validates numbers and durations; false (with one line on stderr) when
   // something is out of range. Runs before the target is opened.
   bool finish(std::string_view command, TraceConfig& t) const;
