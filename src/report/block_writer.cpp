@@ -123,6 +123,12 @@ void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOption
   j.begin_object();
   write_summary_json_fields(j, s);
   j.field("min_ns", r.min_ns);
+  // What the text's "Top N of M sites (T in all)" says: over every site,
+  // not only the --top entries listed.
+  uint64_t grand = 0;
+  for (const auto& e : r.entries) grand += e.total_ns;
+  j.field("total_ns", grand);
+  j.field("sites", r.entries.size());
   j.field("sampled", r.sampled.has_value());
   if (r.sampled) {
     j.field("sample_hz", r.sampled->hz);

@@ -105,5 +105,18 @@ TEST_CASE("runtime-internal waits are hidden or labelled, never read as user con
     CHECK(j["entries"][1]["runtime"].type == Json::Type::Null);
     CHECK(j["longest"].size() == 0);
     CHECK(j["counters"]["runtime_background_hidden"].u == 3);
+    // The text's "Top N of M blocking sites … (T in all)", in JSON too,
+    // over every site whatever --top lists.
+    CHECK(t.find("Top 2 of 2 blocking sites by total time blocked (600.0ms in all)") != std::string::npos);
+    CHECK(j["sites"].u == 2);
+    CHECK(j["total_ns"].u == 600'000'000);
+    std::ostringstream one;
+    BlockWriterOptions top1;
+    top1.top = 1;
+    write_block_json(r, one, top1);
+    Json j1 = parse_json(one.str());
+    CHECK(j1["entries"].size() == 1);
+    CHECK(j1["sites"].u == 2);
+    CHECK(j1["total_ns"].u == 600'000'000);
   }
 }
