@@ -86,9 +86,27 @@ std::string function_package(std::string_view fn) {
   return std::string(dot == std::string_view::npos ? fn : fn.substr(0, dot));
 }
 
+bool makes_slice(const std::vector<Frame>& frames) {
+  for (const Frame& f : frames) {
+    if (!f.function.starts_with("runtime.")) return false;
+    if (f.function == "runtime.makeslice" || f.function == "runtime.makeslice64" ||
+        f.function == "runtime.makeslicecopy" || f.function == "runtime.growslice")
+      return true;
+  }
+  return false;
+}
+
 namespace {
 
 std::string type_of(const AllocBuildOptions& o, uint64_t t) { return t && o.type_name ? o.type_name(t) : ""; }
+
+// An allocation's type: the element type named as a slice where the stack
+// made a slice (a 96 KiB []byte is not a uint8).
+std::string type_of(const AllocBuildOptions& o, uint64_t t, uint64_t stack_id) {
+  std::string name = type_of(o, t);
+  if (!name.empty() && o.slice_alloc && o.slice_alloc(stack_id)) name = "[]" + name;
+  return name;
+}
 
 uint64_t slot_of(const RawAllocAgg& a, const AllocBuildOptions& o) {
   switch (o.sampler) {
@@ -117,7 +135,7 @@ std::vector<AllocEntry> entries_of(const std::vector<RawAllocAgg>& aggs, const A
     auto [bytes, objects] = unsample(a, o);
     AllocEntry e;
     e.stack_id = a.stack_id;
-    e.type = type_of(o, a.type);
+    e.type = type_of(o, a.type, a.stack_id);
     e.slot_size = slot_of(a, o);
     e.bytes = bytes;
     e.objects = objects;
@@ -175,7 +193,7 @@ void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const
       if (!l.count) continue;
       AllocEntry e;
       e.stack_id = l.stack_id;
-      e.type = type_of(o, l.type);
+      e.type = type_of(o, l.type, l.stack_id);
       e.bytes = static_cast<double>(l.bytes);
       e.objects = static_cast<double>(l.count);
       e.samples = l.count;
@@ -238,7 +256,7 @@ void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const
     if (!l.count) continue;
     LargeEntry e;
     e.stack_id = l.stack_id;
-    e.type = type_of(o, l.type);
+    e.type = type_of(o, l.type, l.stack_id);
     e.noscan = l.noscan;
     e.count = l.count;
     e.bytes = l.bytes;
@@ -378,7 +396,7 @@ void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const
       RawAllocAgg d = a;
       d.count = a.count - c0;
       d.bytes = a.bytes >= b0 ? a.bytes - b0 : 0;
-      sites[{a.stack_id, type_of(o, a.type)}] += unsample(d, o).first;
+      sites[{a.stack_id, type_of(o, a.type, a.stack_id)}] += unsample(d, o).first;
     }
     std::vector<GcDriver> drivers;
     for (auto& [k, b] : sites) drivers.push_back({k.first, k.second, b});

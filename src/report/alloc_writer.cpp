@@ -73,8 +73,11 @@ void write_alloc_text(AllocReport& r, std::ostream& raw_out, const AllocWriterOp
              format_bytes(per_second(r.total_bytes, s)), per_second(r.total_objects, s), r.total_samples,
              format_bytes(r.total_bytes), s);
   if (r.target_alloc_start && r.target_alloc_end && *r.target_alloc_end >= *r.target_alloc_start)
-    fmt::print(out, "The target's own counter (gcController.totalAlloc) says {} in the same time\n",
-               format_bytes(static_cast<double>(*r.target_alloc_end - *r.target_alloc_start)));
+    fmt::print(out,
+               "The target's own counter (gcController.totalAlloc, whole size-class slots) says {} in the "
+               "same time{}\n",
+               format_bytes(static_cast<double>(*r.target_alloc_end - *r.target_alloc_start)),
+               r.sampler == AllocSampler::Exact ? "; --exact counts the sizes asked for" : "");
 
   const size_t n = std::min(o.top, r.entries.size());
   fmt::print(out, "\nTop {} of {} allocation {} by bytes\n", n, r.entries.size(),
@@ -95,9 +98,11 @@ void write_alloc_text(AllocReport& r, std::ostream& raw_out, const AllocWriterOp
              format_bytes(static_cast<double>(r.large_bytes)));
   for (size_t i = 0; i < std::min(o.large_top, r.large.size()); ++i) {
     const LargeEntry& e = r.large[i];
-    fmt::print(out, "  {:>6} × {:<10} {:<28} largest {} (goroutine {})  {}\n", e.count,
-               format_bytes(static_cast<double>(e.bytes)), e.type.empty() ? "(no type)" : e.type,
-               format_bytes(static_cast<double>(e.max_bytes)), e.max_goid, stack_label(st, e.stack_id));
+    // "N objects, B in all": not "N × B", which reads as a product.
+    fmt::print(out, "  {:>6} object{}, {:>10} in all  {:<28} largest {} (goroutine {})  {}\n", e.count,
+               e.count == 1 ? "" : "s", format_bytes(static_cast<double>(e.bytes)),
+               e.type.empty() ? "(no type)" : e.type, format_bytes(static_cast<double>(e.max_bytes)),
+               e.max_goid, stack_label(st, e.stack_id));
   }
   if (r.large.size() > o.large_top) fmt::print(out, "  … {} more sites\n", r.large.size() - o.large_top);
 

@@ -193,6 +193,17 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     start_ = read_gc_snapshot(plan_, *mem_, tc.load_bias);  // the memstats check covers this pass only
   }
 
+  // The target's own counter over exactly the traced time (not from the
+  // analysis before attaching to the report after detaching).
+  void at_edge(TraceContext& tc, Edge edge) override {
+    if (!mem_) return;
+    GcSnapshot now = read_gc_snapshot(plan_, *mem_, tc.load_bias);
+    if (edge == Edge::Began)
+      start_total_ = now.total_alloc;
+    else
+      end_total_ = now.total_alloc;
+  }
+
   uint32_t options(const TraceContext&) const override {
     uint32_t o = (config_.maps ? kMaps : 0) | (map_writes_ ? kMapWrites : 0);
     switch (sampler_) {
@@ -277,11 +288,8 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
     report.stacks = tc.read_stacks(map_fd("stacks"));
     report.maps_traced = config_.maps;
     report.map_writes_traced = map_writes_;
-    if (mem_) {
-      GcSnapshot end = read_gc_snapshot(plan_, *mem_, tc.load_bias);
-      report.target_alloc_start = start_.total_alloc;
-      report.target_alloc_end = end.total_alloc;
-    }
+    report.target_alloc_start = start_total_;
+    report.target_alloc_end = end_total_;
     // 1.27+: samples below a size-specialized malloc have type 0; a direct
     // call (compiled `new(T)`) says the type at the call site.
     uint64_t from_call_sites = 0, untyped_sc = 0;
@@ -380,6 +388,13 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
       auto n = types_->name(t - bias);
       return n ? *n : "";
     };
+    std::map<uint64_t, bool> slice_stacks;
+    bo.slice_alloc = [&](uint64_t id) {
+      auto [it, fresh] = slice_stacks.try_emplace(id, false);
+      if (fresh && report.stacks && report.stacks->has(id))
+        it->second = makes_slice(report.stacks->frames(id));
+      return it->second;
+    };
     bo.class_slot_size = [this](uint32_t spc) { return classes_.slot_size(spc); };
     bo.class_span_objects = [this](uint32_t spc) { return classes_.span_objects(spc); };
     bo.stw_reason_name = stw_reason_name;
@@ -410,6 +425,7 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
   GcStatePlan plan_;
   std::optional<RemoteMemory> mem_;
   GcSnapshot start_;
+  std::optional<uint64_t> start_total_, end_total_;  // gcController.totalAlloc at the edges (at_edge)
   std::optional<GoTypes> types_;
   GoFunc mallocgc_;                         // link-time
   std::optional<SizeSpecializedRange> sc_;  // 1.27+: link-time

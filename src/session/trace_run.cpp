@@ -365,6 +365,7 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   };
   // The trace's time (-d, the governor's steps) counts from here: loading
   // and attaching on a loaded host can take seconds.
+  if (!gone) cmd.at_edge(tc, TraceCommand::Edge::Began);
   pass.began = std::chrono::steady_clock::now();
   const double since_start = later ? std::chrono::duration<double>(pass.began - *trace_began).count() : 0;
   Governor governor(config, record, cmd, since_start);
@@ -464,6 +465,7 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   if (attached_now) attached_total += Clock::now() - window_began;
   const uint64_t cpu_end = tc.process.cpu_time_ns();
   *cmd.stopped_flag() = 1;  // nothing after the end counts, while the probes come off
+  if (!gone) cmd.at_edge(tc, TraceCommand::Edge::Ended);
   const auto detach_start = std::chrono::steady_clock::now();
   const size_t nlinks = links.links();
   links.clear();

@@ -332,3 +332,23 @@ TEST_CASE("build_alloc_report: map writes by stack, function, package and map ty
   CHECK(r.map_writes[1].map_type == "map[string]*allocwork.Small");
   CHECK(r.total_map_writes == 2515);
 }
+
+TEST_CASE("a slice's backing array is named []T, a new(T) is T", "[allocreport]") {
+  auto frames = [](std::initializer_list<const char*> names) {
+    std::vector<Frame> out;
+    for (const char* n : names) {
+      Frame f;
+      f.function = n;
+      out.push_back(f);
+    }
+    return out;
+  };
+  CHECK(makes_slice(frames({"runtime.mallocgc", "runtime.makeslice", "main.f"})));
+  CHECK(makes_slice(frames({"runtime.profilealloc", "runtime.mallocgc", "runtime.growslice", "main.f"})));
+  CHECK(
+      makes_slice(frames({"runtime.mallocgcLarge", "runtime.mallocgc", "runtime.makeslicecopy", "main.f"})));
+  CHECK_FALSE(makes_slice(frames({"runtime.mallocgc", "runtime.newobject", "main.f"})));
+  // Only the runtime frames above the allocating code count.
+  CHECK_FALSE(makes_slice(frames({"runtime.mallocgc", "runtime.newobject", "main.f", "runtime.growslice"})));
+  CHECK_FALSE(makes_slice({}));
+}

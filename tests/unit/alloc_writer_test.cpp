@@ -154,6 +154,9 @@ TEST_CASE("alloc text report names sampler, sites, types, large objects, maps an
   CHECK(t.find("allocwork.BigPointerful") != std::string::npos);
   CHECK(t.find("no type recorded (64-byte slots)") != std::string::npos);
   CHECK(t.find("2 objects, 80.0 KiB") != std::string::npos);
+  // The site's line: count and total, not a product (2 × 80 KiB read as 160).
+  CHECK(t.find("     2 objects,   80.0 KiB in all  allocwork.Big") != std::string::npos);
+  CHECK(t.find(" × ") == std::string::npos);
   CHECK(t.find("map[int64]int") != std::string::npos);
   CHECK(t.find("trigger forced") != std::string::npos);
   CHECK(t.find("390.6 KiB in the same time") != std::string::npos);

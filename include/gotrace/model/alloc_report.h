@@ -159,12 +159,20 @@ struct AllocBuildInput {
   std::vector<RawGcEvent> gc_events;  // in arrival order
 };
 
+// Whether an allocation's stack (leaf first) made a slice's backing array:
+// runtime.makeslice, makeslice64, makeslicecopy or growslice among the
+// runtime frames above the allocating code.
+bool makes_slice(const std::vector<Frame>& frames);
+
 struct AllocBuildOptions {
   AllocSampler sampler = AllocSampler::Profilealloc;
   int64_t rate = 0;  // MemProfileRate (profilealloc)
   AllocGroupBy by = AllocGroupBy::Stack;
   // Runtime type address -> name ("" unknown); map type -> "map[K]V".
   std::function<std::string(uint64_t)> type_name;
+  // Whether a stack allocated a slice's backing array (makeslice, growslice:
+  // the runtime is given the element type), so T is shown as []T.
+  std::function<bool(uint64_t stack_id)> slice_alloc;
   // Refill: a span class's slot size and how many slots one span holds.
   std::function<uint64_t(uint32_t)> class_slot_size;
   std::function<uint64_t(uint32_t)> class_span_objects;

@@ -72,6 +72,12 @@ class TraceCommand {
   virtual Result<void> check_attached(const TraceContext& tc, const std::vector<ProbeRole>& attached) {
     return {};
   }
+  // The edges of the traced time: Began once the probes are on (just before
+  // the trace's clock starts), Ended the moment the programs are told to stop
+  // counting, before the probes come off. Counters the command reads from the
+  // target itself are read here, so they cover the same time as its events.
+  enum class Edge { Began, Ended };
+  virtual void at_edge(TraceContext& tc, Edge edge) {}
   // One ring-buffer record (size checked by the command).
   virtual void on_event(const void* data, size_t size) {}
   virtual std::string extra() const { return ""; }  // after the probe count: ", wait chains on"
