@@ -25,8 +25,14 @@
  *                  in 1.24+, where internal/runtime/maps linknames them):
  *                  AX = map type, BX = the map, whose first word is its
  *                  entry count (hmap.count / swiss Map.used).
- *   gc_entry       gcStart (AX = trigger kind), startCycle, stop- and
- *                  startTheWorldWithSema: events through the ring buffer.
+ *   gc_entry       gcStart (AX = trigger kind), startCycle (with the cycle's
+ *                  number: memstats.numgc + 1, the N of gctrace's "gc N"),
+ *                  stop- and startTheWorldWithSema, and
+ *                  (*gcCPULimiterState).finishGCTransition(now), which both
+ *                  GC pauses call with the very time the runtime ends them
+ *                  (BX; runtime/mgc.go, 1.19–1.27): the sweep-termination
+ *                  pause ends after startTheWorldWithSema has restarted the
+ *                  Ps, so its entry is early. Events through the ring buffer.
  *
  * The object's type at the samplers and at allocLarge comes from mallocgc's
  * own frame: mallocgc spills its typ argument to its argument slot at
@@ -57,6 +63,7 @@ const volatile __u64 mallocgc_lo = 0;   /* runtime address range of runtime.mall
 const volatile __u64 mallocgc_hi = 0;
 const volatile __u64 sc_lo = 0; /* runtime address range of 1.27's size-specialized mallocs (0: none) */
 const volatile __u64 sc_hi = 0;
+const volatile __u64 numgc_addr = 0; /* runtime address of memstats.numgc (0: unknown) */
 const volatile __u32 stw_stop_has_reason = 0;  /* 1.21+: stopTheWorldWithSema(reason) in AL */
 const volatile __u32 stw_start_has_reason = 0; /* 1.22+: startTheWorldWithSema(now, w) BL = reason, CX = start */
 
@@ -306,6 +313,17 @@ int gc_entry(struct pt_regs *ctx) {
     case GT_GC_STW_START:
       e->arg = stw_start_has_reason ? (__u32)(go_arg2(ctx) & 0xff) : GT_STW_REASON_UNKNOWN;
       e->arg2 = stw_start_has_reason ? go_arg3(ctx) : 0;
+      break;
+    case GT_GC_CYCLE:
+      /* Cycles are serial: at startCycle every earlier one has finished
+       * mark termination, which counts it in numgc. */
+      if (numgc_addr) {
+        __u32 done = 0;
+        if (bpf_probe_read_user(&done, sizeof(done), (const void *)numgc_addr) == 0) e->arg2 = (__u64)done + 1;
+      }
+      break;
+    case GT_GC_PAUSE_END:
+      e->arg2 = go_arg2(ctx); /* now (the receiver is in AX) */
       break;
     default:
       break;

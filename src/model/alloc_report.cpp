@@ -149,14 +149,31 @@ bool by_bytes(const AllocEntry& a, const AllocEntry& b) {
   return std::tie(b.bytes, b.samples, a.stack_id, a.type) < std::tie(a.bytes, a.samples, b.stack_id, b.type);
 }
 
+// A pause runs from its stop to its start-the-world; where the runtime says
+// when it ended the pause (PauseEnd: inside the pause at mark termination,
+// just after the restart at sweep termination), that time ends it instead.
 std::vector<StwPause> pair_pauses(const std::vector<const RawGcEvent*>& stw, const AllocBuildOptions& o,
                                   uint64_t& unpaired) {
   std::vector<StwPause> out;
   const RawGcEvent* stop = nullptr;
+  std::optional<uint64_t> end_inside;            // a PauseEnd while the world was stopped
+  std::optional<uint64_t> last_began;            // of out.back(), while a PauseEnd may still end it
+  const uint64_t kMaxPause = 60'000'000'000ULL;  // a runtime time beyond this is not this pause's
+  auto ends = [&](uint64_t began, uint64_t end) { return end >= began && end - began <= kMaxPause; };
   for (const RawGcEvent* e : stw) {
+    if (e->kind == GcEventKind::PauseEnd) {
+      if (stop || !last_began)
+        end_inside = e->arg2;
+      else if (ends(*last_began, e->arg2))
+        out.back().ns = e->arg2 - *last_began;
+      last_began.reset();
+      continue;
+    }
     if (e->kind == GcEventKind::StwStop) {
       if (stop) ++unpaired;
       stop = e;
+      end_inside.reset();
+      last_began.reset();
       continue;
     }
     // A start: 1.22+ says when stopping began; else the stop we saw.
@@ -170,8 +187,15 @@ std::vector<StwPause> pair_pauses(const std::vector<const RawGcEvent*>& stw, con
     StwPause p;
     p.ns = e->t_ns - began;
     p.reason = reason == kStwReasonUnknown || !o.stw_reason_name ? "unknown" : o.stw_reason_name(reason);
+    if (end_inside && ends(began, *end_inside)) {
+      p.ns = *end_inside - began;
+      last_began.reset();
+    } else {
+      last_began = began;
+    }
     out.push_back(std::move(p));
     stop = nullptr;
+    end_inside.reset();
   }
   if (stop) ++unpaired;
   return out;
@@ -341,6 +365,7 @@ void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const
         break;
       case GcEventKind::Cycle: {
         GcCycle c;
+        c.number = ev.arg2;
         c.t_ns = ev.t_ns;
         c.trigger = trigger ? std::string(gc_trigger_name(*trigger)) : "unknown";
         trigger.reset();
@@ -359,6 +384,9 @@ void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const
         }
         break;
       }
+      case GcEventKind::PauseEnd:
+        (stw_of.empty() ? before_first : stw_of.back()).push_back(&ev);
+        break;
       case GcEventKind::StwStop:
       case GcEventKind::StwStart:
         (stw_of.empty() ? before_first : stw_of.back()).push_back(&ev);

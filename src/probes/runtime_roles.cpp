@@ -152,6 +152,9 @@ std::vector<RoleSpec> build_table() {
        {{"runtime.newproc.func1"}}},
       {R::Gdestroy, "gdestroy", "goroutine teardown, on g0 (runtime.gdestroy, 1.22+)", {{"runtime.gdestroy", 22}},
        22},
+      {R::GcPauseEnd, "gc_pause_end",
+       "a GC pause ends, at the time the runtime counts ((*gcCPULimiterState).finishGCTransition, 1.19+)",
+       {{"runtime.(*gcCPULimiterState).finishGCTransition", 19}}, 19},
   };
   // clang-format on
   for (auto& spec : t) {

@@ -142,7 +142,8 @@ void write_alloc_text(AllocReport& r, std::ostream& raw_out, const AllocWriterOp
   for (const GcCycle& c : r.gc) {
     uint64_t total = 0;
     for (const auto& p : c.pauses) total += p.ns;
-    fmt::print(out, "  trigger {:<7} pauses {}", c.trigger, format_duration(total));
+    fmt::print(out, "  {}trigger {:<7} pauses {}", c.number ? fmt::format("gc {:<5} ", c.number) : "",
+               c.trigger, format_duration(total));
     for (const auto& p : c.pauses) fmt::print(out, " [{} {}]", p.reason, format_duration(p.ns));
     if (c.heap_live)
       fmt::print(out, "  heap live {} marked {} goal {}", format_bytes(static_cast<double>(*c.heap_live)),
@@ -243,6 +244,11 @@ void write_alloc_json(AllocReport& r, std::ostream& out, const AllocWriterOption
   j.begin_array();
   for (const GcCycle& c : r.gc) {
     j.begin_object();
+    j.key("cycle");  // the runtime's number, as gctrace's "gc N"
+    if (c.number)
+      j.value(c.number);
+    else
+      j.null();
     j.field("trigger", c.trigger);
     auto opt = [&](const char* k, const std::optional<uint64_t>& v) {
       j.key(k);

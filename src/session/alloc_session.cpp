@@ -72,6 +72,9 @@ const ProbeTable& alloc_probe_table() {
           {ProbeRole::GcStartCycle, "gc_entry", GT_GC_CYCLE, true},
           {ProbeRole::StopTheWorld, "gc_entry", GT_GC_STW_STOP, true},
           {ProbeRole::StartTheWorld, "gc_entry", GT_GC_STW_START, true},
+          // The runtime's own end of each GC pause (without it, the pause
+          // ends at startTheWorldWithSema's entry: short by the restart).
+          {ProbeRole::GcPauseEnd, "gc_entry", GT_GC_PAUSE_END, false, false, 0, 19},
       },
       false};
   return table;
@@ -242,6 +245,10 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
       ro->sc_lo = sc_->lo + tc.load_bias;
       ro->sc_hi = sc_->hi + tc.load_bias;
     }
+    // Each cycle's number, as gctrace prints it (memstats.numgc + 1 at startCycle).
+    if (plan_.memstats && plan_.offsets[GcField::Numgc].known())
+      ro->numgc_addr =
+          *plan_.memstats + tc.load_bias + static_cast<uint64_t>(plan_.offsets[GcField::Numgc].value);
     ro->stw_stop_has_reason = minor >= 21;
     ro->stw_start_has_reason = minor >= 22;
     load_bias_ = tc.load_bias;
@@ -438,7 +445,8 @@ static_assert(GT_HIST_BUCKETS == kHistBuckets, "BPF and model histograms must ha
 static_assert(GT_GC_START == static_cast<int>(GcEventKind::Start) &&
                   GT_GC_CYCLE == static_cast<int>(GcEventKind::Cycle) &&
                   GT_GC_STW_STOP == static_cast<int>(GcEventKind::StwStop) &&
-                  GT_GC_STW_START == static_cast<int>(GcEventKind::StwStart),
+                  GT_GC_STW_START == static_cast<int>(GcEventKind::StwStart) &&
+                  GT_GC_PAUSE_END == static_cast<int>(GcEventKind::PauseEnd),
               "GC event kinds must agree between BPF and the model");
 static_assert(GT_STW_REASON_UNKNOWN == kStwReasonUnknown, "unknown stop reasons must agree");
 

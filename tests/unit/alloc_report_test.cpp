@@ -6,9 +6,12 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <sstream>
 
 #include "gotrace/gobin/go_binary.h"
+#include "gotrace/report/alloc_writer.h"
 #include "support/fixtures.h"
+#include "support/json.h"
 
 using namespace gotrace;
 using namespace gotrace::test;
@@ -351,4 +354,55 @@ TEST_CASE("a slice's backing array is named []T, a new(T) is T", "[allocreport]"
   // Only the runtime frames above the allocating code count.
   CHECK_FALSE(makes_slice(frames({"runtime.mallocgc", "runtime.newobject", "main.f", "runtime.growslice"})));
   CHECK_FALSE(makes_slice({}));
+}
+
+// The runtime ends a GC pause at the `now` it hands finishGCTransition: at
+// mark termination before the world restarts, at sweep termination after
+// startTheWorldWithSema has restarted the Ps (its entry is early there: the
+// pauses read 0.04 ms against gctrace's 6.9 ms on a real server).
+TEST_CASE("GC pauses end when the runtime says, and cycles carry the runtime's number", "[allocreport]") {
+  World w = world();
+  AllocBuildInput in;
+  auto ev = [](GcEventKind k, uint64_t t, uint32_t arg = 0, uint64_t arg2 = 0) {
+    RawGcEvent e;
+    e.kind = k;
+    e.t_ns = t;
+    e.arg = arg;
+    e.arg2 = arg2;
+    return e;
+  };
+  using K = GcEventKind;
+  in.gc_events.push_back(ev(K::Start, 100, 0));
+  in.gc_events.push_back(ev(K::StwStop, 110, 2));
+  in.gc_events.push_back(ev(K::Cycle, 115, 0, 7));       // gctrace's "gc 7"
+  in.gc_events.push_back(ev(K::StwStart, 130, 2, 108));  // entry: 22 after stopping began
+  in.gc_events.push_back(ev(K::PauseEnd, 161, 0, 160));  // the runtime's end: 52
+  in.gc_events.push_back(ev(K::StwStop, 500, 1));
+  in.gc_events.push_back(ev(K::PauseEnd, 521, 0, 520));  // inside the pause
+  in.gc_events.push_back(ev(K::StwStart, 540, 1, 498));  // 1.22+: when stopping began
+  in.gc_events.push_back(ev(K::StwStop, 700, 7));        // ReadMemStats: no PauseEnd
+  in.gc_events.push_back(ev(K::StwStart, 705, 7));
+  in.gc_events.push_back(ev(K::PauseEnd, 800, 0, 50));  // not after its pause began: ignored
+  in.gc_events.push_back(ev(K::Start, 900, 2));
+  in.gc_events.push_back(ev(K::StwStop, 910, kStwReasonUnknown));
+  in.gc_events.push_back(ev(K::Cycle, 915));                        // number unknown
+  in.gc_events.push_back(ev(K::StwStart, 925, kStwReasonUnknown));  // ≤1.21: from the stop
+  in.gc_events.push_back(ev(K::PauseEnd, 931, 0, 930));
+  build_alloc_report(w.report, in, options(AllocSampler::Profilealloc, 1));
+  const AllocReport& r = w.report;
+  REQUIRE(r.gc.size() == 2);
+  CHECK(r.gc[0].number == 7);
+  REQUIRE(r.gc[0].pauses.size() == 3);
+  CHECK(r.gc[0].pauses[0].ns == 160 - 108);
+  CHECK(r.gc[0].pauses[1].ns == 520 - 498);
+  CHECK(r.gc[0].pauses[2].ns == 5);
+  CHECK(r.gc[1].number == 0);
+  REQUIRE(r.gc[1].pauses.size() == 1);
+  CHECK(r.gc[1].pauses[0].ns == 930 - 910);
+  CHECK(r.unpaired_pauses == 0);
+  std::ostringstream js;
+  write_alloc_json(w.report, js, {});
+  Json j = parse_json(js.str());
+  CHECK(j["gc"][0]["cycle"].u == 7);
+  CHECK(j["gc"][1]["cycle"].type == Json::Type::Null);
 }

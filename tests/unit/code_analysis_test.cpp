@@ -546,7 +546,8 @@ TEST_CASE("core runtime functions have an emulated stack-check entry site in eve
                             ProbeRole::GcStart,
                             ProbeRole::GcStartCycle,
                             ProbeRole::StopTheWorld,
-                            ProbeRole::StartTheWorld};
+                            ProbeRole::StartTheWorld,
+                            ProbeRole::GcPauseEnd};
   for (const auto& f : test::fixtures()) {
     auto img = ElfImage::open(f.path);
     REQUIRE(img.ok());

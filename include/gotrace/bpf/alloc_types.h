@@ -88,9 +88,10 @@ struct gt_map_write_val {
 /* GC and stop-the-world events (rare), through the ring buffer. */
 enum gt_gc_event_kind {
   GT_GC_START = 0,     /* gcStart: arg = trigger kind (0 heap, 1 time, 2 forced) */
-  GT_GC_CYCLE = 1,     /* (*gcControllerState).startCycle: a cycle really starts */
+  GT_GC_CYCLE = 1,     /* (*gcControllerState).startCycle: a cycle really starts; arg2 = its number (0: unknown) */
   GT_GC_STW_STOP = 2,  /* stopTheWorldWithSema: arg = reason (1.21+; GT_STW_REASON_UNKNOWN before) */
   GT_GC_STW_START = 3, /* startTheWorldWithSema: arg = reason (1.22+), arg2 = when stopping began (1.22+) */
+  GT_GC_PAUSE_END = 4, /* finishGCTransition(now): arg2 = now, the runtime's own end of the GC pause */
 };
 #define GT_STW_REASON_UNKNOWN 0xffffffffu
 struct gt_gc_event {

@@ -84,6 +84,7 @@ struct GcDriver {
 };
 
 struct GcCycle {
+  uint64_t number = 0;  // the runtime's own count, the N of gctrace's "gc N" (0: unknown)
   uint64_t t_ns = 0;    // when the cycle started (startCycle), monotonic
   std::string trigger;  // "heap", "time", "forced", "unknown"
   std::optional<uint64_t> heap_live, heap_marked, heap_goal;  // read when the cycle's last pause ended
@@ -137,13 +138,15 @@ struct RawMapWriteAgg {  // map_write_agg
   uint64_t stack_id = 0, map_type = 0;
   uint64_t count = 0, max_len = 0;
 };
-enum class GcEventKind : uint8_t { Start = 0, Cycle = 1, StwStop = 2, StwStart = 3 };
+enum class GcEventKind : uint8_t { Start = 0, Cycle = 1, StwStop = 2, StwStart = 3, PauseEnd = 4 };
 inline constexpr uint32_t kStwReasonUnknown = 0xffffffffu;
 struct RawGcEvent {
   GcEventKind kind = GcEventKind::Start;
   uint64_t t_ns = 0;
-  uint32_t arg = 0;   // trigger kind (Start), stop reason (StwStop, StwStart)
-  uint64_t arg2 = 0;  // StwStart 1.22+: when stopping began (ns, same clock)
+  uint32_t arg = 0;  // trigger kind (Start), stop reason (StwStop, StwStart)
+  // StwStart 1.22+: when stopping began (ns, same clock); PauseEnd: when the
+  // runtime ended the pause (same clock); Cycle: the cycle's number (0: unknown).
+  uint64_t arg2 = 0;
   // Read by user space when the event arrived (optional).
   std::optional<uint64_t> heap_live, heap_marked, heap_goal;
   // Cycle: the cumulative alloc_agg as user space read it when the event

@@ -85,6 +85,7 @@ enum class ProbeRole : uint8_t {
   FreeSpecial,        // a special record is freed (profile specials: a sampled object died)
   NewprocQueue,       // a new goroutine is queued: newproc.func1's CALL runqput (BX = newg, final goid)
   Gdestroy,           // goroutine teardown, on g0 (1.22+; goexit0 calls it; AX = gp)
+  GcPauseEnd,  // (*gcCPULimiterState).finishGCTransition(now) (1.19+): BX = when the runtime ends a GC pause
   Count
 };
 inline constexpr size_t kProbeRoleCount = static_cast<size_t>(ProbeRole::Count);
