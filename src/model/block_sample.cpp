@@ -25,6 +25,7 @@ void BlockSampler::add_scan(const GoroutineSnapshot& snap) {
   stats_.inconsistent += snap.stats.inconsistent;
   stats_.unreadable += snap.stats.unreadable;
   stats_.scan_seconds_total += snap.stats.wall_seconds;
+  stats_.dead_assumed += snap.stats.dead_assumed;
   stats_.scan_seconds_max = std::max(stats_.scan_seconds_max, snap.stats.wall_seconds);
 
   std::unordered_map<uint64_t, Seen> current;

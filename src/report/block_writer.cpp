@@ -43,19 +43,31 @@ void write_runtime_json(JsonWriter& j, RuntimeWait w) {
 
 }  // namespace
 
+double sample_hz_reached(const BlockReport& r) {
+  return r.sampled && r.summary.duration_s > 0 ? static_cast<double>(r.sampled->scans) / r.summary.duration_s
+                                               : 0;
+}
+
 void write_block_text(BlockReport& r, std::ostream& raw_out, const BlockWriterOptions& o) {
   PrintableOStream out(raw_out);  // nothing from the target reaches the terminal raw
   classify_runtime_waits(r);
   StackTable& st = *r.stacks;
   fmt::print(out, "gotrace block: ");
   write_summary_text(r.summary, out);
-  if (r.sampled)
-    fmt::print(
-        out,
-        "sampled, no probes: {:g} Hz, {} scans of every goroutine, {:.2f} ms per scan (max {:.2f} ms); "
-        "times are estimated goroutine-time blocked, wait counts are lower bounds, per-wait durations "
-        "and wakers are not known\n",
-        r.sampled->hz, r.sampled->scans, r.sampled->scan_mean_ms, r.sampled->scan_max_ms);
+  if (r.sampled) {
+    // The rate reached, when scans could not keep the one asked for.
+    const double reached = sample_hz_reached(r);
+    const std::string rate =
+        reached < 0.8 * r.sampled->hz
+            ? fmt::format("{:g} Hz asked, {:.1f} Hz reached (a scan took longer than the period)",
+                          r.sampled->hz, reached)
+            : fmt::format("{:g} Hz", r.sampled->hz);
+    fmt::print(out,
+               "sampled, no probes: {}, {} scans of every goroutine, {:.2f} ms per scan (max {:.2f} ms); "
+               "times are estimated goroutine-time blocked, wait counts are lower bounds, per-wait durations "
+               "and wakers are not known\n",
+               rate, r.sampled->scans, r.sampled->scan_mean_ms, r.sampled->scan_max_ms);
+  }
   if (r.entries.empty()) {
     fmt::print(out, "\nNo goroutine blocked{} while tracing.\n",
                r.min_ns ? fmt::format(" for {} or longer", format_duration(r.min_ns)) : "");
@@ -132,6 +144,7 @@ void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOption
   j.field("sampled", r.sampled.has_value());
   if (r.sampled) {
     j.field("sample_hz", r.sampled->hz);
+    j.field("sample_hz_reached", sample_hz_reached(r));
     j.field("scans", r.sampled->scans);
     j.field("scan_mean_ms", r.sampled->scan_mean_ms);
     j.field("scan_max_ms", r.sampled->scan_max_ms);

@@ -280,6 +280,53 @@ void GoroutineReader::read_labels(Goroutine& g, uint64_t ptr, SnapshotStats& sta
   g.labels_decoded = true;
 }
 
+// Go never frees a g: a process that once ran 100,000 goroutines keeps
+// 100,000 gs, most of them dead (reused by later `go` statements). Their
+// status words, 4 bytes each in one batched read, spare reading whole gs:
+// a scan of such a process read 48 MB and took 0.1 s (0.065 s now; the
+// kernel's cost is per piece read). With set_dead_recheck, long-dead gs
+// are re-read only now and then. What is dead is counted; everything else
+// (unreadable, changing, alive) is read in full.
+std::vector<uint64_t> GoroutineReader::without_dead(const std::vector<uint64_t>& gs, SnapshotStats& stats) {
+  const uint64_t o_status = static_cast<uint64_t>(off(RtField::GAtomicstatus));
+  if (dead_streak_.size() < gs.size()) {
+    dead_streak_.resize(gs.size(), 0);
+    streak_addr_.resize(gs.size(), 0);
+  }
+  std::vector<size_t> asked;
+  asked.reserve(gs.size());
+  for (size_t i = 0; i < gs.size(); ++i) {
+    if (streak_addr_[i] != gs[i]) {
+      streak_addr_[i] = gs[i];
+      dead_streak_[i] = 0;
+    }
+    if (dead_recheck_ > 1 && dead_streak_[i] >= kLongDead && (generation_ + i) % dead_recheck_ != 0) {
+      ++stats.dead;
+      ++stats.dead_assumed;
+      continue;
+    }
+    asked.push_back(i);
+  }
+  std::vector<uint32_t> raw(asked.size());
+  std::vector<RemoteMemory::Request> req(asked.size());
+  for (size_t k = 0; k < asked.size(); ++k)
+    req[k] = {gs[asked[k]] + o_status, &raw[k], sizeof(uint32_t), false};
+  mem_.read_many(req);
+  std::vector<uint64_t> keep;
+  keep.reserve(asked.size());
+  for (size_t k = 0; k < asked.size(); ++k) {
+    const size_t i = asked[k];
+    if (req[k].ok && !(raw[k] & kScanBit) && is_dead_status(gstatus_from_raw(raw[k]))) {
+      ++stats.dead;
+      if (dead_streak_[i] < kLongDead) ++dead_streak_[i];
+      continue;
+    }
+    dead_streak_[i] = 0;
+    keep.push_back(gs[i]);
+  }
+  return keep;
+}
+
 void GoroutineReader::read_gs(const std::vector<uint64_t>& addrs, GoroutineSnapshot& out,
                               std::vector<uint64_t>& retry, bool last_try) {
   SnapshotStats& stats = out.stats;
@@ -475,8 +522,11 @@ Result<GoroutineSnapshot> GoroutineReader::snapshot() {
   cancelled_ = false;
   auto stop = [&] { return cancel_ && (cancelled_ = cancel_()); };
   if (stop()) return make_error("the goroutine read was interrupted");
-  auto gs = read_allgs(out.stats);
-  if (!gs) return gs.error();
+  auto all = read_allgs(out.stats);
+  if (!all) return all.error();
+  if (stop()) return make_error("the goroutine read was interrupted");
+  const std::vector<uint64_t> live = without_dead(*all, out.stats);
+  const std::vector<uint64_t>* gs = &live;
   std::vector<uint64_t> retry;
   // In batches, asking between them whether to go on.
   for (size_t i = 0; i < gs->size(); i += kBatch) {

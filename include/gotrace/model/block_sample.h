@@ -30,6 +30,7 @@ struct BlockSampleStats {
   uint64_t inconsistent = 0;      // goroutines the reader left out: changed while read
   uint64_t unreadable = 0;        // goroutines the reader left out: memory unreadable
   uint64_t late_scans = 0;        // scans that came more than 1.5 periods after the previous one
+  uint64_t dead_assumed = 0;      // long-dead gs taken as still dead without a read (summed over scans)
   double scan_seconds_total = 0;
   double scan_seconds_max = 0;
   double mean_scan_ms() const { return scans ? 1e3 * scan_seconds_total / static_cast<double>(scans) : 0; }

@@ -16,6 +16,10 @@ struct BlockWriterOptions {
   size_t max_frames = 12;  // per stack in text output
 };
 
+// Scans per second over the trace (block --sample): below the rate asked
+// when scans took longer than the period.
+double sample_hz_reached(const BlockReport& r);
+
 void write_block_text(BlockReport& report, std::ostream& out, const BlockWriterOptions& options);
 void write_block_json(BlockReport& report, std::ostream& out, const BlockWriterOptions& options);
 // Samples (contentions/count, delay/nanoseconds) per blocking site, labelled

@@ -96,6 +96,7 @@ struct Goroutine {
 struct SnapshotStats {
   uint64_t allglen = 0;        // slots in allgs
   uint64_t dead = 0;           // free (dead) gs, not goroutines
+  uint64_t dead_assumed = 0;   // of which not re-read this time (long dead; set_dead_recheck)
   uint64_t inconsistent = 0;   // changed while read (status/goid/sched moved, GC scan, stack copy): left out
   uint64_t unreadable = 0;     // g memory could not be read: left out
   uint64_t allgs_retries = 0;  // allgs reallocated during the read
@@ -133,6 +134,13 @@ class GoroutineReader {
   void set_cancel(std::function<bool()> cancel) { cancel_ = std::move(cancel); }
   bool cancelled() const { return cancelled_; }
   static constexpr size_t kBatch = 1024;
+  // For repeated snapshots at a high rate (block --sample): a g seen dead in
+  // kLongDead snapshots in a row has its status re-read only every `every`
+  // snapshots (staggered), else it is taken as still dead. Go reuses the
+  // most recently freed gs first, so a long-dead one coming back to life is
+  // seen at most every-1 snapshots late. 1 (the default): every g, every time.
+  void set_dead_recheck(uint32_t every) { dead_recheck_ = every ? every : 1; }
+  static constexpr uint8_t kLongDead = 4;
 
   const RemoteMemory& memory() const { return mem_; }
 
@@ -142,6 +150,7 @@ class GoroutineReader {
   Result<std::vector<uint64_t>> read_allgs(SnapshotStats& stats);
   struct Pending;
   // last_try: keep what is broken (counted) instead of asking for a retry.
+  std::vector<uint64_t> without_dead(const std::vector<uint64_t>& gs, SnapshotStats& stats);
   void read_gs(const std::vector<uint64_t>& addrs, GoroutineSnapshot& out, std::vector<uint64_t>& retry,
                bool last_try);
   void walk_stack(Goroutine& g, uint64_t fp, uint64_t lo, uint64_t hi, std::span<const uint8_t> window,
@@ -161,6 +170,11 @@ class GoroutineReader {
   // g field offsets (-1 absent) and how many bytes of g to copy.
   std::array<int64_t, kRtFieldCount> off_{};
   size_t g_read_size_ = 0;
+  uint32_t dead_recheck_ = 1;
+  // Per allgs slot (allgs only grows, in place): snapshots in a row that
+  // found it dead, up to kLongDead; the g's address, to notice a moved slot.
+  std::vector<uint8_t> dead_streak_;
+  std::vector<uint64_t> streak_addr_;
 
   struct CacheKey {
     uint64_t goid, sp, pc;
