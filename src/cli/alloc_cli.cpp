@@ -19,7 +19,9 @@ CliCommand alloc_cli() {
     opts->add_to(sub, config->trace, /*waits=*/false);
     sub.add_option("--by", config->by,
                    "group the hotspots by stack, function, package or type (default: stack)");
-    sub.add_flag("--maps", config->maps, "also trace map growth (cheap: a few events per map)");
+    sub.add_flag("--maps", config->maps,
+                 "also trace map growth: a few events per map, but from Go 1.24 one for every new small map "
+                 "too (costly where a program makes many; measured in the report's cost line)");
     sub.add_flag(
         "--map-writes", config->map_writes,
         "count every map assignment (m[k] = v) by stack and map type, exactly: every write pays a "
