@@ -19,6 +19,8 @@ CliCommand alloc_cli() {
     opts->add_to(sub, config->trace, /*waits=*/false);
     sub.add_option("--by", config->by,
                    "group the hotspots by stack, function, package or type (default: stack)");
+    sub.add_flag("--gc-cycles", config->gc_cycles,
+                 "list every GC cycle (default: a summary and the 10 cycles that paused longest)");
     sub.add_flag("--maps", config->maps,
                  "also trace map growth: a few events per map, but from Go 1.24 one for every new small map "
                  "too (costly where a program makes many; measured in the report's cost line)");

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "gotrace/report/json_writer.h"
 #include "gotrace/report/report_common.h"
@@ -138,10 +139,43 @@ void write_alloc_text(AllocReport& r, std::ostream& raw_out, const AllocWriterOp
     }
   }
 
-  fmt::print(out, "\nGC cycles during the trace: {}\n", r.gc.size());
-  for (const GcCycle& c : r.gc) {
-    uint64_t total = 0;
-    for (const auto& p : c.pauses) total += p.ns;
+  // A summary, then the cycles that paused longest (in cycle order): a
+  // busy server runs hundreds of cycles in a trace.
+  auto paused = [](const GcCycle& c) {
+    uint64_t t = 0;
+    for (const auto& p : c.pauses) t += p.ns;
+    return t;
+  };
+  fmt::print(out, "\nGC cycles during the trace: {}", r.gc.size());
+  if (!r.gc.empty()) {
+    uint64_t all = 0;
+    size_t longest = 0;
+    std::map<std::string, size_t> triggers;
+    for (size_t i = 0; i < r.gc.size(); ++i) {
+      all += paused(r.gc[i]);
+      if (paused(r.gc[i]) > paused(r.gc[longest])) longest = i;
+      ++triggers[r.gc[i].trigger];
+    }
+    if (r.gc.front().number && r.gc.back().number)
+      fmt::print(out, " (gc {} to {})", r.gc.front().number, r.gc.back().number);
+    std::string by;
+    for (const auto& [t, n] : triggers) by += fmt::format("{}{} {}", by.empty() ? "" : ", ", t, n);
+    fmt::print(out, "; triggers: {}; stopped the world {} in all, longest {}{}", by, format_duration(all),
+               format_duration(paused(r.gc[longest])),
+               r.gc[longest].number ? fmt::format(" (gc {})", r.gc[longest].number) : "");
+  }
+  fmt::print(out, "\n");
+  std::vector<size_t> listed(r.gc.size());
+  for (size_t i = 0; i < listed.size(); ++i) listed[i] = i;
+  if (!o.gc_all && listed.size() > o.gc_top) {
+    std::stable_sort(listed.begin(), listed.end(),
+                     [&](size_t a, size_t b) { return paused(r.gc[a]) > paused(r.gc[b]); });
+    listed.resize(o.gc_top);
+    std::sort(listed.begin(), listed.end());
+  }
+  for (size_t i : listed) {
+    const GcCycle& c = r.gc[i];
+    const uint64_t total = paused(c);
     fmt::print(out, "  {}trigger {:<7} pauses {}", c.number ? fmt::format("gc {:<5} ", c.number) : "",
                c.trigger, format_duration(total));
     for (const auto& p : c.pauses) fmt::print(out, " [{} {}]", p.reason, format_duration(p.ns));
@@ -154,6 +188,9 @@ void write_alloc_text(AllocReport& r, std::ostream& raw_out, const AllocWriterOp
       fmt::print(out, "      drove it: {} {} {}\n", format_bytes(d.bytes),
                  d.type.empty() ? "(no type)" : d.type, stack_label(st, d.stack_id));
   }
+  if (listed.size() < r.gc.size())
+    fmt::print(out, "  … {} more cycles, with shorter pauses (--gc-cycles shows all)\n",
+               r.gc.size() - listed.size());
   if (r.unpaired_pauses)
     fmt::print(out, "  ({} stop/start-the-world halves without their partner, at the trace's edges)\n",
                r.unpaired_pauses);

@@ -415,6 +415,7 @@ class AllocCommand final : public SkeletonCommand<alloc_bpf> {
 
     AllocWriterOptions wo;
     wo.top = config.top;
+    wo.gc_all = config_.gc_cycles;
     if (config.json)
       write_alloc_json(report, out, wo);
     else

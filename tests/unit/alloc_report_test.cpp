@@ -4,6 +4,8 @@
 // cycles with their triggers, pauses and drivers. No BPF involved.
 #include "gotrace/model/alloc_report.h"
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <sstream>
@@ -405,4 +407,44 @@ TEST_CASE("GC pauses end when the runtime says, and cycles carry the runtime's n
   Json j = parse_json(js.str());
   CHECK(j["gc"][0]["cycle"].u == 7);
   CHECK(j["gc"][1]["cycle"].type == Json::Type::Null);
+}
+
+// Hundreds of cycles in a busy server's trace: a summary line, then the ten
+// that paused longest, in cycle order; --gc-cycles lists every one.
+TEST_CASE("the GC section sums up the cycles and lists the longest pauses", "[allocreport]") {
+  World w = world();
+  AllocBuildInput in;
+  auto ev = [](GcEventKind k, uint64_t t, uint32_t arg = 0, uint64_t arg2 = 0) {
+    RawGcEvent e;
+    e.kind = k;
+    e.t_ns = t;
+    e.arg = arg;
+    e.arg2 = arg2;
+    return e;
+  };
+  using K = GcEventKind;
+  for (uint64_t n = 1; n <= 15; ++n) {  // cycle n pauses n µs (gc 11 pauses 100 µs)
+    const uint64_t t = n * 1'000'000, ns = n == 11 ? 100'000 : n * 1000;
+    in.gc_events.push_back(ev(K::Start, t, n == 3 ? 2 : 0));
+    in.gc_events.push_back(ev(K::StwStop, t + 10, 2));
+    in.gc_events.push_back(ev(K::Cycle, t + 20, 0, 100 + n));
+    in.gc_events.push_back(ev(K::StwStart, t + 10 + ns, 2, t + 10));
+  }
+  build_alloc_report(w.report, in, options(AllocSampler::Profilealloc, 1));
+  std::ostringstream text;
+  write_alloc_text(w.report, text, {});
+  const std::string t = text.str();
+  INFO(t);
+  CHECK(
+      t.find("GC cycles during the trace: 15 (gc 101 to 115); triggers: forced 1, heap 14; stopped the world "
+             "209.0µs in all, longest 100.0µs (gc 111)") != std::string::npos);
+  CHECK(t.find("  … 5 more cycles, with shorter pauses (--gc-cycles shows all)") != std::string::npos);
+  for (int n = 101; n <= 115; ++n)
+    CHECK((t.find(fmt::format("gc {:<5} ", n)) != std::string::npos) == (n >= 106));
+  AllocWriterOptions all;
+  all.gc_all = true;
+  std::ostringstream every;
+  write_alloc_text(w.report, every, all);
+  CHECK(every.str().find("gc 101 ") != std::string::npos);
+  CHECK(every.str().find("more cycles") == std::string::npos);
 }

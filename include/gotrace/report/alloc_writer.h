@@ -13,6 +13,8 @@ struct AllocWriterOptions {
   size_t max_frames = 12;  // per stack in text output
   size_t large_top = 5;
   size_t maps_top = 10;
+  size_t gc_top = 10;   // GC cycles listed in text: those with the longest pauses
+  bool gc_all = false;  // --gc-cycles: every one
 };
 
 // "every map write pays a probe trap: ~1.2µs per write here (…)": the

@@ -15,6 +15,7 @@ struct AllocConfig {
   bool maps = false;         // map growth probes
   bool exact = false;        // every mallocgc call (costly)
   bool map_writes = false;   // every map assignment, runtime.mapassign* (costly)
+  bool gc_cycles = false;    // list every GC cycle in the text (not only the 10 longest pauses)
 };
 
 const ProbeTable& alloc_probe_table();
