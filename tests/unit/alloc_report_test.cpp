@@ -46,6 +46,16 @@ World world() {
   return w;
 }
 
+// One GC event as the BPF program sends it.
+RawGcEvent ev(GcEventKind k, uint64_t t, uint32_t arg = 0, uint64_t arg2 = 0) {
+  RawGcEvent e;
+  e.kind = k;
+  e.t_ns = t;
+  e.arg = arg;
+  e.arg2 = arg2;
+  return e;
+}
+
 AllocBuildOptions options(AllocSampler s, int64_t rate) {
   AllocBuildOptions o;
   o.sampler = s;
@@ -200,14 +210,6 @@ TEST_CASE("build_alloc_report: large objects, maps and GC cycles", "[allocreport
   in.large.push_back(l);
   in.maps = {{s_map, 0x40, 0, 9, 1664}, {s_map, 0x40, 0, 9, 1664}, {s_map, 0x40, 3, 2, 1700}};
 
-  auto ev = [](GcEventKind k, uint64_t t, uint32_t arg = 0, uint64_t arg2 = 0) {
-    RawGcEvent e;
-    e.kind = k;
-    e.t_ns = t;
-    e.arg = arg;
-    e.arg2 = arg2;
-    return e;
-  };
   using K = GcEventKind;
   // Cycle 1 (heap): 1.22+-style starts carrying when stopping began.
   in.gc_events.push_back(ev(K::Start, 100, 0));
@@ -365,14 +367,6 @@ TEST_CASE("a slice's backing array is named []T, a new(T) is T", "[allocreport]"
 TEST_CASE("GC pauses end when the runtime says, and cycles carry the runtime's number", "[allocreport]") {
   World w = world();
   AllocBuildInput in;
-  auto ev = [](GcEventKind k, uint64_t t, uint32_t arg = 0, uint64_t arg2 = 0) {
-    RawGcEvent e;
-    e.kind = k;
-    e.t_ns = t;
-    e.arg = arg;
-    e.arg2 = arg2;
-    return e;
-  };
   using K = GcEventKind;
   in.gc_events.push_back(ev(K::Start, 100, 0));
   in.gc_events.push_back(ev(K::StwStop, 110, 2));
@@ -414,14 +408,6 @@ TEST_CASE("GC pauses end when the runtime says, and cycles carry the runtime's n
 TEST_CASE("the GC section sums up the cycles and lists the longest pauses", "[allocreport]") {
   World w = world();
   AllocBuildInput in;
-  auto ev = [](GcEventKind k, uint64_t t, uint32_t arg = 0, uint64_t arg2 = 0) {
-    RawGcEvent e;
-    e.kind = k;
-    e.t_ns = t;
-    e.arg = arg;
-    e.arg2 = arg2;
-    return e;
-  };
   using K = GcEventKind;
   for (uint64_t n = 1; n <= 15; ++n) {  // cycle n pauses n µs (gc 11 pauses 100 µs)
     const uint64_t t = n * 1'000'000, ns = n == 11 ? 100'000 : n * 1000;
