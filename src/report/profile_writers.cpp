@@ -215,11 +215,10 @@ Result<void> write_folded(const ProfileData& p, StackTable& stacks, const std::s
                           size_t value_index) {
   std::map<std::string, int64_t> lines;  // merge stacks that read the same
   for (const auto& s : p.samples) {
-    const auto& all_frames = stacks.frames(s.stack_id);
-    const std::vector<Frame> frames(
-        all_frames.begin() + static_cast<ptrdiff_t>(first_shown_frame(s, all_frames)), all_frames.end());
+    const auto& frames = stacks.frames(s.stack_id);
+    const auto shown_leaf = frames.rend() - static_cast<ptrdiff_t>(first_shown_frame(s, frames));
     std::string line;
-    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+    for (auto it = frames.rbegin(); it != shown_leaf; ++it) {
       if (!line.empty()) line += ';';
       for (char c : it->function) line += (c == ';' || c == ' ') ? '_' : c;
     }
