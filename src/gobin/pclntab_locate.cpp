@@ -4,6 +4,7 @@
 // files without section headers (a scan of the PT_LOAD bytes).
 #include <elf.h>
 
+#include <algorithm>
 #include <array>
 
 #include "pclntab_impl.h"
