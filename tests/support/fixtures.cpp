@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -52,19 +53,58 @@ std::vector<Fixture> fixtures_of(const std::string& program, const std::string& 
   return out;
 }
 
+bool key_release(int minor) {
+  static std::set<int> keys = [] {
+    std::set<int> minors;
+    for (const auto& f : fixtures()) minors.insert(f.minor);
+    std::set<int> k = {*minors.begin(), 21, 24};
+    auto newest = minors.rbegin();
+    k.insert(*newest);
+    if (++newest != minors.rend()) k.insert(*newest);
+    return k;
+  }();
+  return keys.count(minor) != 0;
+}
+
 std::vector<Fixture> matrix_fixtures(const std::string& program, const std::string& arch) {
   std::vector<Fixture> all = fixtures_of(program, arch);
   const char* full = std::getenv("GOTRACE_FULL_MATRIX");
   if (full && std::string(full) == "1") return all;
-  std::set<int> minors;
-  for (const auto& f : all) minors.insert(f.minor);
-  std::set<int> every_build = {*minors.begin(), 21, 24};
-  auto newest = minors.rbegin();
-  every_build.insert(*newest);
-  if (++newest != minors.rend()) every_build.insert(*newest);
   std::vector<Fixture> out;
   for (const auto& f : all)
-    if (f.variant == "default" || every_build.count(f.minor)) out.push_back(f);
+    if (f.variant == "default" || key_release(f.minor)) out.push_back(f);
+  return out;
+}
+
+std::vector<Fixture> tool_sample(const std::string& always) {
+  const std::vector<Fixture>& all = fixtures();
+  const char* full = std::getenv("GOTRACE_FULL_MATRIX");
+  if (full && std::string(full) == "1") return all;
+  unsigned long seed = 0;
+  if (const char* s = std::getenv("GOTRACE_TEST_SEED")) seed = std::strtoul(s, nullptr, 10);
+  static std::once_flag said;
+  std::call_once(said, [seed] {
+    fmt::print(
+        "fixture sample for the external-tool comparisons: seed {} (GOTRACE_TEST_SEED; "
+        "GOTRACE_FULL_MATRIX=1 reads every fixture)\n",
+        seed);
+  });
+  std::set<std::string> programs;
+  std::set<std::string> variants;
+  for (const auto& f : all) {
+    programs.insert(f.program);
+    variants.insert(f.arch + "-" + f.variant);
+  }
+  const std::vector<std::string> program_list(programs.begin(), programs.end());
+  const std::vector<std::string> variant_list(variants.begin(), variants.end());
+  std::vector<Fixture> out;
+  for (const auto& f : all) {
+    const auto v = std::find(variant_list.begin(), variant_list.end(), f.arch + "-" + f.variant);
+    const size_t pick =
+        (static_cast<size_t>(f.minor) + seed + static_cast<size_t>(v - variant_list.begin())) %
+        program_list.size();
+    if (f.program == program_list[pick] || f.program == always) out.push_back(f);
+  }
   return out;
 }
 

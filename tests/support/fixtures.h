@@ -30,6 +30,20 @@ std::vector<Fixture> fixtures_of(const std::string& program, const std::string& 
 // analysed statically by the unit tests (every fixture), and
 // GOTRACE_FULL_MATRIX=1 traces them all.
 std::vector<Fixture> matrix_fixtures(const std::string& program, const std::string& arch = "amd64");
+// Whether matrix_fixtures takes every build of this release.
+bool key_release(int minor);
+
+// The fixtures a comparison with an external tool (go tool objdump, nm,
+// addr2line) reads: of each release, architecture and build variant, one
+// program, the choice rotating with the release and the variant so that
+// every program is read in some release and variant, plus every fixture of
+// `always` (the static-analysis program, say) when given. The rotation's
+// offset is GOTRACE_TEST_SEED (default 0), printed once so that a failure
+// can be re-run on the same sample; GOTRACE_FULL_MATRIX=1 gives them all.
+// Each of these fixtures is still read by gotrace in the cheaper tests
+// that run on every fixture (the pclntab against the ELF symbols, build
+// facts, offsets, wait reasons).
+std::vector<Fixture> tool_sample(const std::string& always = "");
 
 struct CommandResult {
   int status = -1;  // exit status, or -1 if it did not exit normally
