@@ -13,7 +13,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <map>
+#include <memory>
 #include <sstream>
 
 #include "support/fixtures.h"
@@ -56,6 +59,34 @@ size_t count_of(const std::string& s, const std::string& what) {
   return n;
 }
 
+// Runs command_for(target's pid, index) against a fresh target of each
+// fixture, four fixtures at a time, each with its own gotrace: a watch costs
+// its target and itself little CPU and spends its seconds waiting between
+// snapshots, so one after another spent CI's time sleeping (105 s for the
+// matrix). The checks run afterwards, on this thread.
+std::vector<std::pair<Fixture, CommandResult>> watch_each(
+    const std::vector<Fixture>& fx, const std::function<std::string(pid_t, size_t)>& command_for) {
+  constexpr size_t kAtOnce = 4;
+  std::vector<std::pair<Fixture, CommandResult>> done;
+  for (size_t first = 0; first < fx.size(); first += kAtOnce) {
+    const size_t last = std::min(fx.size(), first + kAtOnce);
+    std::vector<std::unique_ptr<RunningProgram>> targets;
+    for (size_t i = first; i < last; ++i) {
+      INFO(fx[i].label());
+      targets.push_back(
+          std::make_unique<RunningProgram>(fx[i].path, std::vector<std::string>{"-duration", "60s"}));
+      REQUIRE(targets.back()->wait_for_line("ready", 10000));
+    }
+    std::vector<std::future<CommandResult>> runs;
+    for (size_t i = first; i < last; ++i)
+      runs.push_back(std::async(std::launch::async, [cmd = command_for(targets[i - first]->pid(), i)] {
+        return run_command(cmd);
+      }));
+    for (size_t i = first; i < last; ++i) done.emplace_back(fx[i], runs[i - first].get());
+  }
+  return done;
+}
+
 }  // namespace
 
 TEST_CASE("gotrace goroutines --watch: only the leaking site is a suspect, at its rate", "[root][watch]") {
@@ -63,13 +94,14 @@ TEST_CASE("gotrace goroutines --watch: only the leaking site is a suspect, at it
   auto fx = matrix_fixtures("leak");
   REQUIRE(!fx.empty());
   TempDir tmp;
-  for (const auto& f : fx) {
+  auto done = watch_each(fx, [&](pid_t pid, size_t i) {
+    return fmt::format("{} goroutines -p {} --watch 250ms -d 4s --json --svg {}", GOTRACE_BINARY, pid,
+                       shell_quote((tmp.dir / fmt::format("heat{}.svg", i)).string()));
+  });
+  for (size_t i = 0; i < done.size(); ++i) {
+    const auto& [f, r] = done[i];
     INFO(f.label());
-    RunningProgram target(f.path, {"-duration", "60s"});
-    REQUIRE(target.wait_for_line("ready", 10000));
-    std::string svg = (tmp.dir / "heat.svg").string();
-    auto r = run_command(fmt::format("{} goroutines -p {} --watch 250ms -d 4s --json --svg {}",
-                                     GOTRACE_BINARY, target.pid(), shell_quote(svg)));
+    std::string svg = (tmp.dir / fmt::format("heat{}.svg", i)).string();
     REQUIRE(r.status == 0);
     Json j = parse_json(r.out);
     CHECK(j["snapshots"].u >= 15);
@@ -183,13 +215,14 @@ TEST_CASE("gotrace goroutines --watch --leaks: exact created/exited per site, on
   auto all = fixtures_of("leak", "amd64");
   REQUIRE(!all.empty());
   const std::string oldest = all.front().version, newest = all.back().version;
-  for (const auto& f : all) {
-    if (f.variant != "default" && f.version != oldest && f.version != newest) continue;
+  std::vector<Fixture> fx;
+  for (const auto& f : all)
+    if (f.variant == "default" || f.version == oldest || f.version == newest) fx.push_back(f);
+  auto done = watch_each(fx, [](pid_t pid, size_t) {
+    return fmt::format("{} goroutines -p {} --watch 500ms -d 3s --leaks --json", GOTRACE_BINARY, pid);
+  });
+  for (const auto& [f, r] : done) {
     INFO(f.label());
-    RunningProgram target(f.path, {"-duration", "60s"});
-    REQUIRE(target.wait_for_line("ready", 10000));
-    auto r = run_command(
-        fmt::format("{} goroutines -p {} --watch 500ms -d 3s --leaks --json", GOTRACE_BINARY, target.pid()));
     REQUIRE(r.status == 0);
     Json j = parse_json(r.out);
     CHECK(j["exact"].b);
