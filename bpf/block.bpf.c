@@ -79,4 +79,5 @@ static __always_inline void on_wait_end(__u64 goid, const struct gt_parked *p, _
 }
 
 #define PARK_WAKER_STACKS 1
+#define PARK_PREWAITS 1
 #include "park_tracking.bpf.h"

@@ -62,6 +62,7 @@ void build_block_report(BlockReport& report, BlockBuildInput in, const BlockBuil
     e.min_ns = a.min_wait_ns;
     e.max_ns = a.max_ns;
     e.max_goid = a.max_goid;
+    e.open = a.open;
     e.hist.add(a.hist);
     if (auto it = wakers.find({a.stack_id, a.reason}); it != wakers.end()) e.wakers = std::move(it->second);
     std::stable_sort(e.wakers.begin(), e.wakers.end(), [](const WakerShare& x, const WakerShare& y) {

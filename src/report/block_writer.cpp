@@ -87,7 +87,8 @@ void write_block_text(BlockReport& r, std::ostream& raw_out, const BlockWriterOp
       fmt::print(out, "     {}+ waits seen, total {} (sampled: no per-wait p50, p99, max)\n", e.count,
                  format_duration(e.total_ns));
     else
-      fmt::print(out, "     {} waits, total {}, mean {}, p50 {}, p99 {}, max {} (goroutine {})\n", e.count,
+      fmt::print(out, "     {} waits{}, total {}, mean {}, p50 {}, p99 {}, max {} (goroutine {})\n", e.count,
+                 e.open ? fmt::format(" ({} not over inside the trace)", e.open) : std::string(),
                  format_duration(e.total_ns), format_duration(e.mean()), format_duration(e.p50()),
                  format_duration(e.p99()), format_duration(e.max_ns), e.max_goid);
     print_stack(st, e.stack_id, out, o.max_frames, "       ");
@@ -166,6 +167,7 @@ void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOption
       j.field("mean_ns", e.mean());
       j.field("max_ns", e.max_ns);
       j.field("max_goid", e.max_goid);
+      j.field("open", e.open);
       j.field("p50_ns", e.p50());
       j.field("p99_ns", e.p99());
     }

@@ -58,6 +58,8 @@ constexpr CounterSpec kPark[] = {
     {GT_CNT_INJECT_TRUNCATED, "injectglist_truncated"},
     {GT_CNT_PARK_REPLACED, "parks_replaced"},
     {GT_CNT_PARK_SPILLED, "parks_spilled"},
+    {GT_CNT_PREWAITS_ENDED, "waits_from_before_ended"},
+    {GT_CNT_PREWAITS_BEFORE, "waits_from_before_ended_before_start"},
 };
 static_assert(std::size(kPark) == GT_CNT_PARK__END - GT_CNT_PARK_FIRST, "every park counter named");
 
@@ -73,6 +75,8 @@ constexpr CounterSpec kParkForDetails[] = {
     {GT_CNT_INJECT_TRUNCATED, "injectglist_truncated"},
     {GT_CNT_PARK_REPLACED, "parks_replaced"},
     {GT_CNT_PARK_SPILLED, "parks_spilled"},
+    {GT_CNT_PREWAITS_ENDED, "waits_from_before_ended"},
+    {GT_CNT_PREWAITS_BEFORE, "waits_from_before_ended_before_start"},
 };
 static_assert(std::size(kParkForDetails) == std::size(kPark), "the same park counters");
 

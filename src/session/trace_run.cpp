@@ -285,6 +285,7 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   const bool multi = use_uprobe_multi(tc.host.uprobe_multi.value_or(false));
   if (step && multi) prepare_uprobe_multi(cmd.object());
   if (step) step = cmd.load();
+  if (step) step = cmd.loaded(tc);
   if (!step) return fail(step.error().message);
   if (!later && interrupted_before_start()) {
     pass.exit = kExitInterrupted;

@@ -185,7 +185,10 @@ void GoroutineReader::walk_stack(Goroutine& g, uint64_t fp, uint64_t lo, uint64_
     uint64_t next = load_u64(frame);
     uint64_t ret = load_u64(frame + 8);
     if (ret == 0) return;
-    if (is_goexit(ret - 1)) return;  // the bottom of every goroutine stack
+    if (is_goexit(ret - 1)) {  // the bottom of every goroutine stack
+      g.goexit_ret = ret;
+      return;
+    }
     if (!is_code(ret - 1)) {
       g.stack_broken = true;
       return;
@@ -426,6 +429,7 @@ void GoroutineReader::read_gs(const std::vector<uint64_t>& addrs, GoroutineSnaps
       w.g.stack = it->second.pcs;
       w.g.stack_truncated = it->second.truncated;
       w.g.stack_broken = it->second.broken;
+      w.g.goexit_ret = it->second.goexit_ret;
       it->second.generation = generation_;
       w.cached = true;
       continue;
@@ -500,7 +504,8 @@ void GoroutineReader::read_gs(const std::vector<uint64_t>& addrs, GoroutineSnaps
       if (g.stack_truncated) ++stats.stacks_truncated;
       if (g.stack_broken) ++stats.stacks_broken;
       // A broken walk is not kept: the next snapshot walks it again.
-      if (!g.stack_broken) cache_[{g.goid, w.sp, w.pc}] = {g.stack, g.stack_truncated, false, generation_};
+      if (!g.stack_broken)
+        cache_[{g.goid, w.sp, w.pc}] = {g.stack, g.stack_truncated, false, generation_, g.goexit_ret};
     } else if (w.cached) {
       ++stats.stacks_cached;
       if (g.stack_truncated) ++stats.stacks_truncated;

@@ -9,6 +9,9 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <future>
+#include <map>
+#include <set>
 
 #include "support/fixtures.h"
 #include "support/go_profiles.h"
@@ -178,4 +181,80 @@ TEST_CASE("block --sample reports what it collected when the target exits", "[ro
   CHECK_FALSE(report["target_alive"].b);
   CHECK(report["duration_s"].num < 5);
   CHECK(report["entries"].size() > 3);
+}
+
+TEST_CASE("block means the same in both modes: each site's time blocked inside the traced window",
+          "[root][sample]") {
+  // The same target, traced at once by probes and by the sampler: each
+  // site's goroutine-time blocked per second of trace must agree, including
+  // goroutines parked before the trace began and still after it ended (20
+  // parked for good in idleWaiter) and waits longer than the trace's edges
+  // leave room for (slowWaiter, 700 ms). Probe mode once counted only the
+  // waits that ended inside the trace: idleWaiter was missing, and a busy
+  // target (sampled by the governor) showed another top list than a quiet one.
+  require_bpf_host();
+  std::vector<Fixture> fx;
+  for (const auto& f : fixtures_of("block", "amd64"))
+    if (f.variant == "default") fx.push_back(f);
+  REQUIRE(!fx.empty());
+  for (const Fixture* f : {&fx.front(), &fx.back()}) {
+    INFO(f->label());
+    RunningProgram target(f->path, {"-duration", "30s", "-idle", "20", "-slow"});
+    REQUIRE(target.wait_for_line("ready", 5000));
+    auto sampled = std::async(std::launch::async, [&] {
+      return run_command(fmt::format("{} block -p {} --sample -d 4s --top 100 --json --no-status",
+                                     GOTRACE_BINARY, target.pid()));
+    });
+    auto probed = run_command(fmt::format("{} block -p {} -d 4s --top 100 --json --no-status --no-governor",
+                                          GOTRACE_BINARY, target.pid()));
+    auto s = sampled.get();
+    REQUIRE(probed.status == 0);
+    REQUIRE(s.status == 0);
+    Json p = parse_json(probed.out), q = parse_json(s.out);
+    REQUIRE(kill(target.pid(), SIGTERM) == 0);
+    CHECK(target.wait_exit(10000) == 0);
+    INFO("the fixture's own account:\n" << target.output());
+    const double tp = p["duration_s"].num, tq = q["duration_s"].num;
+    // Goroutine-seconds blocked per second of trace, by (first main frame, reason).
+    auto rates = [](const Json& r, double t) {
+      std::map<std::pair<std::string, std::string>, double> out;
+      for (const auto& e : r["entries"].arr)
+        out[{first_main(e["stack"]), e["reason"].str}] += e["total_ns"].num / 1e9 / t;
+      return out;
+    };
+    auto rp = rates(p, tp), rq = rates(q, tq);
+    std::string table;
+    for (const auto& [k, v] : rq)
+      table += fmt::format("\n  {} {}: sampled {:.2f}, probes {:.2f}", k.first, k.second, v,
+                           rp.count(k) ? rp[k] : 0.0);
+    INFO("goroutines blocked on average, per site:" << table);
+    size_t compared = 0;
+    for (const auto& [k, v] : rq) {
+      if (v < 0.5 || k.first.empty()) continue;
+      INFO(k.first << " / " << k.second);
+      REQUIRE(rp.count(k));
+      CHECK(rp[k] >= 0.85 * v - 0.05);
+      CHECK(rp[k] <= 1.15 * v + 0.05);
+      ++compared;
+    }
+    CHECK(compared >= 9);
+    // The goroutines parked for good: one open wait each, the whole trace long.
+    const Json* idle = nullptr;
+    for (const auto& e : p["entries"].arr)
+      if (first_main(e["stack"]) == "main.idleWaiter") idle = &e;
+    REQUIRE(idle);
+    CHECK((*idle)["count"].u == 20);
+    CHECK((*idle)["open"].u == 20);
+    CHECK((*idle)["total_ns"].num == Approx(20 * tp * 1e9).epsilon(0.05));
+    CHECK(p["counters"]["waits_open_all_along"].u >= 20);
+    // The probes' stacks and the snapshot's are one: no site twice.
+    std::set<std::pair<std::string, std::string>> keys;
+    for (const auto& e : p["entries"].arr) {
+      std::string frames;
+      for (const auto& fr : e["stack"].arr)
+        frames += fr["func"].str + ":" + std::to_string(fr["line"].u) + " ";
+      INFO(frames);
+      CHECK(keys.insert({frames, e["reason"].str}).second);
+    }
+  }
 }

@@ -92,6 +92,8 @@ enum gt_park_counter {
   GT_CNT_INJECT_TRUNCATED,          /* injectglist lists longer than we walk */
   GT_CNT_PARK_REPLACED,             /* a park replaced its goroutine's earlier one that never ended (cancelled) */
   GT_CNT_PARK_SPILLED,              /* parks whose set of the park table was full (went to the spill table) */
+  GT_CNT_PREWAITS_ENDED,            /* waits under way when the trace began, ended in it (block) */
+  GT_CNT_PREWAITS_BEFORE,           /* waits under way at the snapshot, ended before the traced time began */
   GT_CNT_PARK__END
 };
 

@@ -36,6 +36,9 @@ struct BlockEntry {
   uint64_t min_ns = 0;  // shortest wait (0: not known)
   uint64_t max_ns = 0;
   uint64_t max_goid = 0;
+  // Of the count, waits not over inside the traced time: under way when it
+  // began or still at its end, each timed for its part inside it.
+  uint64_t open = 0;
   Log2Histogram hist;
   std::vector<WakerShare> wakers;           // most frequent first
   RuntimeWait runtime = RuntimeWait::None;  // set by classify_runtime_waits
@@ -88,6 +91,7 @@ struct RawBlockAgg {
   uint64_t min_wait_ns = 0;  // the shortest wait (0: not known)
   uint64_t max_ns = 0;
   uint64_t max_goid = 0;
+  uint64_t open = 0;  // of the count, waits not over inside the traced time
   std::array<uint64_t, kHistBuckets> hist{};
 };
 struct RawWakerAgg {

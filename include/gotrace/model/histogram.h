@@ -12,6 +12,16 @@ namespace gotrace {
 
 inline constexpr size_t kHistBuckets = 40;
 
+// The bucket of v, as the BPF programs pick it (log2_bucket).
+inline size_t log2_bucket(uint64_t v) {
+  size_t b = 0;
+  while (v > 1) {
+    v >>= 1;
+    ++b;
+  }
+  return b < kHistBuckets ? b : kHistBuckets - 1;
+}
+
 struct Log2Histogram {
   std::array<uint64_t, kHistBuckets> buckets{};
   void add(std::span<const uint64_t> other);

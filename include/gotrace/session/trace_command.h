@@ -68,6 +68,9 @@ class TraceCommand {
   virtual uint32_t options(const TraceContext& tc) const { return 0; }
   // The BPF configuration beyond the common one, before the programs load.
   virtual Result<void> configure(TraceContext& tc) = 0;
+  // After the programs loaded, before any probe is attached: the maps the
+  // command fills itself.
+  virtual Result<void> loaded(TraceContext& tc) { return {}; }
   // After attaching: whether what got attached is enough.
   virtual Result<void> check_attached(const TraceContext& tc, const std::vector<ProbeRole>& attached) {
     return {};

@@ -86,6 +86,7 @@ struct Goroutine {
   // traceback does), or the entry of a goroutine that never ran. The rest
   // are return addresses. runtime.goexit is left out.
   std::vector<uint64_t> stack;
+  uint64_t goexit_ret = 0;       // the return address into runtime.goexit the walk ended at (0: none)
   bool stack_truncated = false;  // hit the depth cap
   bool stack_broken = false;     // the walk stopped at a bad frame before goexit
   bool has_labels = false;       // g.labels set (pprof.Do / SetGoroutineLabels)
@@ -189,6 +190,7 @@ class GoroutineReader {
     std::vector<uint64_t> pcs;
     bool truncated = false, broken = false;
     uint64_t generation = 0;
+    uint64_t goexit_ret = 0;
   };
   std::unordered_map<CacheKey, CachedStack, CacheHash> cache_;
   mutable std::unordered_map<uint64_t, bool> code_cache_;
