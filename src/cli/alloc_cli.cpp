@@ -22,8 +22,8 @@ CliCommand alloc_cli() {
     sub.add_flag("--gc-cycles", config->gc_cycles,
                  "list every GC cycle (default: a summary and the 10 cycles that paused longest)");
     sub.add_flag("--maps", config->maps,
-                 "also trace map growth: a few events per map, but from Go 1.24 one for every new small map "
-                 "too (costly where a program makes many; measured in the report's cost line)");
+                 "also trace map growth (a table's growth and rehash; not a new map's first insert): a few "
+                 "events per map that grows; the governor stops it where maps grow all the time");
     sub.add_flag(
         "--map-writes", config->map_writes,
         "count every map assignment (m[k] = v) by stack and map type, exactly: every write pays a "

@@ -574,3 +574,43 @@ TEST_CASE("alloc: the target's own counter covers the traced time only", "[root]
   CHECK(ratio < 1.1);
   kill(target.pid(), SIGTERM);
 }
+
+TEST_CASE("alloc --maps traces map growth, not the first insert into every new map", "[root][alloc]") {
+  // From Go 1.24 the first insert into every map calls growToSmall: probed,
+  // a service making 20,000 small maps a second paid a trap for each (15–22%
+  // of a real server's CPU) for rows saying the map grew to 8 slots. --maps
+  // traces the growths that matter: to a table, table rehashes (hashGrow
+  // before 1.24), where the maps the workload fills still show.
+  require_bpf_host();
+  std::vector<Fixture> fx;
+  for (const auto& f : fixtures_of("alloc", "amd64"))
+    if (f.variant == "default" && (f.minor == 23 || f.minor >= 26)) fx.push_back(f);
+  REQUIRE(fx.size() >= 2);
+  for (const auto& f : fx) {
+    INFO(f.label());
+    RunningProgram target(f.path, {"-duration", "30s", "-small-maps", "20000"});
+    REQUIRE(target.wait_for_line("ready", 5000));
+    auto r = run_command(fmt::format("{} alloc -p {} -d 2s --maps --json --no-status --no-governor",
+                                     GOTRACE_BINARY, target.pid()));
+    REQUIRE(r.status == 0);
+    Json j = parse_json(r.out);
+    CHECK(j["maps_traced"].b);
+    auto in_small_maps = [](const Json& stack) {
+      for (const auto& fr : stack.arr)
+        if (fr["func"].str == "main.makeSmallMaps") return true;
+      return false;
+    };
+    std::string rows;
+    for (const auto& e : j["maps"].arr)
+      rows += fmt::format("\n  {} growths of {} up to {}{}", e["growths"].u, e["map_type"].str,
+                          e["max_len"].u, in_small_maps(e["stack"]) ? " in makeSmallMaps" : "");
+    INFO("map growth rows:" << rows);
+    for (const auto& e : j["maps"].arr) CHECK_FALSE(in_small_maps(e["stack"]));
+    // The maps the workload fills (every 50th round, every 250 ms) do grow.
+    const Json* m64 = map_entry(j, "map[int64]int");
+    REQUIRE(m64);
+    CHECK((*m64)["growths"].u >= 4);
+    // A few growth events a second, not one per new map.
+    CHECK(j["counters"]["alloc_map_growths"].u < 2000);
+  }
+}

@@ -151,6 +151,23 @@ TEST_CASE("the governor switches a costly trace to a cheaper way and says so", "
     CHECK(wr["map_writes"].size() == 0);
     CHECK(wr["probes_attached"].u > 0);
   }
+  // --maps on a target that makes 20,000 maps of 9 entries a second (each a
+  // growToTable from Go 1.24, a hashGrow before) is stopped the same way.
+  for (const auto& f : governed_fixtures("alloc")) {
+    INFO(f.label());
+    RunningProgram target(f.path, {"-duration", "30s", "-small-maps", "20000", "-small-map-size", "9"});
+    REQUIRE(target.wait_for_line("ready", 5000));
+    auto m = trace(fmt::format("alloc -p {} -d 3s --maps --json --no-status", target.pid()));
+    INFO(m.err);
+    REQUIRE(m.result.status == 0);
+    Json mr = parse_json(m.result.out);
+    REQUIRE(mr["governor"]["steps"].size() >= 1);
+    CHECK(mr["governor"]["steps"][0]["action"].str.find("stopped tracing map growth (--maps)") !=
+          std::string::npos);
+    CHECK_FALSE(mr["maps_traced"].b);
+    CHECK(mr["probes_attached"].u > 0);
+    CHECK(m.result.out.find("the governor stopped --maps") != std::string::npos);
+  }
 }
 
 TEST_CASE("the governor leaves a target that parks rarely alone", "[root][governor]") {
