@@ -64,6 +64,7 @@ CliCommand goroutines_cli() {
     raw->duration_opt = sub.add_option("-d,--duration", raw->duration,
                                        "watch for this long (alone: --watch 1s; default: until Ctrl-C)");
     sub.add_option("--svg", raw->config.svg_path, "with --watch: also write the heat map as an SVG here");
+    sub.add_flag("!--no-status", raw->config.status_line, "with --watch: no live status line on stderr");
     sub.add_flag("--leaks", raw->config.leaks,
                  "with --watch: count every goroutine created and exited per site, exactly, with two probes "
                  "(needs BPF rights)");

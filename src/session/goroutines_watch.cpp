@@ -26,6 +26,7 @@
 #include "gotrace/session/outputs.h"
 #include "gotrace/session/probe_keeper.h"
 #include "gotrace/session/trace_context.h"
+#include "gotrace/session/trace_loop.h"
 #include "gotrace/snapshot/goroutines.h"
 #include "gotrace/target/process.h"
 #include "gotrace/util/output_file.h"
@@ -211,6 +212,22 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     }
     return true;
   };
+  // Progress on stderr (the report waits for the end): snapshots, the
+  // goroutines of the last against the first, and with --leaks the counts.
+  StatusLine status(c.status_line);
+  size_t first_count = 0, last_count = 0;
+  auto show_status = [&] {
+    if (!status.due()) return;
+    const double t = std::chrono::duration<double>(Clock::now() - start).count();
+    std::string line =
+        fmt::format("{:.0f}s  {} snapshots  {} goroutines ({:+} since the first)", t, snapshots, last_count,
+                    static_cast<int64_t>(last_count) - static_cast<int64_t>(first_count));
+    if (probes) {
+      const Counters n = probes->counters();
+      line += fmt::format("  {} created  {} exited", n[GT_CNT_G_CREATED], n[GT_CNT_G_EXITED]);
+    }
+    status.show(line);
+  };
   for (;;) {
     if (stop_signal()) {
       if (!snapshots) return interrupted_early();
@@ -256,8 +273,11 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     }
     watch.add(snap->monotonic_ns, obs);
     if (probes) read_probes();
+    last_count = obs.size();
+    if (!snapshots) first_count = last_count;
     // From the first snapshot on, a signal ends the watch with its report.
     if (!snapshots++) defer_stop_signals();
+    show_status();
 
     next += c.watch_interval;
     const auto end = c.watch_duration.count() ? start + c.watch_duration : Clock::time_point::max();
@@ -275,6 +295,7 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     if (stop) break;
   }
 
+  status.clear();
   WatchWriterOptions o;
   if (probes) {
     probes->stop();

@@ -57,15 +57,37 @@ std::string target_stopped_note(const TraceLoopResult& loop) {
       how_long);
 }
 
+StatusLine::StatusLine(bool enabled)
+    : enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0), last_(std::chrono::steady_clock::now()) {}
+
+bool StatusLine::due() const {
+  const auto every = tty_ ? std::chrono::seconds(1) : std::chrono::seconds(10);
+  return enabled_ && std::chrono::steady_clock::now() - last_ >= every;
+}
+
+void StatusLine::show(const std::string& line) {
+  last_ = std::chrono::steady_clock::now();
+  if (tty_) {
+    fmt::print(stderr, "\r{:<{}}", line, width_);
+    width_ = line.size();
+  } else {
+    fmt::print(stderr, "{}\n", line);
+  }
+  std::fflush(stderr);
+}
+
+void StatusLine::clear() {
+  if (tty_ && width_) fmt::print(stderr, "\r{:<{}}\r", "", width_);
+  width_ = 0;
+}
+
 TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& options,
                                const std::function<int(int)>& poll,
                                const std::function<std::string(double)>& status) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
-  auto last_status = start;
-  const bool tty = isatty(STDERR_FILENO);
+  StatusLine line(options.status_line);
   TraceLoopResult result;
-  size_t status_width = 0;
   // From here on a signal ends the trace with its report: it only sets the
   // flag (util/signals.h), whatever phase the command's startup left.
   defer_stop_signals();
@@ -106,22 +128,10 @@ TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& op
       result.reason = StopReason::OverBudget;
       break;
     }
-    // A live line on a terminal; every 10 s when stderr is a log.
-    auto every = tty ? std::chrono::seconds(1) : std::chrono::seconds(10);
-    if (options.status_line && now - last_status >= every) {
-      last_status = now;
-      std::string line = status(result.elapsed.count());
-      if (stopped_now) line += "  (the target is stopped)";
-      if (tty) {
-        fmt::print(stderr, "\r{:<{}}", line, status_width);
-        status_width = line.size();
-      } else {
-        fmt::print(stderr, "{}\n", line);
-      }
-      std::fflush(stderr);
-    }
+    if (line.due())
+      line.show(status(result.elapsed.count()) + (stopped_now ? "  (the target is stopped)" : ""));
   }
-  if (tty && status_width) fmt::print(stderr, "\r{:<{}}\r", "", status_width);
+  line.clear();
   return result;
 }
 

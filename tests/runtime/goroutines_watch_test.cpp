@@ -177,6 +177,28 @@ TEST_CASE("gotrace goroutines --watch: text heat map, target exit, bad --svg", "
     CHECK(r.out.find("@@@@@") != std::string::npos);
   }
   {
+    // On a terminal, a live status line shows the watch's progress (the
+    // report waits for the end); --no-status leaves it out. (script: a pty.)
+    RunningProgram target(f.path, {"-duration", "30s"});
+    REQUIRE(target.wait_for_line("ready", 10000));
+    auto watch = [&](const char* extra) {
+      return run_command(
+          fmt::format("script -qec {} /dev/null",
+                      shell_quote(fmt::format("{} goroutines -p {} --watch 250ms -d 2.6s --json {} "
+                                              ">/dev/null",
+                                              GOTRACE_BINARY, target.pid(), extra))));
+    };
+    auto r = watch("");
+    INFO(r.out);
+    CHECK(r.status == 0);
+    CHECK(r.out.find(" snapshots  ") != std::string::npos);
+    CHECK(r.out.find(" since the first)") != std::string::npos);
+    auto quiet = watch("--no-status");
+    INFO(quiet.out);
+    CHECK(quiet.status == 0);
+    CHECK(quiet.out.find(" snapshots  ") == std::string::npos);
+  }
+  {
     // Ctrl-C ends the watch, which prints what it saw.
     RunningProgram target(f.path, {"-duration", "30s"});
     REQUIRE(target.wait_for_line("ready", 10000));

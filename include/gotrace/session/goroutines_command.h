@@ -34,6 +34,7 @@ struct GoroutinesConfig {
   // --leaks (with --watch): probes at goroutine creation and exit count
   // every goroutine created and exited per site, exactly.
   bool leaks = false;
+  bool status_line = true;  // --watch: the live status line on stderr
 };
 
 int run_goroutines(const GoroutinesConfig& config);

@@ -44,6 +44,25 @@ std::string target_stopped_note(const TraceLoopResult& loop);
 // The state letter of /proc/PID/stat (R, S, D, T, t, Z, …), 0 if unreadable.
 char process_state(pid_t pid);
 
+// The live status line on stderr: rewritten in place once a second on a
+// terminal, one line every 10 s when stderr is a log; cleared at the end.
+class StatusLine {
+ public:
+  explicit StatusLine(bool enabled);
+  ~StatusLine() { clear(); }
+  StatusLine(const StatusLine&) = delete;
+  StatusLine& operator=(const StatusLine&) = delete;
+  // Whether a line is due now (text() is only built then).
+  bool due() const;
+  void show(const std::string& line);
+  void clear();
+
+ private:
+  bool enabled_, tty_;
+  std::chrono::steady_clock::time_point last_;
+  size_t width_ = 0;
+};
+
 // poll(timeout) consumes events (e.g. ring_buffer__poll); returns <0 on error.
 // status() returns the text of the status line ("events 123/s, drops 0").
 TraceLoopResult run_trace_loop(const Process& target, const TraceLoopOptions& options,
