@@ -1,5 +1,7 @@
 #include "gotrace/model/alloc_report.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -231,14 +233,33 @@ void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const
     report.total_samples += e.samples;
   }
   if (o.by == AllocGroupBy::Stack) {
-    // Merge rows that differ only in a field the key does not show.
-    std::map<std::tuple<uint64_t, std::string, uint64_t>, AllocEntry> merged;
+    // Merge rows that differ only in what no output shows: a field the key
+    // leaves out, or the runtime frames under the shown part of the stack
+    // (the sampler's probe reached through different paths of mallocgc);
+    // the row keeps the stack with the most bytes.
+    auto shown = [&](uint64_t id) {
+      const auto& fs = stacks.frames(id);
+      if (fs.empty()) return fmt::format("#{}", id);
+      std::string k;
+      for (size_t i = stacks.first_shown(id); i < fs.size(); ++i)
+        k += fmt::format("{}\n{}:{}\n", fs[i].function, fs[i].file, fs[i].line);
+      return k;
+    };
+    std::map<std::tuple<std::string, std::string, uint64_t>, AllocEntry> merged;
+    std::map<std::tuple<std::string, std::string, uint64_t>, double> best;
     for (auto& e : rows) {
-      auto [it, fresh] = merged.try_emplace({e.stack_id, e.type, e.slot_size}, e);
-      if (!fresh) {
+      std::tuple<std::string, std::string, uint64_t> key{shown(e.stack_id), e.type, e.slot_size};
+      auto [it, fresh] = merged.try_emplace(key, e);
+      if (fresh) {
+        best[key] = e.bytes;
+      } else {
         it->second.bytes += e.bytes;
         it->second.objects += e.objects;
         it->second.samples += e.samples;
+        if (e.bytes > best[key]) {
+          best[key] = e.bytes;
+          it->second.stack_id = e.stack_id;
+        }
       }
     }
     report.entries.clear();

@@ -60,6 +60,12 @@ std::optional<size_t> StackTable::headline_index(uint64_t id) {
   return 0;
 }
 
+size_t StackTable::first_shown(uint64_t id) {
+  const auto& fs = frames(id);
+  const size_t headline = headline_index(id).value_or(0);
+  return headline > 0 && !is_std_function(fs[headline].function) ? headline - 1 : 0;
+}
+
 const Frame* StackTable::user_frame(uint64_t id) {
   auto i = headline_index(id);
   return i ? &frames(id)[*i] : nullptr;

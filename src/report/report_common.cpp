@@ -83,8 +83,7 @@ void print_stack(StackTable& st, uint64_t id, std::ostream& out, size_t max_fram
     return;
   }
   // From just above the user's frame; a stack that is all standard library in full.
-  size_t headline = st.headline_index(id).value_or(0);
-  size_t start = headline > 0 && !is_std_function(fs[headline].function) ? headline - 1 : 0;
+  const size_t start = st.first_shown(id);
   if (start > 0) fmt::print(out, "{}… {} runtime frames\n", indent, start);
   size_t shown = 0;
   for (size_t i = start; i < fs.size() && shown < max_frames; ++i, ++shown) {

@@ -434,3 +434,31 @@ TEST_CASE("the GC section sums up the cycles and lists the longest pauses", "[al
   CHECK(every.str().find("gc 101 ") != std::string::npos);
   CHECK(every.str().find("more cycles") == std::string::npos);
 }
+
+TEST_CASE("alloc rows that differ only in runtime frames no output shows are one row", "[allocreport]") {
+  // The sampler's probe reached through two paths of the runtime (here: two
+  // PCs of profilealloc) under the same allocating code: one stack to a
+  // person, one row, the stack with the most bytes kept.
+  World w = world();
+  const uint64_t a = w.stack_of(kPkg + ".SmallPointerful");
+  auto pa = w.bin->pclntab().function_by_name("runtime.profilealloc");
+  auto f = w.bin->pclntab().function_by_name(kPkg + ".SmallPointerful");
+  REQUIRE(pa);
+  REQUIRE(f);
+  const uint64_t b = a + 1;
+  w.report.stacks->add(b, {pa->entry + 8, f->entry + 1});
+  const uint64_t other = w.stack_of(kPkg + ".SmallNoscan");
+  AllocBuildInput in;
+  in.aggs = {{a, 0x20, 32, 100, 3200}, {b, 0x20, 32, 300, 9600}, {other, 0x10, 64, 10, 640}};
+  build_alloc_report(w.report, in, options(AllocSampler::Profilealloc, 1));
+  const AllocReport& r = w.report;
+  REQUIRE(r.entries.size() == 2);
+  CHECK(r.entries[0].stack_id == b);
+  CHECK(r.entries[0].samples == 400);
+  CHECK(r.entries[0].bytes == 12800);
+  CHECK(r.entries[1].stack_id == other);
+  // A different type at the same code stays apart.
+  in.aggs.push_back({a, 0x30, 896, 1, 896});
+  build_alloc_report(w.report, in, options(AllocSampler::Profilealloc, 1));
+  CHECK(r.entries.size() == 3);
+}

@@ -43,6 +43,10 @@ class StackTable {
   // is all standard library, the function its goroutine was started with.
   std::optional<size_t> headline_index(uint64_t id);
   const Frame* user_frame(uint64_t id);
+  // The first frame the text reports show (the ones before it are "… N
+  // runtime frames"): the standard-library frame just above the headline
+  // when the headline is the user's code, else the innermost.
+  size_t first_shown(uint64_t id);
 
  private:
   const Pclntab& pclntab_;
