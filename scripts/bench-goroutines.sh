@@ -41,26 +41,35 @@ ask() {  # command -> the target's answer line in $reply (coproc fds are gone in
 }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
-# Runs gotrace with ARGS; prints "wall user sys" seconds.
+# Runs gotrace with ARGS; prints "wall user sys" seconds and its peak RSS in KiB.
 timed() {
-  /usr/bin/time -f "%e %U %S" -o "$tmp/time" "$gotrace" "$@" >"$tmp/gotrace.out" 2>"$tmp/gotrace.err" ||
+  /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$gotrace" "$@" >"$tmp/gotrace.out" 2>"$tmp/gotrace.err" ||
     { echo "bench-goroutines: gotrace $* failed:" >&2; cat "$tmp/gotrace.err" >&2; exit 1; }
   cat "$tmp/time"
 }
 
 echo
-echo "1) gotrace goroutines -p PID (a fresh process each time: no cache)"
-for i in 1 2 3; do
-  read -r w u s < <(timed goroutines -p "$pid" --top 3)
-  read_line=$(grep -o 'read in [^ ]*' "$tmp/gotrace.out" || true)
-  printf "   snapshot %d: wall %ss, gotrace CPU %.2fs (user %s + sys %s); %s\n" "$i" "$w" \
-    "$(echo "$u + $s" | bc)" "$u" "$s" "$read_line"
+echo "1) gotrace goroutines -p PID (a fresh process each time: no cache), quiet and under a CPU hog"
+echo "   ($((2 * $(nproc))) busy loops: an SRE's host in an incident)"
+hog_pids=()
+for load in quiet hog; do
+  if [[ $load == hog ]]; then
+    for _ in $(seq $((2 * $(nproc)))); do (while :; do :; done) & hog_pids+=($!); done
+  fi
+  for i in 1 2 3; do
+    read -r w u s m < <(timed goroutines -p "$pid" --top 3)
+    read_line=$(grep -o 'read in [^ ]*' "$tmp/gotrace.out" || true)
+    printf "   %-5s snapshot %d: wall %ss, gotrace CPU %.2fs (user %s + sys %s), peak RSS %d MB; %s\n" "$load" "$i" \
+      "$w" "$(echo "$u + $s" | bc)" "$u" "$s" "$((m / 1024))" "$read_line"
+  done
 done
-read -r w u s < <(timed goroutines -p "$pid" --watch 250ms -d "${secs}s" --json)
+kill "${hog_pids[@]}" 2>/dev/null || true
+wait "${hog_pids[@]}" 2>/dev/null || true
+read -r w u s m < <(timed goroutines -p "$pid" --watch 250ms -d "${secs}s" --json)
 n=$(grep -o '"snapshots": *[0-9]*' "$tmp/gotrace.out" | head -1 | grep -o '[0-9]*$')
 cpu=$(echo "$u + $s" | bc)
-printf "   repeated (--watch 250ms for %ss): %s snapshots, gotrace CPU %.2fs = %.3fs per snapshot\n" \
-  "$secs" "$n" "$cpu" "$(echo "$cpu / $n" | bc -l)"
+printf "   repeated (--watch 250ms for %ss): %s snapshots, gotrace CPU %.2fs = %.3fs per snapshot, peak RSS %d MB\n" \
+  "$secs" "$n" "$cpu" "$(echo "$cpu / $n" | bc -l)" "$((m / 1024))"
 
 echo
 echo "2) the target's throughput while gotrace snapshots it back to back"
