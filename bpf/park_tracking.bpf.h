@@ -219,24 +219,25 @@ int gopark_entry(struct pt_regs *ctx) {
 #define WAKER_BY_REASON 0xff
 static __always_inline void end_wait(__u64 goid, __u32 waker_kind, __u64 waker_goid, __u64 waker_stack) {
   struct gt_parked park;
-  __u64 now = bpf_ktime_get_ns();
   if (!park_take(goid, &park)) {
 #if PARK_PREWAITS
-    if (prewait_take(goid, &park)) {
-      __u64 start = window_start_ns;
-      if (!start) { /* ended before the traced time began */
-        count(GT_CNT_PREWAITS_BEFORE);
-        return;
-      }
-      park.t_park_ns = start;
-      count(GT_CNT_PREWAITS_ENDED);
-    } else
-#endif
-    {
+    if (!prewait_take(goid, &park)) {
       count(GT_CNT_WAKES_UNMATCHED);
       return;
     }
+    __u64 start = window_start_ns;
+    if (!start) { /* ended before the traced time began */
+      count(GT_CNT_PREWAITS_BEFORE);
+      return;
+    }
+    park.t_park_ns = start;
+    count(GT_CNT_PREWAITS_ENDED);
+#else
+    count(GT_CNT_WAKES_UNMATCHED);
+    return;
+#endif
   }
+  __u64 now = bpf_ktime_get_ns();
   __u64 dt = now > park.t_park_ns ? now - park.t_park_ns : 0;
   if (waker_kind == WAKER_BY_REASON) waker_kind = park.reason == io_wait_reason ? GT_WAKER_NETPOLL : GT_WAKER_RUNTIME;
   count(GT_CNT_WAKES);
