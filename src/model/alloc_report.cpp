@@ -1,7 +1,5 @@
 #include "gotrace/model/alloc_report.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -237,14 +235,7 @@ void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const
     // leaves out, or the runtime frames under the shown part of the stack
     // (the sampler's probe reached through different paths of mallocgc);
     // the row keeps the stack with the most bytes.
-    auto shown = [&](uint64_t id) {
-      const auto& fs = stacks.frames(id);
-      if (fs.empty()) return fmt::format("#{}", id);
-      std::string k;
-      for (size_t i = stacks.first_shown(id); i < fs.size(); ++i)
-        k += fmt::format("{}\n{}:{}\n", fs[i].function, fs[i].file, fs[i].line);
-      return k;
-    };
+    auto shown = [&](uint64_t id) { return stacks.shown_key(id); };
     std::map<std::tuple<std::string, std::string, uint64_t>, AllocEntry> merged;
     std::map<std::tuple<std::string, std::string, uint64_t>, double> best;
     for (auto& e : rows) {

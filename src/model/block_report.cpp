@@ -1,7 +1,10 @@
 #include "gotrace/model/block_report.h"
 
 #include <algorithm>
+#include <map>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace gotrace {
 
@@ -40,8 +43,46 @@ void LongestWaits::add(const LongWait& w) {
   std::push_heap(kept_.begin(), kept_.end(), shorter);
 }
 
+namespace {
+
+// Records whose stacks read the same (StackTable::shown_key) with the same
+// reason are one entry: the probes and the snapshot of waits under way at
+// the start can record one wait place under two sets of PCs (an
+// instruction apart, or runtime frames under what is shown). The first
+// record's stack stands for them; their wakers follow it.
+void merge_same_sites(StackTable& stacks, BlockBuildInput& in) {
+  std::map<std::pair<std::string, unsigned>, size_t> by_site;
+  std::map<std::pair<uint64_t, unsigned>, uint64_t> moved;  // (stack, reason) -> the standing stack
+  std::vector<RawBlockAgg> merged;
+  merged.reserve(in.aggs.size());
+  for (const auto& a : in.aggs) {
+    auto [it, fresh] = by_site.emplace(std::pair{stacks.shown_key(a.stack_id), a.reason}, merged.size());
+    if (fresh) {
+      merged.push_back(a);
+      continue;
+    }
+    RawBlockAgg& m = merged[it->second];
+    m.count += a.count;
+    m.total_ns += a.total_ns;
+    m.open += a.open;
+    for (size_t i = 0; i < m.hist.size(); ++i) m.hist[i] += a.hist[i];
+    if (a.min_wait_ns && (!m.min_wait_ns || a.min_wait_ns < m.min_wait_ns)) m.min_wait_ns = a.min_wait_ns;
+    if (a.max_ns > m.max_ns) {
+      m.max_ns = a.max_ns;
+      m.max_goid = a.max_goid;
+    }
+    moved[{a.stack_id, a.reason}] = m.stack_id;
+  }
+  in.aggs = std::move(merged);
+  for (auto& w : in.wakers)
+    if (auto it = moved.find({w.stack_id, w.reason}); it != moved.end()) w.stack_id = it->second;
+}
+
+}  // namespace
+
 void build_block_report(BlockReport& report, BlockBuildInput in, const BlockBuildOptions& o) {
   auto name = [&](unsigned r) { return o.reason_name ? o.reason_name(r) : std::to_string(r); };
+  if (report.stacks) merge_same_sites(*report.stacks, in);
   struct KeyHash {
     size_t operator()(const std::pair<uint64_t, unsigned>& k) const {
       return k.first * 1315423911ULL ^ k.second;
@@ -64,7 +105,20 @@ void build_block_report(BlockReport& report, BlockBuildInput in, const BlockBuil
     e.max_goid = a.max_goid;
     e.open = a.open;
     e.hist.add(a.hist);
-    if (auto it = wakers.find({a.stack_id, a.reason}); it != wakers.end()) e.wakers = std::move(it->second);
+    if (auto it = wakers.find({a.stack_id, a.reason}); it != wakers.end()) {
+      // (merged records may bring the same waker twice)
+      for (const auto& w : it->second) {
+        auto same = std::find_if(e.wakers.begin(), e.wakers.end(), [&](const WakerShare& x) {
+          return x.kind == w.kind && x.stack_id == w.stack_id;
+        });
+        if (same == e.wakers.end()) {
+          e.wakers.push_back(w);
+        } else {
+          same->count += w.count;
+          same->total_ns += w.total_ns;
+        }
+      }
+    }
     std::stable_sort(e.wakers.begin(), e.wakers.end(), [](const WakerShare& x, const WakerShare& y) {
       return x.count != y.count ? x.count > y.count : x.total_ns > y.total_ns;
     });

@@ -66,6 +66,15 @@ size_t StackTable::first_shown(uint64_t id) {
   return headline > 0 && !is_std_function(fs[headline].function) ? headline - 1 : 0;
 }
 
+std::string StackTable::shown_key(uint64_t id) {
+  const auto& fs = frames(id);
+  if (fs.empty()) return "#" + std::to_string(id);
+  std::string k;
+  for (size_t i = first_shown(id); i < fs.size(); ++i)
+    k += fs[i].function + '\n' + fs[i].file + ':' + std::to_string(fs[i].line) + '\n';
+  return k;
+}
+
 const Frame* StackTable::user_frame(uint64_t id) {
   auto i = headline_index(id);
   return i ? &frames(id)[*i] : nullptr;

@@ -5,8 +5,13 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <memory>
+
+#include "gotrace/gobin/go_binary.h"
+#include "support/fixtures.h"
 
 using namespace gotrace;
+namespace test = gotrace::test;
 
 namespace {
 
@@ -77,4 +82,41 @@ TEST_CASE("LongestWaits keeps the longest and counts what it lets go", "[block]"
   LongestWaits none(0);
   none.add(wait_of(1, 1));
   CHECK(none.not_kept() == 1);
+}
+
+TEST_CASE("block entries whose stacks read the same are one, with their wakers", "[block]") {
+  // The probes and the snapshot of waits under way at the start can record
+  // one wait place under two sets of PCs (here: two PCs inside gopark, under
+  // the frames a report shows): one entry, counts and wakers added.
+  auto bin = GoBinary::open(test::fixtures_of("block", "amd64").back().path);
+  REQUIRE(bin);
+  const Pclntab& t = (*bin)->pclntab();
+  auto gopark = t.function_by_name("runtime.gopark");
+  auto recv = t.function_by_name("runtime.chanrecv1");
+  auto waiter = t.function_by_name("main.chanRecvWaiter");
+  REQUIRE(gopark);
+  REQUIRE(recv);
+  REQUIRE(waiter);
+  BlockReport r;
+  r.stacks = std::make_shared<StackTable>(t, 0);
+  r.stacks->add(1, {gopark->entry + 1, recv->entry + 16, waiter->entry + 16});
+  r.stacks->add(2, {gopark->entry + 9, recv->entry + 16, waiter->entry + 16});
+  r.stacks->add(3, {gopark->entry + 1, recv->entry + 16});  // another place: apart
+  BlockBuildInput in;
+  in.aggs = {agg(1, 7, 10, 100, 20), agg(2, 7, 1, 900, 900), agg(3, 7, 2, 5, 3), agg(2, 9, 1, 1, 1)};
+  in.aggs[1].open = 1;
+  in.wakers = {{1, 7, WakerKind::Goroutine, 50, 9, 90'000'000},
+               {2, 7, WakerKind::Goroutine, 50, 1, 10'000'000}};
+  BlockBuildOptions o;
+  build_block_report(r, in, o);
+  REQUIRE(r.entries.size() == 3);  // stacks 1 and 2 for reason 7; stack 3; stack 2 for reason 9
+  const BlockEntry& e = r.entries[0];
+  CHECK(e.stack_id == 1);
+  CHECK(e.count == 11);
+  CHECK(e.open == 1);
+  CHECK(e.total_ns == 1000'000'000);
+  CHECK(e.max_ns == 900'000'000);
+  CHECK(e.max_goid == 20);
+  REQUIRE(e.wakers.size() == 1);
+  CHECK(e.wakers[0].count == 10);
 }

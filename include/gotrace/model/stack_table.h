@@ -47,6 +47,11 @@ class StackTable {
   // runtime frames"): the standard-library frame just above the headline
   // when the headline is the user's code, else the innermost.
   size_t first_shown(uint64_t id);
+  // What a person reads of the stack: its frames from first_shown on, by
+  // function, file and line. Stacks with the same key read the same (their
+  // PCs or the runtime frames under the shown part differ); "#id" when the
+  // stack is unknown.
+  std::string shown_key(uint64_t id);
 
  private:
   const Pclntab& pclntab_;
