@@ -112,36 +112,15 @@ static __always_inline void park_put(__u64 goid, const struct gt_parked *p) {
 }
 
 #if PARK_PREWAITS
-/* Goroutines parked before the probes went on, from gotrace's snapshot of
- * every goroutine taken just before it attached: goid -> (0, the stack
- * gotrace interned for it in `stacks`, reason). A wake of one of these is
- * timed from window_start_ns, when the trace's clock started (0 until
- * then: it ended before the traced time), so that each wait counts for the
- * part of it inside the traced time, as the sampler (--sample) counts it.
- * Sized by gotrace before loading; prewaits_live counts what is left. */
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 1);
-  __type(key, __u64);
-  __type(value, struct gt_parked);
-} prewaits SEC(".maps");
-volatile __s64 prewaits_live = 0;
+/* Goroutines parked before the probes went on are put in the park table by
+ * gotrace itself, from its snapshot of every goroutine taken just before it
+ * attached, with t_park_ns 0 and the stack it interned for them in
+ * `stacks`. Their wake is timed from window_start_ns, when the trace's
+ * clock started (0 until then: the wait ended before the traced time), so
+ * that each wait counts for its part inside the traced time, as the
+ * sampler (--sample) counts it. One whose goroutine parks again (it woke
+ * unseen, before the probes were on) is replaced like any stale park. */
 volatile __u64 window_start_ns = 0;
-
-static __always_inline bool prewait_known(__u64 goid) {
-  return prewaits_live > 0 && bpf_map_lookup_elem(&prewaits, &goid);
-}
-
-/* Takes goid's wait from before the trace into *out; false when none. */
-static __always_inline bool prewait_take(__u64 goid, struct gt_parked *out) {
-  if (prewaits_live <= 0) return false;
-  struct gt_parked *p = bpf_map_lookup_elem(&prewaits, &goid);
-  if (!p) return false;
-  *out = *p;
-  if (bpf_map_delete_elem(&prewaits, &goid) != 0) return false;
-  __sync_fetch_and_add(&prewaits_live, -1);
-  return true;
-}
 #endif
 
 /* Whether goid has a park on record (a cheap test before costlier work). */
@@ -149,12 +128,7 @@ static __always_inline bool park_known(__u64 goid) {
   struct gt_park_slot *s0 = park_way(goid, 0), *s1 = park_way(goid, 1);
   if (s0 && s0->goid == goid) return true;
   if (s1 && s1->goid == goid) return true;
-  if (spill_live > 0 && bpf_map_lookup_elem(&parked_spill, &goid)) return true;
-#if PARK_PREWAITS
-  return prewait_known(goid);
-#else
-  return false;
-#endif
+  return spill_live > 0 && bpf_map_lookup_elem(&parked_spill, &goid);
 }
 
 /* Takes goid's park out of the table into *out; false when it has none. */
@@ -220,23 +194,21 @@ int gopark_entry(struct pt_regs *ctx) {
 static __always_inline void end_wait(__u64 goid, __u32 waker_kind, __u64 waker_goid, __u64 waker_stack) {
   struct gt_parked park;
   if (!park_take(goid, &park)) {
+    count(GT_CNT_WAKES_UNMATCHED);
+    return;
+  }
 #if PARK_PREWAITS
-    if (!prewait_take(goid, &park)) {
-      count(GT_CNT_WAKES_UNMATCHED);
-      return;
-    }
+  if (!park.t_park_ns) { /* under way when the trace began */
     __u64 start = window_start_ns;
-    if (!start) { /* ended before the traced time began */
+    if (!start) { /* and ended before the traced time began */
+      count(GT_CNT_WAKES);
       count(GT_CNT_PREWAITS_BEFORE);
       return;
     }
     park.t_park_ns = start;
     count(GT_CNT_PREWAITS_ENDED);
-#else
-    count(GT_CNT_WAKES_UNMATCHED);
-    return;
-#endif
   }
+#endif
   __u64 now = bpf_ktime_get_ns();
   __u64 dt = now > park.t_park_ns ? now - park.t_park_ns : 0;
   if (waker_kind == WAKER_BY_REASON) waker_kind = park.reason == io_wait_reason ? GT_WAKER_NETPOLL : GT_WAKER_RUNTIME;

@@ -59,10 +59,11 @@ uint64_t bpf_stack_id(const std::vector<uint64_t>& pcs) {
 // parked inside the traced window, which is what the sampler measures. The
 // probes see the waits that begin and end inside it; these are the others.
 // A wait already under way when the trace began is found in a snapshot of
-// every goroutine taken just before attaching, handed to the programs
-// (`prewaits`), and timed from the window's start when it ends; one still
-// under way at the end is taken from the park table (or, begun before the
-// trace, from what is left of `prewaits`) and timed to the window's end.
+// every goroutine taken just before attaching and put in the programs' park
+// table (time 0, the snapshot's stack), where a wake times it from the
+// window's start, and a new park of its goroutine replaces it like any
+// stale park; one still under way at the end is read from the park table
+// and timed to the window's end.
 struct PreWait {
   uint64_t sp = 0, pc = 0;  // where it parked (g.sched), as the snapshot saw it
   int64_t waitsince = 0;
@@ -88,10 +89,6 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
   }
   Result<void> configure(TraceContext& tc) override {
     snapshot_before(tc);
-    if (auto e = bpf_map__set_max_entries(skel().maps.prewaits,
-                                          static_cast<uint32_t>(std::max<size_t>(1, before_.size())));
-        e)
-      return Error{fmt::format("sizing the table of waits under way: {}", strerror(-e))};
     auto* ro = skel().rodata;
     configure_park_tracking(ro, tc, reasons_);
     ro->min_event_ns = std::max<uint64_t>(config_.trace.min.count(), kMinEventNs);
@@ -101,19 +98,21 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
   }
   Result<void> loaded(TraceContext& tc) override {
     // The snapshot's stacks into the programs' stack table, under the ids
-    // the programs would give them, then the waits.
-    const int stacks_fd = map_fd("stacks"), prewaits_fd = map_fd("prewaits");
-    int64_t live = 0;
+    // the programs would give them, and its waits into the park table (both
+    // empty: nothing is attached yet), as park_put would place them.
+    const int stacks_fd = map_fd("stacks"), parked_fd = map_fd("parked"), spill_fd = map_fd("parked_spill");
     // At most a quarter of the stack table (32768) for these: the probes
     // need room for theirs.
     constexpr size_t kMaxBeforeStacks = 8192;
     std::unordered_set<uint64_t> interned;
+    std::unordered_map<uint32_t, uint32_t> ways_used;
+    int64_t spilled = 0;
     for (auto& [goid, w] : before_waits_) {
       gt_stack st{};
       st.len = static_cast<uint32_t>(std::min<size_t>(w.pcs.size(), GT_MAX_STACK_DEPTH));
       std::copy_n(w.pcs.begin(), st.len, st.pcs);
       const uint64_t id = bpf_stack_id(std::vector<uint64_t>(st.pcs, st.pcs + st.len));
-      gt_parked p{};
+      gt_parked p{};  // t_park_ns 0: under way when the trace began
       p.stack_id = id;
       p.reason = w.reason;
       if (!interned.count(id)) {
@@ -125,9 +124,23 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
           interned.insert(id);
         }
       }
-      if (bpf_map_update_elem(prewaits_fd, &goid, &p, BPF_ANY) == 0) ++live;
+      const uint32_t set = static_cast<uint32_t>(goid) & (GT_PARK_SETS - 1);
+      uint32_t& used = ways_used[set];
+      if (used < 2) {
+        gt_park_slot slot{};
+        slot.goid = goid;
+        slot.p = p;
+        const uint32_t index = set * 2 + used;
+        if (bpf_map_update_elem(parked_fd, &index, &slot, BPF_ANY) == 0) {
+          ++used;
+          ++seeded_;
+        }
+      } else if (bpf_map_update_elem(spill_fd, &goid, &p, BPF_NOEXIST) == 0) {
+        ++spilled;
+        ++seeded_;
+      }
     }
-    skel().bss->prewaits_live = live;
+    skel().bss->spill_live = spilled;
     before_waits_.clear();  // (kept: before_, for the check at the end)
     return {};
   }
@@ -157,7 +170,8 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
     report.min_ns = static_cast<uint64_t>(config.min.count());
     report.show_runtime_background = !config_.reasons.empty();  // an explicit --reason shows what it names
     report.summary = outcome.summary;
-    account_park_evictions(report.summary, outcome.counters, map_fd("parked"), map_fd("parked_spill"));
+    account_park_evictions(report.summary, outcome.counters, map_fd("parked"), map_fd("parked_spill"), true,
+                           seeded_);
     report.stacks = tc.read_stacks(map_fd("stacks"));
 
     BlockBuildInput in;
@@ -296,10 +310,24 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
     // Parks the probes saw whose goroutine is still parked for that reason:
     // open at the end. The others were cancelled (gopark's unlock function
     // said no) and never were waits.
-    std::unordered_set<uint64_t> in_table;
+    // Waits from before the trace (time 0) that no wake ended and no new
+    // park replaced: parked all along if the goroutine is still where the
+    // first snapshot saw it (same saved SP, PC and GC stamp); otherwise it
+    // woke unseen, before the probes were on, and had no time inside the
+    // window.
     auto open_park = [&](uint64_t goid, const gt_parked& p) {
-      in_table.insert(goid);
       auto it = parked_now.find(goid);
+      if (!p.t_park_ns) {
+        auto b = before_.find(goid);
+        if (b == before_.end() || it == parked_now.end() || it->second->saved_sp != b->second.sp ||
+            it->second->saved_pc != b->second.pc || it->second->waitsince != b->second.waitsince) {
+          ++unseen;
+          return;
+        }
+        ++whole;
+        add(goid, p.stack_id, p.reason, window_end_ns_ - window_start_ns_);
+        return;
+      }
       if (it == parked_now.end() || it->second->wait_reason != p.reason) {
         ++cancelled;
         return;
@@ -313,23 +341,6 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
     });
     for_each_map_entry<uint64_t, gt_parked>(
         map_fd("parked_spill"), [&](const uint64_t& goid, const gt_parked& p) { open_park(goid, p); });
-    // Waits from before the trace that no wake ended: parked all along if
-    // the goroutine is still where the first snapshot saw it (same saved SP,
-    // PC and GC stamp) and parked no more since; otherwise it woke unseen
-    // (before the probes were on), and had no time inside the window.
-    for_each_map_entry<uint64_t, gt_parked>(
-        map_fd("prewaits"), [&](const uint64_t& goid, const gt_parked& p) {
-          auto b = before_.find(goid);
-          auto it = parked_now.find(goid);
-          if (b == before_.end() || it == parked_now.end() || in_table.count(goid) ||
-              it->second->saved_sp != b->second.sp || it->second->saved_pc != b->second.pc ||
-              it->second->waitsince != b->second.waitsince) {
-            ++unseen;
-            return;
-          }
-          ++whole;
-          add(goid, p.stack_id, p.reason, window_end_ns_ - window_start_ns_);
-        });
     auto& k = report.summary.counters;
     k["waits_open_at_end"] = open_at_end;
     k["waits_open_all_along"] = whole;
@@ -355,6 +366,7 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
   std::unordered_map<uint64_t, BeforeWait> before_waits_;
   uint64_t window_start_ns_ = 0, window_end_ns_ = 0;
   uint64_t before_without_stack_ = 0;
+  uint64_t seeded_ = 0;  // waits from before put in the park table
 };
 
 static_assert(GT_HIST_BUCKETS == kHistBuckets, "BPF and model histograms must have the same buckets");

@@ -36,13 +36,13 @@ void account_lru_evictions(TraceSummary& s, const char* counter, uint64_t insert
 }
 
 void account_park_evictions(TraceSummary& s, const Counters& c, int parked_fd, int spill_fd,
-                            bool parks_are_events) {
+                            bool parks_are_events, uint64_t seeded) {
   uint64_t remaining = 0;
   for_each_array_entry<gt_park_slot>(
       parked_fd, [&](uint32_t, const gt_park_slot& slot) { remaining += slot.goid != 0; });
   for_each_map_entry<uint64_t, gt_parked>(spill_fd, [&](const uint64_t&, const gt_parked&) { ++remaining; });
-  account_lru_evictions(s, parks_are_events ? "drop_parked_evicted" : "lost_parked_evicted", c[GT_CNT_PARKS],
-                        c[GT_CNT_WAKES], c[GT_CNT_PARK_REPLACED], remaining);
+  account_lru_evictions(s, parks_are_events ? "drop_parked_evicted" : "lost_parked_evicted",
+                        c[GT_CNT_PARKS] + seeded, c[GT_CNT_WAKES], c[GT_CNT_PARK_REPLACED], remaining);
 }
 
 }  // namespace gotrace

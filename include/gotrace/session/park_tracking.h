@@ -31,9 +31,10 @@ void account_lru_evictions(TraceSummary& s, const char* counter, uint64_t insert
                            uint64_t replaced, uint64_t remaining);
 // The same for park tracking's tables: `parked` (an array of slots, goid 0
 // = free) and its LRU spill `parked_spill`; parks_are_events as for
-// park_counter_specs.
+// park_counter_specs; seeded: entries gotrace put in the tables itself
+// (block's waits under way when the trace began).
 void account_park_evictions(TraceSummary& s, const Counters& c, int parked_fd, int spill_fd,
-                            bool parks_are_events = true);
+                            bool parks_are_events = true, uint64_t seeded = 0);
 
 template <typename Rodata>
 void configure_park_tracking(Rodata* ro, const TraceContext& tc, const WaitReasons& reasons) {
