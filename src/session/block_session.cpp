@@ -2,13 +2,12 @@
 // bpf/block.bpf.c per (stack, reason) and per waker; long waits through the
 // ring buffer. This file configures it and turns its maps into the model.
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <fmt/format.h>
 #include <time.h>
 
-#include <cstring>
 #include <map>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -49,7 +48,7 @@ uint64_t monotonic_now_ns() {
 // The id bpf/gotrace_common.bpf.h gives a stack (intern_walk): FNV-1a over
 // its PCs, low bit set. A stack gotrace interns itself under this id is the
 // same entry as the one a probe interns for the same PCs.
-uint64_t bpf_stack_id(const std::vector<uint64_t>& pcs) {
+uint64_t bpf_stack_id(std::span<const __u64> pcs) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (uint64_t pc : pcs) h = (h ^ pc) * 0x100000001b3ULL;
   return h | 1;
@@ -67,6 +66,8 @@ uint64_t bpf_stack_id(const std::vector<uint64_t>& pcs) {
 struct PreWait {
   uint64_t sp = 0, pc = 0;  // where it parked (g.sched), as the snapshot saw it
   int64_t waitsince = 0;
+  unsigned reason = 0;
+  std::vector<uint64_t> pcs;  // its stack as the programs would walk it (freed once handed over)
 };
 
 class BlockCommand final : public SkeletonCommand<block_bpf> {
@@ -107,11 +108,11 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
     std::unordered_set<uint64_t> interned;
     std::unordered_map<uint32_t, uint32_t> ways_used;
     int64_t spilled = 0;
-    for (auto& [goid, w] : before_waits_) {
+    for (auto& [goid, w] : before_) {
       gt_stack st{};
       st.len = static_cast<uint32_t>(std::min<size_t>(w.pcs.size(), GT_MAX_STACK_DEPTH));
       std::copy_n(w.pcs.begin(), st.len, st.pcs);
-      const uint64_t id = bpf_stack_id(std::vector<uint64_t>(st.pcs, st.pcs + st.len));
+      const uint64_t id = bpf_stack_id(std::span<const __u64>(st.pcs, st.len));
       gt_parked p{};  // t_park_ns 0: under way when the trace began
       p.stack_id = id;
       p.reason = w.reason;
@@ -139,9 +140,9 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
         ++spilled;
         ++seeded_;
       }
+      w.pcs = {};  // (the place stays, for the check at the end)
     }
     skel().bss->spill_live = spilled;
-    before_waits_.clear();  // (kept: before_, for the check at the end)
     return {};
   }
   void at_edge(TraceContext& tc, Edge edge) override {
@@ -229,15 +230,9 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
   }
 
  private:
-  struct BeforeWait {
-    std::vector<uint64_t> pcs;
-    unsigned reason = 0;
-  };
-
   // The goroutines parked (with a wanted reason) just before attaching.
   void snapshot_before(TraceContext& tc) {
     before_.clear();
-    before_waits_.clear();
     auto reader = GoroutineReader::create(*tc.binary, tc.process.pid(), tc.load_bias);
     if (!reader) {
       tc.notes.push_back("waits under way when the trace began are not counted: " + reader.error().message);
@@ -256,7 +251,7 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
     for (const Goroutine& g : snap->goroutines) {
       if (g.status != GStatus::Waiting && g.status != GStatus::Leaked) continue;
       if (!mask_has(mask_, g.wait_reason)) continue;
-      BeforeWait w{g.stack, g.wait_reason};
+      PreWait w{g.saved_sp, g.saved_pc, g.waitsince, g.wait_reason, g.stack};
       // The programs' walk keeps the return address into goexit, last.
       if (g.goexit_ret) w.pcs.push_back(g.goexit_ret);
       if (gopark && !w.pcs.empty()) {
@@ -264,8 +259,7 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
         if (link >= gopark->function.entry && link < gopark->function.end)
           w.pcs[0] = gopark->code.entry_site->address + tc.load_bias;
       }
-      before_.emplace(g.goid, PreWait{g.saved_sp, g.saved_pc, g.waitsince});
-      before_waits_.emplace(g.goid, std::move(w));
+      before_.emplace(g.goid, std::move(w));
     }
   }
 
@@ -362,8 +356,7 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
   ReasonMask mask_{};
   LongestWaits longest_{kLongestKept};
   std::optional<GoroutineReader> reader_;
-  std::unordered_map<uint64_t, PreWait> before_;
-  std::unordered_map<uint64_t, BeforeWait> before_waits_;
+  std::unordered_map<uint64_t, PreWait> before_;  // goid -> its wait at the snapshot before attaching
   uint64_t window_start_ns_ = 0, window_end_ns_ = 0;
   uint64_t before_without_stack_ = 0;
   uint64_t seeded_ = 0;  // waits from before put in the park table
