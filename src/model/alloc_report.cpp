@@ -235,11 +235,10 @@ void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const
     // leaves out, or the runtime frames under the shown part of the stack
     // (the sampler's probe reached through different paths of mallocgc);
     // the row keeps the stack with the most bytes.
-    auto shown = [&](uint64_t id) { return stacks.shown_key(id); };
     std::map<std::tuple<std::string, std::string, uint64_t>, AllocEntry> merged;
     std::map<std::tuple<std::string, std::string, uint64_t>, double> best;
     for (auto& e : rows) {
-      std::tuple<std::string, std::string, uint64_t> key{shown(e.stack_id), e.type, e.slot_size};
+      std::tuple<std::string, std::string, uint64_t> key{stacks.shown_key(e.stack_id), e.type, e.slot_size};
       auto [it, fresh] = merged.try_emplace(key, e);
       if (fresh) {
         best[key] = e.bytes;
