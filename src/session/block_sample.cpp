@@ -46,7 +46,7 @@ void sleep_until(int64_t t) {
 
 }  // namespace
 
-int run_block_sample(const BlockConfig& config, const TraceSummary* carried) {
+int run_block_sample(const BlockConfig& config, const TraceSummary* carried, const RenderedReport* earlier) {
   const TraceConfig& tc = config.trace;
   if (tc.min.count() > 0) {
     fmt::print(stderr,
@@ -57,6 +57,12 @@ int run_block_sample(const BlockConfig& config, const TraceSummary* carried) {
   const OutputPaths outputs{tc.pprof_path, tc.folded_path};
   if (!prepare_outputs("block", outputs)) return kExitOutput;
 
+  // Handed over by the governor and interrupted before sampling traced
+  // as long as the probes did: their report says more.
+  auto earlier_says_more = [&](double sampled_s) {
+    return earlier && stop_signal() && sampled_s < earlier->traced_s;
+  };
+  if (earlier_says_more(0)) return print_rendered(outputs, *earlier);
   auto proc = Process::open(tc.pid);
   if (!proc) {
     fmt::print(stderr, "gotrace: {}{}\n", proc.error().message,
@@ -155,6 +161,8 @@ int run_block_sample(const BlockConfig& config, const TraceSummary* carried) {
   // One scan stands for the period before it, so the trace covers one
   // period more than the loop ran.
   loop.elapsed += std::chrono::nanoseconds(period);
+  if (loop.reason == StopReason::Interrupted && earlier_says_more(loop.elapsed.count()))
+    return print_rendered(outputs, *earlier);
 
   const BlockSampleStats& st = sampler.stats();
   BlockReport report;

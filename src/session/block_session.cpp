@@ -222,11 +222,12 @@ class BlockCommand final : public SkeletonCommand<block_bpf> {
                                   kGovernorSampleHz),
                       true};
   }
-  int run_instead(const TraceConfig& rest, const TraceSummary& carried) override {
+  int run_instead(const TraceConfig& rest, const TraceSummary& carried,
+                  const RenderedReport* earlier) override {
     BlockConfig sampled = config_;
     sampled.trace = rest;
     sampled.sample_hz = kGovernorSampleHz;
-    return run_block_sample(sampled, &carried);
+    return run_block_sample(sampled, &carried, earlier);
   }
 
  private:

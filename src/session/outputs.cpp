@@ -61,3 +61,13 @@ int finish_outputs(const OutputPaths& paths, const ProfileData* profile, StackTa
 }
 
 }  // namespace gotrace
+
+namespace gotrace {
+
+int print_rendered(const OutputPaths& paths, const RenderedReport& report) {
+  std::cout << report.text;
+  return finish_outputs(paths, report.profile ? &*report.profile : nullptr, report.stacks.get(),
+                        report.folded_value);
+}
+
+}  // namespace gotrace

@@ -161,15 +161,6 @@ void test_delay_at_switch() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
-// A report written out in full but not printed yet: what a costlier way saw,
-// kept when the governor reloads, in case the trace ends before the cheaper
-// way has traced as long (its maps go with the reload).
-struct RenderedReport {
-  std::string text;
-  std::optional<CommandProfile> profile;
-  double traced_s = 0;
-};
-
 int ringbuf_sample(void* ctx, void* data, size_t size) {
   static_cast<TraceCommand*>(ctx)->on_event(data, size);
   return 0;
@@ -583,9 +574,10 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
     }
     auto way = cmd.cheaper();
     if (!way) break;  // (the governor only stops a pass when there is one)
-    if (!way->leaves_runner) {
+    {
       // The report of this way as it would read if a signal ended the trace
-      // now: kept until the next way has traced as long.
+      // now: kept until the next way has traced as long (the sampler block
+      // leaves for is handed it too).
       TraceOutcome o = pass.outcome;
       o.loop.reason = StopReason::Interrupted;
       o.summary.stopped_by = std::string(stop_reason_text(StopReason::Interrupted));
@@ -597,20 +589,31 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
           std::chrono::duration<double>(pass.began - *started).count(), earlier_s));
       std::ostringstream text;
       auto profile = cmd.report(tc, o, config, text);
-      if (profile)
-        earlier = RenderedReport{text.str(), std::move(*profile), o.loop.elapsed.count()};
-      else
-        earlier.reset();
+      earlier.reset();
+      if (profile) {
+        earlier.emplace();
+        earlier->text = text.str();
+        earlier->traced_s = o.loop.elapsed.count();
+        if (*profile) {
+          earlier->profile = std::move((*profile)->data);
+          earlier->stacks = (*profile)->stacks;
+          earlier->folded_value = (*profile)->folded_value;
+        }
+      }
       test_delay_at_switch();
     }
     std::erase_if(tc.notes, [](const std::string& n) { return n.starts_with(kEarlierNote); });
     tc.notes.push_back(fmt::format("{}{:.1f}s were traced a costlier way and are not in this report",
                                    kEarlierNote, earlier_s));
     if (way->leaves_runner) {
+      if (earlier && stop_signal()) {  // interrupted during the switch
+        use_earlier = true;
+        break;
+      }
       TraceSummary carried;
       carried.governor = governor;
       carried.notes = tc.notes;
-      return cmd.run_instead(pass_config, carried);
+      return cmd.run_instead(pass_config, carried, earlier ? &*earlier : nullptr);
     }
     cmd.take_cheaper(tc);
   }
@@ -619,12 +622,7 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
   if (earlier && stop_signal() && pass.outcome.loop.reason == StopReason::Interrupted &&
       pass.outcome.loop.elapsed.count() < earlier->traced_s)
     use_earlier = true;
-  if (use_earlier) {
-    std::cout << earlier->text << std::flush;
-    const CommandProfile* p = earlier->profile ? &*earlier->profile : nullptr;
-    return finish_outputs(outputs, p ? &p->data : nullptr, p ? p->stacks.get() : nullptr,
-                          p ? p->folded_value : 0);
-  }
+  if (use_earlier) return print_rendered(outputs, *earlier);
   TraceOutcome& out = pass.outcome;
   out.summary.governor = governor;
   if (out.loop.reason == StopReason::TargetExeced)  // (its line is in the report's notes too)

@@ -343,3 +343,56 @@ TEST_CASE("a signal during the governor's switch reports what the costlier way s
   CHECK(said);
   CHECK(code_differences_after(target.pid(), 2000).empty());  // and no probe left in the target
 }
+
+// The same for block, whose cheaper way leaves the runner for the sampler:
+// the probes' report, kept at the switch, is printed when a signal comes
+// before the sampler has traced as long (issue 18: it was dropped, and the
+// sampler's report of one scan printed instead).
+TEST_CASE("a signal during block's switch to sampling reports what the probes saw", "[root][governor]") {
+  require_bpf_host();
+  const Fixture f = governed_fixtures("hotpark").back();
+  INFO(f.label());
+  RunningProgram target(f.path, {"-duration", "40s"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+  const std::string out_path = fmt::format("/tmp/gotrace-governor-bswitch.{}.json", ::getpid());
+  const std::string folded_path = fmt::format("/tmp/gotrace-governor-bswitch.{}.folded", ::getpid());
+  RunningProgram g("/bin/sh",
+                   {"-c", fmt::format("GOTRACE_TEST_DELAY_SWITCH_MS=20000 exec {} block -p {} -d 30s "
+                                      "--json --no-status --folded {} 2>&1 >{}",
+                                      GOTRACE_BINARY, target.pid(), folded_path, out_path)});
+  REQUIRE(g.wait_for_line("gotrace: test: switching in", 30000));
+  const auto signalled = std::chrono::steady_clock::now();
+  REQUIRE(kill(g.pid(), SIGINT) == 0);
+  const int status = g.wait_exit(10000);
+  const double exit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  INFO(g.output());
+  CHECK(status == 0);
+  CHECK(exit_s < 0.5);
+  std::ifstream in(out_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::remove(out_path.c_str());
+  Json r = parse_json(ss.str());
+  // The probes' report (with the ping-pong's waits), not the sampler's.
+  CHECK_FALSE(r["sampled"].b);
+  CHECK(r["probes_attached"].u > 0);
+  CHECK(r["stopped_by"].str == "interrupted");
+  bool send_or_recv = false;
+  for (const auto& e : r["entries"].arr)
+    send_or_recv |= e["reason"].str == "chan receive" || e["reason"].str == "chan send";
+  CHECK(send_or_recv);
+  REQUIRE(r["governor"]["steps"].size() == 1);
+  CHECK(r["governor"]["steps"][0]["action"].str.find("not done: interrupted while switching") !=
+        std::string::npos);
+  bool said = false;
+  for (const auto& n : r["notes"].arr)
+    said |= n.str.find("this report covers the trace from") != std::string::npos;
+  CHECK(said);
+  // The profile written is the probes' too.
+  std::ifstream fin(folded_path);
+  std::stringstream fs;
+  fs << fin.rdbuf();
+  std::remove(folded_path.c_str());
+  CHECK(fs.str().find("main.") != std::string::npos);
+  CHECK(code_differences_after(target.pid(), 2000).empty());
+}

@@ -6,6 +6,7 @@
 
 #include "gotrace/model/trace_summary.h"
 #include "gotrace/probes/probe_table.h"
+#include "gotrace/session/outputs.h"
 #include "gotrace/session/trace_config.h"
 
 namespace gotrace {
@@ -20,7 +21,10 @@ const ProbeTable& block_probe_table();
 int run_block(const BlockConfig& config);
 // block --sample: scans every goroutine's state at config.sample_hz instead
 // of probing (src/session/block_sample.cpp). carried: what an earlier way of
-// tracing hands on to the report (the overhead governor's record, notes).
-int run_block_sample(const BlockConfig& config, const TraceSummary* carried = nullptr);
+// tracing hands on to the report (the overhead governor's record, notes);
+// earlier: that way's own report, printed instead when a signal ends the
+// sampling before it covered as much time.
+int run_block_sample(const BlockConfig& config, const TraceSummary* carried = nullptr,
+                     const RenderedReport* earlier = nullptr);
 
 }  // namespace gotrace

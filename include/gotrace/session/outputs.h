@@ -5,6 +5,8 @@
 // as it was) and every write checked.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,5 +34,19 @@ bool check_output(std::string_view command, std::string_view option, const std::
 // failed (a closed pipe ends quietly; other errors are said).
 int finish_outputs(const OutputPaths& paths, const ProfileData* profile, StackTable* stacks,
                    size_t folded_value);
+
+// A report written out in full but not printed yet: what the costlier way
+// saw, kept by the overhead governor when it switches ways (the costlier
+// way's maps go with the switch), in case a signal ends the trace before
+// the cheaper way has traced as long.
+struct RenderedReport {
+  std::string text;                    // text or JSON, as it goes to stdout
+  std::optional<ProfileData> profile;  // for --pprof/--folded
+  std::shared_ptr<StackTable> stacks;
+  size_t folded_value = 0;
+  double traced_s = 0;  // how long the way it reports traced
+};
+// Prints it and writes its profiles: finish_outputs' exit code.
+int print_rendered(const OutputPaths& paths, const RenderedReport& report);
 
 }  // namespace gotrace

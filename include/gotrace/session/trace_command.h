@@ -22,6 +22,7 @@
 #include "gotrace/probes/probe_table.h"
 #include "gotrace/report/profile_writers.h"
 #include "gotrace/session/bpf_util.h"
+#include "gotrace/session/outputs.h"
 #include "gotrace/session/trace_config.h"
 #include "gotrace/session/trace_context.h"
 #include "gotrace/util/signals.h"
@@ -99,10 +100,15 @@ class TraceCommand {
   // not yet taken); take_cheaper() switches the command's configuration to
   // it, and the runner starts again from open(). When it leaves the runner,
   // run_instead() traces the rest of the time (rest.duration) its own way,
-  // and its report carries `carried` (the governor's record, the notes).
+  // and its report carries `carried` (the governor's record, the notes);
+  // when a signal ends it before it traced as long as `earlier` (the
+  // costlier way's report, if it could be written) did, it prints that.
   virtual std::optional<CheaperWay> cheaper() const { return std::nullopt; }
   virtual void take_cheaper(TraceContext& tc) {}
-  virtual int run_instead(const TraceConfig& rest, const TraceSummary& carried) { return kExitFailure; }
+  virtual int run_instead(const TraceConfig& rest, const TraceSummary& carried,
+                          const RenderedReport* earlier) {
+    return kExitFailure;
+  }
   // Whether the probes are attached only in time windows (a CheaperWay with
   // `windows` taken); then, before each window after the first, with no
   // probe attached, the command forgets the state of waits that began before
