@@ -57,11 +57,15 @@ void write_block_text(BlockReport& r, std::ostream& raw_out, const BlockWriterOp
   if (r.sampled) {
     // The rate reached, when scans could not keep the one asked for.
     const double reached = sample_hz_reached(r);
-    const std::string rate =
-        reached < 0.8 * r.sampled->hz
-            ? fmt::format("{:g} Hz asked, {:.1f} Hz reached (a scan took longer than the period)",
-                          r.sampled->hz, reached)
-            : fmt::format("{:g} Hz", r.sampled->hz);
+    std::string rate = fmt::format("{:g} Hz", r.sampled->hz);
+    if (r.sampled->slowed_by_cap)
+      rate = fmt::format(
+          "{:g} Hz asked, {:.1f} Hz reached (slowed so that scanning, {:.2f} ms of CPU a scan, costs at most "
+          "{:g}% of a CPU: --max-overhead)",
+          r.sampled->hz, reached, r.sampled->scan_cpu_ms, 100 * r.sampled->cpu_cap_share);
+    else if (reached < 0.8 * r.sampled->hz)
+      rate = fmt::format("{:g} Hz asked, {:.1f} Hz reached (a scan took longer than the period)",
+                         r.sampled->hz, reached);
     fmt::print(out,
                "sampled, no probes: {}, {} scans of every goroutine, {:.2f} ms per scan (max {:.2f} ms); "
                "times are estimated goroutine-time blocked, wait counts are lower bounds, per-wait durations "
@@ -149,6 +153,13 @@ void write_block_json(BlockReport& r, std::ostream& out, const BlockWriterOption
     j.field("scans", r.sampled->scans);
     j.field("scan_mean_ms", r.sampled->scan_mean_ms);
     j.field("scan_max_ms", r.sampled->scan_max_ms);
+    j.field("scan_cpu_ms", r.sampled->scan_cpu_ms);
+    j.key("scan_cpu_cap_pct");
+    if (r.sampled->cpu_cap_share > 0)
+      j.value(100 * r.sampled->cpu_cap_share);
+    else
+      j.null();
+    j.field("slowed_by_cap", r.sampled->slowed_by_cap);
   }
   j.key("entries");
   j.begin_array();

@@ -32,11 +32,66 @@ namespace gotrace {
 
 namespace {
 
-int64_t monotonic_ns() {
+int64_t clock_ns(clockid_t clock) {
   timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(clock, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
+int64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
+
+// The scans' cost kept within a share of the CPU: the overhead budget the
+// probes have (--max-overhead), taken of one CPU, or of the CPUs the target
+// itself uses when it uses more (a scan does not stop the target: what it
+// costs is gotrace's own CPU, reading the target's memory). A leaky bucket:
+// each scan's CPU is a debt, repaid at the budget's rate; a scan waits until
+// the debt is within a second's budget. When scans cost more than the
+// period allows, the rate falls; the report says so. A process that once
+// ran 100,000 goroutines costs about 3 ms of CPU a scan (its dead gs; the
+// first few scans, before the dead are known, 15-60 ms), about 15% of a
+// CPU at 49 Hz.
+class ScanCap {
+ public:
+  ScanCap(double share, int64_t period_ns) : share_(share), period_ns_(period_ns) {}
+
+  // After each scan: the CPU it took; target_cpu_ns: the target's CPU-time
+  // clock now, t: monotonic now. Returns the time to wait before the next.
+  int64_t wait_after(int64_t scan_cpu_ns, uint64_t target_cpu_ns, int64_t t) {
+    ++scans_;
+    cpu_total_ns_ += scan_cpu_ns;
+    if (last_t_ == 0 || t - last_t_ >= 1'000'000'000) {
+      if (last_t_ != 0)
+        target_cpus_ =
+            static_cast<double>(target_cpu_ns - last_target_ns_) / static_cast<double>(t - last_t_);
+      last_t_ = t;
+      last_target_ns_ = target_cpu_ns;
+    }
+    if (share_ <= 0) return period_ns_;
+    const double allowed = share_ * std::max(1.0, target_cpus_);  // CPU-ns per ns
+    if (paid_t_ != 0) debt_ns_ = std::max(0.0, debt_ns_ - allowed * static_cast<double>(t - paid_t_));
+    paid_t_ = t;
+    debt_ns_ += static_cast<double>(scan_cpu_ns);
+    const double burst = allowed * 1e9;  // a second's budget
+    const auto wait = static_cast<int64_t>(std::max(0.0, debt_ns_ - burst) / allowed);
+    if (wait <= period_ns_) return period_ns_;
+    slowed_ = true;
+    return wait;
+  }
+  double share() const { return share_; }
+  bool slowed() const { return slowed_; }
+  double mean_cpu_ms() const { return scans_ ? static_cast<double>(cpu_total_ns_) / 1e6 / scans_ : 0; }
+
+ private:
+  double share_;
+  int64_t period_ns_;
+  uint64_t scans_ = 0;
+  int64_t cpu_total_ns_ = 0;
+  double debt_ns_ = 0;
+  int64_t paid_t_ = 0;
+  double target_cpus_ = 0;
+  int64_t last_t_ = 0;
+  uint64_t last_target_ns_ = 0;
+  bool slowed_ = false;
+};
 
 // Sleeps until the monotonic time t (a signal ends it early).
 void sleep_until(int64_t t) {
@@ -108,11 +163,17 @@ int run_block_sample(const BlockConfig& config, const TraceSummary* carried, con
   uint64_t failed = 0;
   std::string first_failure;
   size_t parked_last = 0;
+  ScanCap cap(tc.governor ? tc.max_overhead_pct / 100 : 0, period);
+  int64_t wait_ns = period;  // until the next scan
   auto scan = [&]() -> Result<void> {
+    const int64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     auto snap = reader->snapshot();
+    const int64_t cpu1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    wait_ns = cap.wait_after(cpu1 - cpu0, proc->cpu_time_ns(), monotonic_ns());
     if (!snap) return snap.error();
     uint64_t before = sampler.stats().parked_samples;
-    sampler.add_scan(*snap);
+    sampler.add_scan(*snap);  // (weighed by the time since the scan before)
+    sampler.set_period(static_cast<uint64_t>(wait_ns));
     parked_last = sampler.stats().parked_samples - before;
     return {};
   };
@@ -134,7 +195,7 @@ int run_block_sample(const BlockConfig& config, const TraceSummary* carried, con
                tc.duration ? fmt::format("{:.1f}s.", static_cast<double>(tc.duration->count()) / 1000.0)
                            : std::string("Ctrl-C to end."));
 
-  int64_t next = monotonic_ns() + period;
+  int64_t next = monotonic_ns() + wait_ns;
   TraceLoopOptions lo;
   lo.duration = tc.duration;
   lo.status_line = tc.status_line;
@@ -142,27 +203,36 @@ int run_block_sample(const BlockConfig& config, const TraceSummary* carried, con
   TraceLoopResult loop = run_trace_loop(
       *proc, lo,
       [&](int) {
-        sleep_until(next);
+        // At most a quarter of a second at a time: a period the cap
+        // stretched must not outlast the trace or freeze its status line.
+        sleep_until(std::min(next, monotonic_ns() + 250'000'000));
         int64_t now = monotonic_ns();
         if (stop_signal() || now < next) return 0;  // woken early: the loop looks at why
-        // Behind (a scan took longer than the period): skip ahead rather
-        // than scan back to back; the next scan's weight covers the gap.
-        next = std::max(next + period, now + period / 2);
         if (auto r = scan(); !r && proc->alive()) {
           if (!failed++) first_failure = r.error().message;
         }
+        // Behind (a scan took longer than the period): skip ahead rather
+        // than scan back to back; the next scan's weight covers the gap. A
+        // period the cap stretched is kept from this scan's start.
+        next = std::max(next + wait_ns, now + (wait_ns > period ? wait_ns : period / 2));
         return 0;
       },
       [&](double t) {
         const BlockSampleStats& s = sampler.stats();
-        return fmt::format("{:.0f}s  sampling {:g} Hz  {} scans  {:.2f} ms/scan  {} goroutines parked", t,
-                           config.sample_hz, s.scans, s.mean_scan_ms(), parked_last);
+        return fmt::format("{:.0f}s  sampling {:.3g} Hz{}  {} scans  {:.2f} ms/scan  {} goroutines parked", t,
+                           1e9 / static_cast<double>(wait_ns), wait_ns > period ? " (slowed: CPU cap)" : "",
+                           s.scans, s.mean_scan_ms(), parked_last);
       });
   // One scan stands for the period before it, so the trace covers one
   // period more than the loop ran.
   loop.elapsed += std::chrono::nanoseconds(period);
   if (loop.reason == StopReason::Interrupted && earlier_says_more(loop.elapsed.count()))
     return print_rendered(outputs, *earlier);
+  // A period the cap stretched leaves the end of the trace unscanned: one
+  // last scan covers it (the scans' weights then add up to the duration).
+  if (loop.reason == StopReason::Duration && cap.slowed() && proc->alive()) {
+    if (auto r = scan(); !r && proc->alive() && !failed++) first_failure = r.error().message;
+  }
 
   const BlockSampleStats& st = sampler.stats();
   BlockReport report;
@@ -204,7 +274,8 @@ int run_block_sample(const BlockConfig& config, const TraceSummary* carried, con
   bo.reason_name = [&](unsigned r) { return reasons.name(r); };
   build_block_report(report, sampler.build_input(), bo);
   report.sampled =
-      BlockReport::Sampling{config.sample_hz, st.scans, st.mean_scan_ms(), 1e3 * st.scan_seconds_max};
+      BlockReport::Sampling{config.sample_hz,  st.scans,    st.mean_scan_ms(), 1e3 * st.scan_seconds_max,
+                            cap.mean_cpu_ms(), cap.share(), cap.slowed()};
 
   BlockWriterOptions wo;
   wo.top = tc.top;

@@ -73,10 +73,15 @@ struct BlockReport {
   // model/block_sample.h) rather than traced: total_ns is estimated
   // goroutine-time, count a lower bound; no per-wait durations, no wakers.
   struct Sampling {
-    double hz = 0;
+    double hz = 0;  // asked
     uint64_t scans = 0;
     double scan_mean_ms = 0;
     double scan_max_ms = 0;
+    double scan_cpu_ms = 0;  // gotrace's CPU time per scan, on average
+    // The scans' CPU is kept within this share of a CPU (0: not capped,
+    // --no-governor), and whether that slowed the rate below the one asked.
+    double cpu_cap_share = 0;
+    bool slowed_by_cap = false;
   };
   std::optional<Sampling> sampled;
 };

@@ -52,6 +52,9 @@ class BlockSampler {
   void add_scan(const GoroutineSnapshot& snap);
 
   const BlockSampleStats& stats() const { return stats_; }
+  // The interval between scans from now on (a scan more than 1.5 of them
+  // after the previous one is late).
+  void set_period(uint64_t period_ns) { period_ns_ = period_ns; }
   // The aggregates, as the probe mode's raw records: count and total_ns set;
   // no histogram, no min/max (unknown); max_goid is a goroutine seen there.
   BlockBuildInput build_input() const;

@@ -142,6 +142,7 @@ class GoroutineReader {
   // seen at most every-1 snapshots late. 1 (the default): every g, every time.
   void set_dead_recheck(uint32_t every) { dead_recheck_ = every ? every : 1; }
   static constexpr uint8_t kLongDead = 4;
+  static constexpr uint64_t kWordPage = 4096;  // status words are read a page at a time
 
   const RemoteMemory& memory() const { return mem_; }
 
@@ -152,6 +153,8 @@ class GoroutineReader {
   struct Pending;
   // last_try: keep what is broken (counted) instead of asking for a retry.
   std::vector<uint64_t> without_dead(const std::vector<uint64_t>& gs, SnapshotStats& stats);
+  void read_words(const std::vector<uint64_t>& gs, const std::vector<size_t>& asked, uint64_t offset,
+                  std::vector<uint32_t>& raw, std::vector<bool>& ok);
   void read_gs(const std::vector<uint64_t>& addrs, GoroutineSnapshot& out, std::vector<uint64_t>& retry,
                bool last_try);
   void walk_stack(Goroutine& g, uint64_t fp, uint64_t lo, uint64_t hi, std::span<const uint8_t> window,
@@ -172,6 +175,8 @@ class GoroutineReader {
   std::array<int64_t, kRtFieldCount> off_{};
   size_t g_read_size_ = 0;
   uint32_t dead_recheck_ = 1;
+  std::vector<uint64_t> allgs_known_;  // runtime.allgs as last read (it only grows)
+  std::vector<uint8_t> word_buf_;      // read_words' pages, kept between scans
   // Per allgs slot (allgs only grows, in place): snapshots in a row that
   // found it dead, up to kLongDead; the g's address, to notice a moved slot.
   std::vector<uint8_t> dead_streak_;
