@@ -1,26 +1,19 @@
 # Compiles bpf/*.bpf.c with clang into BPF objects and turns each into a
 # libbpf skeleton header (<name>.skel.h) with `bpftool gen skeleton`.
-# vmlinux.h is generated from the running kernel's BTF unless one is given.
+# The kernel types they use come from bpf/include/vmlinux.h, checked in and
+# minimal, so the build host needs no kernel BTF.
+#
+# The BPF programs are amd64-only (this is the one place that says so): they
+# read Go's amd64 register ABI from x86-64 pt_regs (bpf/go_abi.bpf.h).
+# arm64 binaries are analysed statically (gotrace info) on any host; gotrace
+# refuses to trace on a host that is not x86-64 (host/features.cpp).
 set(BPF_SKEL_DIR ${CMAKE_BINARY_DIR}/bpf)
 file(MAKE_DIRECTORY ${BPF_SKEL_DIR})
-
-set(GOTRACE_VMLINUX_BTF /sys/kernel/btf/vmlinux CACHE FILEPATH "BTF used to generate vmlinux.h")
-add_custom_command(
-  OUTPUT ${BPF_SKEL_DIR}/vmlinux.h
-  COMMAND ${BPFTOOL} btf dump file ${GOTRACE_VMLINUX_BTF} format c > ${BPF_SKEL_DIR}/vmlinux.h
-  COMMENT "Generating vmlinux.h from ${GOTRACE_VMLINUX_BTF}")
-
-execute_process(COMMAND uname -m OUTPUT_VARIABLE _bpf_uname OUTPUT_STRIP_TRAILING_WHITESPACE)
-if(_bpf_uname STREQUAL "x86_64")
-  set(BPF_TARGET_ARCH x86)
-elseif(_bpf_uname STREQUAL "aarch64")
-  set(BPF_TARGET_ARCH arm64)
-else()
-  message(FATAL_ERROR "unsupported host architecture ${_bpf_uname}")
-endif()
+set(BPF_TARGET_ARCH x86)
 
 file(GLOB BPF_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bpf/*.bpf.c)
-file(GLOB BPF_HEADERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bpf/*.h ${CMAKE_SOURCE_DIR}/include/gotrace/bpf/*.h)
+file(GLOB BPF_HEADERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bpf/*.h ${CMAKE_SOURCE_DIR}/bpf/include/*.h
+     ${CMAKE_SOURCE_DIR}/include/gotrace/bpf/*.h)
 set(BPF_SKELETONS)
 foreach(src ${BPF_SOURCES})
   get_filename_component(name ${src} NAME_WE)
@@ -29,9 +22,9 @@ foreach(src ${BPF_SOURCES})
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${BPF_TARGET_ARCH}
-            -I${BPF_SKEL_DIR} -I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_SOURCE_DIR}/include
+            -I${CMAKE_SOURCE_DIR}/bpf/include -I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_SOURCE_DIR}/include
             -Wall -Werror -Wno-unused-function -c ${src} -o ${obj}
-    DEPENDS ${src} ${BPF_HEADERS} ${BPF_SKEL_DIR}/vmlinux.h
+    DEPENDS ${src} ${BPF_HEADERS}
     COMMENT "BPF ${name}")
   add_custom_command(
     OUTPUT ${skel}
@@ -40,4 +33,4 @@ foreach(src ${BPF_SOURCES})
     COMMENT "Skeleton ${name}")
   list(APPEND BPF_SKELETONS ${skel})
 endforeach()
-add_custom_target(gotrace_bpf_skeletons DEPENDS ${BPF_SKELETONS} ${BPF_SKEL_DIR}/vmlinux.h)
+add_custom_target(gotrace_bpf_skeletons DEPENDS ${BPF_SKELETONS})

@@ -173,6 +173,12 @@ HostFeatures probe_host(HostCheck check) {
 
 std::vector<std::string> HostFeatures::problems() const {
   std::vector<std::string> p;
+#if !defined(__x86_64__)
+  // The BPF programs read Go's amd64 register ABI (cmake/bpf.cmake).
+  p.push_back(
+      "tracing needs an x86-64 host (the BPF programs read Go's amd64 register ABI); "
+      "`gotrace info` analyses arm64 binaries on any host");
+#endif
   if (!privileged()) p.push_back(bpf_privilege_problem(cap_sys_admin, cap_bpf, cap_perfmon, uprobe_events));
   if (!uprobes) p.push_back("the kernel has no uprobe support (CONFIG_UPROBE_EVENTS)");
   if (!btf) p.push_back("the kernel exposes no BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF)");

@@ -131,6 +131,7 @@ const std::set<std::string>& our_program_names() {
     std::set<std::string> out;
     const std::regex prog(R"re(SEC\("uprobe[^"]*"\)\s*int\s+(\w+)\s*\()re");
     for (const auto& e : std::filesystem::directory_iterator(std::string(GOTRACE_SOURCE_DIR) + "/bpf")) {
+      if (!e.is_regular_file()) continue;  // (bpf/include; reading a directory throws)
       std::ifstream in(e.path());
       std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       for (std::sregex_iterator it(text.begin(), text.end(), prog), end; it != end; ++it)
