@@ -3,7 +3,6 @@
 // This file picks the sampler for the target (its MemProfileRate, read from
 // its memory), configures the program, reads the GC state around events,
 // and turns the maps into the model.
-#include "gotrace/gobin/gc_state.h"
 #include "gotrace/gobin/go_types.h"
 #include "gotrace/gobin/size_classes.h"
 #include "gotrace/gobin/size_specialized.h"
@@ -11,6 +10,7 @@
 #include "gotrace/report/alloc_writer.h"
 #include "gotrace/session/alloc_command.h"
 #include "gotrace/session/trace_command.h"
+#include "gotrace/snapshot/gc_state.h"
 
 // The skeleton needs the shared record types first.
 #include <fmt/format.h>

@@ -61,7 +61,7 @@ TEST_CASE("the README is short, lists every command, and its links resolve", "[d
   auto help = run_command(fmt::format("{} --help 2>&1", GOTRACE_BINARY)).out;
   for (const auto& c : cmds) {
     INFO(c);
-    CHECK(readme.find(fmt::format("| `{}", c)) != std::string::npos);  // a row of the command table
+    CHECK(readme.find(fmt::format("| `{}", c)) != std::string::npos);        // a row of the command table
     CHECK(readme.find(fmt::format("gotrace {} ", c)) != std::string::npos);  // an example
     CHECK(std::filesystem::exists(root / "docs" / (c + ".md")));
     // the banner's list of commands

@@ -2,7 +2,7 @@
 // with DWARF) and the live reads of the GC state from the alloc fixtures:
 // the sampling rate each flavour runs with, and N forced GCs seen as N more
 // cycles with N pauses. Reading a child's memory needs no root.
-#include "gotrace/gobin/gc_state.h"
+#include "gotrace/snapshot/gc_state.h"
 
 #include <catch2/catch.hpp>
 #include <csignal>

@@ -1,4 +1,4 @@
-#include "gotrace/gobin/gc_state.h"
+#include "gotrace/snapshot/gc_state.h"
 
 #include <fmt/format.h>
 
