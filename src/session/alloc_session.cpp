@@ -103,18 +103,7 @@ std::string stw_reason_name(uint32_t r) {
   return fmt::format("reason {}", r);
 }
 
-constexpr CounterSpec kAllocCounters[] = {
-    {GT_CNT_ALLOC_SAMPLES, "alloc_samples"},
-    {GT_CNT_ALLOC_RETRY, "alloc_morestack_retries"},
-    {GT_CNT_ALLOC_NO_FRAME, "alloc_type_frame_missing"},
-    {GT_CNT_ALLOC_LARGE, "alloc_large_objects"},
-    {GT_CNT_ALLOC_MAP_GROWTHS, "alloc_map_growths"},
-    {GT_CNT_ALLOC_GC_EVENTS, "alloc_gc_events"},
-    {GT_CNT_ALLOC_MAP_WRITES, "alloc_map_writes"},
-    {GT_CNT_ALLOC_MAP_WRITE_RETRY, "alloc_map_write_morestack_retries"},
-    {GT_CNT_ALLOC_SIZE_SPECIALIZED, "alloc_size_specialized"},
-};
-static_assert(std::size(kAllocCounters) == GT_CNT_ALLOC__END - GT_CNT_OWN_FIRST, "every alloc counter named");
+constexpr CounterSpec kAllocCounters[] = {GT_ALLOC_COUNTERS(GT_CNT_SPEC_ENTRY)};
 
 constexpr const char* kExactNote =
     "--exact probes every allocation (runtime.mallocgc): each one costs a trap; use it for short traces";

@@ -15,13 +15,7 @@ namespace gotrace {
 
 namespace {
 
-constexpr CounterSpec kGoroutineCounters[] = {
-    {GT_CNT_G_CREATED, "goroutines_created"},         {GT_CNT_G_EXITED, "goroutines_exited"},
-    {GT_CNT_G_EXIT_MATCHED, "exits_of_created"},      {GT_CNT_G_EXIT_RETRY, "exit_morestack_retries"},
-    {GT_CNT_G_UNREADABLE, "drop_g_unreadable", true}, {GT_CNT_G_BORN_FAILED, "drop_born_table", true},
-};
-static_assert(std::size(kGoroutineCounters) == GT_CNT_G__END - GT_CNT_OWN_FIRST,
-              "every goroutines counter named");
+constexpr CounterSpec kGoroutineCounters[] = {GT_GOROUTINES_COUNTERS(GT_CNT_SPEC_ENTRY)};
 
 }  // namespace
 

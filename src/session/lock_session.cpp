@@ -65,18 +65,7 @@ namespace {
 constexpr uint64_t kMinEventNs = 100'000;
 constexpr size_t kEventsKept = 100'000;
 
-constexpr CounterSpec kLockCounters[] = {
-    {GT_CNT_LOCK_WAITS, "lock_waits"},
-    {GT_CNT_HANDOFFS, "handoffs"},
-    {GT_CNT_HANDOFF_UNMATCHED, "handoffs_unmatched"},
-    {GT_CNT_DROP_PENDING_FULL, "drop_pending_table_full", true},
-    {GT_CNT_CHAIN_TRUNCATED, "chains_truncated"},
-    {GT_CNT_PENDING_REPLACED, "acquires_replaced"},
-    {GT_CNT_PENDING_REMOVED, "acquires_ended"},
-    {GT_CNT_PENDING_ADDED, "acquires_entered"},
-    {GT_CNT_BLAME_TRUNCATED, "lock_blame_truncated"},
-};
-static_assert(std::size(kLockCounters) == GT_CNT_LOCK__END - GT_CNT_OWN_FIRST, "every lock counter named");
+constexpr CounterSpec kLockCounters[] = {GT_LOCK_COUNTERS(GT_CNT_SPEC_ENTRY)};
 
 class LockCommand final : public SkeletonCommand<lock_bpf> {
  public:

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <iterator>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "gotrace/session/bpf_util.h"
 
@@ -33,58 +35,35 @@ namespace {
 // aggregates still count, a chain link) is "lost_…", not a drop: a wait has
 // two stacks, and counting each missing one as a lost event made "dropped"
 // exceed the events.
-constexpr CounterSpec kBase[] = {
-    {GT_CNT_DROP_STACKS_FULL, "lost_stack_table_full"},
-    {GT_CNT_DROP_AGG_FULL, "drop_aggregation_full", true},
-    {GT_CNT_DROP_RINGBUF, "lost_ringbuf_full"},
-    {GT_CNT_EVENTS, "events_sent"},
-    {GT_CNT_STACK_TRUNCATED, "stacks_truncated"},
-    {GT_CNT_UNDER_MIN, "waits_under_min"},
-    {GT_CNT_STACK_CLOBBERED, "lost_stack_clobbered"},
-    {GT_CNT_OTHER_PROCESS, "hits_other_process"},
-    {GT_CNT_DETAIL_AGG_FULL, "lost_detail_aggregation_full"},
-};
-static_assert(std::size(kBase) == GT_CNT_BASE__END, "every base counter named");
+constexpr CounterSpec kBase[] = {GT_BASE_COUNTERS(GT_CNT_SPEC_ENTRY)};
 static_assert(GT_CNT_BASE__END <= GT_CNT_PARK_FIRST && GT_CNT_PARK__END <= GT_CNT_OWN_FIRST,
               "counter ranges overlap");
-
-constexpr CounterSpec kPark[] = {
-    {GT_CNT_PARKS, "parks"},
-    {GT_CNT_PARK_RETRY, "park_morestack_retries"},
-    {GT_CNT_WAKES, "waits_ended"},
-    {GT_CNT_WAKES_UNMATCHED, "wakes_unmatched"},
-    {GT_CNT_FILTERED, "parks_filtered"},
-    {GT_CNT_DROP_PARKED_FULL, "drop_parked_table_full", true},
-    {GT_CNT_INJECT_TRUNCATED, "injectglist_truncated"},
-    {GT_CNT_PARK_REPLACED, "parks_replaced"},
-    {GT_CNT_PARK_SPILLED, "parks_spilled"},
-    {GT_CNT_PREWAITS_ENDED, "waits_from_before_ended"},
-    {GT_CNT_PREWAITS_BEFORE, "waits_from_before_ended_before_start"},
-};
-static_assert(std::size(kPark) == GT_CNT_PARK__END - GT_CNT_PARK_FIRST, "every park counter named");
+constexpr CounterSpec kPark[] = {GT_PARK_COUNTERS(GT_CNT_SPEC_ENTRY)};
 
 // The same when park tracking only serves another command's details (lock's
-// chains): a park not recorded loses a chain link, not one of its events.
-constexpr CounterSpec kParkForDetails[] = {
-    {GT_CNT_PARKS, "parks"},
-    {GT_CNT_PARK_RETRY, "park_morestack_retries"},
-    {GT_CNT_WAKES, "waits_ended"},
-    {GT_CNT_WAKES_UNMATCHED, "wakes_unmatched"},
-    {GT_CNT_FILTERED, "parks_filtered"},
-    {GT_CNT_DROP_PARKED_FULL, "lost_parked_table_full"},
-    {GT_CNT_INJECT_TRUNCATED, "injectglist_truncated"},
-    {GT_CNT_PARK_REPLACED, "parks_replaced"},
-    {GT_CNT_PARK_SPILLED, "parks_spilled"},
-    {GT_CNT_PREWAITS_ENDED, "waits_from_before_ended"},
-    {GT_CNT_PREWAITS_BEFORE, "waits_from_before_ended_before_start"},
-};
-static_assert(std::size(kParkForDetails) == std::size(kPark), "the same park counters");
+// chains): a park not recorded loses a chain link, not one of its events,
+// so its drops are "lost_…".
+const std::vector<CounterSpec>& park_for_details() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& c : kPark)
+      out.push_back(c.drop ? "lost_" + std::string(c.name.substr(c.name.find('_') + 1))
+                           : std::string(c.name));
+    return out;
+  }();
+  static const std::vector<CounterSpec> specs = [] {
+    std::vector<CounterSpec> out;
+    for (size_t i = 0; i < std::size(kPark); ++i) out.push_back({kPark[i].slot, names[i], false});
+    return out;
+  }();
+  return specs;
+}
 
 }  // namespace
 
 std::span<const CounterSpec> park_counter_specs(bool parks_are_events) {
   return parks_are_events ? std::span<const CounterSpec>(kPark)
-                          : std::span<const CounterSpec>(kParkForDetails);
+                          : std::span<const CounterSpec>(park_for_details());
 }
 
 CounterSpecs counter_specs(std::initializer_list<std::span<const CounterSpec>> groups) {

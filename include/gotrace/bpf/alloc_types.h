@@ -7,19 +7,18 @@
 #include "gotrace/bpf/common_types.h"
 
 /* alloc's own counters (common_types.h says how counters are laid out). */
-enum gt_alloc_counter {
-  GT_CNT_ALLOC_SAMPLES = GT_CNT_OWN_FIRST, /* sampler hits accepted (profilealloc / refill / mallocgc) */
-  GT_CNT_ALLOC_RETRY,                      /* hits about to call morestack (ignored: the call comes again) */
-  GT_CNT_ALLOC_NO_FRAME,                   /* mallocgc's frame not where expected: sample kept, type unknown */
-  GT_CNT_ALLOC_LARGE,                      /* large objects seen */
-  GT_CNT_ALLOC_MAP_GROWTHS,                /* map growth events seen */
-  GT_CNT_ALLOC_GC_EVENTS,                  /* GC and stop/start-the-world events seen */
-  GT_CNT_ALLOC_MAP_WRITES,                 /* map assignments seen (--map-writes) */
-  GT_CNT_ALLOC_MAP_WRITE_RETRY,            /* mapassign hits about to call morestack (ignored) */
-  GT_CNT_ALLOC_SIZE_SPECIALIZED,           /* samples through a size-specialized malloc (1.27+): type from
-                                              the call site in user space, if it is a constant there */
-  GT_CNT_ALLOC__END
-};
+#define GT_ALLOC_COUNTERS(X) \
+  X(GT_CNT_ALLOC_SAMPLES, "alloc_samples", 0, "sampler hits accepted (profilealloc / refill / mallocgc)") \
+  X(GT_CNT_ALLOC_RETRY, "alloc_morestack_retries", 0, "hits about to call morestack (ignored: the call comes again)") \
+  X(GT_CNT_ALLOC_NO_FRAME, "alloc_type_frame_missing", 0, "mallocgc's frame not where expected: sample kept, type unknown") \
+  X(GT_CNT_ALLOC_LARGE, "alloc_large_objects", 0, "large objects seen") \
+  X(GT_CNT_ALLOC_MAP_GROWTHS, "alloc_map_growths", 0, "map growth events seen") \
+  X(GT_CNT_ALLOC_GC_EVENTS, "alloc_gc_events", 0, "GC and stop/start-the-world events seen") \
+  X(GT_CNT_ALLOC_MAP_WRITES, "alloc_map_writes", 0, "map assignments seen (--map-writes)") \
+  X(GT_CNT_ALLOC_MAP_WRITE_RETRY, "alloc_map_write_morestack_retries", 0, "mapassign hits about to call morestack (ignored)") \
+  X(GT_CNT_ALLOC_SIZE_SPECIALIZED, "alloc_size_specialized", 0, "samples through a size-specialized malloc (1.27+): type from the call site")
+
+enum gt_alloc_counter { GT_CNT_ALLOC__BEGIN = GT_CNT_OWN_FIRST - 1, GT_ALLOC_COUNTERS(GT_CNT_ENUM_ENTRY) GT_CNT_ALLOC__END };
 
 /* Which allocation path the sampler probes (rodata `mode`). */
 enum gt_alloc_mode {

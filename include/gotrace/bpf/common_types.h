@@ -62,39 +62,55 @@ struct gt_stack {
  * GT_CNT_SLOTS slots in every program, in three ranges:
  *   0..15   base: the shared BPF code (stacks, aggregation, ring buffer);
  *   16..31  park tracking (park_tracking.bpf.h), for commands that use it;
- *   32..63  the command's own, an enum in its <cmd>_types.h starting at
+ *   32..63  the command's own, a list in its <cmd>_types.h starting at
  *           GT_CNT_OWN_FIRST.
- * Names (and which are losses) are given on the C++ side as CounterSpecs. */
+ * Each counter is written once, as one line of a list X(slot, name, drop,
+ * what): the enum the BPF programs count into is made from it here, the
+ * names the reports show and which are drops on the C++ side
+ * (session/trace_context.h: GT_CNT_SPEC_ENTRY). A drop (named "drop_…") is
+ * an event lost, summed into "dropped"; "lost_…" is a detail a counted event
+ * lacks; the rest count. */
 #define GT_CNT_PARK_FIRST 16
 #define GT_CNT_OWN_FIRST 32
 #define GT_CNT_SLOTS 64
 
-enum gt_counter {
-  GT_CNT_DROP_STACKS_FULL = 0, /* stack table full: stack recorded as unknown */
-  GT_CNT_DROP_AGG_FULL,        /* aggregation table full */
-  GT_CNT_DROP_RINGBUF,         /* ring buffer full: event lost (aggregates still count it) */
-  GT_CNT_EVENTS,               /* events sent to the ring buffer */
-  GT_CNT_STACK_TRUNCATED,      /* stacks cut at GT_MAX_STACK_DEPTH */
-  GT_CNT_UNDER_MIN,            /* waits shorter than --min, left out on purpose */
-  GT_CNT_STACK_CLOBBERED,      /* a walk's scratch overwritten by a preempting program: stack unknown */
-  GT_CNT_OTHER_PROCESS,        /* hits in a process that is not the target (ignored) */
-  GT_CNT_DETAIL_AGG_FULL,      /* a secondary table full (wakers, chains, blame): the event itself is kept */
-  GT_CNT_BASE__END
-};
+#define GT_CNT_ENUM_ENTRY(slot, name, drop, what) slot,
+
+#define GT_BASE_COUNTERS(X)                                                                              \
+  X(GT_CNT_DROP_STACKS_FULL, "lost_stack_table_full", 0, "stack table full: stack recorded as unknown") \
+  X(GT_CNT_DROP_AGG_FULL, "drop_aggregation_full", 1, "aggregation table full")                         \
+  X(GT_CNT_DROP_RINGBUF, "lost_ringbuf_full", 0, "ring buffer full: record lost (aggregates still count it)") \
+  X(GT_CNT_EVENTS, "events_sent", 0, "events sent to the ring buffer")                                  \
+  X(GT_CNT_STACK_TRUNCATED, "stacks_truncated", 0, "stacks cut at GT_MAX_STACK_DEPTH")                  \
+  X(GT_CNT_UNDER_MIN, "waits_under_min", 0, "waits shorter than --min, left out on purpose")            \
+  X(GT_CNT_STACK_CLOBBERED, "lost_stack_clobbered", 0,                                                  \
+    "a walk's scratch overwritten by a preempting program: stack unknown")                              \
+  X(GT_CNT_OTHER_PROCESS, "hits_other_process", 0, "hits in a process that is not the target (ignored)") \
+  X(GT_CNT_DETAIL_AGG_FULL, "lost_detail_aggregation_full", 0,                                          \
+    "a secondary table full (wakers, chains, blame): the event itself is kept")
+
+enum gt_counter { GT_CNT_BASE__BEGIN = -1, GT_BASE_COUNTERS(GT_CNT_ENUM_ENTRY) GT_CNT_BASE__END };
+
+/* Park tracking's. Where park tracking only adds details to another
+ * command's events (lock's chains), its drop is a "lost_" (C++ side). */
+#define GT_PARK_COUNTERS(X)                                                                             \
+  X(GT_CNT_PARKS, "parks", 0, "gopark hits accepted")                                                  \
+  X(GT_CNT_PARK_RETRY, "park_morestack_retries", 0, "gopark hits about to call morestack (ignored)")    \
+  X(GT_CNT_WAKES, "waits_ended", 0, "parks matched with a wake")                                       \
+  X(GT_CNT_WAKES_UNMATCHED, "wakes_unmatched", 0, "ready/injectglist for a goroutine never seen parking") \
+  X(GT_CNT_FILTERED, "parks_filtered", 0, "parks whose reason was filtered out")                        \
+  X(GT_CNT_DROP_PARKED_FULL, "drop_parked_table_full", 1, "parked-goroutine table full")               \
+  X(GT_CNT_INJECT_TRUNCATED, "injectglist_truncated", 0, "injectglist lists longer than walked")       \
+  X(GT_CNT_PARK_REPLACED, "parks_replaced", 0,                                                         \
+    "a park replaced its goroutine's earlier one that never ended (cancelled)")                        \
+  X(GT_CNT_PARK_SPILLED, "parks_spilled", 0, "parks whose set of the park table was full (spill table)") \
+  X(GT_CNT_PREWAITS_ENDED, "waits_from_before_ended", 0, "waits under way when the trace began, ended in it") \
+  X(GT_CNT_PREWAITS_BEFORE, "waits_from_before_ended_before_start", 0,                                 \
+    "waits under way at the snapshot, ended before the traced time began")
 
 enum gt_park_counter {
-  GT_CNT_PARKS = GT_CNT_PARK_FIRST, /* gopark hits accepted */
-  GT_CNT_PARK_RETRY,                /* gopark hits about to call morestack (ignored) */
-  GT_CNT_WAKES,                     /* parks matched with a wake */
-  GT_CNT_WAKES_UNMATCHED,           /* ready/injectglist for a goroutine we never saw park */
-  GT_CNT_FILTERED,                  /* parks whose reason was filtered out */
-  GT_CNT_DROP_PARKED_FULL,          /* parked-goroutine table full */
-  GT_CNT_INJECT_TRUNCATED,          /* injectglist lists longer than we walk */
-  GT_CNT_PARK_REPLACED,             /* a park replaced its goroutine's earlier one that never ended (cancelled) */
-  GT_CNT_PARK_SPILLED,              /* parks whose set of the park table was full (went to the spill table) */
-  GT_CNT_PREWAITS_ENDED,            /* waits under way when the trace began, ended in it (block) */
-  GT_CNT_PREWAITS_BEFORE,           /* waits under way at the snapshot, ended before the traced time began */
-  GT_CNT_PARK__END
+  GT_CNT_PARK__BEGIN = GT_CNT_PARK_FIRST - 1,
+  GT_PARK_COUNTERS(GT_CNT_ENUM_ENTRY) GT_CNT_PARK__END
 };
 
 #endif

@@ -27,14 +27,14 @@ struct gt_gborn {
 };
 
 /* goroutines' own counters (common_types.h says how counters are laid out). */
-enum gt_goroutines_counter {
-  GT_CNT_G_CREATED = GT_CNT_OWN_FIRST, /* creations seen (newproc.func1's runqput call) */
-  GT_CNT_G_EXITED,                     /* exits seen (gdestroy / goexit0) */
-  GT_CNT_G_EXIT_MATCHED,               /* exits of goroutines found in the born table (then removed) */
-  GT_CNT_G_EXIT_RETRY,                 /* exit hits about to call morestack (ignored: the call comes again) */
-  GT_CNT_G_UNREADABLE,                 /* a g whose goid could not be read: not counted */
-  GT_CNT_G_BORN_FAILED,                /* a creation not entered in the born table (update failed) */
-  GT_CNT_G__END
-};
+#define GT_GOROUTINES_COUNTERS(X) \
+  X(GT_CNT_G_CREATED, "goroutines_created", 0, "creations seen (newproc.func1's runqput call)") \
+  X(GT_CNT_G_EXITED, "goroutines_exited", 0, "exits seen (gdestroy / goexit0)") \
+  X(GT_CNT_G_EXIT_MATCHED, "exits_of_created", 0, "exits of goroutines found in the born table (then removed)") \
+  X(GT_CNT_G_EXIT_RETRY, "exit_morestack_retries", 0, "exit hits about to call morestack (ignored: the call comes again)") \
+  X(GT_CNT_G_UNREADABLE, "drop_g_unreadable", 1, "a g whose goid could not be read: not counted") \
+  X(GT_CNT_G_BORN_FAILED, "drop_born_table", 1, "a creation not entered in the born table (update failed)")
+
+enum gt_goroutines_counter { GT_CNT_G__BEGIN = GT_CNT_OWN_FIRST - 1, GT_GOROUTINES_COUNTERS(GT_CNT_ENUM_ENTRY) GT_CNT_G__END };
 
 #endif

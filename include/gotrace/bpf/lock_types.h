@@ -18,18 +18,18 @@ enum gt_lock_kind {
 };
 
 /* lock's own counters (common_types.h says how counters are laid out). */
-enum gt_lock_counter {
-  GT_CNT_LOCK_WAITS = GT_CNT_OWN_FIRST, /* contended acquires entered */
-  GT_CNT_HANDOFFS,                      /* waits matched with the release that ended them */
-  GT_CNT_HANDOFF_UNMATCHED,             /* wakes from a release we cannot pair with a wait */
-  GT_CNT_DROP_PENDING_FULL,             /* pending-acquire table full */
-  GT_CNT_CHAIN_TRUNCATED,               /* a releaser blocked more often in one wait than its history holds */
-  GT_CNT_PENDING_REPLACED,              /* a contended acquire replaced an earlier one that needed no hand-over */
-  GT_CNT_PENDING_REMOVED,               /* pending acquires ended by a hand-over */
-  GT_CNT_PENDING_ADDED,                 /* contended sync acquires entered into the pending table */
-  GT_CNT_BLAME_TRUNCATED,               /* waits whose first holders fell out of the release ring (time kept, unattributed) */
-  GT_CNT_LOCK__END
-};
+#define GT_LOCK_COUNTERS(X) \
+  X(GT_CNT_LOCK_WAITS, "lock_waits", 0, "contended acquires entered") \
+  X(GT_CNT_HANDOFFS, "handoffs", 0, "waits matched with the release that ended them") \
+  X(GT_CNT_HANDOFF_UNMATCHED, "handoffs_unmatched", 0, "wakes from a release that cannot be paired with a wait") \
+  X(GT_CNT_DROP_PENDING_FULL, "drop_pending_table_full", 1, "pending-acquire table full") \
+  X(GT_CNT_CHAIN_TRUNCATED, "chains_truncated", 0, "a releaser blocked more often in one wait than its history holds") \
+  X(GT_CNT_PENDING_REPLACED, "acquires_replaced", 0, "a contended acquire replaced an earlier one that needed no hand-over") \
+  X(GT_CNT_PENDING_REMOVED, "acquires_ended", 0, "pending acquires ended by a hand-over") \
+  X(GT_CNT_PENDING_ADDED, "acquires_entered", 0, "contended sync acquires entered into the pending table") \
+  X(GT_CNT_BLAME_TRUNCATED, "lock_blame_truncated", 0, "waits whose first holders fell out of the release ring (time kept)")
+
+enum gt_lock_counter { GT_CNT_LOCK__BEGIN = GT_CNT_OWN_FIRST - 1, GT_LOCK_COUNTERS(GT_CNT_ENUM_ENTRY) GT_CNT_LOCK__END };
 
 /* A goroutine that entered a contended acquire; key: goid. addr is the
  * semaphore (or, for Cond, the notify list) it waits on. */

@@ -39,6 +39,9 @@ struct CounterSpec {
   bool drop = false;
 };
 using CounterSpecs = std::vector<CounterSpec>;
+// One entry of a counter list (common_types.h): constexpr CounterSpec
+// kMine[] = {GT_MINE_COUNTERS(GT_CNT_SPEC_ENTRY)};
+#define GT_CNT_SPEC_ENTRY(slot, name, drop, what) CounterSpec{slot, name, (drop) != 0},
 // Base counters followed by the given groups.
 CounterSpecs counter_specs(std::initializer_list<std::span<const CounterSpec>> groups = {});
 // parks_are_events: the command's events are the parks (block); false when
