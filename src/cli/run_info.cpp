@@ -6,6 +6,7 @@
 #include "gotrace/gobin/go_binary.h"
 #include "gotrace/host/features.h"
 #include "gotrace/report/info_report.h"
+#include "gotrace/session/open_target.h"
 #include "gotrace/session/trace_config.h"
 #include "gotrace/target/code_check.h"
 #include "gotrace/target/process.h"
@@ -13,38 +14,37 @@
 namespace gotrace {
 
 int run_info(const InfoConfig& config, std::span<const ProbeTable* const> tables) {
-  std::optional<Process> process;
-  std::string path = config.binary;
+  std::optional<OpenTarget> target;
+  std::unique_ptr<GoBinary> file;
   if (config.pid) {
-    auto p = Process::open(*config.pid);
-    if (!p) {
-      fmt::print(stderr, "gotrace: {}\n", p.error().message);
+    auto t = open_target(*config.pid, NeedBias::No);
+    if (!t) {
+      fmt::print(stderr, "gotrace: {}\n", t.error().message);
       return kExitFailure;
     }
-    process = std::move(*p);
-    path = process->exe_link();
+    target.emplace(std::move(*t));
+  } else {
+    auto b = GoBinary::open(config.binary);
+    if (!b) {
+      fmt::print(stderr, "gotrace: {}\n", b.error().message);
+      return kExitFailure;
+    }
+    file = std::move(*b);
   }
-  auto binary = GoBinary::open(path);
-  if (!binary) {
-    if (process)
-      fmt::print(stderr, "gotrace: PID {} ({}): {}\n", process->pid(), process->comm(),
-                 binary.error().message);
-    else
-      fmt::print(stderr, "gotrace: {}\n", binary.error().message);
-    return kExitFailure;
-  }
+  const GoBinary& binary = target ? *target->binary : *file;
+  const Process* process = target ? &target->process : nullptr;
   // A file alone needs no uprobe self-test (on a loaded host it took most
   // of `info --binary`'s 20 s): what only uprobes tell is left unknown.
   InfoReport report =
-      build_info_report(**binary, probe_host(process ? HostCheck::Full : HostCheck::NoUprobes), tables);
+      build_info_report(binary, probe_host(process ? HostCheck::Full : HostCheck::NoUprobes), tables);
   if (process) {
     report.pid = process->pid();
     report.comm = process->comm_exact();
     report.path = process->exe_target();
     report.alive = process->alive();
-    if (auto bias = process->load_bias((*binary)->elf())) {
-      report.load_bias = *bias;
-      report.code = compare_code_with_file(process->pid(), (*binary)->elf(), *bias);
+    if (target->has_load_bias) {
+      report.load_bias = target->load_bias;
+      report.code = compare_code_with_file(process->pid(), binary.elf(), target->load_bias);
     }
   }
   if (config.json)

@@ -22,6 +22,7 @@
 #include "gotrace/probes/reason_filter.h"
 #include "gotrace/report/block_writer.h"
 #include "gotrace/session/block_command.h"
+#include "gotrace/session/open_target.h"
 #include "gotrace/session/outputs.h"
 #include "gotrace/session/trace_loop.h"
 #include "gotrace/snapshot/goroutines.h"
@@ -118,22 +119,17 @@ int run_block_sample(const BlockConfig& config, const TraceSummary* carried, con
     return earlier && stop_signal() && sampled_s < earlier->traced_s;
   };
   if (earlier_says_more(0)) return print_rendered(outputs, *earlier);
-  auto proc = Process::open(tc.pid);
-  if (!proc) {
-    fmt::print(stderr, "gotrace: {}{}\n", proc.error().message,
+  auto target = open_target(tc.pid);
+  if (!target) {
+    fmt::print(stderr, "gotrace: {}{}\n", target.error().message,
                carried ? " (while switching from probes to sampling; what the probes saw was not kept)" : "");
     return kExitFailure;
   }
-  auto bin = GoBinary::open(proc->exe_link());
-  if (!bin) {
-    fmt::print(stderr, "gotrace: PID {} ({}): {}\n", tc.pid, proc->comm(), bin.error().message);
-    return kExitFailure;
-  }
-  const GoBinary& b = **bin;
+  Process* proc = &target->process;
+  const GoBinary& b = *target->binary;
   const std::string version = b.buildinfo().version_string;
   if (!b.wait_reasons()) {
-    fmt::print(stderr, "gotrace: PID {} ({}, {}): {}\n", tc.pid, proc->comm(), version,
-               b.wait_reasons().error().message);
+    fmt::print(stderr, "gotrace: {}\n", target_failure(*proc, b.wait_reasons().error().message));
     return kExitFailure;
   }
   const WaitReasons& reasons = *b.wait_reasons();
@@ -142,15 +138,10 @@ int run_block_sample(const BlockConfig& config, const TraceSummary* carried, con
     fmt::print(stderr, "gotrace block: {}\n", mask.error().message);
     return kExitUsage;
   }
-  auto bias = proc->load_bias(b.elf());
-  if (!bias) {
-    fmt::print(stderr, "gotrace: PID {}: {}\n", tc.pid, bias.error().message);
-    return kExitFailure;
-  }
+  const uint64_t* bias = &target->load_bias;
   auto reader = GoroutineReader::create(b, tc.pid, *bias);
   if (!reader) {
-    fmt::print(stderr, "gotrace: PID {} ({}, {}): {}\n", tc.pid, proc->comm(), version,
-               reader.error().message);
+    fmt::print(stderr, "gotrace: {}\n", target_failure(*proc, reader.error().message));
     return kExitFailure;
   }
 

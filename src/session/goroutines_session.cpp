@@ -10,6 +10,7 @@
 #include "gotrace/model/goroutine_report.h"
 #include "gotrace/report/goroutine_writer.h"
 #include "gotrace/session/goroutines_command.h"
+#include "gotrace/session/open_target.h"
 #include "gotrace/session/outputs.h"
 #include "gotrace/session/trace_context.h"
 #include "gotrace/snapshot/goroutines.h"
@@ -40,25 +41,22 @@ int run_goroutines(const GoroutinesConfig& c) {
       return kExitUsage;
     }
   if (c.watch_interval.count() > 0) return run_goroutines_watch(c);
-  auto proc = Process::open(c.pid);
-  if (!proc) {
-    fmt::print(stderr, "gotrace: {}\n", proc.error().message);
-    return kExitFailure;
-  }
   // Until the report is written, nothing needs undoing: a stop signal ends
   // gotrace at once (util/signals.h).
+  exit_on_stop_signal(fmt::format("while reading the goroutines of PID {}", c.pid));
+  auto target = open_target(c.pid);
+  if (!target) {
+    fmt::print(stderr, "gotrace: {}\n", target.error().message);
+    return kExitFailure;
+  }
+  Process* proc = &target->process;
   exit_on_stop_signal(fmt::format("while reading the goroutines of PID {} ({})", c.pid, proc->comm()));
   // One line; that the target exited meanwhile, if it did.
   auto fail = [&](std::string_view message) {
-    if (proc->alive())
-      fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), message);
-    else
-      fmt::print(stderr, "gotrace: {}\n", exited_while_starting(*proc, message));
+    fmt::print(stderr, "gotrace: {}\n", target_failure(*proc, message));
     return kExitFailure;
   };
-  auto bin = GoBinary::open(proc->exe_link());
-  if (!bin) return fail(bin.error().message);
-  const GoBinary& b = **bin;
+  const GoBinary& b = *target->binary;
   if (!b.wait_reasons()) return fail(b.wait_reasons().error().message);
   for (const auto& r : c.reasons)
     if (!b.wait_reasons()->value_of(r)) {
@@ -68,8 +66,7 @@ int run_goroutines(const GoroutinesConfig& c) {
                  r, b.buildinfo().version_string);
       return kExitUsage;
     }
-  auto bias = proc->load_bias(b.elf());
-  if (!bias) return fail(bias.error().message);
+  const uint64_t* bias = &target->load_bias;
   auto reader = GoroutineReader::create(b, c.pid, *bias);
   if (!reader) return fail(reader.error().message);
   reader->set_cancel([] { return stop_signal() != 0; });

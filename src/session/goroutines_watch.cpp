@@ -23,6 +23,7 @@
 #include "gotrace/report/report_common.h"
 #include "gotrace/session/goroutine_probes.h"
 #include "gotrace/session/goroutines_command.h"
+#include "gotrace/session/open_target.h"
 #include "gotrace/session/outputs.h"
 #include "gotrace/session/probe_keeper.h"
 #include "gotrace/session/trace_context.h"
@@ -93,8 +94,7 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
   // With --leaks the target is opened the way the tracing commands open it
   // (TraceContext: probe sites planned, host and rights checked).
   std::optional<TraceContext> tc;
-  std::optional<Process> own_proc;
-  std::unique_ptr<GoBinary> own_bin;
+  std::optional<OpenTarget> own;
   Process* proc = nullptr;
   const GoBinary* bin = nullptr;
   uint64_t bias = 0;
@@ -114,38 +114,28 @@ int run_goroutines_watch(const GoroutinesConfig& c) {
     bin = tc->binary.get();
     bias = tc->load_bias;
   } else {
-    auto p = Process::open(c.pid);
-    if (!p) {
-      fmt::print(stderr, "gotrace: {}\n", p.error().message);
-      return kExitFailure;
-    }
-    own_proc.emplace(std::move(*p));
-    proc = &*own_proc;
     // Until the first snapshot is in, only reads: a stop signal ends
     // gotrace at once (util/signals.h).
+    exit_on_stop_signal(fmt::format("before the first snapshot of PID {}", c.pid));
+    auto t = open_target(c.pid);
+    if (!t) {
+      fmt::print(stderr, "gotrace: {}\n", t.error().message);
+      return kExitFailure;
+    }
+    own.emplace(std::move(*t));
+    proc = &own->process;
     exit_on_stop_signal(fmt::format("before the first snapshot of PID {} ({})", c.pid, proc->comm()));
-    auto b = GoBinary::open(proc->exe_link());
-    if (!b) {
-      fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), b.error().message);
-      return kExitFailure;
-    }
-    own_bin = std::move(*b);
-    bin = own_bin.get();
-    auto lb = proc->load_bias(bin->elf());
-    if (!lb) {
-      fmt::print(stderr, "gotrace: PID {}: {}\n", c.pid, lb.error().message);
-      return kExitFailure;
-    }
-    bias = *lb;
+    bin = own->binary.get();
+    bias = own->load_bias;
   }
   const GoBinary& b = *bin;
   if (!b.wait_reasons()) {
-    fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), b.wait_reasons().error().message);
+    fmt::print(stderr, "gotrace: {}\n", target_failure(*proc, b.wait_reasons().error().message));
     return kExitFailure;
   }
   auto reader = GoroutineReader::create(b, c.pid, bias);
   if (!reader) {
-    fmt::print(stderr, "gotrace: PID {} ({}): {}\n", c.pid, proc->comm(), reader.error().message);
+    fmt::print(stderr, "gotrace: {}\n", target_failure(*proc, reader.error().message));
     return kExitFailure;
   }
   reader->set_cancel([] { return stop_signal() != 0; });

@@ -96,9 +96,10 @@ uint64_t total_drops(const Counters& c, const CounterSpecs& specs) {
 }
 
 Result<TraceContext> TraceContext::prepare(pid_t pid, const ProbeTable& table) {
-  auto proc = Process::open(pid);
-  if (!proc) return proc.error();
-  TraceContext tc{std::move(*proc), nullptr, probe_host(), {}, 0, {}};
+  auto target = open_target(pid);
+  if (!target) return target.error();
+  TraceContext tc{
+      std::move(target->process), std::move(target->binary), probe_host(), {}, target->load_bias, {}};
   auto r = tc.analyse(table);
   if (!r) return Error(tc.startup_failure(r.error().message));
   // Gone while the host was checked and the binary analysed: say so now,
@@ -109,15 +110,7 @@ Result<TraceContext> TraceContext::prepare(pid_t pid, const ProbeTable& table) {
 
 Result<void> TraceContext::analyse(const ProbeTable& table) {
   const pid_t pid = process.pid();
-  auto bin = GoBinary::open(process.exe_link());
-  if (!bin) return make_error("PID {} ({}): {}", pid, process.comm(), bin.error().message);
-  binary = std::move(*bin);
   if (binary->version().major == 0) return make_error("PID {} ({}): unknown Go version", pid, process.comm());
-  if (auto bias = process.load_bias(binary->elf()))
-    load_bias = *bias;
-  else
-    return make_error("PID {}: {}", pid, bias.error().message);
-
   sites = plan_all_sites(*binary);
   Verdict v = check_command(table, *binary, host, sites);
   if (!v.can_run) {
@@ -133,10 +126,6 @@ Result<void> TraceContext::analyse(const ProbeTable& table) {
 std::string TraceContext::startup_failure(std::string_view message) const {
   if (process.alive()) return std::string(message);
   return exited_while_starting(process, message);
-}
-
-std::string exited_while_starting(const Process& p, std::string_view detail) {
-  return fmt::format("PID {} ({}) exited while gotrace was starting ({})", p.pid(), p.comm(), detail);
 }
 
 const PlannedSite* TraceContext::site(ProbeRole role) const {

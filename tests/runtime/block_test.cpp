@@ -128,11 +128,28 @@ TEST_CASE("block refuses bad targets with one clear line", "[root][block]") {
   CHECK(no_pid.status == 1);
   CHECK(no_pid.out == "gotrace: no process with PID 999999999\n");
 
+  // Every way of opening a target says it the same way, naming the file
+  // by its path, not by the descriptor gotrace read it through.
   RunningProgram sleeper("/bin/sleep", {"30"});
-  auto not_go = run_command(fmt::format("{} block -p {} -d 1s 2>&1", GOTRACE_BINARY, sleeper.pid()));
-  CHECK(not_go.status == 1);
-  CHECK(not_go.out.find("is not a Go program") != std::string::npos);
-  CHECK(std::count(not_go.out.begin(), not_go.out.end(), '\n') == 1);
+  auto comm = [&] {
+    std::ifstream in(fmt::format("/proc/{}/comm", sleeper.pid()));
+    std::string c;
+    std::getline(in, c);
+    return c;
+  };
+  for (int i = 0; i < 200 && comm() != "sleep"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // (until it has exec'd)
+  const std::string expected = fmt::format("gotrace: PID {} (sleep): {} is not a Go program", sleeper.pid(),
+                                           std::filesystem::canonical("/bin/sleep").string());
+  for (const char* cmd :
+       {"block", "block --sample", "lock", "alloc", "goroutines", "goroutines --watch 1s", "info"}) {
+    INFO(cmd);
+    auto not_go = run_command(fmt::format("{} {} -p {} 2>&1", GOTRACE_BINARY, cmd, sleeper.pid()));
+    INFO(not_go.out);
+    CHECK(not_go.status == 1);
+    CHECK(not_go.out.rfind(expected, 0) == 0);
+    CHECK(std::count(not_go.out.begin(), not_go.out.end(), '\n') == 1);
+  }
 
   // An unsupported Go version: a copy of a fixture whose build info says go1.16.
   auto fx = fixtures_of("block", "amd64");

@@ -18,6 +18,7 @@
 #include "gotrace/model/trace_summary.h"
 #include "gotrace/probes/probe_plan.h"
 #include "gotrace/probes/probe_table.h"
+#include "gotrace/session/open_target.h"
 #include "gotrace/session/trace_loop.h"
 #include "gotrace/target/process.h"
 
@@ -52,9 +53,6 @@ std::span<const CounterSpec> park_counter_specs(bool parks_are_events = true);
 Result<void> check_counter_specs(const CounterSpecs& specs);
 uint64_t total_drops(const Counters& c, const CounterSpecs& specs);
 
-// "PID N (comm) exited while gotrace was starting (detail)".
-std::string exited_while_starting(const Process& p, std::string_view detail);
-
 struct TraceContext {
   Process process;
   std::unique_ptr<GoBinary> binary;
@@ -75,7 +73,7 @@ struct TraceContext {
   const PlannedSite* site(ProbeRole role) const;  // nullptr if absent or unusable
   gt_offsets bpf_offsets() const;
   std::shared_ptr<StackTable> read_stacks(int stacks_fd) const;
-  // (prepare: the binary, the sites and the command's verdict)
+  // (prepare: the version, the sites and the command's verdict)
   Result<void> analyse(const ProbeTable& table);
 
   TraceSummary summary(const TraceLoopResult& loop, const Counters& counters, const CounterSpecs& specs,
