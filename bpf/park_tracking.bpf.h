@@ -33,7 +33,7 @@
 
 #include "gotrace_common.bpf.h"
 
-#include "gotrace/bpf/block_types.h"
+#include "gotrace/bpf/park_types.h"
 
 const volatile __u64 reason_mask[4] = {~0ULL, ~0ULL, ~0ULL, ~0ULL};
 const volatile __u32 io_wait_reason = 2;

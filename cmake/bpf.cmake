@@ -1,4 +1,4 @@
-# Compiles bpf/*.bpf.c with clang into BPF objects and turns each into a
+# Compiles src/commands/*/*.bpf.c with clang into BPF objects and turns each into a
 # libbpf skeleton header (<name>.skel.h) with `bpftool gen skeleton`.
 # The kernel types they use come from bpf/include/vmlinux.h, checked in and
 # minimal, so the build host needs no kernel BTF.
@@ -11,9 +11,11 @@ set(BPF_SKEL_DIR ${CMAKE_BINARY_DIR}/bpf)
 file(MAKE_DIRECTORY ${BPF_SKEL_DIR})
 set(BPF_TARGET_ARCH x86)
 
-file(GLOB BPF_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bpf/*.bpf.c)
+# Each command's program sits in its folder (src/commands/<cmd>/<cmd>.bpf.c,
+# its records in <cmd>_types.h beside it); bpf/ holds what they share.
+file(GLOB BPF_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/commands/*/*.bpf.c)
 file(GLOB BPF_HEADERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bpf/*.h ${CMAKE_SOURCE_DIR}/bpf/include/*.h
-     ${CMAKE_SOURCE_DIR}/include/gotrace/bpf/*.h)
+     ${CMAKE_SOURCE_DIR}/include/gotrace/bpf/*.h ${CMAKE_SOURCE_DIR}/src/commands/*/*_types.h)
 set(BPF_SKELETONS)
 foreach(src ${BPF_SOURCES})
   get_filename_component(name ${src} NAME_WE)
@@ -23,6 +25,7 @@ foreach(src ${BPF_SOURCES})
     OUTPUT ${obj}
     COMMAND ${CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${BPF_TARGET_ARCH}
             -I${CMAKE_SOURCE_DIR}/bpf/include -I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_SOURCE_DIR}/include
+            -I${CMAKE_SOURCE_DIR}/src
             -Wall -Werror -Wno-unused-function -c ${src} -o ${obj}
     DEPENDS ${src} ${BPF_HEADERS}
     COMMENT "BPF ${name}")

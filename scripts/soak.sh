@@ -58,8 +58,8 @@ else minors=$all_minors; fi
 
 # gotrace's program names, from its BPF sources (the kernel keeps 15 characters).
 ours=$(awk '/^SEC\(/ {sec=1; next} sec && match($0, /[a-z_0-9]+\(struct pt_regs/) {print substr($0, RSTART, 15 < RLENGTH - 15 ? 15 : RLENGTH - 15)} {sec=0}' \
-  "$root"/bpf/*.bpf.c "$root"/bpf/*.bpf.h | sort -u | paste -sd'|')
-[[ -n $ours ]] || { echo "soak.sh: no BPF program names found in $root/bpf" >&2; exit 1; }
+  "$root"/src/commands/*/*.bpf.c "$root"/bpf/*.bpf.h | sort -u | paste -sd'|')
+[[ -n $ours ]] || { echo "soak.sh: no BPF program names found in $root/src/commands" >&2; exit 1; }
 # gotrace programs loaded but held by no process: left behind.
 leftover_progs() {
   local ids held

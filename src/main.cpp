@@ -1,7 +1,7 @@
 // gotrace: see README.md. main() only builds the CLI and hands off.
 #include <system_error>
 
-#include "gotrace/cli/cli.h"
+#include "gotrace/app/cli.h"
 #include "gotrace/session/trace_config.h"
 #include "gotrace/util/output_file.h"
 #include "gotrace/util/signals.h"

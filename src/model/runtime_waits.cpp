@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <iterator>
 
-#include "gotrace/model/block_report.h"
-
 namespace gotrace {
 
 namespace {
@@ -102,34 +100,6 @@ std::string_view runtime_wait_label(RuntimeWait w) {
       return "waiting for a GC phase to finish (not a lock in user code)";
   }
   return "";
-}
-
-void classify_runtime_waits(BlockReport& r) {
-  if (r.runtime_classified || !r.stacks) return;
-  r.runtime_classified = true;
-  StackTable& st = *r.stacks;
-  auto hide = [&](RuntimeWait w) { return is_background(w) && !r.show_runtime_background; };
-  uint64_t hidden = 0;
-  std::vector<BlockEntry> kept;
-  for (BlockEntry& e : r.entries) {
-    e.runtime = classify_runtime_wait(st.frames(e.stack_id));
-    if (hide(e.runtime))
-      hidden += e.count;
-    else
-      kept.push_back(std::move(e));
-  }
-  r.entries = std::move(kept);
-  std::erase_if(r.longest, [&](LongWait& w) {
-    w.runtime = classify_runtime_wait(st.frames(w.stack_id));
-    return hide(w.runtime);
-  });
-  if (hidden) {
-    r.summary.counters["runtime_background_hidden"] = hidden;
-    r.summary.notes.push_back(fmt::format(
-        "{} waits of the runtime background goroutines (scavenger, sweeper, GC workers, finalizer) left out; "
-        "--reason all shows them",
-        hidden));
-  }
 }
 
 bool is_runtime_trampoline(std::string_view f) {

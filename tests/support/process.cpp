@@ -124,13 +124,23 @@ std::set<uint64_t> prog_ids_held_by(pid_t pid) {
 }
 
 // The names of gotrace's BPF programs, read from the sources (every
-// `SEC("uprobe…") int name(` of bpf/), cut to the 15 characters the kernel
-// keeps: a new command's programs are found without a list to update.
+// `SEC("uprobe…") int name(` of bpf/ and src/commands/*/), cut to the 15
+// characters the kernel keeps: a new command's programs are found without a
+// list to update.
 const std::set<std::string>& our_program_names() {
   static const std::set<std::string> names = [] {
     std::set<std::string> out;
     const std::regex prog(R"re(SEC\("uprobe[^"]*"\)\s*int\s+(\w+)\s*\()re");
-    for (const auto& e : std::filesystem::directory_iterator(std::string(GOTRACE_SOURCE_DIR) + "/bpf")) {
+    const std::string root = GOTRACE_SOURCE_DIR;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root + "/src/commands")) {
+      const std::string name = e.path().filename().string();
+      if (!e.is_regular_file() || !(name.ends_with(".bpf.c") || name.ends_with(".bpf.h"))) continue;
+      std::ifstream in(e.path());
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (std::sregex_iterator it(text.begin(), text.end(), prog), end; it != end; ++it)
+        out.insert((*it)[1].str().substr(0, 15));
+    }
+    for (const auto& e : std::filesystem::directory_iterator(root + "/bpf")) {
       if (!e.is_regular_file()) continue;  // (bpf/include; reading a directory throws)
       std::ifstream in(e.path());
       std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -142,7 +152,7 @@ const std::set<std::string>& our_program_names() {
   return names;
 }
 
-// Every loaded program of bpf/*.bpf.c: id -> name.
+// Every loaded program of gotrace's BPF sources: id -> name.
 std::map<uint64_t, std::string> gotrace_programs() {
   const auto& ours = our_program_names();
   REQUIRE(ours.size() >= 10);  // block, lock and alloc programs at least

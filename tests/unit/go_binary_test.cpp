@@ -5,9 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "commands/block/block_command.h"
+#include "commands/lock/lock_command.h"
 #include "gotrace/probes/probe_plan.h"
-#include "gotrace/session/block_command.h"
-#include "gotrace/session/lock_command.h"
 #include "support/fixtures.h"
 
 using namespace gotrace;

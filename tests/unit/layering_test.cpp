@@ -78,21 +78,35 @@ TEST_CASE("every include points down the module graph", "[layering]") {
   namespace fs = std::filesystem;
   const fs::path root = GOTRACE_SOURCE_DIR;
   const std::regex include_re(R"re(#include\s+"gotrace/([a-z_]+)/)re");
-  size_t files = 0, includes = 0;
+  const std::regex command_re(R"re(#include\s+"commands/([a-z_]+)/)re");
+  size_t files = 0, includes = 0, command_files = 0;
+  std::set<std::string> commands;
   for (const fs::path base : {root / "src", root / "include" / "gotrace"}) {
     for (const auto& e : fs::recursive_directory_iterator(base)) {
       if (!e.is_regular_file()) continue;
       const fs::path rel = fs::relative(e.path(), base);
       if (rel.begin() == rel.end() || std::next(rel.begin()) == rel.end()) continue;  // main.cpp
       const std::string module = rel.begin()->string();
+      // src/commands/<cmd>/...: the module `commands`, the command <cmd>.
+      const std::string command = module == "commands" ? std::next(rel.begin())->string() : "";
       INFO(e.path().string());
       REQUIRE(graph().uses.count(module));  // a new folder needs its line in cmake/modules.txt
       const std::set<std::string> allowed = reach(module);
+      if (!command.empty()) {
+        commands.insert(command);
+        ++command_files;
+      }
       std::ifstream in(e.path());
       std::string line;
       ++files;
       while (std::getline(in, line)) {
         std::smatch m;
+        if (std::regex_search(line, m, command_re)) {
+          ++includes;
+          INFO(line);
+          CHECK(m[1] == command);  // a command folder includes no other command; nothing else includes one
+          continue;
+        }
         if (!std::regex_search(line, m, include_re)) continue;
         ++includes;
         const std::string to = m[1];
@@ -104,4 +118,6 @@ TEST_CASE("every include points down the module graph", "[layering]") {
   }
   CHECK(files > 50);
   CHECK(includes > 100);
+  CHECK(commands.size() >= 5);
+  CHECK(command_files > 30);
 }

@@ -12,14 +12,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "commands/alloc/alloc_command.h"
+#include "commands/block/block_command.h"
+#include "commands/goroutines/goroutine_probes.h"
+#include "commands/lock/lock_command.h"
 #include "gotrace/gobin/go_binary.h"
 #include "gotrace/gobin/go_types.h"
 #include "gotrace/gobin/go_version.h"
 #include "gotrace/probes/probe_plan.h"
-#include "gotrace/session/alloc_command.h"
-#include "gotrace/session/block_command.h"
-#include "gotrace/session/goroutine_probes.h"
-#include "gotrace/session/lock_command.h"
 #include "support/fixtures.h"
 
 using namespace gotrace;

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "commands/block/block_writer.h"
 #include "gotrace/gobin/go_binary.h"
-#include "gotrace/report/block_writer.h"
 #include "support/fixtures.h"
 
 using namespace gotrace;

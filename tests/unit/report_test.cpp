@@ -3,10 +3,10 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
+#include "commands/block/block_writer.h"
+#include "commands/lock/lock_report.h"
 #include "gotrace/model/histogram.h"
-#include "gotrace/model/lock_report.h"
 #include "gotrace/probes/reason_filter.h"
-#include "gotrace/report/block_writer.h"
 #include "gotrace/report/json_writer.h"
 #include "gotrace/report/report_common.h"
 #include "gotrace/util/duration.h"

@@ -7,9 +7,9 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
+#include "commands/block/block_report.h"
+#include "commands/block/block_writer.h"
 #include "gotrace/gobin/go_binary.h"
-#include "gotrace/model/block_report.h"
-#include "gotrace/report/block_writer.h"
 #include "support/fixtures.h"
 #include "support/json.h"
 

@@ -1,11 +1,12 @@
-// How a tracing command joins the command line: its subcommand, options and
-// entry point, and its probe table (which `gotrace info` checks). Each
-// command has one src/cli/<cmd>_cli.cpp defining `CliCommand <cmd>_cli()`,
-// and one entry in GOTRACE_TRACING_COMMANDS (src/cli/cli.cpp).
+// How a command joins the command line: its subcommand, options and entry
+// point, and its probe table (which `gotrace info` checks). Each command
+// has one src/commands/<cmd>/<cmd>_cli.cpp defining `CliCommand
+// <cmd>_cli()`, and one entry in GOTRACE_COMMANDS (src/app/cli.cpp).
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -20,7 +21,8 @@ struct CliCommand {
   const ProbeTable* probes = nullptr;
   // Adds the subcommand's options to sub; returns what runs it once parsed
   // (its exit code). Options it binds must outlive the returned function.
-  std::function<std::function<int()>(CLI::App& sub)> setup;
+  // tables: every command's probe table (for `info`; the span stays valid).
+  std::function<std::function<int()>(CLI::App& sub, std::span<const ProbeTable* const> tables)> setup;
 };
 
 // The options every tracing command shares (bpftrace/BCC conventions),

@@ -5,8 +5,9 @@
 #include <ostream>
 #include <string>
 
-#include "gotrace/model/block_report.h"
+#include "gotrace/model/histogram.h"
 #include "gotrace/model/stack_table.h"
+#include "gotrace/model/trace_summary.h"
 #include "gotrace/report/json_writer.h"
 
 namespace gotrace {

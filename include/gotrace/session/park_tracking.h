@@ -3,7 +3,7 @@
 // layout, the IO-wait reason, and the stack check of each of its sites.
 #pragma once
 
-#include "gotrace/bpf/block_types.h"
+#include "gotrace/bpf/park_types.h"
 #include "gotrace/probes/probe_table.h"
 #include "gotrace/session/trace_context.h"
 

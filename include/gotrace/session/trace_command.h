@@ -5,7 +5,7 @@
 // drain, and write the report and profiles, checking every write.
 //
 // A command derives from SkeletonCommand<its_bpf> (the libbpf skeleton
-// generated from bpf/<cmd>.bpf.c) and supplies: its probe table, the BPF
+// generated from src/commands/<cmd>/<cmd>.bpf.c) and supplies: its probe table, the BPF
 // configuration beyond the common one, how to decode a ring-buffer record,
 // its status line, and the step from BPF maps to its model and writer.
 #pragma once
