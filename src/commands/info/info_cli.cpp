@@ -14,7 +14,8 @@ CliCommand info_cli() {
       "what gotrace sees in a Go binary (version, layout, probe sites) and whether it can trace it here";
   c.setup = [](CLI::App& sub, std::span<const ProbeTable* const> tables) {
     auto info = std::make_shared<InfoConfig>();
-    auto* pid = sub.add_option("-p,--pid", info->pid, "PID of the running Go program")->check(decimal_number(true));
+    auto* pid =
+        sub.add_option("-p,--pid", info->pid, "PID of the running Go program")->check(decimal_number(true));
     auto* bin = sub.add_option("-b,--binary", info->binary, "a Go executable on disk (static analysis only)")
                     ->check(CLI::ExistingFile);
     pid->excludes(bin);
