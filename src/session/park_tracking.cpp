@@ -7,12 +7,6 @@
 
 namespace gotrace {
 
-uint64_t site_check(const PlannedSite& s) {
-  if (!s.code.stack_check) return 0;
-  return (s.code.stack_check->frame_adjust + 1) |
-         (s.code.stack_check->underflow_site ? GT_CHECK_UNDERFLOW : 0);
-}
-
 std::vector<ProbeSpec> park_tracking_probes(uint32_t needs) {
   return {{ProbeRole::Gopark, "gopark_entry", 0, true, false, needs},
           {ProbeRole::Ready, "ready_entry", 0, true, false, needs},

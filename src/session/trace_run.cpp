@@ -17,6 +17,8 @@
 #include <thread>
 
 #include "gotrace/model/overhead_budget.h"
+#include "gotrace/session/attach.h"
+#include "gotrace/session/governor.h"
 #include "gotrace/session/outputs.h"
 #include "gotrace/session/park_tracking.h"
 #include "gotrace/session/probe_keeper.h"
@@ -28,122 +30,6 @@
 namespace gotrace {
 
 namespace {
-
-// One probe the table wants: where, with which cookie.
-struct PlannedProbe {
-  const ProbeSpec* spec;
-  bpf_program* prog;
-  uint64_t offset;
-  uint64_t cookie;
-  std::string what;
-};
-
-// After one probe's attach: attached, or, when it failed, an error if the
-// probe is required and a note if not.
-Result<void> keep_or_note(const PlannedProbe& p, const Result<void>& r, TraceContext& tc,
-                          std::vector<ProbeRole>& attached) {
-  if (r) {
-    attached.push_back(p.spec->role);
-    return {};
-  }
-  if (p.spec->required) return r.error();
-  tc.notes.push_back(r.error().message);
-  return {};
-}
-
-// With multi-uprobe links: one link per program for all its sites; a link
-// that fails is retried site by site, so that one optional site failing
-// does not take the others with it.
-Result<std::vector<ProbeRole>> attach_multi(const std::vector<PlannedProbe>& planned, TraceContext& tc,
-                                            pid_t pid, LinkSet& links) {
-  std::vector<ProbeRole> attached;
-  std::vector<bool> done(planned.size());
-  for (size_t i = 0; i < planned.size(); ++i) {
-    if (done[i]) continue;
-    std::vector<size_t> group;
-    std::vector<uint64_t> offsets, cookies;
-    std::string what;
-    for (size_t j = i; j < planned.size(); ++j)
-      if (!done[j] && planned[j].prog == planned[i].prog) {
-        group.push_back(j);
-        offsets.push_back(planned[j].offset);
-        cookies.push_back(planned[j].cookie);
-        what += (what.empty() ? "" : ", ") + planned[j].what;
-        done[j] = true;
-      }
-    if (attach_uprobe_multi(planned[i].prog, pid, tc.process.exe_fd(), offsets, cookies, what, links)) {
-      for (size_t j : group) attached.push_back(planned[j].spec->role);
-      continue;
-    }
-    for (size_t j : group) {
-      const PlannedProbe& p = planned[j];
-      auto r = attach_uprobe_multi(p.prog, pid, tc.process.exe_fd(), {p.offset}, {p.cookie}, p.what, links);
-      if (auto k = keep_or_note(p, r, tc, attached); !k) return k.error();
-    }
-  }
-  return attached;
-}
-
-// For tests only: GOTRACE_TEST_DELAY_ATTACH_MS=N waits N ms between the
-// identity check and the attach, after saying so on stderr, so that a test
-// can make the target exec in exactly that gap.
-void test_delay_before_attach() {
-  static const char* env = std::getenv("GOTRACE_TEST_DELAY_ATTACH_MS");
-  if (!env || !*env) return;
-  const long ms = std::strtol(env, nullptr, 10);
-  fmt::print(stderr, "gotrace: test: attaching in {} ms\n", ms);
-  std::fflush(stderr);
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-}
-
-// Attaches each probe of the table this run wants, in order. A required one
-// that fails is an error; an optional one becomes a note.
-Result<std::vector<ProbeRole>> attach_table(TraceCommand& cmd, TraceContext& tc, pid_t pid, uint32_t options,
-                                            bool multi, LinkSet& links) {
-  std::vector<ProbeRole> attached;
-  std::vector<PlannedProbe> planned;
-  // Still the program analysed? (The probes go on the pinned file anyway,
-  // so an exec after this check costs the new program nothing.)
-  if (auto same = tc.process.check_same(); !same) return same.error();
-  test_delay_before_attach();
-  const int minor = tc.binary->version().minor;
-  for (const auto& p : cmd.probes().probes) {
-    if ((p.needs & options) != p.needs || !p.applies_to(minor)) continue;
-    bpf_program* prog = bpf_object__find_program_by_name(cmd.object(), std::string(p.program).c_str());
-    if (!prog)
-      return make_error("internal: no BPF program '{}' in the {} object", p.program, cmd.probes().command);
-    const PlannedSite* site = tc.site(p.role);
-    std::optional<uint64_t> offset;
-    uint64_t check = 0;
-    std::string what;
-    if (site) {
-      offset = site->site_file_offset;
-      check = site_check(*site);
-      what = site->symbol;
-    } else if (p.entry_fallback) {
-      for (const auto& s : tc.sites)
-        if (s.role == p.role && !s.symbol.empty()) {
-          offset = tc.binary->elf().vaddr_to_file_offset(s.function.entry);
-          what = s.symbol;
-          tc.notes.push_back(
-              fmt::format("{} has no emulated probe site in this Go release: probed at its first "
-                          "instruction (single-stepped, costs more per hit)",
-                          s.symbol));
-        }
-    }
-    if (!offset) {
-      if (p.required) return make_error("no probe site for {}", role_spec(p.role).id);
-      continue;
-    }
-    planned.push_back({&p, prog, *offset, GT_COOKIE(p.cookie_kind, check), what});
-  }
-  if (multi) return attach_multi(planned, tc, pid, links);
-  for (const auto& p : planned) {
-    auto r = attach_uprobe(p.prog, pid, tc.process.exe_fd(), p.offset, p.what, links, p.cookie);
-    if (auto k = keep_or_note(p, r, tc, attached); !k) return k.error();
-  }
-  return attached;
-}
 
 // For tests only: GOTRACE_TEST_DELAY_SWITCH_MS=N waits N ms when the
 // governor switches to a cheaper way that reloads, after the costlier way's
@@ -181,78 +67,11 @@ struct Pass {
   std::chrono::steady_clock::time_point began;  // when its probes were in and it began to trace
 };
 
-// The overhead governor's watch over one pass: every second, the cost of the
-// last second against the budget (model/overhead_budget.h). It acts once
-// per pass: it ends the pass when the command has a cheaper way and the
-// user let it; otherwise it records that the probes stay.
-constexpr std::chrono::milliseconds kWindowOn{500};
 constexpr std::string_view kEarlierNote = "overhead governor: the first ";
-
-class Governor {
- public:
-  // since_start: seconds of the trace before this pass began.
-  Governor(const TraceConfig& config, GovernorRecord& record, const TraceCommand& cmd, double since_start)
-      : record_(record), cmd_(cmd), since_start_(since_start) {
-    if (config.duration) ends_at_ = static_cast<double>(config.duration->count()) / 1000;
-    budget_.max_share = config.max_overhead_pct / 100;
-    record_.on = config.governor;
-    record_.max_share = budget_.max_share;
-    record_.allowance_cpu_share = budget_.floor_ns_per_s / 1e9;
-  }
-
-  // Called after every poll; cost_now: the cumulative cost so far this pass.
-  // A window closes after a second, or sooner when the target used enough
-  // CPU in it to judge a share (window_ready): a busy target is judged in a
-  // quarter of a second, a flagrantly costly trace in a tenth.
-  bool over_budget(double t, const std::function<TraceCost()>& cost_now) {
-    if (done_ || t < last_t_ + kMinWindowS) return false;
-    TraceCost c = cost_now();
-    TraceCost w = c;  // the window since the last check
-    w.probe_hits = c.probe_hits - last_.probe_hits;
-    w.bpf_ns = c.bpf_ns - last_.bpf_ns;
-    w.estimated_ns = c.estimated_ns - last_.estimated_ns;
-    w.target_cpu_ns = c.target_cpu_ns - last_.target_cpu_ns;
-    const double seconds = t - last_t_;
-    if (!window_ready(w, seconds, budget_)) return false;
-    last_ = c;
-    last_t_ = t;
-    BudgetCheck b = check_budget(w, seconds, budget_);
-    if (!b.over) return false;
-    done_ = true;
-    GovernorStep step{since_start_ + t, b.share, b.cost_ns_per_s, ""};
-    auto way = cmd_.cheaper();
-    if (!record_.on)
-      step.action = "kept the probes (--no-governor)";
-    else if (!way)
-      step.action = "kept the probes (nothing cheaper traces this)";
-    else if (ends_at_ - t < kMinLeftS)  // switching would throw away more than it saves
-      step.action = "kept the probes (the trace ends within a second)", way.reset();
-    else
-      step.action = way->what;
-    fmt::print(stderr,
-               "gotrace {}: the probes cost ~{:.1f}% of the target's CPU over the last {:.1f}s "
-               "(budget {:g}%, --max-overhead): {}\n",
-               cmd_.probes().command, 100 * b.share, seconds, 100 * budget_.max_share, step.action);
-    record_.steps.push_back(step);
-    return record_.on && way.has_value();
-  }
-
- private:
-  static constexpr double kMinWindowS = 0.1;  // window_ready's shortest
-  static constexpr double kMinLeftS = 1.0;
-  GovernorRecord& record_;
-  const TraceCommand& cmd_;
-  double since_start_ = 0;
-  double ends_at_ = std::numeric_limits<double>::infinity();  // this pass's -d
-  OverheadBudget budget_;
-  TraceCost last_;
-  double last_t_ = 0;
-  bool done_ = false;
-};
 
 // One way of tracing: load the command's programs as configured now, attach,
 // run the loop until the end or the governor's stop, and detach.
-// duty < 1: the probes are attached in windows of kWindowOn, that share of
+// duty < 1: the probes are attached in windows (ProbeWindows), that share of
 // the time (the governor's last resort, for commands that can scale).
 // trace_began: when the first pass began to trace, for a later pass (the
 // governor's), where a signal or the target's exit while it starts ends the
@@ -316,7 +135,7 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   std::optional<SlowStepNotice> slow;
   if (!later)
     slow.emplace(fmt::format("attaching the probes to PID {} ({})", tc.process.pid(), tc.process.comm()));
-  auto attached = attach_table(cmd, tc, config.pid, options, multi, links);
+  auto attached = attach_probe_table(cmd.probes(), cmd.object(), tc, options, multi, links);
   slow.reset();
   Result<void> enough = attached ? cmd.check_attached(tc, *attached) : Result<void>(attached.error());
   // A Ctrl-C abandons an attach under way (the probe keeper takes off
@@ -365,58 +184,38 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
   lo.duration = config.duration;
   lo.status_line = config.status_line;
 
-  // Windows: attached for kWindowOn, then off for as long as the duty says.
-  using Clock = std::chrono::steady_clock;
   const size_t probes = links.size();
-  const auto on = std::chrono::duration_cast<Clock::duration>(kWindowOn);
-  auto off = std::chrono::duration_cast<Clock::duration>(kWindowOn * (1 / duty - 1));
-  bool attached_now = true;
-  auto window_began = Clock::now();
-  Clock::duration attached_total{};
-  size_t windows = 1;
-  bool windowing = duty < 1;
-  bool windows_failed = false;
-  double windows_from_s = 0;  // when windowing began in this pass (0: from its start)
+  ProbeWindows windows(duty);
   if (stats_fd >= 0 && duty >= 1)
     lo.over_budget = [&](double t) {
       if (!governor.over_budget(t, cost_now)) return false;
       // The same probes in windows: no reload, so this pass goes on and
       // keeps what it saw (its report covers the whole time, scaled).
       auto way = cmd.cheaper();
-      if (!way || !way->windows || windowing) return true;
+      if (!way || !way->windows || windows.on()) return true;
       cmd.take_cheaper(tc);
-      const double share = std::max(record.steps.back().share, 1e-9);
-      off = std::chrono::duration_cast<Clock::duration>(
-          kWindowOn * (1 / std::clamp(0.5 * record.max_share / share, 0.02, 0.5) - 1));
-      const auto now = Clock::now();
       links.clear();  // the window that was on ends here
-      attached_total += now - window_began;
-      attached_now = false;
-      window_began = now;
-      windowing = true;
-      windows_from_s = t;
+      windows.start(ProbeWindows::duty_after(record), t);
       return false;
     };
   auto turn_windows = [&] {
-    if (!windowing || windows_failed) return;
-    const auto now = Clock::now();
-    if (attached_now && now - window_began >= on) {
-      links.clear();
-      attached_total += now - window_began;
-      attached_now = false;
-      window_began = now;
-    } else if (!attached_now && now - window_began >= off) {
-      cmd.between_windows();
-      auto again = attach_table(cmd, tc, config.pid, options, multi, links);
-      if (!again) {
-        links.clear();  // (what attached before the failure)
-        tc.notes.push_back("probes could not be attached again for a window: " + again.error().message);
-        windows_failed = true;  // no more windows; the trace goes on without probes
-        return;
-      }
-      attached_now = true;
-      window_began = Clock::now();
-      ++windows;
+    switch (windows.due()) {
+      case ProbeWindows::Turn::Off:
+        links.clear();
+        windows.turned_off();
+        break;
+      case ProbeWindows::Turn::On:
+        cmd.between_windows();
+        if (auto again = attach_probe_table(cmd.probes(), cmd.object(), tc, options, multi, links); !again) {
+          links.clear();  // (what attached before the failure)
+          tc.notes.push_back("probes could not be attached again for a window: " + again.error().message);
+          windows.failed();
+        } else {
+          windows.turned_on();
+        }
+        break;
+      case ProbeWindows::Turn::None:
+        break;
     }
   };
   uint64_t last = 0;
@@ -454,7 +253,7 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
           return fmt::format("{:.0f}s  {} probes  {}{}", t, links.size(), cmd.status(c, rate), cost_text);
         });
   out.attached = probes;
-  if (attached_now) attached_total += Clock::now() - window_began;
+  const double attached_fraction = windows.attached_fraction(out.loop.elapsed.count());
   const uint64_t cpu_end = tc.process.cpu_time_ns();
   *cmd.stopped_flag() = 1;  // nothing after the end counts, while the probes come off
   if (!gone) cmd.at_edge(tc, TraceCommand::Edge::Ended);
@@ -471,21 +270,9 @@ Pass run_pass(TraceCommand& cmd, TraceContext& tc, const TraceConfig& config, Go
       tc.summary(out.loop, out.counters, cmd.counters(), out.attached, out.counters[cmd.rate_counter()]);
   out.summary.detach_s = detach_s;
   out.summary.cost = cost_of(cpu_end > cpu_start ? cpu_end - cpu_start : 0);
-  if (windowing) {
-    const double elapsed = out.loop.elapsed.count();
-    const double fraction = elapsed > 0 ? std::chrono::duration<double>(attached_total).count() / elapsed
-                                        : 1.0;  // (none: nothing to scale)
-    out.summary.attached_fraction = std::clamp(fraction, 1e-6, 1.0);
-    // (switched in this pass: the first window is the time before the switch)
-    const size_t later_windows = windows_from_s > 0 ? windows - 1 : windows;
-    out.summary.notes.push_back(fmt::format(
-        "probes attached {}in {} window{} of {:.1f}s, {:.1f}% of the time in all: counts and times are "
-        "scaled "
-        "by {:.1f}; waits across a window's edge are not seen, and those longer than a window are "
-        "under-counted",
-        windows_from_s > 0 ? fmt::format("throughout the first {:.1f}s, then ", windows_from_s) : "",
-        later_windows, later_windows == 1 ? "" : "s", std::chrono::duration<double>(kWindowOn).count(),
-        100 * out.summary.attached_fraction, 1 / out.summary.attached_fraction));
+  if (windows.on()) {
+    out.summary.attached_fraction = attached_fraction;
+    out.summary.notes.push_back(windows.note(attached_fraction));
   }
   return pass;
 }
@@ -535,9 +322,7 @@ int run_trace(TraceCommand& cmd, const TraceConfig& config) {
     // In windows, the share of the time that brings the last measured cost
     // within half the budget (window edges and the judged windows add to
     // it), at least 2% and at most half of the time.
-    double duty = 1;
-    if (cmd.windowed() && !governor.steps.empty())
-      duty = std::clamp(0.5 * governor.max_share / std::max(governor.steps.back().share, 1e-9), 0.02, 0.5);
+    const double duty = cmd.windowed() && !governor.steps.empty() ? ProbeWindows::duty_after(governor) : 1;
     if (earlier && stop_signal()) {  // interrupted during the switch
       use_earlier = true;
       break;

@@ -77,6 +77,38 @@ double cpu_per_round(RunningProgram& p, std::chrono::milliseconds window) {
   return (c1 - c0) / static_cast<double>(r1 - r0);
 }
 
+// Runs `gotrace ARGS` on the target with the governor's switch held open
+// (GOTRACE_TEST_DELAY_SWITCH_MS), sends SIGINT once it says it is switching,
+// and checks it ends within half a second with exit 0; returns its JSON
+// report, after checking it says it was interrupted while switching.
+Json interrupted_while_switching(const std::string& args) {
+  const std::string out_path = fmt::format("/tmp/gotrace-governor-switch.{}.json", ::getpid());
+  RunningProgram g("/bin/sh", {"-c", fmt::format("GOTRACE_TEST_DELAY_SWITCH_MS=20000 exec {} {} 2>&1 >{}",
+                                                 GOTRACE_BINARY, args, out_path)});
+  REQUIRE(g.wait_for_line("gotrace: test: switching in", 30000));
+  const auto signalled = std::chrono::steady_clock::now();
+  REQUIRE(kill(g.pid(), SIGINT) == 0);
+  const int status = g.wait_exit(10000);
+  const double exit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  INFO(g.output());
+  CHECK(status == 0);
+  CHECK(exit_s < 0.5);
+  std::ifstream in(out_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::remove(out_path.c_str());
+  Json r = parse_json(ss.str());
+  CHECK(r["stopped_by"].str == "interrupted");
+  REQUIRE(r["governor"]["steps"].size() == 1);
+  CHECK(r["governor"]["steps"][0]["action"].str.find("not done: interrupted while switching") !=
+        std::string::npos);
+  bool said = false;
+  for (const auto& n : r["notes"].arr)
+    said |= n.str.find("this report covers the trace from") != std::string::npos;
+  CHECK(said);
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("the governor switches a costly trace to a cheaper way and says so", "[root][governor]") {
@@ -311,36 +343,11 @@ TEST_CASE("a signal during the governor's switch reports what the costlier way s
   INFO(f.label());
   RunningProgram target(f.path, {"-duration", "40s"});
   REQUIRE(target.wait_for_line("ready", 5000));
-  const std::string out_path = fmt::format("/tmp/gotrace-governor-switch.{}.json", ::getpid());
-  RunningProgram g(
-      "/bin/sh",
-      {"-c", fmt::format("GOTRACE_TEST_DELAY_SWITCH_MS=20000 exec {} alloc -p {} -d 30s --exact --json "
-                         "--no-status 2>&1 >{}",
-                         GOTRACE_BINARY, target.pid(), out_path)});
-  REQUIRE(g.wait_for_line("gotrace: test: switching in", 30000));
-  const auto signalled = std::chrono::steady_clock::now();
-  REQUIRE(kill(g.pid(), SIGINT) == 0);
-  const int status = g.wait_exit(10000);
-  const double exit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
-  INFO(g.output());
-  CHECK(status == 0);
-  CHECK(exit_s < 0.5);
-  std::ifstream in(out_path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::remove(out_path.c_str());
-  Json r = parse_json(ss.str());
+  Json r =
+      interrupted_while_switching(fmt::format("alloc -p {} -d 30s --exact --json --no-status", target.pid()));
   // The exact trace's report, not the sampler's empty one.
   CHECK(r["sampler"].str == "exact");
   CHECK(r["entries"].size() > 0);
-  CHECK(r["stopped_by"].str == "interrupted");
-  REQUIRE(r["governor"]["steps"].size() == 1);
-  CHECK(r["governor"]["steps"][0]["action"].str.find("not done: interrupted while switching") !=
-        std::string::npos);
-  bool said = false;
-  for (const auto& n : r["notes"].arr)
-    said |= n.str.find("this report covers the trace from") != std::string::npos;
-  CHECK(said);
   CHECK(code_differences_after(target.pid(), 2000).empty());  // and no probe left in the target
 }
 
@@ -354,40 +361,16 @@ TEST_CASE("a signal during block's switch to sampling reports what the probes sa
   INFO(f.label());
   RunningProgram target(f.path, {"-duration", "40s"});
   REQUIRE(target.wait_for_line("ready", 5000));
-  const std::string out_path = fmt::format("/tmp/gotrace-governor-bswitch.{}.json", ::getpid());
   const std::string folded_path = fmt::format("/tmp/gotrace-governor-bswitch.{}.folded", ::getpid());
-  RunningProgram g("/bin/sh",
-                   {"-c", fmt::format("GOTRACE_TEST_DELAY_SWITCH_MS=20000 exec {} block -p {} -d 30s "
-                                      "--json --no-status --folded {} 2>&1 >{}",
-                                      GOTRACE_BINARY, target.pid(), folded_path, out_path)});
-  REQUIRE(g.wait_for_line("gotrace: test: switching in", 30000));
-  const auto signalled = std::chrono::steady_clock::now();
-  REQUIRE(kill(g.pid(), SIGINT) == 0);
-  const int status = g.wait_exit(10000);
-  const double exit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
-  INFO(g.output());
-  CHECK(status == 0);
-  CHECK(exit_s < 0.5);
-  std::ifstream in(out_path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::remove(out_path.c_str());
-  Json r = parse_json(ss.str());
+  Json r = interrupted_while_switching(
+      fmt::format("block -p {} -d 30s --json --no-status --folded {}", target.pid(), folded_path));
   // The probes' report (with the ping-pong's waits), not the sampler's.
   CHECK_FALSE(r["sampled"].b);
   CHECK(r["probes_attached"].u > 0);
-  CHECK(r["stopped_by"].str == "interrupted");
   bool send_or_recv = false;
   for (const auto& e : r["entries"].arr)
     send_or_recv |= e["reason"].str == "chan receive" || e["reason"].str == "chan send";
   CHECK(send_or_recv);
-  REQUIRE(r["governor"]["steps"].size() == 1);
-  CHECK(r["governor"]["steps"][0]["action"].str.find("not done: interrupted while switching") !=
-        std::string::npos);
-  bool said = false;
-  for (const auto& n : r["notes"].arr)
-    said |= n.str.find("this report covers the trace from") != std::string::npos;
-  CHECK(said);
   // The profile written is the probes' too.
   std::ifstream fin(folded_path);
   std::stringstream fs;

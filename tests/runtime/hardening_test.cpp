@@ -81,6 +81,24 @@ TEST_CASE("a target that execs while gotrace attaches or traces gets no probe in
     CHECK(target.output().find("\nok") != std::string::npos);
   }
 
+  SECTION("goroutines --leaks attaches through the same check: an exec before it is refused") {
+    RunningProgram target(before.path, {"-exec-on-usr2", after.path, "-rate", "2000", "-duration", "30s",
+                                        "--", "-duration", "4s"});
+    REQUIRE(target.wait_for_line("ready", 5000));
+    auto g =
+        start_gotrace(fmt::format("goroutines -p {} --watch 500ms --leaks -d 5s --no-status", target.pid()),
+                      "GOTRACE_TEST_DELAY_ATTACH_MS=1500");
+    REQUIRE(g->wait_for_line("gotrace: test: attaching in", 60000));
+    REQUIRE(kill(target.pid(), SIGUSR2) == 0);
+    REQUIRE(wait_until([&] { return exe_of(target.pid()) == after.path; }, 1400));
+    const int rc = g->wait_exit(60000);
+    INFO(g->output());
+    CHECK(rc == 1);
+    CHECK(g->output().find("exec'd a new program") != std::string::npos);
+    CHECK(code_differences_after(target.pid(), 3000).empty());
+    CHECK(target.wait_exit(30000) == 0);
+  }
+
   SECTION("exec mid-trace: the trace ends there with what it saw, and says why") {
     RunningProgram target(before.path, {"-exec-on-usr2", after.path, "-rate", "2000", "-duration", "30s",
                                         "--", "-duration", "4s"});

@@ -5,12 +5,10 @@
 
 #include "gotrace/bpf/park_types.h"
 #include "gotrace/probes/probe_table.h"
+#include "gotrace/session/attach.h"
 #include "gotrace/session/trace_context.h"
 
 namespace gotrace {
-
-// The stack-check adjustment handed to BPF for a site (gt_site_check).
-uint64_t site_check(const PlannedSite& s);
 
 // Option bit of the netpollready probe: on when the pollDesc layout is known.
 inline constexpr uint32_t kParkNetpoll = 1u << 31;

@@ -6,6 +6,7 @@
 
 #include "goroutines.skel.h"
 #include "gotrace/host/pid_namespace.h"
+#include "gotrace/session/attach.h"
 #include "gotrace/session/bpf_util.h"
 #include "gotrace/session/park_tracking.h"
 #include "gotrace/util/signals.h"
@@ -67,21 +68,15 @@ Result<std::unique_ptr<GoroutineProbes>> GoroutineProbes::start(TraceContext& tc
   defer_stop_signals();
   if (loaded) return Error{explain_bpf_error(loaded, "loading the goroutines BPF program")};
 
-  const int minor = tc.binary->version().minor;
   SlowStepNotice notice(fmt::format("attaching the creation and exit probes to PID {} ({})", tc.process.pid(),
                                     tc.process.comm()));
-  for (const auto& p : goroutines_probe_table().probes) {
-    if (!p.applies_to(minor)) continue;
-    bpf_program* prog = bpf_object__find_program_by_name(s.obj, std::string(p.program).c_str());
-    if (!prog) return make_error("internal: no BPF program '{}' in the goroutines object", p.program);
-    const PlannedSite* site = tc.site(p.role);
-    if (!site) return make_error("no probe site for {} in this binary", role_spec(p.role).id);
-    const uint64_t cookie = GT_COOKIE(p.cookie_kind, site_check(*site));
-    auto r = multi ? attach_uprobe_multi(prog, tc.process.pid(), tc.process.exe_fd(),
-                                         {*site->site_file_offset}, {cookie}, site->symbol, impl->links)
-                   : attach_uprobe(prog, tc.process.pid(), tc.process.exe_fd(), *site->site_file_offset,
-                                   site->symbol, impl->links, cookie);
-    if (!r) return r.error();
+  if (auto r = attach_probe_table(goroutines_probe_table(), s.obj, tc, 0, multi, impl->links); !r)
+    return r.error();
+  // Exec'd (or gone) while the probes went on: they sit on the file the
+  // target ran before, harmless to the new program, and would count nothing.
+  if (const Identity identity = tc.process.identity(); identity != Identity::Same) {
+    impl->links.clear();
+    return Error{tc.process.identity_text(identity)};
   }
   return std::unique_ptr<GoroutineProbes>(new GoroutineProbes(std::move(impl)));
 }
