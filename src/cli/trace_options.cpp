@@ -47,25 +47,41 @@ void TraceOptions::add_to(CLI::App& sub, TraceConfig& t, bool waits) {
                "keep the probes whatever they cost (the cost is still measured and reported)");
 }
 
+bool check_pid(std::string_view command, long long raw, pid_t& out) {
+  if (raw <= 0 || raw > std::numeric_limits<pid_t>::max()) {
+    fmt::print(stderr, "gotrace {}: bad --pid {} (a process ID is a positive number)\n", command, raw);
+    return false;
+  }
+  out = static_cast<pid_t>(raw);
+  return true;
+}
+
+bool check_top(std::string_view command, long long raw, long long lowest, size_t& out) {
+  if (raw < lowest || raw > 1'000'000) {
+    fmt::print(stderr, "gotrace {}: bad --top {} ({} to 1000000)\n", command, raw, lowest);
+    return false;
+  }
+  out = static_cast<size_t>(raw);
+  return true;
+}
+
+bool check_duration(std::string_view command, const std::string& raw, std::chrono::milliseconds& out) {
+  auto d = parse_duration(raw);
+  if (!d || std::chrono::duration_cast<std::chrono::milliseconds>(*d).count() <= 0) {
+    fmt::print(stderr, "gotrace {}: bad --duration '{}' (examples: 10s, 500ms, 2m; at least 1ms)\n", command,
+               raw);
+    return false;
+  }
+  out = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  return true;
+}
+
 bool TraceOptions::finish(std::string_view command, TraceConfig& t) const {
-  if (pid_ <= 0 || pid_ > std::numeric_limits<pid_t>::max()) {
-    fmt::print(stderr, "gotrace {}: bad --pid {} (a process ID is a positive number)\n", command, pid_);
-    return false;
-  }
-  t.pid = static_cast<pid_t>(pid_);
-  if (top_ < 1 || top_ > 1'000'000) {
-    fmt::print(stderr, "gotrace {}: bad --top {} (1 to 1000000)\n", command, top_);
-    return false;
-  }
-  t.top = static_cast<size_t>(top_);
+  if (!check_pid(command, pid_, t.pid) || !check_top(command, top_, 1, t.top)) return false;
   if (duration_opt_ && duration_opt_->count() > 0) {
-    auto d = parse_duration(duration_);
-    if (d) t.duration = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
-    if (!t.duration || t.duration->count() == 0) {
-      fmt::print(stderr, "gotrace {}: bad --duration '{}' (examples: 10s, 500ms, 2m; at least 1ms)\n",
-                 command, duration_);
-      return false;
-    }
+    std::chrono::milliseconds d{};
+    if (!check_duration(command, duration_, d)) return false;
+    t.duration = d;
   }
   if (!(t.max_overhead_pct > 0 && t.max_overhead_pct <= 100)) {
     fmt::print(stderr, "gotrace {}: bad --max-overhead {} (a percentage, more than 0 and at most 100)\n",

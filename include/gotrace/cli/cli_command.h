@@ -4,7 +4,10 @@
 // <cmd>_cli()`, and one entry in GOTRACE_COMMANDS (src/app/cli.cpp).
 #pragma once
 
+#include <sys/types.h>
+
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <functional>
 #include <span>
 #include <string>
@@ -49,6 +52,13 @@ class TraceOptions {
 // digits only), else a usage error; CLI11 alone takes "" as 0 and "0x10" as
 // 16.
 CLI::Validator decimal_number(bool whole);
+
+// The checks every command makes of -p, --top and -d, each false with its
+// one line on stderr ("gotrace CMD: bad --pid …") when the value is wrong.
+bool check_pid(std::string_view command, long long raw, pid_t& out);
+// lowest: 1, or 0 where --top 0 means all (goroutines).
+bool check_top(std::string_view command, long long raw, long long lowest, size_t& out);
+bool check_duration(std::string_view command, const std::string& raw, std::chrono::milliseconds& out);
 
 // Rejects empty items of a comma-separated list option ("--reason ,chan").
 bool check_list(std::string_view command, std::string_view option, const std::vector<std::string>& items);

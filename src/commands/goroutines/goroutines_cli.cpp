@@ -70,17 +70,8 @@ CliCommand goroutines_cli() {
                  "(needs BPF rights)");
     return std::function<int()>([raw] {
       GoroutinesConfig& cfg = raw->config;
-      if (raw->pid <= 0 || raw->pid > std::numeric_limits<pid_t>::max()) {
-        fmt::print(stderr, "gotrace goroutines: bad --pid {} (a process ID is a positive number)\n",
-                   raw->pid);
+      if (!check_pid("goroutines", raw->pid, cfg.pid) || !check_top("goroutines", raw->top, 0, cfg.top))
         return kExitUsage;
-      }
-      cfg.pid = static_cast<pid_t>(raw->pid);
-      if (raw->top < 0 || raw->top > 1'000'000) {
-        fmt::print(stderr, "gotrace goroutines: bad --top {} (0 to 1000000)\n", raw->top);
-        return kExitUsage;
-      }
-      cfg.top = static_cast<size_t>(raw->top);
       if (raw->min_wait_opt->count() > 0) {
         auto d = parse_duration(raw->min_wait);
         if (!d) {
@@ -100,15 +91,12 @@ CliCommand goroutines_cli() {
         cfg.watch_interval = *d;
       }
       if (raw->duration_opt->count() > 0) {
-        auto d = parse_duration(raw->duration);
-        if (!d || d->count() <= 0) {
-          fmt::print(stderr, "gotrace goroutines: bad -d '{}' (examples: 60s, 5m)\n", raw->duration);
-          return kExitUsage;
-        }
+        std::chrono::milliseconds d{};
+        if (!check_duration("goroutines", raw->duration, d)) return kExitUsage;
         // -d alone means "observe for this long": a watch at the default
         // interval (a snapshot has no length).
         if (raw->watch_opt->count() == 0) cfg.watch_interval = std::chrono::seconds(1);
-        cfg.watch_duration = *d;
+        cfg.watch_duration = d;
       }
       if (!cfg.svg_path.empty() && cfg.watch_interval.count() == 0) {
         fmt::print(stderr, "gotrace goroutines: --svg draws the heat map of a --watch (add --watch 1s)\n");
