@@ -85,8 +85,8 @@ double ProbeWindows::attached_fraction(double elapsed_s) {
     began_ = Clock::now();
     attached_ = false;
   }
-  const double fraction =
-      elapsed_s > 0 ? std::chrono::duration<double>(attached_total_).count() / elapsed_s : 1.0;  // (none: nothing to scale)
+  const double fraction = elapsed_s > 0 ? std::chrono::duration<double>(attached_total_).count() / elapsed_s
+                                        : 1.0;  // (none: nothing to scale)
   return std::clamp(fraction, 1e-6, 1.0);
 }
 
