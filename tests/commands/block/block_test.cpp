@@ -79,10 +79,20 @@ TEST_CASE("block finds every known blocking site, across Go versions and builds"
     std::map<std::string, double> ours;  // total ns per waiter, reasons the block profile also covers
     for (const auto& e : expectations(f.minor)) {
       INFO(e.waiter << " / " << e.reason);
+      // The site's row: the one with the most waits. Another row of the same
+      // waiter and reason (a stack that reads differently, seen once in a CI
+      // run on go1.19/PIE: a wait from before the trace, 1 of 166) may hold
+      // a few waits, never a real share of them.
       const Json* entry = nullptr;
+      double others = 0, all = 0;
       for (const auto& x : report["entries"].arr)
-        if (x["reason"].str == e.reason && first_main(x["stack"]) == e.waiter) entry = &x;
+        if (x["reason"].str == e.reason && first_main(x["stack"]) == e.waiter) {
+          all += x["count"].num;
+          if (!entry || x["count"].num > (*entry)["count"].num) entry = &x;
+        }
       REQUIRE(entry);
+      others = all - (*entry)["count"].num;
+      CHECK(others <= std::max(2.0, 0.05 * all));
       const Json& en = *entry;
       double mean_ms = en["total_ns"].num / en["count"].num / 1e6;
       CHECK(mean_ms >= 0.7 * e.nominal_ms);
