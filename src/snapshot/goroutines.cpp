@@ -139,6 +139,7 @@ bool GoroutineReader::is_goexit(uint64_t runtime_pc) const {
 // those appended since are read, with the last one kept read again to
 // check (a process that once ran 100,000 goroutines has an 800 KB list).
 Result<std::vector<uint64_t>> GoroutineReader::read_allgs(SnapshotStats& stats) {
+  std::vector<uint64_t>& gs = allgs_known_;  // read in place: only the new entries are copied in
   for (int attempt = 0; attempt < 8; ++attempt) {
     uint64_t len = 0, ptr = 0, ptr_after = 0;
     if (auto r = mem_.read(allglen_addr_, &len, 8); !r) return r.error();
@@ -146,33 +147,29 @@ Result<std::vector<uint64_t>> GoroutineReader::read_allgs(SnapshotStats& stats) 
     if (len > kMaxAllg)
       return make_error("runtime.allglen reads {} (more than {}): not a Go runtime of a supported layout",
                         len, kMaxAllg);
-    std::vector<uint64_t> gs = allgs_known_;
     if (len && ptr == 0) return make_error("runtime.allgptr is nil while allglen is {}", len);
     // From the last entry known (its check) on; all of them when the list
     // is shorter than what was known (it never is) or nothing is known.
-    size_t from = gs.empty() || len < gs.size() ? 0 : gs.size() - 1;
+    const size_t from = gs.empty() || len < gs.size() ? 0 : gs.size() - 1;
     const uint64_t check = from ? gs[from] : 0;
     gs.resize(len);
     if (len > from) {
       if (auto r = mem_.read(ptr + from * 8, gs.data() + from, (len - from) * 8); !r) {
         ++stats.allgs_retries;  // the old array can be freed after a reallocation
+        gs.clear();
         continue;
       }
     }
     if (auto r = mem_.read(allgptr_addr_, &ptr_after, 8); !r) return r.error();
-    if (ptr_after != ptr) {
+    if (ptr_after != ptr || (from && gs[from] != check)) {  // moved meanwhile, or not the list known
       ++stats.allgs_retries;
-      continue;
-    }
-    if (from && gs[from] != check) {  // not the list known: read it whole
-      ++stats.allgs_retries;
-      allgs_known_.clear();
+      gs.clear();
       continue;
     }
     stats.allglen = len;
-    allgs_known_ = gs;
     return gs;
   }
+  gs.clear();
   return make_error("the goroutine list (runtime.allgs) kept being reallocated during 8 reads");
 }
 

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -53,12 +54,14 @@ class ScanCap {
  public:
   ScanCap(double share, int64_t period_ns) : share_(share), period_ns_(period_ns) {}
 
-  // After each scan: the CPU it took; target_cpu_ns: the target's CPU-time
-  // clock now, t: monotonic now. Returns the time to wait before the next.
-  int64_t wait_after(int64_t scan_cpu_ns, uint64_t target_cpu_ns, int64_t t) {
+  // After each scan: the CPU it took; target_cpu: the target's CPU-time
+  // clock (read once a second, not every scan), t: monotonic now. Returns
+  // the time to wait before the next.
+  int64_t wait_after(int64_t scan_cpu_ns, const std::function<uint64_t()>& target_cpu, int64_t t) {
     ++scans_;
     cpu_total_ns_ += scan_cpu_ns;
     if (last_t_ == 0 || t - last_t_ >= 1'000'000'000) {
+      const uint64_t target_cpu_ns = target_cpu();
       if (last_t_ != 0)
         target_cpus_ =
             static_cast<double>(target_cpu_ns - last_target_ns_) / static_cast<double>(t - last_t_);
@@ -159,7 +162,8 @@ int run_block_sample(const BlockConfig& config, const TraceSummary* carried, con
     const int64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     auto snap = reader->snapshot();
     const int64_t cpu1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-    wait_ns = cap.wait_after(cpu1 - cpu0, proc->cpu_time_ns(), monotonic_ns());
+    wait_ns = cap.wait_after(
+        cpu1 - cpu0, [&] { return proc->cpu_time_ns(); }, monotonic_ns());
     if (!snap) return snap.error();
     uint64_t before = sampler.stats().parked_samples;
     sampler.add_scan(*snap);  // (weighed by the time since the scan before)
