@@ -171,13 +171,15 @@ for minor in $minors; do
     sleep 0.3
     kill -INT $gp 2>/dev/null; sleep "0.0$((RANDOM % 5))"; kill -KILL $gp 2>/dev/null
     wait $gp 2>/dev/null || true
-    fault "SIGKILL during $cmd's detach: breakpoints left" "$(code_clean_after_kill $tpid "$exe")"
+    ok=$(code_clean_after_kill $tpid "$exe")
+    fault "SIGKILL during $cmd's detach: breakpoints left" "$ok"
+    ((ok == 0)) || tail -3 "$tmp/err" | sed 's/^/  gotrace: /' >&2
   done
   kill -TERM $tpid 2>/dev/null || true
   set +e; wait $tpid; trc=$?; set -e
   if ((trc != 0)) || ! grep -q '^ok' "$tmp/target.out"; then
     target_fail=$((target_fail + 1))
-    echo "soak.sh: go$minor: target failed (exit $trc): $(grep -m1 FAIL "$tmp/target.out" || true)" >&2
+    echo "soak.sh: go$minor: target failed (exit $trc): $(grep -m1 FAIL "$tmp/target.out" || tail -1 "$tmp/target.out")" >&2
   fi
 done
 for minor in $minors; do
@@ -201,6 +203,7 @@ for minor in $minors; do
   set +e; wait $tpid; trc=$?; set -e
   ((trc == 0)) || ok=1
   fault "exec mid-trace (gotrace exit $rc, target exit $trc)" $ok
+  ((ok == 0)) || { tail -3 "$tmp/err" | sed 's/^/  gotrace: /'; tail -3 "$tmp/target.out" | sed 's/^/  target: /'; } >&2
   # A PID reused while gotrace attaches (in a PID namespace, where
   # ns_last_pid hands the old PID to the new process): refused, and the
   # new process is left alone.

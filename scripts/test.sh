@@ -47,12 +47,29 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 # a time, the runtime ones (RUN_SERIAL: they measure times and costs) alone.
 # A failure in one stage does not hide the others: all run, and the exit
 # status is the first failure's.
+# Each stage's stderr is kept too: the reasons a stage failed are repeated
+# at the very end, where a CI log cut to its tail still shows them.
 failed=()
-GOTRACE_FIXTURES_DIR="$build/fixtures" "$root/scripts/fuzz.sh" --short || failed+=("fuzz.sh")
+reasons=()
+# Runs a command with its stderr shown and copied to LOG; its exit status.
+run_logged() { # LOG COMMAND...
+  local log=$1 rc
+  shift
+  { "$@" 2>&1 1>&3 3>&- | tee "$log" >&2; rc=${PIPESTATUS[0]}; } 3>&1
+  return "$rc"
+}
+stage_failed() { # NAME LOG
+  failed+=("$1")
+  reasons+=("$(printf 'test.sh: %s failed; the last of what it said:\n' "$1"; tail -n 15 "$2" | sed 's/^/  /')")
+}
+fuzz_err="$build/fuzz-last.err"
+GOTRACE_FIXTURES_DIR="$build/fixtures" run_logged "$fuzz_err" "$root/scripts/fuzz.sh" --short ||
+  stage_failed fuzz.sh "$fuzz_err"
 phase "fuzz.sh --short"
 if [[ $(id -u) -eq 0 ]]; then
-  GOTRACE="$build/gotrace" GOTRACE_FIXTURES_DIR="$build/fixtures" "$root/scripts/soak.sh" --short ||
-    failed+=("soak.sh")
+  soak_err="$build/soak-last.err"
+  GOTRACE="$build/gotrace" GOTRACE_FIXTURES_DIR="$build/fixtures" run_logged "$soak_err" "$root/scripts/soak.sh" --short ||
+    stage_failed soak.sh "$soak_err"
 elif [[ ${CI:-} == true ]]; then
   echo "test.sh: CI=true but not root: the soak cannot run" >&2
   exit 1
@@ -64,7 +81,10 @@ set +e
 ctest --output-on-failure -j"$(nproc)" "$@" 2>&1 | tee "$ctest_log"
 ctest_rc=${PIPESTATUS[0]}
 set -e
-((ctest_rc == 0)) || failed+=("ctest")
+if ((ctest_rc != 0)); then
+  failed+=("ctest")
+  reasons+=("$(echo "test.sh: ctest failed:"; sed -n '/tests failed out of/,$p' "$ctest_log" | sed 's/^/  /')")
+fi
 phase "ctest"
 
 # The per-test time table: the slowest first, then the phases.
@@ -76,6 +96,7 @@ echo "test.sh: seconds per phase"
 printf '%s\n' "${phases[@]}"
 printf '%6ds  in all\n' "$SECONDS"
 if ((${#failed[@]})); then
+  printf '%s\n' "${reasons[@]}" >&2
   echo "test.sh: failed: ${failed[*]}" >&2
   exit 1
 fi
