@@ -22,9 +22,14 @@ namespace gotrace {
 
 namespace {
 int libbpf_to_log(enum libbpf_print_level level, const char* format, va_list args) {
-  char buf[8192];
-  int n = vsnprintf(buf, sizeof buf, format, args);
-  std::string_view msg(buf, n > 0 ? std::min<size_t>(n, sizeof buf - 1) : 0);
+  // Whole: a verifier log runs to hundreds of KiB, and its end says why.
+  va_list again;
+  va_copy(again, args);
+  const int n = vsnprintf(nullptr, 0, format, again);
+  va_end(again);
+  std::string buf(n > 0 ? static_cast<size_t>(n) : 0, '\0');
+  if (n > 0) vsnprintf(buf.data(), buf.size() + 1, format, args);
+  std::string_view msg(buf);
   while (!msg.empty() && msg.back() == '\n') msg.remove_suffix(1);
   if (level == LIBBPF_DEBUG)
     log_trace("libbpf: {}", msg);
