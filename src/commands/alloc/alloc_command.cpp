@@ -86,24 +86,6 @@ const ProbeTable& alloc_probe_table() {
 
 namespace {
 
-// stopTheWorldWithSema's reason argument (1.21+; the same list through 1.26).
-std::string stw_reason_name(uint32_t r) {
-  static const char* const names[] = {"unknown",
-                                      "GC mark termination",
-                                      "GC sweep termination",
-                                      "write heap dump",
-                                      "goroutine profile",
-                                      "goroutine profile cleanup",
-                                      "all goroutines stack trace",
-                                      "read mem stats",
-                                      "AllThreadsSyscall",
-                                      "GOMAXPROCS",
-                                      "start trace",
-                                      "stop trace"};
-  if (r < std::size(names)) return names[r];
-  return fmt::format("reason {}", r);
-}
-
 constexpr CounterSpec kAllocCounters[] = {GT_ALLOC_COUNTERS(GT_CNT_SPEC_ENTRY)};
 
 constexpr const char* kExactNote =

@@ -149,58 +149,6 @@ bool by_bytes(const AllocEntry& a, const AllocEntry& b) {
   return std::tie(b.bytes, b.samples, a.stack_id, a.type) < std::tie(a.bytes, a.samples, b.stack_id, b.type);
 }
 
-// A pause runs from its stop to its start-the-world; where the runtime says
-// when it ended the pause (PauseEnd: inside the pause at mark termination,
-// just after the restart at sweep termination), that time ends it instead.
-std::vector<StwPause> pair_pauses(const std::vector<const RawGcEvent*>& stw, const AllocBuildOptions& o,
-                                  uint64_t& unpaired) {
-  std::vector<StwPause> out;
-  const RawGcEvent* stop = nullptr;
-  std::optional<uint64_t> end_inside;            // a PauseEnd while the world was stopped
-  std::optional<uint64_t> last_began;            // of out.back(), while a PauseEnd may still end it
-  const uint64_t kMaxPause = 60'000'000'000ULL;  // a runtime time beyond this is not this pause's
-  auto ends = [&](uint64_t began, uint64_t end) { return end >= began && end - began <= kMaxPause; };
-  for (const RawGcEvent* e : stw) {
-    if (e->kind == GcEventKind::PauseEnd) {
-      if (stop || !last_began)
-        end_inside = e->arg2;
-      else if (ends(*last_began, e->arg2))
-        out.back().ns = e->arg2 - *last_began;
-      last_began.reset();
-      continue;
-    }
-    if (e->kind == GcEventKind::StwStop) {
-      if (stop) ++unpaired;
-      stop = e;
-      end_inside.reset();
-      last_began.reset();
-      continue;
-    }
-    // A start: 1.22+ says when stopping began; else the stop we saw.
-    uint64_t began = e->arg2 && e->arg2 <= e->t_ns ? e->arg2 : (stop ? stop->t_ns : 0);
-    if (!began || began > e->t_ns) {
-      ++unpaired;
-      stop = nullptr;
-      continue;
-    }
-    uint32_t reason = stop && stop->arg != kStwReasonUnknown ? stop->arg : e->arg;
-    StwPause p;
-    p.ns = e->t_ns - began;
-    p.reason = reason == kStwReasonUnknown || !o.stw_reason_name ? "unknown" : o.stw_reason_name(reason);
-    if (end_inside && ends(began, *end_inside)) {
-      p.ns = *end_inside - began;
-      last_began.reset();
-    } else {
-      last_began = began;
-    }
-    out.push_back(std::move(p));
-    stop = nullptr;
-    end_inside.reset();
-  }
-  if (stop) ++unpaired;
-  return out;
-}
-
 }  // namespace
 
 void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const AllocBuildOptions& o) {
@@ -364,8 +312,8 @@ void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const
   // the world restarted (the sweep-termination pause contains startCycle).
   report.gc.clear();
   report.unpaired_pauses = 0;
-  std::vector<std::vector<const RawGcEvent*>> stw_of;  // per cycle
-  std::vector<const RawGcEvent*> before_first;
+  std::vector<std::vector<const StwEvent*>> stw_of;  // per cycle
+  std::vector<const StwEvent*> before_first;
   std::optional<uint32_t> trigger;
   const RawGcEvent* open_stop = nullptr;
   std::vector<const std::vector<RawAllocAgg>*> snapshots;
@@ -410,9 +358,10 @@ void build_alloc_report(AllocReport& report, const AllocBuildInput& input, const
         break;
     }
   }
-  pair_pauses(before_first, o, report.unpaired_pauses);  // pauses before the first cycle: not a cycle's
+  pair_stw_pauses(before_first, o.stw_reason_name,
+                  report.unpaired_pauses);  // pauses before the first cycle: not a cycle's
   for (size_t i = 0; i < report.gc.size(); ++i)
-    report.gc[i].pauses = pair_pauses(stw_of[i], o, report.unpaired_pauses);
+    report.gc[i].pauses = pair_stw_pauses(stw_of[i], o.stw_reason_name, report.unpaired_pauses);
 
   // What drove each cycle: the sites that allocated most since the previous
   // cycle (cumulative snapshots, differenced).

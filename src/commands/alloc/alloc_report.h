@@ -13,6 +13,7 @@
 
 #include "gotrace/model/histogram.h"
 #include "gotrace/model/stack_table.h"
+#include "gotrace/model/stw_pauses.h"
 #include "gotrace/model/trace_summary.h"
 
 namespace gotrace {
@@ -70,11 +71,6 @@ struct MapWriteEntry {
   std::string map_type;   // "map[string]*main.T" ("" when the type did not decode)
   uint64_t writes = 0;
   uint64_t max_len = 0;  // the most entries a map held when one of these writes began
-};
-
-struct StwPause {
-  std::string reason;  // "GC sweep termination", "GC mark termination", …, "unknown"
-  uint64_t ns = 0;
 };
 
 struct GcDriver {
@@ -138,15 +134,8 @@ struct RawMapWriteAgg {  // map_write_agg
   uint64_t stack_id = 0, map_type = 0;
   uint64_t count = 0, max_len = 0;
 };
-enum class GcEventKind : uint8_t { Start = 0, Cycle = 1, StwStop = 2, StwStart = 3, PauseEnd = 4 };
-inline constexpr uint32_t kStwReasonUnknown = 0xffffffffu;
-struct RawGcEvent {
-  GcEventKind kind = GcEventKind::Start;
-  uint64_t t_ns = 0;
-  uint32_t arg = 0;  // trigger kind (Start), stop reason (StwStop, StwStart)
-  // StwStart 1.22+: when stopping began (ns, same clock); PauseEnd: when the
-  // runtime ended the pause (same clock); Cycle: the cycle's number (0: unknown).
-  uint64_t arg2 = 0;
+// A GC or stop-the-world event (stw_pauses.h) and what user space read with it.
+struct RawGcEvent : StwEvent {
   // Read by user space when the event arrived (optional).
   std::optional<uint64_t> heap_live, heap_marked, heap_goal;
   // Cycle: the cumulative alloc_agg as user space read it when the event
