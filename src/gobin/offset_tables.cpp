@@ -84,9 +84,20 @@ OffsetRow make_row(const Moving& v) {
   return row;
 }
 
-}  // namespace
+// g.tracking, then the stamp and runnableTime (int64s after trackingSeq):
+// they move on their own (1.21 packs tracking after a smaller field than 1.22).
+struct Tracking {
+  int64_t tracking, stamp;
+};
+std::optional<Tracking> tracking_of(int minor) {
+  if (minor <= 20) return Tracking{188, 192};  // 1.17-1.19 name the stamp runnableStamp
+  if (minor == 21) return Tracking{187, 192};
+  if (minor == 22) return Tracking{190, 192};
+  if (minor <= 24) return Tracking{198, 200};
+  return Tracking{190, 192};  // 1.25-1.27
+}
 
-std::optional<OffsetRow> offset_table_row(int minor) {
+std::optional<OffsetRow> row_of(int minor) {
   switch (minor) {
     case 17:
     case 18:
@@ -107,6 +118,19 @@ std::optional<OffsetRow> offset_table_row(int minor) {
     default:
       return std::nullopt;
   }
+}
+
+}  // namespace
+
+std::optional<OffsetRow> offset_table_row(int minor) {
+  auto row = row_of(minor);
+  if (!row) return row;
+  if (auto t = tracking_of(minor)) {
+    (*row)[static_cast<size_t>(RtField::GTracking)] = t->tracking;
+    (*row)[static_cast<size_t>(RtField::GTrackingStamp)] = t->stamp;
+    (*row)[static_cast<size_t>(RtField::GRunnableTime)] = t->stamp + 8;
+  }
+  return row;
 }
 
 }  // namespace gotrace::detail

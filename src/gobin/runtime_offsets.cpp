@@ -79,6 +79,12 @@ std::string_view field_name(RtField f) {
       return "g.syscallbp";
     case RtField::GLockedm:
       return "g.lockedm";
+    case RtField::GTracking:
+      return "g.tracking";
+    case RtField::GTrackingStamp:
+      return "g.trackingStamp";
+    case RtField::GRunnableTime:
+      return "g.runnableTime";
     case RtField::Count:
       break;
   }
@@ -102,7 +108,8 @@ bool RuntimeOffsets::complete_for_tracing() const {
     auto f = static_cast<RtField>(i);
     if (f == RtField::GParentGoid || f == RtField::GLabels || f == RtField::PollDescRg ||
         f == RtField::PollDescWg || f == RtField::GSyscallsp || f == RtField::GSyscallpc ||
-        f == RtField::GSyscallbp || f == RtField::GLockedm)
+        f == RtField::GSyscallbp || f == RtField::GLockedm || f == RtField::GTracking ||
+        f == RtField::GTrackingStamp || f == RtField::GRunnableTime)
       continue;
     if (!fields[i].known()) return false;
   }
@@ -156,6 +163,12 @@ Result<RuntimeOffsets> offsets_from_dwarf(const ElfImage& image) {
   set(RtField::GSyscallpc, find_member(g, "syscallpc"));
   set(RtField::GSyscallbp, find_member(g, "syscallbp"));
   set(RtField::GLockedm, find_member(g, "lockedm"));
+  set(RtField::GTracking, find_member(g, "tracking"));
+  {
+    int64_t stamp = find_member(g, "trackingStamp");  // 1.20+
+    set(RtField::GTrackingStamp, stamp >= 0 ? stamp : find_member(g, "runnableStamp"));
+  }
+  set(RtField::GRunnableTime, find_member(g, "runnableTime"));
   if (m) {
     set(RtField::MG0, find_member(m, "g0"));
     set(RtField::MProcid, find_member(m, "procid"));

@@ -155,6 +155,8 @@ std::vector<RoleSpec> build_table() {
       {R::GcPauseEnd, "gc_pause_end",
        "a GC pause ends, at the time the runtime counts ((*gcCPULimiterState).finishGCTransition, 1.19+)",
        {{"runtime.(*gcCPULimiterState).finishGCTransition", 19}}, 19},
+      {R::Execute, "execute", "a runnable goroutine starts running on an M (runtime.execute)",
+       {{"runtime.execute"}}},
   };
   // clang-format on
   for (auto& spec : t) {

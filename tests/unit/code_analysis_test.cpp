@@ -554,7 +554,8 @@ TEST_CASE("core runtime functions have an emulated stack-check entry site in eve
                             ProbeRole::GcStartCycle,
                             ProbeRole::StopTheWorld,
                             ProbeRole::StartTheWorld,
-                            ProbeRole::GcPauseEnd};
+                            ProbeRole::GcPauseEnd,
+                            ProbeRole::Execute};
   for (const auto& f : test::fixtures()) {
     auto img = ElfImage::open(f.path);
     REQUIRE(img.ok());

@@ -43,6 +43,12 @@ enum class RtField : uint8_t {
   GSyscallpc,     // g.syscallpc
   GSyscallbp,     // g.syscallbp (1.23+; absent before)
   GLockedm,       // g.lockedm (nonzero: locked to its thread)
+  // The runtime's own scheduling-latency sampling (1.17+): one goroutine in
+  // gTrackingPeriod (8) transitions out of running gets `tracking` set, and
+  // its next runnable moment stamped (nanotime, CLOCK_MONOTONIC).
+  GTracking,       // g.tracking (bool)
+  GTrackingStamp,  // g.trackingStamp (1.20+), g.runnableStamp (1.17-1.19)
+  GRunnableTime,   // g.runnableTime: runnable time already summed before this stamp
   Count
 };
 inline constexpr size_t kRtFieldCount = static_cast<size_t>(RtField::Count);

@@ -86,6 +86,7 @@ enum class ProbeRole : uint8_t {
   NewprocQueue,       // a new goroutine is queued: newproc.func1's CALL runqput (BX = newg, final goid)
   Gdestroy,           // goroutine teardown, on g0 (1.22+; goexit0 calls it; AX = gp)
   GcPauseEnd,  // (*gcCPULimiterState).finishGCTransition(now) (1.19+): BX = when the runtime ends a GC pause
+  Execute,     // a runnable goroutine starts running (on g0, AX = it; never inlined, every release)
   Count
 };
 inline constexpr size_t kProbeRoleCount = static_cast<size_t>(ProbeRole::Count);
