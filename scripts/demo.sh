@@ -4,8 +4,8 @@
 # channels, a mutex-guarded cache, a ticker, and its own load), traces where
 # its goroutines block for a few seconds (within the default overhead budget,
 # then with every wait probed), which locks they fight over, what
-# allocates, and what all its goroutines are doing; prints the reports, stops
-# the demo.
+# allocates, where goroutines wait to run (its CPU-bound bursts), and what
+# all its goroutines are doing; prints the reports, stops the demo.
 #   scripts/demo.sh [SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,4 +39,5 @@ run "$build/gotrace" block -p "$demo_pid" -d "${secs}s" --top 5
 run "$build/gotrace" block -p "$demo_pid" -d "${secs}s" --top 3 --no-governor
 run "$build/gotrace" lock -p "$demo_pid" -d "${secs}s" --top 3
 run "$build/gotrace" alloc -p "$demo_pid" -d "${secs}s" --top 5
+run "$build/gotrace" sched -p "$demo_pid" -d "${secs}s" --top 3
 run "$build/gotrace" goroutines -p "$demo_pid" --top 5

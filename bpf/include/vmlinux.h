@@ -98,6 +98,18 @@ struct pt_regs {
   unsigned long ss;
 };
 
+/* sched's tracepoints (tp_btf/sched_switch, sched_wakeup) read the tasks'
+ * ids and, for a thread of the target, its FS base (where Go keeps g). */
+struct thread_struct {
+  unsigned long fsbase;
+};
+
+struct task_struct {
+  int pid;
+  int tgid;
+  struct thread_struct thread;
+};
+
 #if defined(__clang__)
 #pragma clang attribute pop
 #endif

@@ -6,6 +6,8 @@
 //   - a worker pool fed by a channel, results collected over another
 //   - a ticker-driven stats reporter that sleeps between reports
 //   - clients that call the HTTP server on loopback
+//   - a CPU-bound burst every 2 s (buildReport: more busy goroutines than
+//     Ps for 200 ms), during which the others wait for a P
 //
 // It runs until killed, or for -duration.
 package main
@@ -18,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -65,6 +68,20 @@ func worker(jobs <-chan job) {
 
 var served atomic.Int64
 
+var reportSink uint64
+
+// buildReport is CPU-bound for d: while it runs, handlers wait for a P.
+func buildReport(d time.Duration) {
+	end := time.Now().Add(d)
+	x := uint64(1)
+	for time.Now().Before(end) {
+		for i := 0; i < 1000; i++ {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	atomic.AddUint64(&reportSink, x)
+}
+
 func main() {
 	duration := flag.Duration("duration", 0, "exit after this long (0: run until killed)")
 	addr := flag.String("addr", "127.0.0.1:0", "HTTP listen address")
@@ -109,6 +126,15 @@ func main() {
 		defer t.Stop()
 		for range t.C {
 			_ = served.Load()
+		}
+	}()
+
+	go func() { // a CPU-bound burst every 2 s: more busy goroutines than Ps for 200 ms
+		for {
+			time.Sleep(2 * time.Second)
+			for i := 0; i <= runtime.GOMAXPROCS(0); i++ {
+				go buildReport(200 * time.Millisecond)
+			}
 		}
 	}()
 

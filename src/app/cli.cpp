@@ -16,7 +16,8 @@
   X(block)                  \
   X(lock)                   \
   X(alloc)                  \
-  X(goroutines)
+  X(goroutines)             \
+  X(sched)
 
 namespace gotrace::cli {
 

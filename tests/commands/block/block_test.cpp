@@ -152,7 +152,7 @@ TEST_CASE("block refuses bad targets with one clear line", "[root][block]") {
   const std::string expected = fmt::format("gotrace: PID {} (sleep): {} is not a Go program", sleeper.pid(),
                                            std::filesystem::canonical("/bin/sleep").string());
   for (const char* cmd :
-       {"block", "block --sample", "lock", "alloc", "goroutines", "goroutines --watch 1s", "info"}) {
+       {"block", "block --sample", "lock", "alloc", "goroutines", "goroutines --watch 1s", "sched", "info"}) {
     INFO(cmd);
     auto not_go = run_command(fmt::format("{} {} -p {} 2>&1", GOTRACE_BINARY, cmd, sleeper.pid()));
     INFO(not_go.out);
