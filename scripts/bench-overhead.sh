@@ -13,7 +13,9 @@
 # naive uprobe on mapassign's first instruction), and (5) how long each
 # command takes to attach, to take its probes off, and to end after a Ctrl-C,
 # on a quiet host and under a CPU hog (two busy loops per CPU), side by
-# side. Prints ratios and the cost per probed event. Needs root.
+# side, and (6) `gotrace sched` on the ping-pong (against an empty uprobe at
+# execute, the floor, and bpftrace on its first instruction) and the server.
+# Prints ratios and the cost per probed event. Needs root.
 #   scripts/bench-overhead.sh [ROUNDS] [WRK_SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -169,7 +171,7 @@ http() {
 
 echo "gotrace overhead, $(date -u +%F), $(nproc) CPUs, Linux $(uname -r)"
 echo
-sections=${BENCH_SECTIONS:-1 2 3 4 5}  # e.g. BENCH_SECTIONS=3 for the lock benchmark only, 4b: map writes only
+sections=${BENCH_SECTIONS:-1 2 3 4 5 6}  # e.g. BENCH_SECTIONS=3 for the lock benchmark only, 4b: map writes only
 GOTRACE_ARGS=block
 NAIVE_PROBES='uprobe:BIN:runtime.gopark'
 NAIVE_KEY='ustack(perf, 48), reg("cx") & 0xff'
@@ -380,4 +382,30 @@ for load in quiet hog; do
   done
 done
 kill "${hog_pids[@]}" "$lh" 2>/dev/null || true
+fi
+if [[ " $sections " == *" 6 "* ]]; then
+echo
+echo "6) gotrace sched: channel ping-pong, $rounds round trips (every park is followed by an execute)"
+# The floor: an empty uprobe at the site sched plans (execute's emulated JBE).
+FLOOR_OFFSETS=$("$gotrace" info "$out/pingpong" | awk '$1 == "execute" {print $4}')
+[[ $(wc -w <<<"$FLOOR_OFFSETS") -eq 1 ]] || { echo "bench: no execute site in gotrace info" >&2; exit 1; }
+NAIVE_PROBES='uprobe:BIN:runtime.execute'
+NAIVE_KEY='reg("ax")'
+s_none=$(pingpong none); s_floor=$(pingpong floor)
+GOTRACE_ARGS="sched --no-governor"; s_gt=$(pingpong gotrace)
+executes=$(awk '/transitions timed/ {print $0}' "$tmp/gotrace.out" | head -1)
+s_naive=$(pingpong naive)
+runs=$((2 * rounds))
+awk -v n="$s_none" -v f="$s_floor" -v g="$s_gt" -v b="$s_naive" -v p="$runs" 'BEGIN {
+  printf "   untraced                     %8.1f ms\n", n/1e6
+  printf "   empty uprobe at execute      %8.1f ms   x%.2f   %.2f µs per run (the floor)\n", f/1e6, f/n, (f-n)/p/1e3
+  printf "   gotrace sched --no-governor  %8.1f ms   x%.2f   %.2f µs per run = %.2f x the floor\n", g/1e6, g/n, (g-n)/p/1e3, (g-n)/(f-n)
+  printf "   naive bpftrace (1st insn)    %8.1f ms   x%.2f   %.2f µs per run\n", b/1e6, b/n, (b-n)/p/1e3
+  if (b > n) printf "   gotrace slowdown is %.1f%% of the naive one\n", 100*(g-n)/(b-n)
+}'
+echo "   ($executes)"
+echo "   HTTP server under wrk: req/s, the server's CPU µs per request, gotrace's own cost estimate, the governor"
+printf "     untraced         %s\n" "$(http none)"
+GOTRACE_ARGS="sched"; printf "     gotrace sched    %s\n" "$(http gotrace)"
+GOTRACE_ARGS="sched --no-governor"; printf "     --no-governor    %s\n" "$(http gotrace)"
 fi
