@@ -144,16 +144,29 @@ void diagnose(SchedReport& r, int go_minor) {
   const double secs = r.summary.duration_s;
   if (r.cgroup && r.cgroup->quota_cpus) {
     const double q = *r.cgroup->quota_cpus;
-    if (r.gomaxprocs && static_cast<double>(*r.gomaxprocs) > std::ceil(q - 1e-9))
+    const auto quota_procs = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q - 1e-9)));
+    if (r.gomaxprocs && *r.gomaxprocs > quota_procs) {
+      // Go 1.25+ follows the quota itself (and its changes), but never
+      // below 2 Ps.
+      std::string why;
+      if (go_minor < 25)
+        why = fmt::format(
+            " (go1.{} does not read the quota: set GOMAXPROCS={}, use go.uber.org/automaxprocs, or "
+            "build with Go 1.25+)",
+            go_minor, quota_procs);
+      else if (*r.gomaxprocs == 2)
+        why =
+            " (Go 1.25+ follows the quota but never sets fewer than 2 Ps: below 2 CPUs, GOMAXPROCS=1 in the "
+            "environment, or a larger quota)";
+      else
+        why =
+            " (Go 1.25+ follows the quota unless GOMAXPROCS is set in the environment or by "
+            "runtime.GOMAXPROCS)";
       r.diagnosis.push_back(fmt::format(
           "GOMAXPROCS {} is above the CPU quota of {:.2g} CPUs: up to {} goroutines run at once and use the "
           "quota up early in each period, then every thread waits for the next one (throttling){}",
-          *r.gomaxprocs, q, *r.gomaxprocs,
-          go_minor >= 25 ? " (Go 1.25+ sets GOMAXPROCS from the quota unless GOMAXPROCS is set in the "
-                           "environment, or the quota changed after the start)"
-                         : fmt::format(" (go1.{} does not read the quota: set GOMAXPROCS={} or use "
-                                       "go.uber.org/automaxprocs, or build with Go 1.25+)",
-                                       go_minor, std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q))))));
+          *r.gomaxprocs, q, *r.gomaxprocs, why));
+    }
     if (r.cgroup->nr_throttled && *r.cgroup->nr_throttled > 0 && r.cgroup->throttled_ns)
       r.diagnosis.push_back(fmt::format(
           "the cgroup was throttled in {} of {} periods, {} in all{}: its threads could not run although "

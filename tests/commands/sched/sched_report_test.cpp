@@ -52,7 +52,11 @@ TEST_CASE("sched: diagnosis names a GOMAXPROCS above the quota and the throttlin
   CHECK(r.diagnosis[0].find("GOMAXPROCS=1") != std::string::npos);
   CHECK(r.diagnosis[1].find("throttled in 80 of 100 periods") != std::string::npos);
   diagnose(r, 26);
-  CHECK(r.diagnosis[0].find("Go 1.25+ sets GOMAXPROCS from the quota") != std::string::npos);
+  CHECK(r.diagnosis[0].find("Go 1.25+ follows the quota unless GOMAXPROCS is set") != std::string::npos);
+  r.gomaxprocs = 2;
+  diagnose(r, 26);
+  CHECK(r.diagnosis[0].find("never sets fewer than 2 Ps") != std::string::npos);
+  r.gomaxprocs = 4;
   // Within the quota, nothing to say about it.
   r.gomaxprocs = 1;
   r.cgroup->nr_throttled = 0;
