@@ -394,12 +394,14 @@ NAIVE_KEY='reg("ax")'
 s_none=$(pingpong none); s_floor=$(pingpong floor)
 GOTRACE_ARGS="sched --no-governor"; s_gt=$(pingpong gotrace)
 executes=$(awk '/transitions timed/ {print $0}' "$tmp/gotrace.out" | head -1)
+GOTRACE_ARGS="sched --exact --no-governor"; s_exact=$(pingpong gotrace)
 s_naive=$(pingpong naive)
 runs=$((2 * rounds))
-awk -v n="$s_none" -v f="$s_floor" -v g="$s_gt" -v b="$s_naive" -v p="$runs" 'BEGIN {
+awk -v n="$s_none" -v f="$s_floor" -v g="$s_gt" -v x="$s_exact" -v b="$s_naive" -v p="$runs" 'BEGIN {
   printf "   untraced                     %8.1f ms\n", n/1e6
   printf "   empty uprobe at execute      %8.1f ms   x%.2f   %.2f µs per run (the floor)\n", f/1e6, f/n, (f-n)/p/1e3
   printf "   gotrace sched --no-governor  %8.1f ms   x%.2f   %.2f µs per run = %.2f x the floor\n", g/1e6, g/n, (g-n)/p/1e3, (g-n)/(f-n)
+  printf "   gotrace sched --exact        %8.1f ms   x%.2f   %.2f µs per run (park, ready, execute probed)\n", x/1e6, x/n, (x-n)/p/1e3
   printf "   naive bpftrace (1st insn)    %8.1f ms   x%.2f   %.2f µs per run\n", b/1e6, b/n, (b-n)/p/1e3
   if (b > n) printf "   gotrace slowdown is %.1f%% of the naive one\n", 100*(g-n)/(b-n)
 }'

@@ -157,6 +157,13 @@ std::vector<RoleSpec> build_table() {
        {{"runtime.(*gcCPULimiterState).finishGCTransition", 19}}, 19},
       {R::Execute, "execute", "a runnable goroutine starts running on an M (runtime.execute)",
        {{"runtime.execute"}}},
+      {R::GoschedImpl, "gosched_impl", "a goroutine yields or is preempted back to the run queue (runtime.goschedImpl)",
+       {{"runtime.goschedImpl"}}},
+      {R::GoyieldM, "goyield_m", "a goroutine yields onto its P's local run queue (runtime.goyield_m)",
+       {{"runtime.goyield_m"}}},
+      {R::ExitsyscallSlow, "exitsyscall_slow",
+       "a goroutine back from a system call finds no P and becomes runnable (exitsyscall0; exitsyscallNoP 1.26+)",
+       {{"runtime.exitsyscall0", 0, 25}, {"runtime.exitsyscallNoP", 26}}},
   };
   // clang-format on
   for (auto& spec : t) {

@@ -85,8 +85,11 @@ enum class ProbeRole : uint8_t {
   FreeSpecial,        // a special record is freed (profile specials: a sampled object died)
   NewprocQueue,       // a new goroutine is queued: newproc.func1's CALL runqput (BX = newg, final goid)
   Gdestroy,           // goroutine teardown, on g0 (1.22+; goexit0 calls it; AX = gp)
-  GcPauseEnd,  // (*gcCPULimiterState).finishGCTransition(now) (1.19+): BX = when the runtime ends a GC pause
-  Execute,     // a runnable goroutine starts running (on g0, AX = it; never inlined, every release)
+  GcPauseEnd,   // (*gcCPULimiterState).finishGCTransition(now) (1.19+): BX = when the runtime ends a GC pause
+  Execute,      // a runnable goroutine starts running (on g0, AX = it; never inlined, every release)
+  GoschedImpl,  // a running goroutine goes back to the run queue: Gosched, preemption (on g0, AX = it)
+  GoyieldM,     // the same, onto the local run queue (goyield: on g0, AX = it)
+  ExitsyscallSlow,  // back from a syscall with no P: runnable (exitsyscall0; exitsyscallNoP 1.26+; AX = it)
   Count
 };
 inline constexpr size_t kProbeRoleCount = static_cast<size_t>(ProbeRole::Count);

@@ -20,6 +20,16 @@
  *                  slot, else R14, checked against its m) and its stack from
  *                  the saved user registers: the time until the thread runs
  *                  again goes to that stack.
+ *   --exact        every runnable moment from the sites that make goroutines
+ *                  runnable, and every state change of every goroutine, kept
+ *                  per goroutine id (gstates): ready, injectglist (netpoll,
+ *                  GC), newproc's runqput, goschedImpl (Gosched and
+ *                  preemption), goyield_m, the slow exit from a syscall
+ *                  (exitsyscall0, exitsyscallNoP from 1.26); gopark and
+ *                  goexit1 leave running. Each interval goes to the budget
+ *                  of the goroutine's start function (g.startpc); the
+ *                  tracepoints add the kernel's parts (runnable off a CPU,
+ *                  asleep in a system call) of the goroutine its thread ran.
  * Everything is aggregated in kernel maps; nothing is written to the target. */
 #include "gotrace_common.bpf.h"
 
@@ -31,6 +41,8 @@ const volatile __u32 runnable_time_off = 0; /* g.runnableTime */
 const volatile __u32 waitreason_off = 0;    /* g.waitreason */
 const volatile __s64 tls_g_off = -8;        /* g = *(fsbase + tls_g_off) */
 const volatile __u32 tls_known = 0;         /* 0: read g from R14 (checked) */
+const volatile __u32 exact = 0;             /* --exact */
+const volatile __u32 startpc_off = 0;       /* g.startpc */
 const volatile __u32 stw_stop_has_reason = 0;
 const volatile __u32 stw_start_has_reason = 0;
 
@@ -76,6 +88,20 @@ struct {
 } threads SEC(".maps");
 
 struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 131072);
+  __type(key, __u64); /* goid */
+  __type(value, struct gt_gstate);
+} gstates SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 8192);
+  __type(key, __u64); /* startpc */
+  __type(value, struct gt_budget);
+} budget_agg SEC(".maps");
+
+struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 64 * 1024);
 } events SEC(".maps");
@@ -89,6 +115,83 @@ static __always_inline __u8 head_u8(const struct gt_head *h, __u64 addr, __u32 o
   __u8 v = 0;
   bpf_probe_read_user(&v, 1, (void *)(addr + o));
   return v;
+}
+
+static __always_inline struct gt_budget *budget_of(__u64 startpc) {
+  static const struct gt_budget zero_budget;
+  return detail_lookup_or_init(&budget_agg, &startpc, &zero_budget);
+}
+
+/* Ends st's interval at now, into its start function's budget. */
+static __always_inline void close_interval(const struct gt_gstate *st, __u64 now) {
+  if (!st->since || now <= st->since) return;
+  __u64 d = now - st->since;
+  struct gt_budget *b = budget_of(st->startpc);
+  if (!b) return;
+  if (st->state == GT_G_RUNNING) __sync_fetch_and_add(&b->running_ns, d);
+  if (st->state == GT_G_RUNNABLE) __sync_fetch_and_add(&b->runnable_ns, d);
+  if (st->state == GT_G_PARKED) __sync_fetch_and_add(&b->parked_ns, d);
+}
+
+/* Goroutine gp (its id goid) enters state `to` at now; returns its state
+ * before (0: not seen yet) and, in *since, since when. */
+static __always_inline __u32 transition(__u64 gp, __u64 goid, __u32 to, __u64 now, __u64 *since) {
+  *since = 0;
+  if (!goid) return 0;
+  struct gt_gstate *st = bpf_map_lookup_elem(&gstates, &goid);
+  if (st) {
+    __u32 was = st->state;
+    *since = st->since;
+    close_interval(st, now);
+    st->state = to;
+    st->since = now;
+    return was;
+  }
+  struct gt_gstate fresh = {.since = now, .startpc = read_u64(gp + startpc_off), .state = to};
+  if (bpf_map_update_elem(&gstates, &goid, &fresh, BPF_ANY)) {
+    count(GT_CNT_SCHED_GOROUTINES_FULL);
+    return 0;
+  }
+  struct gt_budget *b = budget_of(fresh.startpc);
+  if (b) __sync_fetch_and_add(&b->goroutines, 1);
+  return 0;
+}
+
+/* Records one timed runnable-to-running wait of gp (head h). */
+static __always_inline void record_latency(__u64 gp, const struct gt_head *h, __u64 lat) {
+  __u32 zero = 0;
+  struct gt_sched_total *t = bpf_map_lookup_elem(&total, &zero);
+  if (t) {
+    t->count++;
+    t->total_ns += lat;
+    t->hist[log2_bucket(lat)]++;
+    if (lat > t->max_ns) t->max_ns = lat;
+  }
+  if (lat < min_wait_ns) {
+    count(GT_CNT_UNDER_MIN);
+    return;
+  }
+  struct g_view gv = {
+      .g = gp,
+      .goid = head_u64(h, gp, off.g_goid),
+      .m = head_u64(h, gp, off.g_m),
+      .lo = head_u64(h, gp, off.g_stack_lo),
+      .hi = head_u64(h, gp, off.g_stack_hi),
+      .sched_sp = head_u64(h, gp, off.g_sched_sp),
+      .sched_pc = head_u64(h, gp, off.g_sched_pc),
+      .sched_bp = head_u64(h, gp, off.g_sched_bp),
+  };
+  struct gt_sched_key key = {.stack_id = capture_saved_stack(&gv), .reason = head_u8(h, gp, waitreason_off)};
+  static const struct gt_sched_val zero_val;
+  struct gt_sched_val *v = agg_lookup_or_init(&sched_agg, &key, &zero_val);
+  if (!v) return;
+  __sync_fetch_and_add(&v->count, 1);
+  __sync_fetch_and_add(&v->total_ns, lat);
+  __sync_fetch_and_add(&v->hist[log2_bucket(lat)], 1);
+  if (lat > v->max_ns) { /* racy max: it only bounds percentiles */
+    v->max_ns = lat;
+    v->max_goid = gv.goid;
+  }
 }
 
 SEC("uprobe")
@@ -106,6 +209,17 @@ int execute_entry(struct pt_regs *ctx) {
   __u64 gp = go_arg1(ctx);
   struct gt_head h;
   if (!read_head(gp, &h)) return 0;
+  if (exact) {
+    __u64 since = 0;
+    __u32 was = transition(gp, head_u64(&h, gp, off.g_goid), GT_G_RUNNING, now, &since);
+    if (was == GT_G_RUNNABLE) {
+      count(GT_CNT_SCHED_TRACKED);
+      record_latency(gp, &h, now - since);
+    } else {
+      count(GT_CNT_SCHED_EXACT_UNTIMED);
+    }
+    return 0;
+  }
   if (!head_u8(&h, gp, tracking_off)) return 0;
   count(GT_CNT_SCHED_TRACKED);
   __u64 stamp = head_u64(&h, gp, stamp_off);
@@ -117,41 +231,92 @@ int execute_entry(struct pt_regs *ctx) {
     count(GT_CNT_SCHED_CLOCK_BACK);
     return 0;
   }
-  __u64 lat = now - stamp + head_u64(&h, gp, runnable_time_off);
+  record_latency(gp, &h, now - stamp + head_u64(&h, gp, runnable_time_off));
+  return 0;
+}
 
-  __u32 zero = 0;
-  struct gt_sched_total *t = bpf_map_lookup_elem(&total, &zero);
-  if (t) {
-    t->count++;
-    t->total_ns += lat;
-    t->hist[log2_bucket(lat)]++;
-    if (lat > t->max_ns) t->max_ns = lat;
+/* --exact: the sites that change a goroutine's state. Each is an entry
+ * site (its stack check's JBE: a hit about to call morestack is ignored,
+ * the function comes again) except newproc's CALL runqput. */
+static __always_inline bool exact_hit(struct pt_regs *ctx, __u64 g, __u64 *now) {
+  if (!exact || !in_target()) return false;
+  *now = bpf_ktime_get_ns();
+  if (!counting(*now)) return false;
+  __u64 cookie = bpf_get_attach_cookie(ctx);
+  return !will_call_morestack(ctx, g, GT_COOKIE_CHECK(cookie));
+}
+
+/* The registers a program needs, each read once from the context (clang
+ * may otherwise compute a field's address from another's, which the
+ * verifier refuses for the context). */
+#define GT_REG(var, expr) \
+  __u64 var = (expr);     \
+  asm volatile("" : "+r"(var))
+
+static __always_inline void to_state(__u64 gp, __u32 to, __u64 now) {
+  __u64 since;
+  transition(gp, goid_of(gp), to, now, &since);
+}
+
+/* ready(gp), goschedImpl(gp, …), goyield_m(gp), exitsyscall0(gp) /
+ * exitsyscallNoP(gp): gp (AX) becomes runnable. */
+SEC("uprobe")
+int runnable_exact(struct pt_regs *ctx) {
+  GT_REG(g, go_g(ctx));
+  GT_REG(gp, go_arg1(ctx));
+  __u64 now;
+  if (!exact_hit(ctx, g, &now)) return 0;
+  to_state(gp, GT_G_RUNNABLE, now);
+  return 0;
+}
+
+/* newproc.func1's CALL runqput(pp, newg, true): the new goroutine (BX). */
+SEC("uprobe")
+int newproc_exact(struct pt_regs *ctx) {
+  if (!exact || !in_target()) return 0;
+  __u64 now = bpf_ktime_get_ns();
+  if (!counting(now)) return 0;
+  to_state(go_arg2(ctx), GT_G_RUNNABLE, now);
+  return 0;
+}
+
+/* injectglist(glist *gList): goroutines linked through g.schedlink. */
+SEC("uprobe")
+int inject_exact(struct pt_regs *ctx) {
+  GT_REG(g, go_g(ctx));
+  GT_REG(list, go_arg1(ctx));
+  __u64 now;
+  if (!exact_hit(ctx, g, &now)) return 0;
+  __u64 gp = read_u64(list);
+  for (int i = 0; i < 64; i++) {
+    if (!gp) return 0;
+    to_state(gp, GT_G_RUNNABLE, now);
+    gp = read_u64(gp + off.g_schedlink);
   }
-  if (lat < min_wait_ns) {
-    count(GT_CNT_UNDER_MIN);
-    return 0;
-  }
-  struct g_view gv = {
-      .g = gp,
-      .goid = head_u64(&h, gp, off.g_goid),
-      .m = head_u64(&h, gp, off.g_m),
-      .lo = head_u64(&h, gp, off.g_stack_lo),
-      .hi = head_u64(&h, gp, off.g_stack_hi),
-      .sched_sp = head_u64(&h, gp, off.g_sched_sp),
-      .sched_pc = head_u64(&h, gp, off.g_sched_pc),
-      .sched_bp = head_u64(&h, gp, off.g_sched_bp),
-  };
-  struct gt_sched_key key = {.stack_id = capture_saved_stack(&gv), .reason = head_u8(&h, gp, waitreason_off)};
-  static const struct gt_sched_val zero_val;
-  struct gt_sched_val *v = agg_lookup_or_init(&sched_agg, &key, &zero_val);
-  if (!v) return 0;
-  __sync_fetch_and_add(&v->count, 1);
-  __sync_fetch_and_add(&v->total_ns, lat);
-  __sync_fetch_and_add(&v->hist[log2_bucket(lat)], 1);
-  if (lat > v->max_ns) { /* racy max: it only bounds percentiles */
-    v->max_ns = lat;
-    v->max_goid = gv.goid;
-  }
+  return 0;
+}
+
+/* gopark: the running goroutine (R14) parks. */
+SEC("uprobe")
+int gopark_exact(struct pt_regs *ctx) {
+  GT_REG(g, go_g(ctx));
+  __u64 now;
+  if (!exact_hit(ctx, g, &now)) return 0;
+  to_state(g, GT_G_PARKED, now);
+  return 0;
+}
+
+/* goexit1: the running goroutine (R14) ends: its last interval, and its entry. */
+SEC("uprobe")
+int goexit_exact(struct pt_regs *ctx) {
+  GT_REG(g, go_g(ctx));
+  __u64 now;
+  if (!exact_hit(ctx, g, &now)) return 0;
+  __u64 goid = goid_of(g);
+  struct gt_gstate *st = bpf_map_lookup_elem(&gstates, &goid);
+  if (!st) return 0;
+  close_interval(st, now);
+  bpf_map_delete_elem(&gstates, &goid);
   return 0;
 }
 
@@ -186,17 +351,32 @@ int stw_entry(struct pt_regs *ctx) {
   return 0;
 }
 
+/* The goroutine a thread of the target is running (from its TLS slot, else
+ * R14), checked against its m: a g is the one running on its thread when
+ * its m says so. 0 when unknown. *user: the user goroutine (not g0). */
+static __always_inline __u64 running_g(struct task_struct *task, struct pt_regs *regs, struct g_view *gv,
+                                       bool *user) {
+  __u64 g = tls_known ? read_u64(task->thread.fsbase + tls_g_off) : regs->r14;
+  *user = false;
+  if (!g || !read_g(g, gv) || !gv->m) return 0;
+  __u64 g0 = read_u64(gv->m + off.m_g0);
+  if (g0 != g && read_u64(gv->m + off.m_curg) != g) return 0;
+  *user = g0 != g;
+  return g;
+}
+
 /* The goroutine a preempted thread of the target was running, and its stack
- * from the thread's saved user registers (0 when unknown). */
-static __always_inline __u64 preempted_stack(struct task_struct *task) {
+ * from the thread's saved user registers (0 when unknown); --exact: the
+ * start function of that goroutine (or of the one a g0 ran for) in *startpc. */
+static __always_inline __u64 preempted_stack(struct task_struct *task, __u64 *startpc) {
   struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
   if (!regs) return GT_NO_STACK;
   __u64 ip = regs->ip, sp = regs->sp, bp = regs->bp;
-  __u64 g = tls_known ? read_u64(task->thread.fsbase + tls_g_off) : regs->r14;
   struct g_view gv = {};
-  if (!g || !read_g(g, &gv) || !gv.m) return GT_NO_STACK;
-  /* A g is the one running on its thread when its m says so. */
-  if (read_u64(gv.m + off.m_g0) != g && read_u64(gv.m + off.m_curg) != g) return GT_NO_STACK;
+  bool user;
+  __u64 g = running_g(task, regs, &gv, &user);
+  if (!g) return GT_NO_STACK;
+  if (exact && user) *startpc = read_u64(g + startpc_off);
   struct stack_bounds b = {};
   bounds_of(&gv, &b);
   if (sp < b.lo1 || sp >= b.hi1) return GT_NO_STACK; /* not on its stack: C code, a signal stack */
@@ -232,14 +412,26 @@ static __always_inline void switched_out(struct task_struct *prev, unsigned int 
   st->t_off = now;
   st->t_wake = 0;
   st->stack_id = GT_NO_STACK;
+  st->startpc = 0;
   st->preempted = prev_state == 0; /* TASK_RUNNING: still runnable */
   if (st->preempted) {
     count(GT_CNT_SCHED_PREEMPTED);
     if (k) k->preemptions++;
-    st->stack_id = preempted_stack(prev);
+    __u64 startpc = 0;
+    st->stack_id = preempted_stack(prev, &startpc);
+    st->startpc = startpc;
     if (!st->stack_id) count(GT_CNT_SCHED_NO_G);
-  } else if (k) {
-    k->sleeps++;
+  } else {
+    if (k) k->sleeps++;
+    /* --exact: a user goroutine asleep in the kernel is in a system call
+     * (the runtime's own sleeps run on g0). */
+    if (exact) {
+      struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+      struct g_view gv = {};
+      bool user = false;
+      __u64 g = regs ? running_g(prev, regs, &gv, &user) : 0;
+      if (g && user) st->startpc = read_u64(g + startpc_off);
+    }
   }
 }
 
@@ -254,6 +446,11 @@ static __always_inline void switched_in(struct task_struct *next, __u64 now) {
   struct gt_sched_kernel *k = kernel_totals();
   if (k && st->t_off && now > st->t_off) {
     __u64 off_for = now - st->t_off;
+    if (st->startpc) {
+      struct gt_budget *b = budget_of(st->startpc);
+      if (b && st->preempted) __sync_fetch_and_add(&b->kernel_runnable_ns, off_for);
+      if (b && !st->preempted) __sync_fetch_and_add(&b->syscall_ns, off_for);
+    }
     if (st->preempted) {
       k->preempted_ns += off_for;
       if (st->stack_id) {
@@ -277,6 +474,7 @@ static __always_inline void switched_in(struct task_struct *next, __u64 now) {
   st->t_off = 0;
   st->t_wake = 0;
   st->stack_id = GT_NO_STACK;
+  st->startpc = 0;
   st->preempted = 0;
 }
 

@@ -16,6 +16,13 @@ CliCommand sched_cli() {
     auto config = std::make_shared<SchedConfig>();
     auto opts = std::make_shared<TraceOptions>();
     opts->add_to(sub, config->trace, /*waits=*/true);
+    sub.add_flag(
+        "--exact", config->exact,
+        "time every runnable-to-running transition (not the runtime's 1 in 8) from the sites that make "
+        "goroutines runnable, and split each goroutine's time into running, runnable (Go's queue, the "
+        "kernel's), in system calls and parked, by start function: probes on gopark, ready, execute and "
+        "the scheduler's paths, a few traps per goroutine switch; for short traces (over --max-overhead "
+        "the governor falls back)");
     sub.footer(
         "Cost: one probe at runtime.execute, hit at every goroutine switch (~1.5 µs each measured on a KVM "
         "guest; "

@@ -20,6 +20,7 @@
 
 #include "commands/sched/sched_report.h"
 #include "commands/sched/sched_writer.h"
+#include "gotrace/gobin/pclntab.h"
 #include "gotrace/gobin/tls_g.h"
 #include "gotrace/host/cpu_cgroup.h"
 #include "gotrace/host/pid_namespace.h"
@@ -33,11 +34,24 @@
 
 namespace gotrace {
 
+namespace {
+constexpr uint32_t kExact = 1;  // ProbeSpec::needs: --exact
+}  // namespace
+
 const ProbeTable& sched_probe_table() {
   static const ProbeTable table{
       "sched",
       {
           {ProbeRole::Execute, "execute_entry", 0, true},
+          // --exact: every state change of every goroutine.
+          {ProbeRole::Ready, "runnable_exact", 0, true, false, kExact},
+          {ProbeRole::GoschedImpl, "runnable_exact", 0, true, false, kExact},
+          {ProbeRole::GoyieldM, "runnable_exact", 0, false, false, kExact},
+          {ProbeRole::ExitsyscallSlow, "runnable_exact", 0, false, false, kExact},
+          {ProbeRole::NewprocQueue, "newproc_exact", 0, false, false, kExact},
+          {ProbeRole::InjectGlist, "inject_exact", 0, false, false, kExact},
+          {ProbeRole::Gopark, "gopark_exact", 0, true, false, kExact},
+          {ProbeRole::Goexit1, "goexit_exact", 0, false, false, kExact},
           {ProbeRole::StopTheWorld, "stw_entry", GT_GC_STW_STOP, false},
           {ProbeRole::StartTheWorld, "stw_entry", GT_GC_STW_START, false},
           {ProbeRole::GcPauseEnd, "stw_entry", GT_GC_PAUSE_END, false, false, 0, 19},
@@ -49,6 +63,11 @@ const ProbeTable& sched_probe_table() {
 namespace {
 
 constexpr CounterSpec kSchedCounters[] = {GT_SCHED_COUNTERS(GT_CNT_SPEC_ENTRY)};
+
+constexpr const char* kExactNote =
+    "--exact probes every goroutine state change (runtime.gopark, ready, execute and the scheduler's paths): "
+    "each "
+    "switch pays a few traps; use it for short traces";
 
 // A resume stack's first PC is g.sched.pc: where mcall (a park, a yield,
 // asynchronous preemption) or morestack saved the goroutine, the return
@@ -160,8 +179,12 @@ class SchedCommand final : public SkeletonCommand<sched_bpf> {
       gomaxprocs_source_ = "derived from " + how + ", the runtime's default";
     }
     minor_ = tc.binary->version().minor;
+    if (!offs[RtField::GStartpc].known()) exact_ = false;
+    if (exact_) tc.notes.push_back(kExactNote);
     return {};
   }
+
+  uint32_t options(const TraceContext&) const override { return exact_ ? kExact : 0; }
 
   Result<void> configure(TraceContext& tc) override {
     auto* ro = skel().rodata;
@@ -172,6 +195,8 @@ class SchedCommand final : public SkeletonCommand<sched_bpf> {
     ro->waitreason_off = static_cast<uint32_t>(offs[RtField::GWaitreason].value);
     ro->tls_known = tls_ ? 1 : 0;
     ro->tls_g_off = tls_ ? tls_->offset : -8;
+    ro->exact = exact_ ? 1 : 0;
+    ro->startpc_off = static_cast<uint32_t>(offs[RtField::GStartpc].value);
     ro->stw_stop_has_reason = minor_ >= 21;
     ro->stw_start_has_reason = minor_ >= 22;
     return {};
@@ -222,14 +247,25 @@ class SchedCommand final : public SkeletonCommand<sched_bpf> {
                        c[GT_CNT_SCHED_EXECUTES], c[GT_CNT_SCHED_SWITCHES], drops(c));
   }
 
-  // Over budget, the execute probe (every goroutine switch pays its trap) is
-  // attached in time windows; the tracepoints stay.
+  // Over budget, --exact falls back to the runtime's own 1-in-8 tracking
+  // (starting again); then the execute probe (every goroutine switch pays
+  // its trap) is attached in time windows; the tracepoints stay.
   std::optional<CheaperWay> cheaper() const override {
+    if (exact_)
+      return CheaperWay{"fell back from --exact to the runtime's 1-in-8 tracking and started again", false};
     if (windowed_) return std::nullopt;
     return CheaperWay{"attaching the execute probe in time windows from now on (counts and times scaled)",
                       false, true};
   }
-  void take_cheaper(TraceContext&) override { windowed_ = true; }
+  void take_cheaper(TraceContext& tc) override {
+    if (exact_) {
+      exact_ = false;
+      std::erase(tc.notes, std::string(kExactNote));
+      stw_.clear();
+      return;
+    }
+    windowed_ = true;
+  }
   bool windowed() const override { return windowed_; }
 
   Result<std::optional<CommandProfile>> report(TraceContext& tc, TraceOutcome& outcome,
@@ -292,10 +328,40 @@ class SchedCommand final : public SkeletonCommand<sched_bpf> {
       in.kernel_sites.push_back({k, v.count, v.total_ns, v.max_ns});
     });
     in.stw = std::move(stw_);
+    if (exact_) {
+      for_each_map_entry<uint64_t, gt_budget>(map_fd("budget_agg"), [&](const auto& startpc, const auto& b) {
+        RawBudget r{startpc,      b.running_ns, b.runnable_ns, b.parked_ns, b.kernel_runnable_ns,
+                    b.syscall_ns, b.goroutines};
+        in.budget.push_back(r);
+      });
+      // Each goroutine's interval under way at the end, to the end.
+      if (end_ns_) {
+        std::map<uint64_t, size_t> at;
+        for (size_t i = 0; i < in.budget.size(); ++i) at[in.budget[i].startpc] = i;
+        for_each_map_entry<uint64_t, gt_gstate>(map_fd("gstates"), [&](const auto&, const auto& g) {
+          if (!g.since || g.since >= end_ns_) return;
+          auto [it, fresh] = at.try_emplace(g.startpc, in.budget.size());
+          if (fresh) in.budget.push_back(RawBudget{g.startpc});
+          RawBudget& r = in.budget[it->second];
+          const uint64_t d = end_ns_ - g.since;
+          if (g.state == GT_G_RUNNING) r.running_ns += d;
+          if (g.state == GT_G_RUNNABLE) r.runnable_ns += d;
+          if (g.state == GT_G_PARKED) r.parked_ns += d;
+        });
+      }
+    }
     resumed_at_call(*report.stacks, in.aggs);
 
     SchedBuildOptions bo;
+    bo.exact = exact_;
     bo.attached_fraction = outcome.summary.attached_fraction;
+    const uint64_t bias = tc.load_bias;
+    const Pclntab& pcln = tc.binary->pclntab();
+    bo.function_at = [&pcln, bias](uint64_t pc) -> std::string {
+      if (pc < bias) return "";
+      auto fn = pcln.function_at(pc - bias);
+      return fn ? std::string(fn->name) : std::string();
+    };
     bo.reason_name = [&](unsigned r) { return reasons_.name(r); };
     bo.stw_reason_name = stw_reason_name;
     build_sched_report(report, in, bo);
@@ -339,6 +405,7 @@ class SchedCommand final : public SkeletonCommand<sched_bpf> {
 
  private:
   const SchedConfig& config_;
+  bool exact_ = config_.exact;  // until the governor falls back
   std::optional<TlsGOffset> tls_;
   WaitReasons reasons_;
   pid_t pid_ = 0;

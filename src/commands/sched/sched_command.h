@@ -9,6 +9,10 @@ namespace gotrace {
 
 struct SchedConfig {
   TraceConfig trace;
+  // Every runnable moment from the sites that make goroutines runnable, and
+  // each goroutine's time split by state (probes on gopark, ready and the
+  // scheduler's paths: a trap per goroutine switch each).
+  bool exact = false;
 };
 
 const ProbeTable& sched_probe_table();

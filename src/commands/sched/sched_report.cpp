@@ -58,7 +58,9 @@ ResumeCause classify_resume(const std::vector<Frame>& frames) {
 
 void build_sched_report(SchedReport& r, const SchedBuildInput& in, const SchedBuildOptions& o) {
   StackTable& st = *r.stacks;
-  r.scale = static_cast<double>(kTrackingPeriod) / (o.attached_fraction > 0 ? o.attached_fraction : 1);
+  r.exact = o.exact;
+  r.scale = static_cast<double>(o.exact ? 1 : kTrackingPeriod) /
+            (o.attached_fraction > 0 ? o.attached_fraction : 1);
   auto scaled = [&](uint64_t v) {
     return static_cast<uint64_t>(std::llround(static_cast<double>(v) * r.scale));
   };
@@ -121,6 +123,28 @@ void build_sched_report(SchedReport& r, const SchedBuildInput& in, const SchedBu
   r.kernel_sites = in.kernel_sites;
   std::stable_sort(r.kernel_sites.begin(), r.kernel_sites.end(),
                    [](const auto& a, const auto& b) { return a.total_ns > b.total_ns; });
+
+  // --exact: the budget by start function; the kernel's parts are carved
+  // out of the time Go saw the goroutine running.
+  std::map<std::string, BudgetRow> budget;
+  for (const RawBudget& b : in.budget) {
+    std::string fn = o.function_at ? o.function_at(b.startpc) : std::string();
+    if (fn.empty()) fn = "?";
+    BudgetRow& row = budget[fn];
+    row.function = fn;
+    row.goroutines += b.goroutines;
+    const uint64_t kernel = std::min(b.running_ns, b.kernel_runnable_ns + b.syscall_ns);
+    row.running_ns += b.running_ns - kernel;
+    const uint64_t k_runnable = std::min(kernel, b.kernel_runnable_ns);
+    row.runnable_kernel_ns += k_runnable;
+    row.syscall_ns += kernel - k_runnable;
+    row.runnable_go_ns += b.runnable_ns;
+    row.parked_ns += b.parked_ns;
+  }
+  r.budget.clear();
+  for (auto& [_, row] : budget) r.budget.push_back(row);
+  std::stable_sort(r.budget.begin(), r.budget.end(),
+                   [](const BudgetRow& a, const BudgetRow& b) { return a.total_ns() > b.total_ns(); });
 
   std::vector<const StwEvent*> stw;
   for (const auto& e : in.stw) stw.push_back(&e);

@@ -88,6 +88,26 @@ struct CgroupShare {
   std::optional<uint64_t> nr_periods, nr_throttled, throttled_ns;  // over the trace
 };
 
+// --exact: goroutine-time by start function, split by state.
+struct RawBudget {  // budget_agg
+  uint64_t startpc = 0;
+  uint64_t running_ns = 0, runnable_ns = 0, parked_ns = 0, kernel_runnable_ns = 0, syscall_ns = 0;
+  uint64_t goroutines = 0;
+};
+struct BudgetRow {
+  std::string function;  // the goroutines' start function ("?" unknown)
+  uint64_t goroutines = 0;
+  uint64_t running_ns = 0;          // on a CPU
+  uint64_t runnable_go_ns = 0;      // in Go's run queue
+  uint64_t runnable_kernel_ns = 0;  // running to Go, its thread runnable off a CPU
+  uint64_t syscall_ns =
+      0;  // running to Go, its thread asleep in the kernel (system calls, runtime-lock sleeps)
+  uint64_t parked_ns = 0;
+  uint64_t total_ns() const {
+    return running_ns + runnable_go_ns + runnable_kernel_ns + syscall_ns + parked_ns;
+  }
+};
+
 struct StwRow {
   std::string reason;
   uint64_t count = 0, total_ns = 0, max_ns = 0;
@@ -110,6 +130,8 @@ struct SchedReport {
   std::vector<std::string> diagnosis;
   std::vector<StwRow> stw;  // by total, descending
   uint64_t stw_unpaired = 0;
+  bool exact = false;
+  std::vector<BudgetRow> budget;  // --exact: by total goroutine-time, descending
 };
 
 struct SchedBuildInput {
@@ -119,10 +141,13 @@ struct SchedBuildInput {
   KernelShare kernel;
   std::vector<KernelPreemptEntry> kernel_sites;
   std::vector<StwEvent> stw;  // in arrival order
+  std::vector<RawBudget> budget;
 };
 
 struct SchedBuildOptions {
-  double attached_fraction = 1;  // the governor's windows
+  bool exact = false;                                // every transition timed: no tracking period to scale by
+  double attached_fraction = 1;                      // the governor's windows
+  std::function<std::string(uint64_t)> function_at;  // a runtime PC's function ("" unknown)
   std::function<std::string(unsigned)> reason_name;
   std::function<std::string(uint32_t)> stw_reason_name;
 };

@@ -55,10 +55,19 @@ void write_sched_text(SchedReport& r, std::ostream& raw_out, const SchedWriterOp
   fmt::print(out, "gotrace sched: ");
   write_summary_text(r.summary, out);
   const LatencyTotals& l = r.latency;
-  fmt::print(out,
-             "\nRun-queue latency (runnable -> running): {} transitions timed, the runtime's own 1 in {} "
-             "(counts and totals below are scaled by {:g}: ~{} transitions)\n",
-             l.tracked, kTrackingPeriod, r.scale, l.count);
+  if (r.exact)
+    fmt::print(
+        out,
+        "\nRun-queue latency (runnable -> running): {} transitions timed, every one whose runnable moment "
+        "was seen (--exact){}\n",
+        l.tracked,
+        r.scale != 1 ? fmt::format("; counts and totals scaled by {:g} for the probes' windows", r.scale)
+                     : std::string());
+  else
+    fmt::print(out,
+               "\nRun-queue latency (runnable -> running): {} transitions timed, the runtime's own 1 in {} "
+               "(counts and totals below are scaled by {:g}: ~{} transitions)\n",
+               l.tracked, kTrackingPeriod, r.scale, l.count);
   if (l.tracked) {
     fmt::print(out, "  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}\n", format_duration(l.percentile(0.5)),
                format_duration(l.percentile(0.9)), format_duration(l.percentile(0.99)),
@@ -114,6 +123,22 @@ void write_sched_text(SchedReport& r, std::ostream& raw_out, const SchedWriterOp
     fmt::print(out, "GOMAXPROCS {} ({}); the target may run on {} CPUs\n", *r.gomaxprocs, r.gomaxprocs_source,
                r.host_cpus);
   for (const auto& d : r.diagnosis) fmt::print(out, "=> {}\n", d);
+  if (r.exact && !r.budget.empty()) {
+    const size_t n = std::min(o.top, r.budget.size());
+    fmt::print(
+        out,
+        "\nWhere goroutine-time went, by start function (top {} of {}): running on a CPU | runnable in Go's "
+        "queue | runnable, its thread off a CPU | asleep in the kernel (system calls) | parked\n",
+        n, r.budget.size());
+    for (size_t i = 0; i < n; ++i) {
+      const BudgetRow& b = r.budget[i];
+      const uint64_t t = b.total_ns();
+      fmt::print(out,
+                 "  {:>9} in {:>5} goroutines  {:5.1f}% | {:5.1f}% | {:5.1f}% | {:5.1f}% | {:5.1f}%  {}\n",
+                 format_duration(t), b.goroutines, pct(b.running_ns, t), pct(b.runnable_go_ns, t),
+                 pct(b.runnable_kernel_ns, t), pct(b.syscall_ns, t), pct(b.parked_ns, t), b.function);
+    }
+  }
   if (!r.stw.empty()) {
     fmt::print(out, "\nStop-the-world pauses (every goroutine waits through them)\n");
     for (const auto& s : r.stw)
@@ -127,8 +152,8 @@ void write_sched_json(SchedReport& r, std::ostream& out, const SchedWriterOption
   JsonWriter j(out);
   j.begin_object();
   write_summary_json_fields(j, r.summary);
-  j.field("sampler", "runtime-tracking");
-  j.field("tracking_period", kTrackingPeriod);
+  j.field("sampler", r.exact ? "exact" : "runtime-tracking");
+  j.field("tracking_period", r.exact ? uint64_t{1} : kTrackingPeriod);
   j.field("scale", r.scale);
   j.field("min_ns", r.min_ns);
   const LatencyTotals& l = r.latency;
@@ -257,16 +282,33 @@ void write_sched_json(SchedReport& r, std::ostream& out, const SchedWriterOption
   }
   j.end();
   j.field("stw_unpaired", r.stw_unpaired);
+  j.key("budget");  // --exact only
+  j.begin_array();
+  for (const auto& b : r.budget) {
+    j.begin_object();
+    j.field("function", b.function);
+    j.field("goroutines", b.goroutines);
+    j.field("total_ns", b.total_ns());
+    j.field("running_ns", b.running_ns);
+    j.field("runnable_go_ns", b.runnable_go_ns);
+    j.field("runnable_kernel_ns", b.runnable_kernel_ns);
+    j.field("syscall_ns", b.syscall_ns);
+    j.field("parked_ns", b.parked_ns);
+    j.end();
+  }
+  j.end();
   j.end();
   out << "\n";
 }
 
 ProfileData sched_profile(SchedReport& r, const std::string& binary) {
-  ProfileData p =
-      new_profile(r.summary, binary, {{"delays", "count"}, {"delay", "nanoseconds"}},
-                  fmt::format("gotrace sched, PID {} ({}), {}: time runnable before running, by "
-                              "where goroutines resumed (estimated from the runtime's 1-in-{} tracking)",
-                              r.summary.pid, r.summary.comm, r.summary.go_version, kTrackingPeriod));
+  ProfileData p = new_profile(
+      r.summary, binary, {{"delays", "count"}, {"delay", "nanoseconds"}},
+      fmt::format("gotrace sched, PID {} ({}), {}: time runnable before running, by "
+                  "where goroutines resumed ({})",
+                  r.summary.pid, r.summary.comm, r.summary.go_version,
+                  r.exact ? std::string("every transition seen, --exact")
+                          : fmt::format("estimated from the runtime's 1-in-{} tracking", kTrackingPeriod)));
   for (const auto& e : r.entries) {
     ProfileSample s;
     s.stack_id = e.stack_id;

@@ -190,9 +190,14 @@ TEST_CASE("sched across Go releases and builds", "[root][sched]") {
     RunningProgram target(
         "/usr/bin/env", {"GOMAXPROCS=1", f.path, "-spinners", "2", "-gc-every", "300ms", "-duration", "30s"});
     REQUIRE(target.wait_for_line("ready", 5000));
-    auto [report, w] = traced_window(target, 1.0, "--no-governor");
+    // Every other release --exact (its probes at every state change), the
+    // others with the runtime's tracking.
+    const bool exact = f.minor % 2 == 1;
+    auto [report, w] = traced_window(target, 1.0, exact ? "--no-governor --exact" : "--no-governor");
     INFO("entries:" << entries_text(report));
     CHECK(report["go_version"].str == f.version);
+    CHECK(report["sampler"].str == (exact ? "exact" : "runtime-tracking"));
+    CHECK((report["budget"].size() > 0) == exact);
     // The kernel preempted the spinners' threads now and then: each time,
     // the goroutine was read from the thread's TLS slot (or R14).
     CHECK(report["counters"]["preemptions_without_goroutine"].u <= report["kernel"]["preemptions"].u / 2 + 1);
@@ -275,5 +280,76 @@ TEST_CASE("sched refuses bad input and reports what it collected when the target
   REQUIRE(r.status == 0);
   Json report = parse_json(r.out);
   CHECK(report["stopped_by"].str == "target exited");
+  CHECK(report["latency"]["tracked"].u > 0);
+}
+
+TEST_CASE("sched --exact times every transition and splits each goroutine's time by state", "[root][sched]") {
+  require_bpf_host();
+  const Fixture f = newest_default();
+  RunningProgram target("/usr/bin/env",
+                        {"GOMAXPROCS=2", f.path, "-spinners", "3", "-gc-every", "300ms", "-duration", "60s"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+  auto [report, w] = traced_window(target, 3.0, "--exact --no-governor");
+  INFO("entries:" << entries_text(report));
+  CHECK(report["sampler"].str == "exact");
+  CHECK(report["dropped"].u == 0);
+  const Json& lat = report["latency"];
+  CHECK(lat["count"].u == lat["tracked"].u);  // nothing scaled
+  // Every transition, not one in 8: more than the runtime tracked, and about
+  // 8 times as many (the same process, the same window).
+  const double ours_rate = lat["tracked"].num / report["duration_s"].num;
+  const double theirs_rate = static_cast<double>(w.count) / w.seconds;
+  CHECK(ours_rate >= 3 * theirs_rate);
+  CHECK(ours_rate <= 20 * theirs_rate);
+  CHECK(std::abs(share_over_1ms(lat) - w.over_1ms) <= 0.2);
+  REQUIRE(entry_of(report, "preempted", "main.spinner"));
+  // The budget: the three spinners' goroutine-time is three times the trace
+  // (each lives throughout), the sleeper's once, each within 5%; the
+  // spinners mostly run or wait to run, the sleeper mostly sleeps.
+  const double d = report["duration_s"].num * 1e9;
+  const Json* spinners = nullptr;
+  const Json* sleeper = nullptr;
+  std::string rows;
+  for (const auto& b : report["budget"].arr) {
+    rows += fmt::format("\n  {} x{} total {} run {} go {} kern {} sys {} parked {}", b["function"].str,
+                        b["goroutines"].u, b["total_ns"].u, b["running_ns"].u, b["runnable_go_ns"].u,
+                        b["runnable_kernel_ns"].u, b["syscall_ns"].u, b["parked_ns"].u);
+    const double parts = b["running_ns"].num + b["runnable_go_ns"].num + b["runnable_kernel_ns"].num +
+                         b["syscall_ns"].num + b["parked_ns"].num;
+    CHECK(parts == Approx(b["total_ns"].num));
+    if (b["goroutines"].u == 3 && b["running_ns"].num > 0.3 * b["total_ns"].num) spinners = &b;
+    if (b["function"].str.find("runSchedLoad") != std::string::npos && b["goroutines"].u == 1 &&
+        b["parked_ns"].num > 0.5 * b["total_ns"].num &&
+        (!sleeper || b["parked_ns"].num > (*sleeper)["parked_ns"].num))
+      sleeper = &b;
+  }
+  INFO("budget:" << rows);
+  REQUIRE(spinners);
+  CHECK((*spinners)["total_ns"].num == Approx(3 * d).epsilon(0.05));
+  CHECK((*spinners)["parked_ns"].num <= 0.02 * (*spinners)["total_ns"].num);
+  CHECK((*spinners)["runnable_go_ns"].num >= 0.15 * (*spinners)["total_ns"].num);  // 3 on 2 Ps: a third waits
+  REQUIRE(sleeper);
+  CHECK((*sleeper)["total_ns"].num == Approx(d).epsilon(0.05));
+}
+
+TEST_CASE("sched --exact over budget falls back to the runtime's tracking, then to windows",
+          "[root][sched]") {
+  require_bpf_host();
+  const Fixture f = newest_default();
+  // Two goroutines ping-ponging as fast as they can: every switch pays the
+  // exact probes' traps, far over any budget.
+  RunningProgram target(f.path, {"-duration", "30s"});
+  REQUIRE(target.wait_for_line("ready", 5000));
+  auto r = run_command(
+      fmt::format("{} sched -p {} -d 3s --exact --json --no-status", GOTRACE_BINARY, target.pid()));
+  REQUIRE(r.status == 0);
+  Json report = parse_json(r.out);
+  std::string steps;
+  for (const auto& s : report["governor"]["steps"].arr) steps += "\n  " + s["action"].str;
+  INFO("governor:" << steps);
+  REQUIRE(report["governor"]["steps"].size() >= 1);
+  CHECK(report["governor"]["steps"][0]["action"].str.find("fell back from --exact") != std::string::npos);
+  CHECK(report["sampler"].str == "runtime-tracking");
+  CHECK(report["budget"].size() == 0);
   CHECK(report["latency"]["tracked"].u > 0);
 }
