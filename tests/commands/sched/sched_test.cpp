@@ -317,7 +317,8 @@ TEST_CASE("sched --exact times every transition and splits each goroutine's time
     const double parts = b["running_ns"].num + b["runnable_go_ns"].num + b["runnable_kernel_ns"].num +
                          b["syscall_ns"].num + b["parked_ns"].num;
     CHECK(parts == Approx(b["total_ns"].num));
-    if (b["goroutines"].u == 3 && b["running_ns"].num > 0.3 * b["total_ns"].num) spinners = &b;
+    if (b["goroutines"].u == 3 && b["parked_ns"].num < 0.05 * b["total_ns"].num)
+      spinners = &b;  // they never park
     if (b["function"].str.find("runSchedLoad") != std::string::npos && b["goroutines"].u == 1 &&
         b["parked_ns"].num > 0.5 * b["total_ns"].num &&
         (!sleeper || b["parked_ns"].num > (*sleeper)["parked_ns"].num))
@@ -352,4 +353,23 @@ TEST_CASE("sched --exact over budget falls back to the runtime's tracking, then 
   CHECK(report["sampler"].str == "runtime-tracking");
   CHECK(report["budget"].size() == 0);
   CHECK(report["latency"]["tracked"].u > 0);
+}
+
+TEST_CASE("sched: one P for a spinner and a sleeper makes the sleeper wait, two do not", "[root][sched]") {
+  require_bpf_host();
+  const Fixture f = newest_default();
+  auto sleeper_p99 = [&](const char* procs) {
+    RunningProgram target("/usr/bin/env",
+                          {std::string("GOMAXPROCS=") + procs, f.path, "-spinners", "1", "-duration", "30s"});
+    REQUIRE(target.wait_for_line("ready", 5000));
+    auto [report, w] = traced_window(target, 1.5, "--no-governor --exact");
+    INFO("GOMAXPROCS=" << procs << " entries:" << entries_text(report));
+    const Json* s = entry_of(report, "woken", "main.sleeper");
+    REQUIRE(s);
+    return (*s)["p99_ns"].num;
+  };
+  const double one = sleeper_p99("1"), two = sleeper_p99("2");
+  INFO("sleeper p99: 1 P " << one << " ns, 2 Ps " << two << " ns");
+  CHECK(one > 1e6);  // behind the spinner, until sysmon preempts it (10 ms)
+  CHECK(one > 5 * two);
 }
