@@ -140,9 +140,13 @@ std::map<uint64_t, std::pair<double, double>> gctrace_pauses(const std::string& 
 // gotrace's) starts after it. That trap is tens of µs on a slow, loaded VM,
 // and its first hit in a process more (0.19 ms seen): never above gctrace's
 // figure, never far below it.
-bool pause_agrees(double ours_ms, double printed_ms) {
+// Not above gctrace's figure (which it prints to two significant digits).
+bool pause_at_most(double ours_ms, double printed_ms) {
   const double unit = printed_ms >= 10 ? 1 : printed_ms >= 1 ? 0.1 : printed_ms >= 0.1 ? 0.01 : 0.001;
-  return ours_ms >= printed_ms - std::max(0.1, 0.25 * printed_ms) && ours_ms <= printed_ms + unit + 0.005;
+  return ours_ms <= printed_ms + unit + 0.005;
+}
+bool pause_agrees(double ours_ms, double printed_ms) {
+  return ours_ms >= printed_ms - std::max(0.1, 0.25 * printed_ms) && pause_at_most(ours_ms, printed_ms);
 }
 
 // The fixture's "gcpause N NS" lines: the runtime's own stop-the-world time
@@ -369,10 +373,20 @@ TEST_CASE(
       }
       INFO("gc " << c["cycle"].u << ": gotrace " << sweep << " + " << mark << " ms, gctrace "
                  << it->second.first << " + " << it->second.second << " ms clock");
-      CHECK(pause_agrees(sweep, it->second.first));
-      CHECK(pause_agrees(mark, it->second.second));
-      ++compared;
+      // From 1.22 the runtime's own stop-the-world count (below) is the
+      // exact truth; gctrace's clock of a phase then only bounds the pause
+      // from above: under load it also holds time the phase spent outside
+      // the pause (a cold CI run, go1.24/cgo: mark termination 0.006 ms,
+      // equal to the runtime's count, against gctrace's 0.81 ms).
       auto total = stw.find(c["cycle"].u);
+      const bool counted = f.minor >= 22 && total != stw.end();
+      for (auto [ours, printed] : {std::pair{sweep, it->second.first}, std::pair{mark, it->second.second}}) {
+        if (counted)
+          CHECK(pause_at_most(ours, printed));
+        else
+          CHECK(pause_agrees(ours, printed));
+      }
+      ++compared;
       if (total == stw.end()) continue;  // (a cycle after the burst's report)
       const double ours_ns = (sweep + mark) * 1e6, truth_ns = static_cast<double>(total->second);
       INFO("the runtime counted " << truth_ns << " ns of stop-the-world, gotrace " << ours_ns);
