@@ -21,6 +21,7 @@
 #include "gotrace/session/park_tracking.h"
 #include "gotrace/session/trace_command.h"
 #include "gotrace/snapshot/goroutines.h"
+#include "gotrace/util/clock.h"
 #include "gotrace/util/log.h"
 #include "gotrace/util/signals.h"
 
@@ -38,12 +39,6 @@ namespace {
 constexpr uint64_t kMinEventNs = 1'000'000;
 // The longest waits kept in user space; what does not fit is counted.
 constexpr size_t kLongestKept = 4096;
-
-uint64_t monotonic_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);  // bpf_ktime_get_ns's clock
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // The id bpf/gotrace_common.bpf.h gives a stack (intern_walk): FNV-1a over
 // its PCs, low bit set. A stack gotrace interns itself under this id is the

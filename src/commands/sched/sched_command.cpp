@@ -10,7 +10,6 @@
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 #include <sched.h>
-#include <time.h>
 
 #include <cmath>
 #include <fstream>
@@ -26,6 +25,7 @@
 #include "gotrace/host/pid_namespace.h"
 #include "gotrace/session/trace_command.h"
 #include "gotrace/target/remote_memory.h"
+#include "gotrace/util/clock.h"
 
 // The skeleton needs the shared record types first.
 #include "commands/sched/sched_types.h"
@@ -106,12 +106,6 @@ std::optional<int64_t> environment_gomaxprocs(pid_t pid) {
     return n > 0 ? std::optional<int64_t>(n) : std::nullopt;
   }
   return std::nullopt;
-}
-
-uint64_t monotonic_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);  // bpf_ktime_get_ns's clock
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 struct LinkDeleter {
@@ -221,7 +215,6 @@ class SchedCommand final : public SkeletonCommand<sched_bpf> {
     const uint64_t now = monotonic_now_ns();
     if (edge == Edge::Began) {
       skel().bss->t_begin_ns = now;
-      begin_ns_ = now;
       if (cgroup_) stat_begin_ = read_cpu_stat(*cgroup_);
     } else {
       end_ns_ = now;
@@ -418,7 +411,7 @@ class SchedCommand final : public SkeletonCommand<sched_bpf> {
   std::string gomaxprocs_source_;
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
   std::vector<StwEvent> stw_;
-  uint64_t begin_ns_ = 0, end_ns_ = 0;
+  uint64_t end_ns_ = 0;  // when the trace ended (its open intervals are timed to it)
   bool windowed_ = false;
 };
 
